@@ -232,7 +232,7 @@ func (t Term) lexicalEnd() int {
 }
 
 // Compare orders terms by their canonical N-Triples form: a total order, the
-// one sorted N-Triples output uses (blank nodes, then IRIs, then literals).
+// one sorted N-Triples output uses (literals, then IRIs, then blank nodes).
 func (t Term) Compare(u Term) int { return strings.Compare(t.nt, u.nt) }
 
 // String returns the triple as one N-Triples line without the newline.
