@@ -252,29 +252,29 @@ func appendTurtlePredicate(dst []byte, p Term) []byte {
 
 // Suffixes of the literals that Turtle can write bare.
 const (
-	suffixInteger = `"^^<` + XSDInteger + `>`
-	suffixDecimal = `"^^<` + XSDDecimal + `>`
-	suffixDouble  = `"^^<` + XSDDouble + `>`
-	suffixBoolean = `"^^<` + XSDBoolean + `>`
+	bareSuffixInteger = `"^^<` + XSDInteger + `>`
+	bareSuffixDecimal = `"^^<` + XSDDecimal + `>`
+	bareSuffixDouble  = `"^^<` + XSDDouble + `>`
+	bareSuffixBoolean = `"^^<` + XSDBoolean + `>`
 )
 
 func appendTurtleObject(dst []byte, o Term) []byte {
 	nt := o.nt
-	if len(nt) > len(suffixInteger) && nt[0] == '"' && nt[len(nt)-1] == '>' {
+	if len(nt) > len(bareSuffixInteger) && nt[0] == '"' && nt[len(nt)-1] == '>' {
 		var ok bool
 		var lex string
 		switch {
-		case strings.HasSuffix(nt, suffixInteger):
-			lex = nt[1 : len(nt)-len(suffixInteger)]
+		case strings.HasSuffix(nt, bareSuffixInteger):
+			lex = nt[1 : len(nt)-len(bareSuffixInteger)]
 			ok = isCanonicalInteger(lex)
-		case strings.HasSuffix(nt, suffixDecimal):
-			lex = nt[1 : len(nt)-len(suffixDecimal)]
+		case strings.HasSuffix(nt, bareSuffixDecimal):
+			lex = nt[1 : len(nt)-len(bareSuffixDecimal)]
 			ok = isCanonicalDecimal(lex)
-		case strings.HasSuffix(nt, suffixDouble):
-			lex = nt[1 : len(nt)-len(suffixDouble)]
+		case strings.HasSuffix(nt, bareSuffixDouble):
+			lex = nt[1 : len(nt)-len(bareSuffixDouble)]
 			ok = isCanonicalDouble(lex)
-		case strings.HasSuffix(nt, suffixBoolean):
-			lex = nt[1 : len(nt)-len(suffixBoolean)]
+		case strings.HasSuffix(nt, bareSuffixBoolean):
+			lex = nt[1 : len(nt)-len(bareSuffixBoolean)]
 			ok = lex == "true" || lex == "false"
 		}
 		if ok {
