@@ -403,10 +403,13 @@ func (w *fileWriter) commit() error {
 		}
 		return fmt.Errorf("link: %w", err)
 	}
-	if err := w.root.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove temp file: %w", err)
-	}
+	// A temp name that cannot be removed is only litter (never listed, and
+	// RemoveStaleTemp takes it later); it must not fail a committed write.
+	_ = w.root.Remove(w.tmp)
 	if err := syncDir(w.root, path.Dir(w.name)); err != nil {
+		// Not durable: take the name back so a failed Close leaves nothing
+		// visible, as the contract promises. The name is ours: link created it.
+		_ = w.root.Remove(w.name)
 		return fmt.Errorf("fsync directory: %w", err)
 	}
 	return nil
