@@ -1,0 +1,1042 @@
+package rdfdiff
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file holds the recursive-descent parser for RDF 1.1 Turtle. The
+// N-Triples parser (ntriples.go) is the same machine in a strict mode that
+// accepts only the N-Triples subset.
+//
+// Errors are raised with panic(parseFailure{...}) deep in the descent and
+// recovered at the statement boundary (parser.run), which keeps the hot
+// paths free of error plumbing; no panic ever leaves the package.
+
+// maxNesting bounds the depth of nested blank node property lists and
+// collections, so hostile input cannot exhaust the stack.
+const maxNesting = 1000
+
+// maxInterned bounds the term intern table; past it the table starts over.
+const maxInterned = 1 << 16
+
+// defaultAnonPrefix starts the labels of generated blank nodes.
+const defaultAnonPrefix = "anon-"
+
+// Canonical strings built once.
+const (
+	rdfNS          = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+	suffixInteger  = `"^^<` + XSDInteger + `>`
+	suffixDecimal  = `"^^<` + XSDDecimal + `>`
+	suffixDouble   = `"^^<` + XSDDouble + `>`
+	xsdStringIRINT = "<" + XSDString + ">"
+)
+
+var (
+	termRDFType  = termFromCanonical("<" + RDFType + ">")
+	termRDFFirst = termFromCanonical("<" + rdfNS + "first>")
+	termRDFRest  = termFromCanonical("<" + rdfNS + "rest>")
+	termRDFNil   = termFromCanonical("<" + rdfNS + "nil>")
+	termTrue     = termFromCanonical(`"true"^^<` + XSDBoolean + `>`)
+	termFalse    = termFromCanonical(`"false"^^<` + XSDBoolean + `>`)
+)
+
+// parseFailure is the panic payload that carries an error to parser.run.
+type parseFailure struct{ err error }
+
+// parser is the state of one Turtle or N-Triples parse.
+type parser struct {
+	source
+	ntriples   bool
+	base       iriParts
+	baseSet    bool
+	prefixes   map[string]string // prefix (without ':') -> canonical namespace (escaped, no brackets)
+	out        []Triple          // triples of the statements parsed so far
+	tok        []byte            // scratch for the term being built
+	aux        []byte            // second scratch (resolved IRIs, generated labels)
+	lit        []byte            // saved literal while its datatype is parsed
+	terms      map[string]Term   // intern table: canonical form -> term
+	anonPrefix string
+	anonN      int64
+	userGen    map[int64]struct{} // generated-looking labels written in the document
+	depth      int
+}
+
+func (p *parser) init(r io.Reader, doc []byte, o *parseOptions, ntriples bool) {
+	p.source.init(r, doc, o.file)
+	p.ntriples = ntriples
+	p.prefixes = make(map[string]string)
+	p.terms = make(map[string]Term, 256)
+	p.anonPrefix = o.anonPrefix
+	if p.anonPrefix == "" {
+		p.anonPrefix = defaultAnonPrefix
+	}
+	if o.base != "" && !ntriples {
+		p.base = splitIRI(o.base)
+		p.baseSet = true
+	}
+}
+
+// fail stops the parse with a SyntaxError at the current position.
+func (p *parser) fail(format string, args ...any) {
+	p.failAt(p.pos, format, args...)
+}
+
+// failAt stops the parse with a SyntaxError at buf[i] (on the current line).
+func (p *parser) failAt(i int, format string, args ...any) {
+	if p.rerr != nil && p.pos >= len(p.buf) {
+		panic(parseFailure{fmt.Errorf("rdfdiff: reading input: %w", p.rerr)})
+	}
+	panic(parseFailure{p.syntaxErrorAt(i, format, args...)})
+}
+
+// failAtMark reports an error at the start of the current token when it is
+// on the current line, else at the current position.
+func (p *parser) failAtMark(format string, args ...any) {
+	i := p.pos
+	if p.mark >= p.lineStart && p.mark >= 0 {
+		i = p.mark
+	}
+	p.failAt(i, format, args...)
+}
+
+// run calls f and turns a parse failure into an error.
+func (p *parser) run(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pf, ok := r.(parseFailure)
+			if !ok {
+				panic(r)
+			}
+			err = pf.err
+		}
+	}()
+	f()
+	return nil
+}
+
+// skipBOM skips a UTF-8 byte order mark at the start of the input.
+func (p *parser) skipBOM() {
+	if p.fill(3) && p.buf[0] == 0xEF && p.buf[1] == 0xBB && p.buf[2] == 0xBF {
+		p.pos = 3
+		p.lineStart = 3
+	}
+}
+
+// emit records one triple.
+func (p *parser) emit(s, pr, o Term) {
+	p.out = append(p.out, Triple{S: s, P: pr, O: o})
+}
+
+// intern returns the term whose canonical form is b, allocating only the
+// first time a form is seen.
+func (p *parser) intern(b []byte) Term {
+	if t, ok := p.terms[string(b)]; ok {
+		return t
+	}
+	if len(p.terms) >= maxInterned {
+		clear(p.terms)
+	}
+	s := string(b)
+	t := termFromCanonical(s)
+	p.terms[s] = t
+	return t
+}
+
+// skipWS skips white space, ends of line and comments (Turtle).
+func (p *parser) skipWS() {
+	for {
+		for p.pos < len(p.buf) {
+			switch p.buf[p.pos] {
+			case ' ', '\t':
+				p.pos++
+			case '\n':
+				p.pos++
+				p.newline()
+			case '\r':
+				p.pos++
+				if p.peek() != '\n' {
+					p.newline()
+				}
+			case '#':
+				p.skipComment()
+			default:
+				return
+			}
+		}
+		if !p.fill(1) {
+			return
+		}
+	}
+}
+
+// skipComment skips from '#' to the end of the line, leaving the line end.
+func (p *parser) skipComment() {
+	for {
+		for p.pos < len(p.buf) {
+			if c := p.buf[p.pos]; c == '\n' || c == '\r' {
+				return
+			}
+			p.pos++
+		}
+		if !p.fill(1) {
+			return
+		}
+	}
+}
+
+// expect consumes the byte c or fails with "expected <what>, found ...".
+func (p *parser) expect(c byte, what string) {
+	if p.peek() != int(c) {
+		p.fail("expected %s, found %s", what, p.describe())
+	}
+	p.pos++
+}
+
+// turtleStatement parses one directive or triples statement. It returns
+// false at the end of input.
+func (p *parser) turtleStatement() bool {
+	p.skipWS()
+	c := p.peek()
+	if c < 0 {
+		if p.rerr != nil {
+			panic(parseFailure{fmt.Errorf("rdfdiff: reading input: %w", p.rerr)})
+		}
+		return false
+	}
+	var subj Term
+	switch {
+	case c == '@':
+		p.atDirective()
+		return true
+	case c == '<':
+		subj = p.iriTerm()
+	case c == '_':
+		subj = p.blankNodeLabel()
+	case c == '[':
+		p.pos++
+		p.skipWS()
+		if p.peek() == ']' {
+			p.pos++
+			subj = p.newAnon()
+			break
+		}
+		subj = p.blankNodePropertyListBody()
+		p.skipWS()
+		if p.peek() == '.' {
+			p.pos++
+			return true
+		}
+	case c == '(':
+		subj = p.collection()
+	case c == ':' || c >= utf8.RuneSelf || asciiClass[c]&clsPNBase != 0:
+		t, word := p.prefixedNameOrWord()
+		if word != "" {
+			switch {
+			case strings.EqualFold(word, "PREFIX"):
+				p.mark = -1
+				p.prefixDirective()
+				return true
+			case strings.EqualFold(word, "BASE"):
+				p.mark = -1
+				p.baseDirective()
+				return true
+			}
+			p.failAtMark("expected subject, found keyword %q", word)
+		}
+		subj = t
+	default:
+		p.fail("expected subject (IRI, prefixed name, blank node or collection) or directive, found %s", p.describe())
+	}
+	p.skipWS()
+	p.predicateObjectList(subj)
+	p.skipWS()
+	if p.peek() != '.' {
+		p.fail("expected '.' after triple, found %s", p.describe())
+	}
+	p.pos++
+	return true
+}
+
+// atDirective parses "@prefix" or "@base" and the '.' that ends it.
+func (p *parser) atDirective() {
+	p.mark = p.pos
+	p.pos++
+	j := 0
+	for {
+		c := p.peekAt(j)
+		if c < 0 || c >= utf8.RuneSelf || asciiClass[c]&clsLangOK == 0 {
+			break
+		}
+		j++
+	}
+	word := string(p.buf[p.pos : p.pos+j])
+	switch word {
+	case "prefix":
+		p.pos += j
+		p.prefixDirective()
+	case "base":
+		p.pos += j
+		p.baseDirective()
+	default:
+		p.failAtMark("unknown directive @%s, expected @prefix or @base", word)
+	}
+	p.mark = -1
+	p.skipWS()
+	if p.peek() != '.' {
+		p.fail("expected '.' after @%s directive, found %s", word, p.describe())
+	}
+	p.pos++
+}
+
+// prefixDirective parses "p: <iri>" after PREFIX or @prefix.
+func (p *parser) prefixDirective() {
+	p.skipWS()
+	p.mark = p.pos
+	if p.peek() != ':' {
+		if !p.scanPNPrefix() {
+			p.fail("expected prefix name ending in ':', found %s", p.describe())
+		}
+	}
+	if p.peek() != ':' {
+		p.fail("expected ':' after prefix name, found %s", p.describe())
+	}
+	name := string(p.buf[p.mark:p.pos])
+	p.mark = -1
+	p.pos++
+	p.skipWS()
+	if p.peek() != '<' {
+		p.fail("expected IRI after prefix %s:, found %s", name, p.describe())
+	}
+	t := p.iriTerm()
+	p.prefixes[name] = t.nt[1 : len(t.nt)-1]
+}
+
+// baseDirective parses "<iri>" after BASE or @base.
+func (p *parser) baseDirective() {
+	p.skipWS()
+	if p.peek() != '<' {
+		p.fail("expected IRI after base directive, found %s", p.describe())
+	}
+	t := p.iriTerm()
+	p.base = splitIRI(t.Value())
+	p.baseSet = true
+}
+
+// predicateObjectList parses verb objectList (';' (verb objectList)?)*.
+func (p *parser) predicateObjectList(subj Term) {
+	for {
+		pred := p.verb()
+		p.skipWS()
+		p.objectList(subj, pred)
+		p.skipWS()
+		if p.peek() != ';' {
+			return
+		}
+		for p.peek() == ';' {
+			p.pos++
+			p.skipWS()
+		}
+		c := p.peek()
+		if c != '<' && c != ':' && !(c >= utf8.RuneSelf || c >= 0 && asciiClass[c]&clsPNBase != 0) {
+			return
+		}
+	}
+}
+
+// objectList parses object (',' object)* and emits a triple for each.
+func (p *parser) objectList(subj, pred Term) {
+	for {
+		p.emit(subj, pred, p.object())
+		p.skipWS()
+		if p.peek() != ',' {
+			return
+		}
+		p.pos++
+		p.skipWS()
+	}
+}
+
+// verb parses a predicate IRI, a prefixed name or 'a'.
+func (p *parser) verb() Term {
+	c := p.peek()
+	switch {
+	case c == '<':
+		return p.iriTerm()
+	case c == ':' || c >= utf8.RuneSelf || c >= 0 && asciiClass[c]&clsPNBase != 0:
+		t, word := p.prefixedNameOrWord()
+		if word == "a" {
+			p.mark = -1
+			return termRDFType
+		}
+		if word != "" {
+			p.failAtMark("expected predicate, found keyword %q", word)
+		}
+		return t
+	case c == '_' || c == '[':
+		p.fail("expected predicate, found a blank node (predicates must be IRIs)")
+	case c == '"' || c == '\'':
+		p.fail("expected predicate, found a literal (predicates must be IRIs)")
+	}
+	p.fail("expected predicate (IRI, prefixed name or 'a'), found %s", p.describe())
+	return Term{}
+}
+
+// object parses any Turtle object.
+func (p *parser) object() Term {
+	c := p.peek()
+	switch {
+	case c == '<':
+		return p.iriTerm()
+	case c == '_':
+		return p.blankNodeLabel()
+	case c == '"' || c == '\'':
+		return p.literal()
+	case c == '[':
+		p.pos++
+		p.skipWS()
+		if p.peek() == ']' {
+			p.pos++
+			return p.newAnon()
+		}
+		t := p.blankNodePropertyListBody()
+		return t
+	case c == '(':
+		return p.collection()
+	case isDigit(c) || c == '+' || c == '-' || c == '.' && isDigit(p.peekAt(1)):
+		return p.number()
+	case c == ':' || c >= utf8.RuneSelf || c >= 0 && asciiClass[c]&clsPNBase != 0:
+		t, word := p.prefixedNameOrWord()
+		switch word {
+		case "":
+			return t
+		case "true":
+			p.mark = -1
+			return termTrue
+		case "false":
+			p.mark = -1
+			return termFalse
+		}
+		p.failAtMark("expected object, found keyword %q", word)
+	}
+	p.fail("expected object (IRI, prefixed name, blank node, collection or literal), found %s", p.describe())
+	return Term{}
+}
+
+// blankNodePropertyListBody parses the inside of "[ ... ]" after '[' and
+// white space, and the closing ']'. It returns the new blank node.
+func (p *parser) blankNodePropertyListBody() Term {
+	p.enter()
+	node := p.newAnon()
+	p.predicateObjectList(node)
+	p.skipWS()
+	if p.peek() != ']' {
+		p.fail("expected ']' to close blank node property list, found %s", p.describe())
+	}
+	p.pos++
+	p.depth--
+	return node
+}
+
+// collection parses "( object* )" into an RDF list and returns its head.
+func (p *parser) collection() Term {
+	p.enter()
+	p.pos++ // '('
+	head, prev := termRDFNil, Term{}
+	for {
+		p.skipWS()
+		if p.peek() == ')' {
+			p.pos++
+			break
+		}
+		if p.peek() < 0 {
+			p.fail("expected ')' to close collection, found end of input")
+		}
+		node := p.newAnon()
+		if prev.nt == "" {
+			head = node
+		} else {
+			p.emit(prev, termRDFRest, node)
+		}
+		p.emit(node, termRDFFirst, p.object())
+		prev = node
+	}
+	if prev.nt != "" {
+		p.emit(prev, termRDFRest, termRDFNil)
+	}
+	p.depth--
+	return head
+}
+
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > maxNesting {
+		p.fail("blank node property lists and collections nested deeper than %d", maxNesting)
+	}
+}
+
+// newAnon returns a fresh blank node for '[]', '[ ... ]' or a collection
+// cell. Its label is the anonymous prefix followed by a counter, skipping
+// numbers the document itself used with that prefix.
+func (p *parser) newAnon() Term {
+	for {
+		p.anonN++
+		if _, used := p.userGen[p.anonN]; !used {
+			break
+		}
+	}
+	p.aux = append(p.aux[:0], "_:"...)
+	p.aux = append(p.aux, p.anonPrefix...)
+	p.aux = strconv.AppendInt(p.aux, p.anonN, 10)
+	return termFromCanonical(string(p.aux))
+}
+
+// checkUserLabel guards generated labels against a label written in the
+// document that has the generated shape (prefix + decimal counter).
+func (p *parser) checkUserLabel(label []byte) {
+	if len(label) <= len(p.anonPrefix) || string(label[:len(p.anonPrefix)]) != p.anonPrefix {
+		return
+	}
+	digits := label[len(p.anonPrefix):]
+	if len(digits) > 18 || digits[0] == '0' {
+		return
+	}
+	var n int64
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return
+		}
+		n = n*10 + int64(d-'0')
+	}
+	if n <= p.anonN {
+		p.failAtMark("blank node label _:%s is the label of a generated anonymous node; "+
+			"choose another anonymous prefix with WithBlankNodePrefix", label)
+	}
+	if p.userGen == nil {
+		p.userGen = make(map[int64]struct{})
+	}
+	p.userGen[n] = struct{}{}
+}
+
+// blankNodeLabel parses "_:label". Labels are kept exactly as written.
+func (p *parser) blankNodeLabel() Term {
+	p.mark = p.pos
+	if p.peekAt(1) != ':' {
+		p.fail("expected ':' after '_' in blank node label")
+	}
+	p.pos += 2
+	r, size := p.peekRune()
+	if size == 0 || !(isPNCharsU(r) || '0' <= r && r <= '9') {
+		p.fail("expected blank node label after '_:', found %s", p.describe())
+	}
+	p.pos += size
+	p.scanNameRest(false)
+	lab := p.buf[p.mark:p.pos]
+	p.checkUserLabel(lab[2:])
+	t := p.intern(lab)
+	p.mark = -1
+	return t
+}
+
+// scanNameRest consumes (PN_CHARS | '.')* not ending in '.', and, when
+// local is set, the extra characters of PN_LOCAL (':' and PLX), appending
+// the decoded characters to p.tok when local is set.
+func (p *parser) scanNameRest(local bool) {
+	for {
+		// Fast path: ASCII name characters within the buffer.
+		i := p.pos
+		for i < len(p.buf) {
+			c := p.buf[i]
+			if c < utf8.RuneSelf && (asciiClass[c]&clsPN != 0 || local && c == ':') {
+				i++
+				continue
+			}
+			break
+		}
+		if local {
+			p.tok = append(p.tok, p.buf[p.pos:i]...)
+		}
+		p.pos = i
+		c := p.peek()
+		switch {
+		case c < 0:
+			return
+		case c == '.':
+			// A dot belongs to the name only when a name character follows
+			// the run of dots.
+			k := 1
+			for p.peekAt(k) == '.' {
+				k++
+			}
+			if !p.nameContinuesAt(k, local) {
+				return
+			}
+			if local {
+				p.tok = append(p.tok, p.buf[p.pos:p.pos+k]...)
+			}
+			p.pos += k
+		case local && c == '%':
+			if !isHex(p.peekAt(1)) || !isHex(p.peekAt(2)) {
+				p.fail("expected two hex digits after '%%' in prefixed name")
+			}
+			p.tok = append(p.tok, p.buf[p.pos:p.pos+3]...)
+			p.pos += 3
+		case local && c == '\\':
+			e := p.peekAt(1)
+			if e < 0 || e >= utf8.RuneSelf || asciiClass[e]&clsLocalEsc == 0 {
+				p.fail("invalid escape in prefixed name: '\\' must be followed by one of _~.-!$&'()*+,;=/?#@%%")
+			}
+			p.tok = append(p.tok, byte(e))
+			p.pos += 2
+		case c >= utf8.RuneSelf:
+			r, size := p.peekRune()
+			if r == utf8.RuneError && size == 1 {
+				p.fail("%s in name", p.describe())
+			}
+			if !isPNChars(r) {
+				return
+			}
+			if local {
+				p.tok = append(p.tok, p.buf[p.pos:p.pos+size]...)
+			}
+			p.pos += size
+		default:
+			return
+		}
+	}
+}
+
+// nameContinuesAt reports whether the byte k after pos starts a name
+// character (so that the dots before it are inside the name).
+func (p *parser) nameContinuesAt(k int, local bool) bool {
+	c := p.peekAt(k)
+	switch {
+	case c < 0:
+		return false
+	case c < utf8.RuneSelf:
+		return asciiClass[c]&clsPN != 0 || local && (c == ':' || c == '%' || c == '\\')
+	}
+	p.fill(k + utf8.UTFMax)
+	r, _ := utf8.DecodeRune(p.buf[p.pos+k:])
+	return isPNChars(r)
+}
+
+// scanPNPrefix consumes a PN_PREFIX and reports whether there was one.
+func (p *parser) scanPNPrefix() bool {
+	r, size := p.peekRune()
+	if size == 0 || !isPNCharsBase(r) {
+		return false
+	}
+	p.pos += size
+	p.scanNameRest(false)
+	return true
+}
+
+// prefixedNameOrWord parses a prefixed name and returns its IRI term, or,
+// for a bare word without ':' (a, true, false, PREFIX, BASE), returns the
+// word and leaves p.mark at its start for error messages.
+func (p *parser) prefixedNameOrWord() (Term, string) {
+	p.mark = p.pos
+	if p.peek() != ':' && !p.scanPNPrefix() {
+		p.fail("expected prefixed name, found %s", p.describe())
+	}
+	if p.peek() != ':' {
+		return Term{}, string(p.buf[p.mark:p.pos])
+	}
+	ns, ok := p.prefixes[string(p.buf[p.mark:p.pos])]
+	if !ok {
+		p.failAtMark("undefined prefix %q", string(p.buf[p.mark:p.pos])+":")
+	}
+	p.pos++ // ':'
+	p.tok = append(p.tok[:0], '<')
+	p.tok = append(p.tok, ns...)
+	// PN_LOCAL: the first character may also be ':' or a digit.
+	c := p.peek()
+	switch {
+	case c < 0:
+	case c < utf8.RuneSelf && (asciiClass[c]&clsPN != 0 && c != '-' || c == ':' || c == '%' || c == '\\'):
+		if c != '%' && c != '\\' {
+			p.tok = append(p.tok, byte(c))
+			p.pos++
+		}
+		p.scanNameRest(true)
+	case c >= utf8.RuneSelf:
+		r, size := p.peekRune()
+		if isPNCharsU(r) {
+			p.tok = append(p.tok, p.buf[p.pos:p.pos+size]...)
+			p.pos += size
+			p.scanNameRest(true)
+		}
+	}
+	p.tok = append(p.tok, '>')
+	p.mark = -1
+	return p.intern(p.tok), ""
+}
+
+// readUCHAR decodes \uXXXX or \UXXXXXXXX at pos (pos is at '\\').
+func (p *parser) readUCHAR() rune {
+	n := 4
+	if p.peekAt(1) == 'U' {
+		n = 8
+	}
+	var r rune
+	for k := 2; k < 2+n; k++ {
+		c := p.peekAt(k)
+		if !isHex(c) {
+			p.fail("expected %d hex digits after \\%c", n, p.buf[p.pos+1])
+		}
+		r = r<<4 | rune(hexValue(byte(c)))
+	}
+	if 0xD800 <= r && r <= 0xDFFF {
+		p.fail("escape \\%c%s is a surrogate code point, not a character", p.buf[p.pos+1], p.buf[p.pos+2:p.pos+2+n])
+	}
+	if r > utf8.MaxRune {
+		p.fail("escape \\U%s is beyond U+10FFFF", p.buf[p.pos+2:p.pos+2+n])
+	}
+	p.pos += 2 + n
+	return r
+}
+
+// iriTerm parses an IRIREF, resolves it against the base and returns its term.
+func (p *parser) iriTerm() Term {
+	p.mark = p.pos
+	p.pos++ // '<'
+	p.tok = append(p.tok[:0], '<')
+	escape := false // a \u escape produced a character that must be re-escaped
+	for {
+		i := p.pos
+		for i < len(p.buf) {
+			c := p.buf[i]
+			if c < utf8.RuneSelf {
+				if asciiClass[c]&clsIRIOK != 0 {
+					i++
+					continue
+				}
+				break
+			}
+			r, size := utf8.DecodeRune(p.buf[i:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			i += size
+		}
+		p.tok = append(p.tok, p.buf[p.pos:i]...)
+		p.pos = i
+		c := p.peek()
+		switch {
+		case c == '>':
+			p.pos++
+			p.tok = append(p.tok, '>')
+			return p.finishIRI(escape)
+		case c == '\\':
+			if e := p.peekAt(1); e != 'u' && e != 'U' {
+				p.fail("invalid escape in IRI: only \\u and \\U are allowed")
+			}
+			r := p.readUCHAR()
+			if r < utf8.RuneSelf && asciiClass[r]&clsIRIOK == 0 {
+				escape = true
+			}
+			p.tok = utf8.AppendRune(p.tok, r)
+		case c >= utf8.RuneSelf:
+			r, size := p.peekRune()
+			if r == utf8.RuneError && size == 1 {
+				p.fail("%s in IRI", p.describe())
+			}
+			p.tok = append(p.tok, p.buf[p.pos:p.pos+size]...)
+			p.pos += size
+		case c < 0:
+			p.failAtMark("expected '>' to close IRI, found end of input")
+		default:
+			p.fail("expected '>' to close IRI, found %s (not allowed in an IRI)", p.describe())
+		}
+	}
+}
+
+// finishIRI turns p.tok ('<' decoded-IRI '>') into a term.
+func (p *parser) finishIRI(escape bool) Term {
+	iri := p.tok[1 : len(p.tok)-1]
+	if schemeLen(iri) == 0 {
+		switch {
+		case p.ntriples:
+			p.failAtMark("relative IRI <%s> is not allowed in N-Triples", shorten(iri))
+		case !p.baseSet:
+			p.failAtMark("relative IRI <%s> and no base IRI to resolve it against", shorten(iri))
+		}
+		abs := resolveIRI(&p.base, string(iri))
+		p.aux = append(p.aux[:0], '<')
+		p.aux = appendEscapedIRI(p.aux, abs)
+		p.aux = append(p.aux, '>')
+		p.mark = -1
+		return p.intern(p.aux)
+	}
+	p.mark = -1
+	if escape {
+		p.aux = append(p.aux[:0], '<')
+		p.aux = appendEscapedIRI(p.aux, string(iri))
+		p.aux = append(p.aux, '>')
+		return p.intern(p.aux)
+	}
+	return p.intern(p.tok)
+}
+
+// shorten abbreviates long input quoted in error messages.
+func shorten[S string | []byte](s S) string {
+	const max = 60
+	if len(s) <= max {
+		return string(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return string(s[:cut]) + "…"
+}
+
+// literal parses a quoted string with an optional language tag or datatype.
+func (p *parser) literal() Term {
+	p.mark = p.pos
+	q := byte(p.peek())
+	long := !p.ntriples && p.peekAt(1) == int(q) && p.peekAt(2) == int(q)
+	if long {
+		p.pos += 3
+	} else {
+		if p.ntriples && q != '"' {
+			p.fail("expected '\"' to start a literal ('...' strings are Turtle only)")
+		}
+		p.pos++
+	}
+	p.tok = append(p.tok[:0], '"')
+	for done := false; !done; {
+		i := p.pos
+		for i < len(p.buf) {
+			c := p.buf[i]
+			if c < utf8.RuneSelf {
+				if asciiClass[c]&clsStrOK != 0 {
+					i++
+					continue
+				}
+				break
+			}
+			r, size := utf8.DecodeRune(p.buf[i:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			i += size
+		}
+		p.tok = append(p.tok, p.buf[p.pos:i]...)
+		p.pos = i
+		c := p.peek()
+		switch {
+		case c == int(q):
+			if !long {
+				p.pos++
+				done = true
+			} else if p.peekAt(1) == int(q) && p.peekAt(2) == int(q) {
+				p.pos += 3
+				done = true
+			} else {
+				p.tok = appendQuote(p.tok, q)
+				p.pos++
+			}
+		case c == '"' || c == '\'':
+			p.tok = appendQuote(p.tok, byte(c))
+			p.pos++
+		case c == '\\':
+			p.stringEscape()
+		case c == '\n' || c == '\r':
+			if !long {
+				p.fail("expected closing %c, found end of line (use \\n or a long string)", q)
+			}
+			p.pos++
+			if c == '\n' {
+				p.tok = append(p.tok, '\\', 'n')
+				p.newline()
+			} else {
+				p.tok = append(p.tok, '\\', 'r')
+				if p.peek() != '\n' {
+					p.newline()
+				}
+			}
+		case c >= utf8.RuneSelf:
+			r, size := p.peekRune()
+			if r == utf8.RuneError && size == 1 {
+				p.fail("%s in string", p.describe())
+			}
+			p.tok = append(p.tok, p.buf[p.pos:p.pos+size]...)
+			p.pos += size
+		case c < 0:
+			p.failAtMark("unterminated string: expected closing %c, found end of input", q)
+		}
+	}
+	p.tok = append(p.tok, '"')
+	switch p.peek() {
+	case '@':
+		p.pos++
+		p.tok = append(p.tok, '@')
+		p.langTag()
+	case '^':
+		if p.peekAt(1) != '^' {
+			p.fail("expected '^^' before datatype")
+		}
+		p.pos += 2
+		var dt Term
+		switch c := p.peek(); {
+		case c == '<':
+			p.lit = append(p.lit[:0], p.tok...)
+			dt = p.iriTerm()
+			p.tok = append(p.tok[:0], p.lit...)
+		case !p.ntriples && (c == ':' || c >= utf8.RuneSelf || c >= 0 && asciiClass[c]&clsPNBase != 0):
+			p.lit = append(p.lit[:0], p.tok...)
+			t, word := p.prefixedNameOrWord()
+			if word != "" {
+				p.failAtMark("expected datatype IRI after '^^', found keyword %q", word)
+			}
+			dt = t
+			p.tok = append(p.tok[:0], p.lit...)
+		default:
+			p.fail("expected datatype IRI after '^^', found %s", p.describe())
+		}
+		if dt.nt != xsdStringIRINT {
+			p.tok = append(p.tok, '^', '^')
+			p.tok = append(p.tok, dt.nt...)
+		}
+	}
+	p.mark = -1
+	return p.intern(p.tok)
+}
+
+func appendQuote(b []byte, q byte) []byte {
+	if q == '"' {
+		return append(b, '\\', '"')
+	}
+	return append(b, q)
+}
+
+// stringEscape decodes an ECHAR or UCHAR at pos and appends its canonical form.
+func (p *parser) stringEscape() {
+	e := p.peekAt(1)
+	var c byte
+	switch e {
+	case 't':
+		c = '\t'
+	case 'b':
+		c = '\b'
+	case 'f':
+		c = '\f'
+	case 'n', 'r', '"', '\\':
+		p.tok = append(p.tok, '\\', byte(e))
+		p.pos += 2
+		return
+	case '\'':
+		c = '\''
+	case 'u', 'U':
+		r := p.readUCHAR()
+		switch r {
+		case '\n':
+			p.tok = append(p.tok, '\\', 'n')
+		case '\r':
+			p.tok = append(p.tok, '\\', 'r')
+		case '"':
+			p.tok = append(p.tok, '\\', '"')
+		case '\\':
+			p.tok = append(p.tok, '\\', '\\')
+		default:
+			p.tok = utf8.AppendRune(p.tok, r)
+		}
+		return
+	default:
+		p.fail("invalid escape in string: '\\' must be followed by one of tbnrf\"'\\ or uU")
+	}
+	p.tok = append(p.tok, c)
+	p.pos += 2
+}
+
+// langTag parses [a-zA-Z]+ ('-' [a-zA-Z0-9]+)* after '@', lower-cased.
+func (p *parser) langTag() {
+	n := 0
+	for {
+		c := p.peek()
+		if c < 0 || c >= utf8.RuneSelf || !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			break
+		}
+		p.tok = append(p.tok, byte(c)|0x20)
+		p.pos++
+		n++
+	}
+	if n == 0 {
+		p.fail("expected language tag after '@', found %s", p.describe())
+	}
+	for p.peek() == '-' {
+		c := p.peekAt(1)
+		if c < 0 || c >= utf8.RuneSelf || asciiClass[c]&clsLangOK == 0 {
+			if p.ntriples {
+				p.fail("expected letters or digits after '-' in language tag")
+			}
+			return // the '-' is not part of the tag
+		}
+		p.tok = append(p.tok, '-')
+		p.pos++
+		for {
+			c := p.peek()
+			if c < 0 || c >= utf8.RuneSelf || asciiClass[c]&clsLangOK == 0 {
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c |= 0x20
+			}
+			p.tok = append(p.tok, byte(c))
+			p.pos++
+		}
+	}
+}
+
+// number parses an INTEGER, DECIMAL or DOUBLE; the lexical form is kept.
+func (p *parser) number() Term {
+	p.mark = p.pos
+	if c := p.peek(); c == '+' || c == '-' {
+		p.pos++
+	}
+	intDigits := p.digits()
+	fracDigits := -1
+	if p.peek() == '.' {
+		n := p.peekAt(1)
+		if isDigit(n) || intDigits > 0 && (n == 'e' || n == 'E') {
+			p.pos++
+			fracDigits = p.digits()
+		}
+	}
+	suffix := suffixInteger
+	if fracDigits >= 0 {
+		suffix = suffixDecimal
+	}
+	if c := p.peek(); (c == 'e' || c == 'E') && (intDigits > 0 || fracDigits > 0) {
+		p.pos++
+		if c := p.peek(); c == '+' || c == '-' {
+			p.pos++
+		}
+		if p.digits() == 0 {
+			p.fail("expected digits in the exponent of a double, found %s", p.describe())
+		}
+		suffix = suffixDouble
+	}
+	if intDigits == 0 && fracDigits <= 0 {
+		p.failAtMark("expected a number, found %q", string(p.buf[p.mark:p.pos]))
+	}
+	p.tok = append(p.tok[:0], '"')
+	p.tok = append(p.tok, p.buf[p.mark:p.pos]...)
+	p.tok = append(p.tok, suffix...)
+	p.mark = -1
+	return p.intern(p.tok)
+}
+
+func (p *parser) digits() int {
+	n := 0
+	for isDigit(p.peek()) {
+		p.pos++
+		n++
+	}
+	return n
+}
