@@ -17,6 +17,10 @@ import (
 // or the new one, never a half-written object that a restore could mistake
 // for a complete one.
 //
+// The ctx given to Create governs the whole object: if it is done before
+// Close commits, Close fails and nothing becomes visible. Every other method
+// honours its ctx for the duration of the call.
+//
 // Implementations must be safe for concurrent use. The conformance suite in
 // package checkpointtest checks every rule below and is meant to be run by
 // any implementation, including ones outside this module.
@@ -76,7 +80,30 @@ var (
 	// ErrClosed is returned by ObjectWriter.Write and Close after the writer
 	// was closed or cancelled.
 	ErrClosed = errors.New("checkpoint: object writer already closed")
+	// ErrObjectCorrupt is returned (wrapped, by an ObjectCorruptError) when a
+	// store detects that the bytes it returns are not the bytes that were
+	// committed: a checksum or length mismatch. Readers see it from Read
+	// before io.EOF, so truncated or damaged data is never taken for a whole
+	// object.
+	ErrObjectCorrupt = errors.New("checkpoint: stored object corrupt")
 )
+
+// ObjectCorruptError reports a stored object whose content failed
+// verification. It wraps ErrObjectCorrupt.
+type ObjectCorruptError struct {
+	// Name is the object name, as passed to Open.
+	Name string
+	// Reason says what did not match, e.g. "md5 … != …".
+	Reason string
+}
+
+// Error implements error.
+func (e *ObjectCorruptError) Error() string {
+	return fmt.Sprintf("checkpoint: stored object %q corrupt: %s", e.Name, e.Reason)
+}
+
+// Unwrap returns ErrObjectCorrupt.
+func (e *ObjectCorruptError) Unwrap() error { return ErrObjectCorrupt }
 
 // NameError reports a rejected object name. It wraps ErrInvalidName.
 type NameError struct {
@@ -99,10 +126,10 @@ func (e *NameError) Unwrap() error { return ErrInvalidName }
 const maxNameLen = 768
 
 // ValidateName reports whether name is acceptable to every Store in this
-// package: a non-empty, relative, '/'-separated path whose segments are not
-// empty, "." or "..", without NUL bytes or backslashes, at most 768 bytes, and
-// not starting with a '.' in its last segment's temp-file form (".tmp-").
-// Store implementations outside this module should apply the same rule so
+// package: a non-empty, relative, '/'-separated path of at most 768 bytes
+// whose segments are not empty, "." or "..", and do not start with the
+// reserved ".tmp-" (the filesystem store's in-progress files), without NUL
+// bytes or backslashes. The error wraps ErrInvalidName. Store implementations outside this module should apply the same rule so
 // that checkpoints stay portable between stores.
 func ValidateName(name string) error {
 	switch {
