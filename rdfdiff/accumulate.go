@@ -215,6 +215,9 @@ type AccumulatorStats struct {
 // [ConsolidatedPatch] leaves a set-based store in the same state as applying
 // the changes one by one, except for shared triples that no entity links any
 // more (orphans, which the WDQS store keeps and this merge never inserts).
+// It relies on the invariant a WDQS store keeps: the store holds the shared
+// triples of every node an entity links, because the import or diff that
+// made the link carried them, and unlinked-shared triples are never deleted.
 //
 // The zero Accumulator is not usable; call [NewAccumulator]. An Accumulator
 // is not safe for concurrent use.
