@@ -1,0 +1,213 @@
+package checkpoint
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// staleTombstoneAge is how old another GC's tombstone must be before a GC
+// removes it as left over by a crashed run. A live GC run takes seconds.
+const staleTombstoneAge = time.Hour
+
+// GCResult reports what one GC run did.
+type GCResult struct {
+	// Retained are the IDs of the checkpoints kept, oldest first.
+	Retained []uint64
+	// DeletedCheckpoints are the IDs whose manifests were deleted.
+	DeletedCheckpoints []uint64
+	// DeletedObjects counts deleted snapshot objects (of expired and of
+	// never-completed checkpoints) and stale tombstones.
+	DeletedObjects int
+}
+
+type gcDir struct {
+	manifest bool
+	objects  []ObjectInfo // snapshot objects
+	newest   time.Time
+}
+
+// GC keeps the newest checkpoints (WithRetain), every savepoint, and every
+// object those need, such as the bases of their delta chains; it deletes
+// the manifests of older checkpoints, then every object nothing needs any
+// more, including those of checkpoints that never got a manifest once they
+// are older than WithOrphanAge. It can be repeated and run from several
+// instances at once.
+//
+// Why concurrent writers and GCs cannot lose needed state: an object is
+// only deleted by a GC run that (1) first commits a tombstone object
+// "GC-<random>" in the object's checkpoint directory, then (2) lists and
+// reads every manifest and savepoint of the job, and (3) deletes only
+// objects none of them names, and finally removes its tombstone. A writer,
+// in turn, (a) commits its manifest or savepoint pin and then (b) lists the
+// directory of every object it names and withdraws the manifest (failing
+// with ErrConcurrentGC) if it finds a tombstone or a missing object. Take a
+// GC that deletes object X named by manifest M. It did not see M at (2),
+// so M was committed after (2), so (b) ran after (2) and hence after (1).
+// At (b) the tombstone is either still there or, being removed only after
+// the deletions, X is already gone: either way the writer withdraws M
+// before anything (the sink's commit point) refers to it. This needs a
+// store whose List sees every committed object (read-after-write listing,
+// true of the memory and filesystem stores and, barring failures, of a
+// Swift cluster; Swift's container listings can lag under failures, and
+// the orphan age and keeping the newest checkpoints are the margin there).
+// Manifests themselves are only deleted when they are not among the newest
+// WithRetain ones in the run's first listing.
+func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
+	var res GCResult
+	now := c.o.now()
+	infos, err := c.store.List(ctx, c.job+"/chk-")
+	if err != nil {
+		return res, fmt.Errorf("checkpoint: gc: listing %q: %w", c.job, err)
+	}
+	dirs := make(map[uint64]*gcDir)
+	var staleTombstones []string
+	for _, in := range infos {
+		id, rest, ok := parseChkName(c.job, in.Name)
+		if !ok {
+			continue
+		}
+		d := dirs[id]
+		if d == nil {
+			d = &gcDir{}
+			dirs[id] = d
+		}
+		switch {
+		case rest == "MANIFEST":
+			d.manifest = true
+		case strings.HasPrefix(rest, tombstonePrefix):
+			if now.Sub(in.Modified) >= staleTombstoneAge {
+				staleTombstones = append(staleTombstones, in.Name)
+			}
+		default:
+			d.objects = append(d.objects, in)
+		}
+		if in.Modified.After(d.newest) {
+			d.newest = in.Modified
+		}
+	}
+	var ids []uint64
+	for id, d := range dirs {
+		if d.manifest {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	keep := max(0, len(ids)-c.o.retain)
+	res.Retained = slices.Clone(ids[keep:])
+
+	// Phase 1: expire old manifests. From here on those checkpoints do not
+	// exist; their objects stay while a retained chain or a savepoint uses
+	// them.
+	for _, id := range ids[:keep] {
+		if err := c.store.Delete(ctx, manifestName(c.job, id)); err != nil {
+			return res, fmt.Errorf("checkpoint: gc: deleting manifest of checkpoint %d: %w", id, err)
+		}
+		dirs[id].manifest = false
+		res.DeletedCheckpoints = append(res.DeletedCheckpoints, id)
+	}
+	for _, name := range staleTombstones {
+		if err := c.store.Delete(ctx, name); err != nil {
+			return res, fmt.Errorf("checkpoint: gc: deleting stale tombstone %q: %w", name, err)
+		}
+		res.DeletedObjects++
+	}
+
+	// Candidate directories: no manifest any more, or never one and old.
+	var cands []uint64
+	for id, d := range dirs {
+		if d.manifest || len(d.objects) == 0 {
+			continue
+		}
+		expired := slices.Contains(res.DeletedCheckpoints, id)
+		if expired || now.Sub(d.newest) >= c.o.orphanAge {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) == 0 {
+		return res, nil
+	}
+	slices.Sort(cands)
+	n, err := c.sweep(ctx, cands)
+	res.DeletedObjects += n
+	return res, err
+}
+
+// sweep runs steps (1)-(3) of the GC protocol on the candidate directories.
+func (c *Checkpointer) sweep(ctx context.Context, cands []uint64) (deleted int, err error) {
+	var tok [8]byte
+	_, _ = rand.Read(tok[:])
+	tomb := tombstonePrefix + hex.EncodeToString(tok[:])
+	var placed []string
+	defer func() {
+		for _, name := range placed {
+			if derr := c.store.Delete(context.WithoutCancel(ctx), name); derr != nil && err == nil {
+				err = fmt.Errorf("checkpoint: gc: removing tombstone %q: %w", name, derr)
+			}
+		}
+	}()
+	// (1) tombstones.
+	for _, id := range cands {
+		name := chkDir(c.job, id) + "/" + tomb
+		w, err := c.store.Create(ctx, name)
+		if err == nil {
+			if err = w.Close(); err != nil {
+				_ = w.Cancel()
+			}
+		}
+		if err != nil {
+			return deleted, fmt.Errorf("checkpoint: gc: placing tombstone %q: %w", name, err)
+		}
+		placed = append(placed, name)
+	}
+	// (2) every manifest and savepoint that exists now.
+	infos, err := c.store.List(ctx, c.job+"/")
+	if err != nil {
+		return deleted, fmt.Errorf("checkpoint: gc: listing %q: %w", c.job, err)
+	}
+	needed := make(map[string]bool)
+	manifested := make(map[uint64]bool)
+	spPrefix := savepointName(c.job, "")
+	for _, in := range infos {
+		var m *Manifest
+		if id, rest, ok := parseChkName(c.job, in.Name); ok && rest == "MANIFEST" {
+			manifested[id] = true
+			m, err = c.ReadManifest(ctx, id)
+		} else if name, ok := strings.CutPrefix(in.Name, spPrefix); ok {
+			m, err = c.ReadSavepoint(ctx, name)
+		} else {
+			continue
+		}
+		if errors.Is(err, ErrNoCheckpoint) {
+			continue // deleted meanwhile by another GC or a withdrawing writer
+		}
+		if err != nil {
+			// We cannot know what an unreadable manifest needs: delete nothing.
+			return deleted, fmt.Errorf("checkpoint: gc: cannot read %q, nothing deleted: %w", in.Name, err)
+		}
+		for _, r := range m.Objects() {
+			needed[r.Name] = true
+		}
+	}
+	// (3) delete what nothing needs.
+	inCand := make(map[uint64]bool, len(cands))
+	for _, id := range cands {
+		inCand[id] = !manifested[id] // a writer completed it meanwhile: leave it alone
+	}
+	for _, in := range infos {
+		id, rest, ok := parseChkName(c.job, in.Name)
+		if !ok || !inCand[id] || rest == "MANIFEST" || strings.HasPrefix(rest, tombstonePrefix) || needed[in.Name] {
+			continue
+		}
+		if err := c.store.Delete(ctx, in.Name); err != nil {
+			return deleted, fmt.Errorf("checkpoint: gc: deleting %q: %w", in.Name, err)
+		}
+		deleted++
+	}
+	return deleted, nil
+}
