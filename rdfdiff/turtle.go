@@ -564,6 +564,8 @@ func (p *parser) scanNameRest(local bool) {
 		switch {
 		case c < 0:
 			return
+		case c < utf8.RuneSelf && (asciiClass[c]&clsPN != 0 || local && c == ':'):
+			continue // the fast path stopped at the end of the buffer
 		case c == '.':
 			// A dot belongs to the name only when a name character follows
 			// the run of dots.
@@ -727,6 +729,8 @@ func (p *parser) iriTerm() Term {
 		p.pos = i
 		c := p.peek()
 		switch {
+		case c >= 0 && c < utf8.RuneSelf && asciiClass[c]&clsIRIOK != 0:
+			continue // the fast path stopped at the end of the buffer
 		case c == '>':
 			p.pos++
 			p.tok = append(p.tok, '>')
