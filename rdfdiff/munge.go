@@ -292,16 +292,11 @@ func (op *mungeOp) run(in []Triple) (MungedEntity, error) {
 	op.propPrefix = sc.PropertyPrefix(PropClaim)
 	op.noValuns = sc.PropertyPrefix(PropNoValue)
 
-	// Rewrite: skolemize and trim, into a private copy.
-	ts := make([]Triple, len(in))
-	for i, tr := range in {
-		if op.m.skolemize {
-			tr = sc.SkolemizeTriple(tr)
-		}
-		if t, ok := trimLiteral(tr.O, op.m.maxLiteral); ok {
-			tr.O = t
-		}
-		ts[i] = tr
+	// Skolemize first, as WDQS does, so that skolem IRIs are classified
+	// like the blank nodes they replace.
+	ts := in
+	if op.m.skolemize {
+		ts = sc.SkolemizeTriples(in)
 	}
 
 	// Pass 1: classify subjects, read the entity-data node, find forms,
@@ -387,6 +382,10 @@ func (op *mungeOp) run(in []Triple) (MungedEntity, error) {
 	out := make([]Triple, 0, len(ts)+len(op.dataTriples))
 	for i, tr := range ts {
 		if op.keep(tr, class[i]) {
+			// Trimming comes last so that entity-data values are read whole.
+			if t, ok := trimLiteral(tr.O, op.m.maxLiteral); ok {
+				tr.O = t
+			}
 			out = append(out, tr)
 		}
 	}
@@ -515,10 +514,12 @@ func (op *mungeOp) keep(tr Triple, class uint8) bool {
 	if tr.P == wv.WikibaseWikiGroup {
 		return true
 	}
+	if tr.S == wv.WikibaseDump {
+		return false // the dump header of flavor=dump output (WDQS T98405)
+	}
 	if _, ok := op.sitelinks[tr.S]; ok {
-		if _, ok := op.aboutEntity[tr.S]; ok {
-			return true
-		}
+		_, ours := op.aboutEntity[tr.S]
+		return ours // another entity's sitelink otherwise
 	}
 	op.addUnrecognized(tr.S)
 	return false

@@ -17,6 +17,7 @@ type wikibaseVocab struct {
 	WikibaseItem, WikibaseLexeme, WikibaseForm, WikibaseSense     Term
 	WikibaseStatement, WikibaseReference, WikibaseWikiGroup       Term
 	WikibaseQuantityNormalized, WikibaseHasViolationForConstraint Term
+	WikibaseDump                                                  Term
 }
 
 var wv = wikibaseVocab{
@@ -44,6 +45,7 @@ var wv = wikibaseVocab{
 	WikibaseWikiGroup:                 NewIRI(nsWikibaseOntology + "wikiGroup"),
 	WikibaseQuantityNormalized:        NewIRI(nsWikibaseOntology + "quantityNormalized"),
 	WikibaseHasViolationForConstraint: NewIRI(nsWikibaseOntology + "hasViolationForConstraint"),
+	WikibaseDump:                      NewIRI(nsWikibaseOntology + "Dump"),
 }
 
 // isSkippedEntityType reports whether o is one of the entity types WDQS

@@ -159,6 +159,10 @@ func NewURIScheme(conceptURI string, opts ...URISchemeOption) (URIScheme, error)
 		genID:      u.Scheme + "://" + u.Host + "/.well-known/genid/",
 		entityData: []string{root + "/wiki/Special:EntityData/", otherHTTPScheme(root) + "/wiki/Special:EntityData/"},
 	}
+	if u.Scheme == "http" {
+		// Wikibase writes the https form: name it first in messages.
+		s.entityData[0], s.entityData[1] = s.entityData[1], s.entityData[0]
+	}
 	for _, opt := range opts {
 		if err := opt(&s); err != nil {
 			return URIScheme{}, err
@@ -224,7 +228,8 @@ func (s URIScheme) ValuePrefix() string { return s.value }
 func (s URIScheme) ReferencePrefix() string { return s.reference }
 
 // EntityDataPrefixes returns the namespaces of the entity-data documents
-// (data:Q42), in the http and the https form.
+// (data:Q42), in both the https and the http form (https first, unless
+// WithEntityDataPrefix named an http one).
 func (s URIScheme) EntityDataPrefixes() []string { return append([]string(nil), s.entityData...) }
 
 // GenIDPrefix returns the prefix of skolem IRIs,
