@@ -341,7 +341,7 @@ func fixtureFiles(t testing.TB) []string {
 
 func TestParseFixtures(t *testing.T) {
 	want := map[string]int{ // triple counts, checked against serdi 0.32
-		"testdata/rdf-entities/raw/Q42.ttl":           4455,
+		"testdata/rdf-entities/raw/Q42.ttl":            4455,
 		"testdata/rdf-entities/munged/Q513-munged.ttl": 2154,
 	}
 	for _, f := range fixtureFiles(t) {
