@@ -96,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "rdfdiff: %s\n", ue.msg)
-		fmt.Fprintf(stderr, "Run \"rdfdiff -h\" for usage.\n")
+		fmt.Fprintf(stderr, "Run \"rdfdiff -h\" or \"rdfdiff <command> -h\" for usage.\n")
 		return 2
 	case errors.As(err, &se):
 		// The form editors and compilers use, so the position is clickable.
@@ -112,28 +112,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and
-// prints its usage (for -h, or after a bad flag) to stderr.
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: rdfdiff %s %s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
+// commandFlags is a flag set that reports errors instead of exiting or
+// printing: run prints one message for a bad flag, and the flag list only
+// for -h.
+type commandFlags struct {
+	*flag.FlagSet
+	synopsis string
+	stdout   io.Writer
 }
 
-// parseFlags parses args, turning a bad flag into a usage error (the flag
-// package has already printed what was wrong and the usage).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{msg: err.Error()}
+func newFlagSet(name, synopsis string, stdout io.Writer) *commandFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // the flag package calls it on errors too
+	return &commandFlags{FlagSet: fs, synopsis: synopsis, stdout: stdout}
+}
+
+// parse parses args, printing the help for -h and turning a bad flag into
+// a usage error.
+func (fs *commandFlags) parse(args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(fs.stdout, "usage: rdfdiff %s %s\n\nFlags:\n", fs.Name(), fs.synopsis)
+		fs.SetOutput(fs.stdout)
+		fs.PrintDefaults()
+		return err
 	}
-	return nil
+	return usagef("%s: %v", fs.Name(), err)
 }
 
 // inputFlags are the flags that say how to read RDF files.
@@ -142,7 +150,7 @@ type inputFlags struct {
 	base   string
 }
 
-func (f *inputFlags) register(fs *flag.FlagSet) {
+func (f *inputFlags) register(fs *commandFlags) {
 	fs.StringVar(&f.format, "format", "auto", "input syntax: turtle, ntriples, or auto (ntriples for *.nt files, turtle otherwise)")
 	fs.StringVar(&f.base, "base", "", "absolute `IRI` that relative IRIs in Turtle resolve against")
 }
@@ -179,10 +187,10 @@ func (f *inputFlags) read(name string, stdin io.Reader) ([]rdfdiff.Triple, error
 
 func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var in inputFlags
-	fs := newFlagSet("parse", "[-format auto|turtle|ntriples] [-base IRI] [-sort] FILE", stderr)
+	fs := newFlagSet("parse", "[-format auto|turtle|ntriples] [-base IRI] [-sort] FILE", stdout)
 	in.register(fs)
 	sorted := fs.Bool("sort", false, "sort the triples (default: document order)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := in.check(); err != nil {
@@ -221,7 +229,7 @@ type diffFlags struct {
 
 func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var f diffFlags
-	fs := newFlagSet("diff", "[flags] OLD NEW", stderr)
+	fs := newFlagSet("diff", "[flags] OLD NEW", stdout)
 	f.in.register(fs)
 	fs.StringVar(&f.munge, "munge", "", "munge both revisions as the WDQS producer does, for the `scheme` wikidata or commons (default: no munging)")
 	fs.StringVar(&f.entity, "entity", "", "entity `ID` (default: the one the entity-data node's schema:about names)")
@@ -233,9 +241,9 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.requestID, "request-id", "", "meta.request_id of the events (default: a UUID derived from the entity and revision)")
 	fs.StringVar(&f.metaDT, "meta-dt", "", "meta.dt of the events, RFC 3339 (default: the event time, so that output is reproducible)")
 	fs.StringVar(&f.dt, "dt", "", "event time (dt), RFC 3339 (default: NEW's schema:dateModified, with -munge)")
-	fs.Int64Var(&f.revision, "revision", -1, "rev_id of the events (default: NEW's schema:version with -munge, else 0)")
+	fs.Int64Var(&f.revision, "revision", -1, "rev_id of the events; -1 takes NEW's schema:version with -munge, 0 without")
 	fs.IntVar(&f.softMax, "soft-max", rdfdiff.DefaultSoftMaxChars, "soft limit of a chunk's Turtle text, in characters")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if err := f.in.check(); err != nil {
