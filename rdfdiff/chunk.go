@@ -94,7 +94,7 @@ func ChunkChange(c EntityChange, opts ...ChunkOption) ([]*ChangeEvent, error) {
 	allowed := allowedBuckets(c.Operation)
 	for b := range numBuckets {
 		if len(buckets[b]) > 0 && !allowed[b] {
-			return nil, eventErr(bucketFields[b], "%d triples not allowed in a %s event (%s)",
+			return nil, eventErr(bucketFields[b], "%d triples not allowed for operation %s (%s)",
 				len(buckets[b]), c.Operation, bucketRule(c.Operation))
 		}
 	}

@@ -252,7 +252,7 @@ func (e *ChangeEvent) Validate() error {
 			continue
 		}
 		if !allowed[b] {
-			return eventErr(bucketFields[b], "not allowed in a %s event (%s)", e.Operation, bucketRule(e.Operation))
+			return eventErr(bucketFields[b], "not allowed for operation %s (%s)", e.Operation, bucketRule(e.Operation))
 		}
 		if d.MIMEType != MIMETypeTurtle {
 			return eventErr(bucketFields[b]+".mime_type", "unsupported MIME type %q (want %q)", d.MIMEType, MIMETypeTurtle)
@@ -361,7 +361,11 @@ func parseEventTime(field, s string) (time.Time, error) {
 // MarshalJSON encodes e as its schema's JSON (v2 unless Schema is v1) with the
 // fields in the order the WDQS producer writes them. It validates e first and
 // returns the *EventError rather than write a message consumers would reject.
-func (e *ChangeEvent) MarshalJSON() ([]byte, error) {
+// It has a value receiver so that json.Marshal uses it for values and
+// pointers alike. Note that json.Marshal then HTML-escapes '<', '>' and '&'
+// (as \u003c …), which means the same JSON but is not what the WDQS producer
+// writes; call MarshalJSON or AppendJSON directly for its exact bytes.
+func (e ChangeEvent) MarshalJSON() ([]byte, error) {
 	return e.AppendJSON(nil)
 }
 
