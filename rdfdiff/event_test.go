@@ -234,7 +234,9 @@ func TestDecodeEventRejectsMalformed(t *testing.T) {
 		{"unknown data field", mutate(t, func(m map[string]any) { m["rdf_added_data"].(map[string]any)["encoding"] = "gzip" }), "rdf_added_data.encoding", "unknown field"},
 		{"missing data", mutate(t, func(m map[string]any) { delete(m["rdf_deleted_data"].(map[string]any), "data") }), "rdf_deleted_data.data", "missing required field"},
 		{"missing mime_type", mutate(t, func(m map[string]any) { delete(m["rdf_deleted_data"].(map[string]any), "mime_type") }), "rdf_deleted_data.mime_type", "missing required field"},
-		{"unknown mime_type", mutate(t, func(m map[string]any) { m["rdf_linked_shared_data"].(map[string]any)["mime_type"] = "application/n-triples" }), "rdf_linked_shared_data.mime_type", `unsupported MIME type "application/n-triples"`},
+		{"unknown mime_type", mutate(t, func(m map[string]any) {
+			m["rdf_linked_shared_data"].(map[string]any)["mime_type"] = "application/n-triples"
+		}), "rdf_linked_shared_data.mime_type", `unsupported MIME type "application/n-triples"`},
 		{"data not string", mutate(t, func(m map[string]any) { m["rdf_added_data"].(map[string]any)["data"] = false }), "rdf_added_data.data", "expected a string, got boolean"},
 		{"import with deleted data", mutate(t, func(m map[string]any) { m["operation"] = "import" }), "rdf_deleted_data", "not allowed for operation import"},
 		{"reconcile with linked data", mutate(t, func(m map[string]any) {
