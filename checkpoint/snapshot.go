@@ -123,8 +123,9 @@ type Checkpointer struct {
 	job   string
 	o     options
 
-	mu     sync.Mutex
-	chains map[int]*chainState
+	mu          sync.Mutex
+	chains      map[int]*chainState
+	lastAttempt uint64 // highest ID this instance tried to write
 }
 
 // chainState is the committed lineage of one partition.
@@ -231,7 +232,7 @@ func schemasOf(tables []StateTable) []TableSchema {
 
 // nextID lists the job's checkpoints and returns one more than the highest
 // ID seen, with or without a manifest, so that IDs increase across restarts
-// and across instances.
+// and across instances. (Checkpoint also never reuses an ID it tried.)
 func (c *Checkpointer) nextID(ctx context.Context) (uint64, error) {
 	infos, err := c.store.List(ctx, c.job+"/chk-")
 	if err != nil {
@@ -269,6 +270,8 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, positions map[string]int6
 	if err != nil {
 		return nil, err
 	}
+	id = max(id, c.lastAttempt+1)
+	c.lastAttempt = id
 	now := c.o.now().UTC()
 	m := &Manifest{
 		Format: manifestFormat, Job: c.job, ID: id, Created: now,

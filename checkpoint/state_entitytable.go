@@ -55,13 +55,26 @@ func NewEntityTable(name string, version int) *EntityTable {
 // Grow makes room for n keys in total without further rehashing. Restore
 // calls it with the size recorded in the snapshot.
 func (t *EntityTable) Grow(n int) {
+	if want := entitySlotsFor(n); want > len(t.slots) {
+		t.rehash(want)
+	}
+}
+
+// entitySlotsFor returns the slot count for n keys: the smallest power of
+// two (at least 16) with n <= 3/4 of it. This is also where put grows to.
+func entitySlotsFor(n int) int {
 	want := 16
 	for want*3/4 < n {
 		want *= 2
 	}
-	if want > len(t.slots) {
-		t.rehash(want)
-	}
+	return want
+}
+
+// entityBytesPerKey is the memory of the slot array and dirty bitmap per
+// key for a table of n keys (fallback keys aside).
+func entityBytesPerKey(n int) float64 {
+	slots := entitySlotsFor(n)
+	return float64(slots*16+(slots+63)/64*8) / float64(n)
 }
 
 func (t *EntityTable) rehash(size int) {
