@@ -1,0 +1,197 @@
+package checkpointtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ncw/swift/v2"
+	"github.com/ncw/swift/v2/swifttest"
+	"github.com/stretchr/testify/require"
+)
+
+// Environment variables that point tests at a real Swift. Tests that need
+// one skip when EnvSwiftAuthURL is unset.
+const (
+	// EnvSwiftAuthURL is the v1 auth URL, e.g.
+	// http://127.0.0.1:8080/auth/v1.0 for scripts/swift-saio.sh.
+	EnvSwiftAuthURL = "STREAMKIT_SWIFT_AUTH_URL"
+	// EnvSwiftUser is the tempauth user (default "test:tester").
+	EnvSwiftUser = "STREAMKIT_SWIFT_USER"
+	// EnvSwiftKey is the user's key (default "testing").
+	EnvSwiftKey = "STREAMKIT_SWIFT_KEY"
+	// EnvSwiftSAIO is the path of scripts/swift-saio.sh, for tests that stop
+	// and restart the proxy. When unset, SAIOFromEnv looks for the script
+	// in the parent directories of the working directory.
+	EnvSwiftSAIO = "STREAMKIT_SWIFT_SAIO"
+)
+
+// NewSwifttestConnection starts an in-process swifttest server (the fake
+// Swift from ncw/swift/v2) for the duration of the test and returns a
+// connection to it. Remember that swifttest ignores If-None-Match (see
+// WithoutAtomicNoOverwrite).
+func NewSwifttestConnection(t testing.TB) *swift.Connection {
+	t.Helper()
+	srv, err := swifttest.NewSwiftServer("127.0.0.1")
+	require.NoError(t, err, "start swifttest")
+	t.Cleanup(srv.Close)
+	return &swift.Connection{
+		UserName:    swifttest.TEST_ACCOUNT,
+		ApiKey:      swifttest.TEST_ACCOUNT,
+		AuthUrl:     srv.AuthURL,
+		AuthVersion: 1,
+		Timeout:     30 * time.Second,
+	}
+}
+
+// RealSwiftConnection returns a connection to the Swift named by the
+// STREAMKIT_SWIFT_* environment variables, or skips the test when
+// STREAMKIT_SWIFT_AUTH_URL is unset. Each call returns a new Connection.
+func RealSwiftConnection(t testing.TB) *swift.Connection {
+	t.Helper()
+	authURL := os.Getenv(EnvSwiftAuthURL)
+	if authURL == "" {
+		t.Skip(EnvSwiftAuthURL + " not set; start a Swift with scripts/swift-saio.sh and export the variables it prints with `env`")
+	}
+	user, key := os.Getenv(EnvSwiftUser), os.Getenv(EnvSwiftKey)
+	if user == "" {
+		user = "test:tester"
+	}
+	if key == "" {
+		key = "testing"
+	}
+	return &swift.Connection{
+		UserName:    user,
+		ApiKey:      key,
+		AuthUrl:     authURL,
+		AuthVersion: 1,
+		Timeout:     60 * time.Second,
+	}
+}
+
+// TempContainer returns a fresh container name for the test and removes
+// that container and its "_segments" companion, with everything in them,
+// when the test ends. The containers are not created: Swift stores do that
+// on first use.
+func TempContainer(t testing.TB, conn *swift.Connection) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "streamkit-test-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		for _, c := range []string{name, name + "_segments"} {
+			if err := emptyAndDeleteContainer(ctx, conn, c); err != nil {
+				t.Logf("cleanup of container %s: %v", c, err)
+			}
+		}
+	})
+	return name
+}
+
+func emptyAndDeleteContainer(ctx context.Context, conn *swift.Connection, c string) error {
+	names, err := conn.ObjectNamesAll(ctx, c, nil)
+	if errors.Is(err, swift.ContainerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := conn.ObjectDelete(ctx, c, n); err != nil && !errors.Is(err, swift.ObjectNotFound) {
+			return err
+		}
+	}
+	err = conn.ContainerDelete(ctx, c)
+	if errors.Is(err, swift.ContainerNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ObjectNames lists every object in a Swift container (nil if it does not
+// exist), failing the test on other errors. Tests use it to check that
+// large-object segments are gone.
+func ObjectNames(t testing.TB, conn *swift.Connection, container string) []string {
+	t.Helper()
+	names, err := conn.ObjectNamesAll(context.Background(), container, nil)
+	if errors.Is(err, swift.ContainerNotFound) {
+		return nil
+	}
+	require.NoError(t, err, "list container %s", container)
+	return names
+}
+
+// SAIO controls the loopback Swift-All-In-One of scripts/swift-saio.sh, for
+// fault injection against a real Swift: stop the proxy in the middle of a
+// write (see Fault.Hook) and start it again.
+type SAIO struct {
+	script string
+}
+
+// SAIOFromEnv returns the SAIO of the current environment, or skips the
+// test when STREAMKIT_SWIFT_AUTH_URL is unset or the script cannot be found.
+// It registers a cleanup that restarts the proxy, so a failing test does not
+// leave Swift down for the next one.
+func SAIOFromEnv(t testing.TB) *SAIO {
+	t.Helper()
+	if os.Getenv(EnvSwiftAuthURL) == "" {
+		t.Skip(EnvSwiftAuthURL + " not set")
+	}
+	script := os.Getenv(EnvSwiftSAIO)
+	if script == "" {
+		script = findScript()
+	}
+	if script == "" {
+		t.Skip("scripts/swift-saio.sh not found; set " + EnvSwiftSAIO)
+	}
+	s := &SAIO{script: script}
+	t.Cleanup(func() {
+		if out, err := exec.Command(s.script, "start-proxy").CombinedOutput(); err != nil {
+			t.Errorf("restarting the swift proxy after the test: %v\n%s", err, out)
+		}
+	})
+	return s
+}
+
+func findScript() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, "scripts", "swift-saio.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+func (s *SAIO) run(t testing.TB, cmd string) {
+	t.Helper()
+	out, err := exec.Command(s.script, cmd).CombinedOutput()
+	require.NoError(t, err, "%s %s:\n%s", s.script, cmd, out)
+	t.Logf("%s %s: %s", filepath.Base(s.script), cmd, strings.TrimSpace(string(out)))
+}
+
+// StopProxy stops the Swift proxy and returns once its port is closed:
+// requests in flight fail and new ones are refused. The object, container
+// and account servers keep running, so no committed data is touched.
+func (s *SAIO) StopProxy(t testing.TB) { t.Helper(); s.run(t, "stop-proxy") }
+
+// StartProxy starts the proxy again and returns once authentication
+// answers 200.
+func (s *SAIO) StartProxy(t testing.TB) { t.Helper(); s.run(t, "start-proxy") }

@@ -1,0 +1,719 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ncw/swift/v2"
+)
+
+// Metadata the Swift store puts on every object it commits. The MD5 and
+// size cover the whole object, so reads verify static large objects too
+// (whose ETag is only a hash of their segments' hashes); the upload ID ties
+// a manifest to its own segments, and lets a retried PUT that meets 412
+// recognise its own earlier, successful attempt.
+const (
+	swiftMetaMD5    = "X-Object-Meta-Streamkit-Md5"
+	swiftMetaSize   = "X-Object-Meta-Streamkit-Size"
+	swiftMetaUpload = "X-Object-Meta-Streamkit-Upload"
+)
+
+// swiftSLOContentType marks the manifests of large objects this store
+// writes, so List can tell them apart on servers whose listings report a
+// manifest's own size (swifttest) rather than the object's.
+const swiftSLOContentType = "application/octet-stream;streamkit-slo=1"
+
+// Defaults of the Swift store; each has an option.
+const (
+	// DefaultSwiftLargeObjectThreshold is the size above which objects are
+	// written as static large objects, and the size of their segments. Each
+	// writer holds up to (concurrency+1) segments in memory.
+	DefaultSwiftLargeObjectThreshold = 32 << 20
+	// DefaultSwiftUploadConcurrency is how many segments of one object are
+	// uploaded at the same time.
+	DefaultSwiftUploadConcurrency = 2
+	// DefaultSwiftRetryAttempts is how many times a request is tried in all.
+	DefaultSwiftRetryAttempts = 6
+	// DefaultSwiftRetryBase and DefaultSwiftRetryMax bound the exponential
+	// backoff between attempts (with jitter: each wait is drawn from
+	// [d/2, d] where d doubles from the base up to the max).
+	DefaultSwiftRetryBase = 100 * time.Millisecond
+	DefaultSwiftRetryMax  = 5 * time.Second
+	// swiftCleanupTimeout bounds best-effort deletion of the segments of a
+	// failed or cancelled write, which runs even when the write's ctx is done.
+	swiftCleanupTimeout = 30 * time.Second
+)
+
+// SwiftStore is a Store over an OpenStack Swift container, through
+// github.com/ncw/swift/v2.
+//
+// Objects up to the large-object threshold are written with one PUT;
+// larger ones are streamed as a static large object (SLO): segments of
+// threshold size go to the segments container as they fill (a few uploading
+// in parallel, so a 100 MB object never sits whole in memory), then a
+// manifest naming them is PUT under the object's name. Every PUT carries the
+// body's MD5 as ETag, so Swift rejects corrupted uploads, and the manifest or
+// single PUT carries "If-None-Match: *", so Swift refuses (412) to overwrite
+// an existing object: of two writers racing for a name exactly one commits.
+// Visibility is atomic: nothing exists under the name until the manifest or
+// single PUT succeeds. Reads verify the whole object's MD5 and length.
+//
+// Requests that fail with a 5xx status, a timeout, a rate limit (408, 429,
+// 498) or a connection error are retried with capped exponential backoff and
+// jitter; other 4xx statuses are never retried. Every call honours its ctx.
+//
+// The in-process fake github.com/ncw/swift/v2/swifttest ignores
+// If-None-Match. Against it the store still refuses to create an object that
+// already exists (Create checks first), but two writers racing for one name
+// can both succeed; run no-overwrite race tests against a real Swift.
+//
+// The zero value is not usable; call NewSwiftStore. A SwiftStore is safe for
+// concurrent use.
+type SwiftStore struct {
+	conn         *swift.Connection
+	container    string
+	segContainer string
+	prefix       string
+	threshold    int64
+	concurrency  int
+	attempts     int
+	retryBase    time.Duration
+	retryMax     time.Duration
+	logger       *slog.Logger
+	configErr    error
+
+	mu    sync.Mutex
+	ready bool // containers exist
+}
+
+var _ Store = (*SwiftStore)(nil)
+
+// SwiftOption configures a SwiftStore.
+type SwiftOption func(*SwiftStore)
+
+// WithSwiftPrefix stores every object under prefix inside the container
+// (e.g. "wdqs-updater/"), so several jobs or environments can share one
+// container. A missing trailing "/" is added. Default: none.
+func WithSwiftPrefix(prefix string) SwiftOption {
+	return func(s *SwiftStore) {
+		if prefix != "" && !strings.HasSuffix(prefix, "/") {
+			prefix += "/"
+		}
+		s.prefix = prefix
+	}
+}
+
+// WithSwiftSegmentContainer sets the container for large-object segments.
+// Default: the container's name followed by "_segments", as the swift CLI
+// does. It is created on first use, like the main container.
+func WithSwiftSegmentContainer(name string) SwiftOption {
+	return func(s *SwiftStore) { s.segContainer = name }
+}
+
+// WithSwiftLargeObjectThreshold sets the size above which an object is
+// written as a static large object, which is also its segment size.
+// Default: DefaultSwiftLargeObjectThreshold (32 MiB). Memory per writer is
+// about (concurrency+1) times this.
+func WithSwiftLargeObjectThreshold(n int64) SwiftOption {
+	return func(s *SwiftStore) { s.threshold = n }
+}
+
+// WithSwiftUploadConcurrency sets how many segments of one large object are
+// uploaded at once. Default: DefaultSwiftUploadConcurrency (2).
+func WithSwiftUploadConcurrency(n int) SwiftOption {
+	return func(s *SwiftStore) { s.concurrency = n }
+}
+
+// WithSwiftRetry sets the number of attempts per request (1 disables
+// retries) and the bounds of the exponential backoff between them.
+// Defaults: 6 attempts, 100 ms doubling up to 5 s.
+func WithSwiftRetry(attempts int, base, maxWait time.Duration) SwiftOption {
+	return func(s *SwiftStore) { s.attempts, s.retryBase, s.retryMax = attempts, base, maxWait }
+}
+
+// WithSwiftLogger logs retries and best-effort cleanup failures. Default:
+// slog.Default().
+func WithSwiftLogger(l *slog.Logger) SwiftOption {
+	return func(s *SwiftStore) { s.logger = l }
+}
+
+// NewSwiftStore returns a store over container, reached through conn. It
+// does no I/O: ncw/swift authenticates conn on its first request if needed,
+// and the containers are created on the first Create. Pass a Connection with
+// AuthUrl, UserName, ApiKey (and AuthVersion, Timeout) set; conn may be
+// shared with other users. Invalid options surface as an error from every
+// method.
+func NewSwiftStore(conn *swift.Connection, container string, opts ...SwiftOption) *SwiftStore {
+	s := &SwiftStore{
+		conn:        conn,
+		container:   container,
+		threshold:   DefaultSwiftLargeObjectThreshold,
+		concurrency: DefaultSwiftUploadConcurrency,
+		attempts:    DefaultSwiftRetryAttempts,
+		retryBase:   DefaultSwiftRetryBase,
+		retryMax:    DefaultSwiftRetryMax,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.segContainer == "" {
+		s.segContainer = container + "_segments"
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	switch {
+	case conn == nil:
+		s.configErr = errors.New("checkpoint: swift store: nil connection")
+	case container == "" || strings.Contains(container, "/") || len(container) > 256:
+		s.configErr = fmt.Errorf("checkpoint: swift store: invalid container name %q", container)
+	case s.segContainer == container || strings.Contains(s.segContainer, "/") || len(s.segContainer) > 256:
+		s.configErr = fmt.Errorf("checkpoint: swift store: invalid segment container name %q", s.segContainer)
+	case s.threshold < 1<<20:
+		s.configErr = fmt.Errorf("checkpoint: swift store: large-object threshold %d below 1 MiB", s.threshold)
+	case s.concurrency < 1:
+		s.configErr = fmt.Errorf("checkpoint: swift store: upload concurrency %d < 1", s.concurrency)
+	case s.attempts < 1 || s.retryBase <= 0 || s.retryMax < s.retryBase:
+		s.configErr = fmt.Errorf("checkpoint: swift store: invalid retry policy (%d attempts, %v..%v)", s.attempts, s.retryBase, s.retryMax)
+	}
+	if s.configErr == nil && s.prefix != "" {
+		if err := ValidateName(strings.TrimSuffix(s.prefix, "/")); err != nil {
+			s.configErr = fmt.Errorf("checkpoint: swift store: invalid prefix: %w", err)
+		}
+	}
+	return s
+}
+
+// Container returns the container objects are stored in.
+func (s *SwiftStore) Container() string { return s.container }
+
+// SegmentContainer returns the container large-object segments go to.
+func (s *SwiftStore) SegmentContainer() string { return s.segContainer }
+
+// ObjectName returns the Swift object name under which name is stored
+// (the prefix followed by name), for tools such as the swift CLI.
+func (s *SwiftStore) ObjectName(name string) string { return s.prefix + name }
+
+// check validates the store configuration, ctx and the object name.
+func (s *SwiftStore) check(ctx context.Context, op, name string) error {
+	if s.configErr != nil {
+		return s.configErr
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("checkpoint: %s %q: %w", op, name, err)
+	}
+	if op == "list" {
+		return nil
+	}
+	return ValidateName(name)
+}
+
+// ensureContainers creates the object and segment containers once. The
+// segment container must exist before the first segment is written:
+// ncw/swift does not create it.
+func (s *SwiftStore) ensureContainers(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	for _, c := range []string{s.container, s.segContainer} {
+		err := s.retry(ctx, "create container "+c, func(ctx context.Context) error {
+			return s.conn.ContainerCreate(ctx, c, nil)
+		})
+		if err != nil {
+			return fmt.Errorf("checkpoint: swift: create container %q: %w", c, err)
+		}
+	}
+	s.ready = true
+	return nil
+}
+
+// retry runs fn until it succeeds, fails with an error that is not worth
+// retrying, ctx is done or the attempts are used up.
+func (s *SwiftStore) retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	wait := s.retryBase
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || attempt >= s.attempts || !retryableSwiftError(err) || ctx.Err() != nil {
+			return err
+		}
+		d := wait/2 + rand.N(wait/2+1)
+		s.logger.Warn("checkpoint: swift request failed, retrying", "op", what, "attempt", attempt, "wait", d, "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (after %d attempts; last error: %v)", ctx.Err(), attempt, err)
+		case <-t.C:
+		}
+		wait = min(wait*2, s.retryMax)
+	}
+}
+
+// retryableSwiftError reports whether a request that failed with err may
+// succeed when repeated: server errors, timeouts, rate limits and broken
+// connections. Client errors (4xx) are the caller's fault and are final.
+func retryableSwiftError(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var se *swift.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.StatusCode >= 500:
+			return true
+		case se.StatusCode == 408, se.StatusCode == 429, se.StatusCode == 498:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE)
+}
+
+func isStatus(err error, code int) bool {
+	var se *swift.Error
+	return errors.As(err, &se) && se.StatusCode == code
+}
+
+// call issues one request to the storage URL.
+func (s *SwiftStore) call(ctx context.Context, opts swift.RequestOpts) (swift.Headers, error) {
+	storageURL, err := s.conn.GetStorageUrl(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Called by ncw/swift with its auth lock held, after re-authenticating.
+	opts.OnReAuth = func() (string, error) { return s.conn.StorageUrl, nil }
+	opts.NoResponse = true
+	_, h, err := s.conn.Call(ctx, storageURL, opts)
+	return h, err
+}
+
+// putBytes PUTs body as one object with its MD5 as ETag (Swift verifies
+// it) and Content-Length, retrying; it also checks the returned ETag.
+func (s *SwiftStore) putBytes(ctx context.Context, container, object string, body []byte, md5hex string, h swift.Headers, params url.Values) error {
+	headers := swift.Headers{
+		"Content-Length": strconv.Itoa(len(body)),
+		"Content-Type":   "application/octet-stream",
+	}
+	if params == nil {
+		headers["Etag"] = md5hex
+	}
+	for k, v := range h {
+		headers[k] = v
+	}
+	return s.retry(ctx, "put "+container+"/"+object, func(ctx context.Context) error {
+		rh, err := s.call(ctx, swift.RequestOpts{
+			Container:  container,
+			ObjectName: object,
+			Operation:  "PUT",
+			Headers:    headers,
+			Parameters: params,
+			Body:       bytes.NewReader(body),
+		})
+		if err != nil {
+			return err
+		}
+		if params == nil {
+			if got := strings.ToLower(strings.Trim(rh["Etag"], `"`)); got != md5hex {
+				return fmt.Errorf("%w: etag %q, want %q", swift.ObjectCorrupted, got, md5hex)
+			}
+		}
+		return nil
+	})
+}
+
+// head returns an object's headers, or an error wrapping ErrNotFound.
+func (s *SwiftStore) head(ctx context.Context, container, object string) (swift.Headers, error) {
+	var h swift.Headers
+	err := s.retry(ctx, "head "+container+"/"+object, func(ctx context.Context) error {
+		var err error
+		_, h, err = s.conn.Object(ctx, container, object)
+		return err
+	})
+	if errors.Is(err, swift.ObjectNotFound) || errors.Is(err, swift.ContainerNotFound) || isStatus(err, 404) {
+		return nil, ErrNotFound
+	}
+	return h, err
+}
+
+// headNewest is head with "X-Newest: true", which makes the proxy ask every
+// replica, so a write is verified against the newest copy, not a stale one.
+func (s *SwiftStore) headNewest(ctx context.Context, container, object string) (swift.Headers, error) {
+	var h swift.Headers
+	err := s.retry(ctx, "head "+container+"/"+object, func(ctx context.Context) error {
+		var err error
+		h, err = s.call(ctx, swift.RequestOpts{
+			Container:  container,
+			ObjectName: object,
+			Operation:  "HEAD",
+			Headers:    swift.Headers{"X-Newest": "true"},
+		})
+		return err
+	})
+	if isStatus(err, 404) {
+		return nil, ErrNotFound
+	}
+	return h, err
+}
+
+// Create starts a new object. It fails early with ErrExist when the name is
+// already committed (one HEAD request), and creates the containers on first
+// use. Bytes are buffered up to the large-object threshold; beyond it they
+// are uploaded as segments while the caller keeps writing.
+func (s *SwiftStore) Create(ctx context.Context, name string) (ObjectWriter, error) {
+	if err := s.check(ctx, "create", name); err != nil {
+		return nil, err
+	}
+	if err := s.ensureContainers(ctx); err != nil {
+		return nil, err
+	}
+	obj := s.prefix + name
+	switch _, err := s.head(ctx, s.container, obj); {
+	case err == nil:
+		return nil, fmt.Errorf("checkpoint: create %q: %w", name, ErrExist)
+	case !errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("checkpoint: create %q: %w", name, err)
+	}
+	return newSwiftWriter(ctx, s, name, obj), nil
+}
+
+// Open returns a reader over a committed object. The reader verifies the
+// object's length and MD5 as it reaches the end and then fails with an
+// ObjectCorruptError instead of io.EOF if they do not match. Missing objects
+// give an error wrapping ErrNotFound.
+func (s *SwiftStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := s.check(ctx, "open", name); err != nil {
+		return nil, err
+	}
+	var f *swift.ObjectOpenFile
+	var h swift.Headers
+	err := s.retry(ctx, "get "+name, func(ctx context.Context) error {
+		var err error
+		f, h, err = s.conn.ObjectOpen(ctx, s.container, s.prefix+name, false, nil)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, swift.ObjectNotFound) || errors.Is(err, swift.ContainerNotFound) || isStatus(err, 404) {
+			return nil, fmt.Errorf("checkpoint: open %q: %w", name, ErrNotFound)
+		}
+		return nil, fmt.Errorf("checkpoint: open %q: %w", name, err)
+	}
+	r := &swiftReader{name: name, f: f, hash: md5.New(), size: -1}
+	if v, err := strconv.ParseInt(h[swiftMetaSize], 10, 64); err == nil {
+		r.size = v
+	} else if v, err := strconv.ParseInt(h["Content-Length"], 10, 64); err == nil {
+		r.size = v
+	}
+	switch {
+	case h[swiftMetaMD5] != "":
+		r.md5 = strings.ToLower(h[swiftMetaMD5])
+	case !h.IsLargeObject():
+		r.md5 = strings.ToLower(strings.Trim(h["Etag"], `"`))
+	}
+	return r, nil
+}
+
+// swiftReader streams an object and verifies it at the end.
+type swiftReader struct {
+	name string
+	f    *swift.ObjectOpenFile
+	hash hash.Hash
+	n    int64
+	size int64  // -1 if unknown
+	md5  string // "" if unknown (a large object written by someone else)
+	err  error
+}
+
+func (r *swiftReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.f.Read(p)
+	r.hash.Write(p[:n])
+	r.n += int64(n)
+	switch {
+	case err == io.EOF:
+		r.err = r.verify()
+		return n, r.err
+	case err != nil:
+		r.err = fmt.Errorf("checkpoint: read %q: %w", r.name, err)
+		return n, r.err
+	case r.size >= 0 && r.n > r.size:
+		r.err = &ObjectCorruptError{Name: r.name, Reason: fmt.Sprintf("more than the %d bytes recorded", r.size)}
+		return n, r.err
+	}
+	return n, nil
+}
+
+func (r *swiftReader) verify() error {
+	if r.size >= 0 && r.n != r.size {
+		return &ObjectCorruptError{Name: r.name, Reason: fmt.Sprintf("read %d bytes, want %d", r.n, r.size)}
+	}
+	if got := hex.EncodeToString(r.hash.Sum(nil)); r.md5 != "" && got != r.md5 {
+		return &ObjectCorruptError{Name: r.name, Reason: fmt.Sprintf("md5 %s, want %s", got, r.md5)}
+	}
+	return io.EOF
+}
+
+func (r *swiftReader) Close() error {
+	if err := r.f.Close(); err != nil && !errors.Is(err, swift.ObjectCorrupted) {
+		return fmt.Errorf("checkpoint: close %q: %w", r.name, err)
+	}
+	return nil
+}
+
+// List returns the committed objects whose names start with prefix, sorted
+// by name. Sizes of large objects are their full size. A missing container
+// lists as empty.
+func (s *SwiftStore) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	if err := s.check(ctx, "list", prefix); err != nil {
+		return nil, err
+	}
+	var objs []swift.Object
+	err := s.retry(ctx, "list "+prefix, func(ctx context.Context) error {
+		var err error
+		objs, err = s.conn.ObjectsAll(ctx, s.container, &swift.ObjectsOpts{Prefix: s.prefix + prefix})
+		return err
+	})
+	if errors.Is(err, swift.ContainerNotFound) || isStatus(err, 404) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: list %q: %w", prefix, err)
+	}
+	infos := make([]ObjectInfo, 0, len(objs))
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, s.prefix) {
+			continue
+		}
+		info := ObjectInfo{Name: strings.TrimPrefix(o.Name, s.prefix), Size: o.Bytes, Modified: o.LastModified}
+		if o.SLOHash == "" && strings.Contains(o.ContentType, "streamkit-slo=") {
+			// The server listed the manifest's own size: ask for the object's.
+			h, err := s.head(ctx, s.container, o.Name)
+			if errors.Is(err, ErrNotFound) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("checkpoint: list %q: size of %q: %w", prefix, info.Name, err)
+			}
+			if v, err := strconv.ParseInt(h[swiftMetaSize], 10, 64); err == nil {
+				info.Size = v
+			}
+		}
+		infos = append(infos, info)
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	return infos, nil
+}
+
+// Delete removes an object and, for a static large object, its segments:
+// the manifest goes first, so the object disappears atomically, then the
+// segments. Segments a crash leaves behind are removed by
+// RemoveOrphanSegments. Deleting a missing object is not an error.
+func (s *SwiftStore) Delete(ctx context.Context, name string) error {
+	if err := s.check(ctx, "delete", name); err != nil {
+		return err
+	}
+	obj := s.prefix + name
+	h, err := s.head(ctx, s.container, obj)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: delete %q: %w", name, err)
+	}
+	var segments []string
+	if h.IsLargeObject() {
+		if segments, err = s.manifestSegments(ctx, obj, h); err != nil {
+			return fmt.Errorf("checkpoint: delete %q: %w", name, err)
+		}
+	}
+	if err := s.deleteObject(ctx, s.container, obj); err != nil {
+		return fmt.Errorf("checkpoint: delete %q: %w", name, err)
+	}
+	if err := s.deleteSegments(ctx, segments); err != nil {
+		return fmt.Errorf("checkpoint: delete %q: segments: %w", name, err)
+	}
+	return nil
+}
+
+// manifestSegments returns the segment names ("container/object") of a
+// large object. For objects this store wrote, the upload ID names them; for
+// others the SLO manifest is read.
+func (s *SwiftStore) manifestSegments(ctx context.Context, obj string, h swift.Headers) ([]string, error) {
+	if id := h[swiftMetaUpload]; id != "" {
+		var names []string
+		err := s.retry(ctx, "list segments "+obj, func(ctx context.Context) error {
+			var err error
+			names, err = s.conn.ObjectNamesAll(ctx, s.segContainer, &swift.ObjectsOpts{Prefix: obj + "/" + id + "/"})
+			return err
+		})
+		if err != nil && !errors.Is(err, swift.ContainerNotFound) {
+			return nil, err
+		}
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = s.segContainer + "/" + n
+		}
+		return out, nil
+	}
+	return s.readSLOManifest(ctx, obj)
+}
+
+// readSLOManifest reads the JSON manifest of a static large object written
+// by another tool and returns its segments as "container/object".
+func (s *SwiftStore) readSLOManifest(ctx context.Context, obj string) ([]string, error) {
+	var segs []struct {
+		Name string `json:"name"`
+	}
+	err := s.retry(ctx, "get manifest "+obj, func(ctx context.Context) error {
+		storageURL, err := s.conn.GetStorageUrl(ctx)
+		if err != nil {
+			return err
+		}
+		resp, _, err := s.conn.Call(ctx, storageURL, swift.RequestOpts{
+			Container:  s.container,
+			ObjectName: obj,
+			Operation:  "GET",
+			Parameters: url.Values{"multipart-manifest": {"get"}},
+			OnReAuth:   func() (string, error) { return s.conn.StorageUrl, nil },
+		})
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		segs = nil
+		return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&segs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read large-object manifest: %w", err)
+	}
+	out := make([]string, 0, len(segs))
+	for _, seg := range segs {
+		if n := strings.TrimPrefix(seg.Name, "/"); strings.Contains(n, "/") {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func (s *SwiftStore) deleteObject(ctx context.Context, container, obj string) error {
+	err := s.retry(ctx, "delete "+container+"/"+obj, func(ctx context.Context) error {
+		return s.conn.ObjectDelete(ctx, container, obj)
+	})
+	if errors.Is(err, swift.ObjectNotFound) || errors.Is(err, swift.ContainerNotFound) || isStatus(err, 404) {
+		return nil
+	}
+	return err
+}
+
+// deleteSegments deletes "container/object" names, all of them even when
+// some fail; it returns the first error.
+func (s *SwiftStore) deleteSegments(ctx context.Context, segments []string) error {
+	var first error
+	for _, seg := range segments {
+		c, o, _ := strings.Cut(seg, "/")
+		if err := s.deleteObject(ctx, c, o); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// RemoveOrphanSegments deletes large-object segments under the store's
+// prefix that no committed object uses: those of writes that crashed or lost
+// a same-name race, and those a Delete interrupted after removing the
+// manifest. Only uploads whose newest segment is older than olderThan are
+// considered, so writes in progress are left alone; pick it above the
+// longest time a large write may take (an hour is safe). It returns the
+// number of segments deleted. Retention/GC should call it now and then.
+func (s *SwiftStore) RemoveOrphanSegments(ctx context.Context, olderThan time.Duration) (int, error) {
+	if s.configErr != nil {
+		return 0, s.configErr
+	}
+	var segs []swift.Object
+	err := s.retry(ctx, "list segments", func(ctx context.Context) error {
+		var err error
+		segs, err = s.conn.ObjectsAll(ctx, s.segContainer, &swift.ObjectsOpts{Prefix: s.prefix})
+		return err
+	})
+	if errors.Is(err, swift.ContainerNotFound) || isStatus(err, 404) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: remove orphan segments: %w", err)
+	}
+	type upload struct {
+		obj, id string
+		newest  time.Time
+		names   []string
+	}
+	uploads := map[string]*upload{}
+	var order []string
+	for _, o := range segs {
+		// <object>/<upload ID>/<index>
+		i := strings.LastIndexByte(o.Name, '/')
+		if i <= 0 {
+			continue
+		}
+		j := strings.LastIndexByte(o.Name[:i], '/')
+		if j <= 0 {
+			continue
+		}
+		key := o.Name[:i]
+		u := uploads[key]
+		if u == nil {
+			u = &upload{obj: o.Name[:j], id: o.Name[j+1 : i]}
+			uploads[key] = u
+			order = append(order, key)
+		}
+		if o.LastModified.After(u.newest) {
+			u.newest = o.LastModified
+		}
+		u.names = append(u.names, s.segContainer+"/"+o.Name)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	removed := 0
+	for _, key := range order {
+		u := uploads[key]
+		if !u.newest.Before(cutoff) {
+			continue
+		}
+		h, err := s.head(ctx, s.container, u.obj)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return removed, fmt.Errorf("checkpoint: remove orphan segments of %q: %w", u.obj, err)
+		}
+		if err == nil && h[swiftMetaUpload] == u.id {
+			continue // in use
+		}
+		if err := s.deleteSegments(ctx, u.names); err != nil {
+			return removed, fmt.Errorf("checkpoint: remove orphan segments of %q: %w", u.obj, err)
+		}
+		removed += len(u.names)
+	}
+	return removed, nil
+}

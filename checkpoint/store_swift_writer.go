@@ -1,0 +1,315 @@
+package checkpoint
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/ncw/swift/v2"
+)
+
+// swiftWriter buffers an object up to the store's threshold; past it, full
+// buffers are uploaded as SLO segments in the background (at most
+// concurrency at a time) while the caller keeps writing.
+type swiftWriter struct {
+	s        *SwiftStore
+	parent   context.Context
+	ctx      context.Context // cancelled by Cancel and by a failed segment
+	cancel   context.CancelFunc
+	name     string
+	obj      string
+	uploadID string
+
+	mu   sync.Mutex // serialises Write, Close and Cancel
+	done bool
+	buf  []byte
+	hash hash.Hash // MD5 of the whole object
+	size int64
+	nseg int
+	sem  chan struct{}
+	free chan []byte
+	wg   sync.WaitGroup
+
+	segMu  sync.Mutex // guards segs and upErr, written by uploaders
+	segs   []sloSegment
+	upErr  error
+	upDone []string // names of uploaded segments, for cleanup
+}
+
+// sloSegment is one entry of a static large object manifest as PUT with
+// ?multipart-manifest=put.
+type sloSegment struct {
+	Path      string `json:"path"`
+	Etag      string `json:"etag"`
+	SizeBytes int64  `json:"size_bytes"`
+}
+
+func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string) *swiftWriter {
+	wctx, cancel := context.WithCancel(ctx)
+	return &swiftWriter{
+		s:        s,
+		parent:   ctx,
+		ctx:      wctx,
+		cancel:   cancel,
+		name:     name,
+		obj:      obj,
+		uploadID: randomHex(8),
+		hash:     md5.New(),
+		sem:      make(chan struct{}, s.concurrency),
+		free:     make(chan []byte, s.concurrency+1),
+	}
+}
+
+func (w *swiftWriter) uploadErr() error {
+	w.segMu.Lock()
+	defer w.segMu.Unlock()
+	return w.upErr
+}
+
+func (w *swiftWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return 0, fmt.Errorf("checkpoint: write %q: %w", w.name, ErrClosed)
+	}
+	if err := w.uploadErr(); err != nil {
+		return 0, err
+	}
+	if err := w.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("checkpoint: write %q: %w", w.name, err)
+	}
+	total := 0
+	for len(p) > 0 {
+		if w.buf == nil {
+			w.buf = w.newBuffer()
+		}
+		if len(w.buf) == cap(w.buf) {
+			// Full, and more bytes follow: this is a large object.
+			if err := w.flushSegment(); err != nil {
+				return total, err
+			}
+			continue
+		}
+		n := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+n]
+		w.hash.Write(p[:n])
+		w.size += int64(n)
+		total += n
+		p = p[n:]
+	}
+	return total, nil
+}
+
+func (w *swiftWriter) newBuffer() []byte {
+	select {
+	case b := <-w.free:
+		return b[:0]
+	default:
+		// Small objects stay small: grow the first buffer as needed.
+		if w.nseg == 0 && w.buf == nil {
+			return make([]byte, 0, min(w.s.threshold, 64<<10))
+		}
+		return make([]byte, 0, w.s.threshold)
+	}
+}
+
+// flushSegment hands the full buffer to a background upload, waiting for a
+// free upload slot.
+func (w *swiftWriter) flushSegment() error {
+	if int64(cap(w.buf)) < w.s.threshold {
+		// Still the small first buffer: grow it instead of flushing.
+		nb := make([]byte, len(w.buf), min(int64(cap(w.buf))*4, w.s.threshold))
+		copy(nb, w.buf)
+		w.buf = nb
+		return nil
+	}
+	select {
+	case w.sem <- struct{}{}:
+	case <-w.ctx.Done():
+		if err := w.uploadErr(); err != nil {
+			return err
+		}
+		return fmt.Errorf("checkpoint: write %q: %w", w.name, w.ctx.Err())
+	}
+	idx := w.nseg
+	w.nseg++
+	data := w.buf
+	w.buf = nil
+	w.segMu.Lock()
+	w.segs = append(w.segs, sloSegment{})
+	w.segMu.Unlock()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		err := w.uploadSegment(idx, data)
+		select {
+		case w.free <- data:
+		default:
+		}
+		<-w.sem
+		if err != nil {
+			w.segMu.Lock()
+			if w.upErr == nil {
+				w.upErr = fmt.Errorf("checkpoint: write %q: segment %d: %w", w.name, idx, err)
+			}
+			w.segMu.Unlock()
+			w.cancel() // stop the other uploads; the object has failed
+		}
+	}()
+	return nil
+}
+
+func (w *swiftWriter) segmentName(idx int) string {
+	return fmt.Sprintf("%s/%s/%08d", w.obj, w.uploadID, idx)
+}
+
+func (w *swiftWriter) uploadSegment(idx int, data []byte) error {
+	sum := md5.Sum(data)
+	etag := hex.EncodeToString(sum[:])
+	name := w.segmentName(idx)
+	err := w.s.putBytes(w.ctx, w.s.segContainer, name, data, etag, nil, nil)
+	w.segMu.Lock()
+	defer w.segMu.Unlock()
+	// Record the name even on error: the PUT may have landed.
+	w.upDone = append(w.upDone, w.s.segContainer+"/"+name)
+	if err != nil {
+		return err
+	}
+	w.segs[idx] = sloSegment{Path: w.s.segContainer + "/" + name, Etag: etag, SizeBytes: int64(len(data))}
+	return nil
+}
+
+func (w *swiftWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return fmt.Errorf("checkpoint: close %q: %w", w.name, ErrClosed)
+	}
+	w.done = true
+	err := w.commit()
+	w.cancel()
+	if err != nil {
+		w.cleanup()
+		if errors.Is(err, ErrExist) {
+			return fmt.Errorf("checkpoint: close %q: %w", w.name, ErrExist)
+		}
+		if e := w.uploadErr(); e != nil {
+			return e
+		}
+		return fmt.Errorf("checkpoint: close %q: %w", w.name, err)
+	}
+	return nil
+}
+
+func (w *swiftWriter) commit() error {
+	md5hex := hex.EncodeToString(w.hash.Sum(nil))
+	meta := swift.Headers{
+		"If-None-Match": "*",
+		swiftMetaMD5:    md5hex,
+		swiftMetaSize:   strconv.FormatInt(w.size, 10),
+		swiftMetaUpload: w.uploadID,
+	}
+	if w.nseg == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		return w.putFinal(func(ctx context.Context) error {
+			return w.s.putBytes(ctx, w.s.container, w.obj, w.buf, md5hex, meta, nil)
+		})
+	}
+	if len(w.buf) > 0 {
+		if err := w.flushSegment(); err != nil {
+			w.wg.Wait()
+			return err
+		}
+	}
+	w.wg.Wait()
+	if err := w.uploadErr(); err != nil {
+		return err
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	manifest, err := json.Marshal(w.segs)
+	if err != nil {
+		return err
+	}
+	sum := md5.Sum(manifest)
+	meta["Content-Type"] = swiftSLOContentType
+	return w.putFinal(func(ctx context.Context) error {
+		return w.s.putBytes(ctx, w.s.container, w.obj, manifest, hex.EncodeToString(sum[:]), meta,
+			url.Values{"multipart-manifest": {"put"}})
+	})
+}
+
+// putFinal runs the PUT that makes the object visible, then reads back the
+// object's upload ID to confirm that the object under the name is ours.
+//
+// Swift checks "If-None-Match: *" when an upload starts and has no
+// compare-and-swap, so two uploads that overlap in time can both pass the
+// check; the one with the later timestamp is what stays. The read-back turns
+// the loser of such a race into ErrExist in the common case; only when the
+// other upload lands after this read-back can both writers see success (with
+// the other's bytes kept, whole). A 412 on a retried PUT may also be our own
+// earlier attempt whose response was lost; the upload ID tells them apart.
+func (w *swiftWriter) putFinal(put func(ctx context.Context) error) error {
+	err := put(w.ctx)
+	if err != nil && !isStatus(err, 412) {
+		return err
+	}
+	h, herr := w.s.headNewest(w.ctx, w.s.container, w.obj)
+	switch {
+	case herr == nil && h[swiftMetaUpload] == w.uploadID:
+		return nil
+	case herr != nil && !errors.Is(herr, ErrNotFound):
+		if err == nil {
+			// Committed, but unconfirmed: report it rather than guess.
+			return fmt.Errorf("verify after commit: %w", herr)
+		}
+		return herr
+	case errors.Is(herr, ErrNotFound) && err == nil:
+		// Deleted right after we wrote it: it was ours to delete.
+		return nil
+	}
+	return ErrExist
+}
+
+// cleanup deletes uploaded segments of an object that will never be
+// committed, best effort, even if the write's ctx is done. What it cannot
+// delete (say, Swift is down) RemoveOrphanSegments removes later.
+func (w *swiftWriter) cleanup() {
+	w.wg.Wait()
+	w.segMu.Lock()
+	names := w.upDone
+	w.upDone = nil
+	w.segMu.Unlock()
+	w.buf = nil
+	if len(names) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), swiftCleanupTimeout)
+	defer cancel()
+	if err := w.s.deleteSegments(ctx, names); err != nil {
+		w.s.logger.Warn("checkpoint: swift: could not delete segments of an abandoned object; RemoveOrphanSegments will",
+			"object", w.name, "segments", len(names), "err", err)
+	}
+}
+
+func (w *swiftWriter) Cancel() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.cancel()
+	w.cleanup()
+	return nil
+}
