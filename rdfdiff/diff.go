@@ -48,7 +48,13 @@ func (w wikibaseShared) IsShared(tr Triple) bool {
 // Inputs are sets: duplicates count once, order does not matter, and neither
 // slice is modified. Every bucket of the result is sorted by Triple.Compare,
 // so equal inputs give byte-identical events; an empty bucket is nil.
+//
+// When both inputs are sorted (as Munge returns them), Diff merges them in
+// one pass without hashing; otherwise it uses hash sets.
 func Diff(old, new []Triple, shared SharedPredicate) Patch {
+	if slices.IsSortedFunc(old, Triple.Compare) && slices.IsSortedFunc(new, Triple.Compare) {
+		return diffSorted(old, new, shared)
+	}
 	const inOld, inNew = 1, 2
 	seen := make(map[Triple]uint8, len(old)+len(new)/8)
 	for _, tr := range old {
@@ -85,6 +91,55 @@ func Diff(old, new []Triple, shared SharedPredicate) Patch {
 	sortTriples(p.Removed)
 	sortTriples(p.LinkedShared)
 	sortTriples(p.UnlinkedShared)
+	return p
+}
+
+// diffSorted is Diff for two sorted inputs: a merge. The buckets come out
+// sorted.
+func diffSorted(old, new []Triple, shared SharedPredicate) Patch {
+	var p Patch
+	i, j := 0, 0
+	for i < len(old) || j < len(new) {
+		var c int
+		switch {
+		case i == len(old):
+			c = 1
+		case j == len(new):
+			c = -1
+		default:
+			c = old[i].Compare(new[j])
+		}
+		switch {
+		case c == 0:
+			tr := old[i]
+			for i < len(old) && old[i] == tr {
+				i++
+			}
+			for j < len(new) && new[j] == tr {
+				j++
+			}
+		case c < 0:
+			tr := old[i]
+			for i < len(old) && old[i] == tr {
+				i++
+			}
+			if shared != nil && shared.IsShared(tr) {
+				p.UnlinkedShared = append(p.UnlinkedShared, tr)
+			} else {
+				p.Removed = append(p.Removed, tr)
+			}
+		default:
+			tr := new[j]
+			for j < len(new) && new[j] == tr {
+				j++
+			}
+			if shared != nil && shared.IsShared(tr) {
+				p.LinkedShared = append(p.LinkedShared, tr)
+			} else {
+				p.Added = append(p.Added, tr)
+			}
+		}
+	}
 	return p
 }
 
