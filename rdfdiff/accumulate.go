@@ -219,8 +219,8 @@ type AccumulatorStats struct {
 // triples of every node an entity links, because the import or diff that
 // made the link carried them, and unlinked-shared triples are never deleted.
 //
-// The zero Accumulator is not usable; call [NewAccumulator]. An Accumulator
-// is not safe for concurrent use.
+// The zero Accumulator is ready to use, with the default options, like the
+// result of NewAccumulator(). An Accumulator is not safe for concurrent use.
 type Accumulator struct {
 	cfg accumulatorConfig
 
@@ -382,6 +382,9 @@ func checkTriple(t Triple) string {
 func (a *Accumulator) Accumulate(c *EntityChange) error {
 	if err := a.Check(c); err != nil {
 		return err
+	}
+	if a.added == nil { // the zero Accumulator
+		*a = *NewAccumulator()
 	}
 	p := c.Patch
 	if (c.Operation == OpImport || c.Operation == OpDiff) && a.cfg.reclassify != nil && !p.IsEmpty() {

@@ -408,3 +408,20 @@ func TestAccumulatorRejectInvalidDuplicates(t *testing.T) {
 	mustAccumulate(t, a, diffChange("Q2", 1, Patch{LinkedShared: []Triple{shared("aa", "1")}}),
 		diffChange("Q1", 4, Patch{LinkedShared: []Triple{shared("aa", "1")}}))
 }
+
+func TestZeroAccumulator(t *testing.T) {
+	var a Accumulator
+	assert.True(t, a.IsEmpty())
+	assert.Zero(t, a.Weight())
+	assert.True(t, a.Result().IsEmpty())
+	require.NoError(t, a.Check(diffChange("Q1", 1, Patch{})))
+	a.Reset()
+	// A sitelink in a diff: the zero Accumulator reclassifies, as the default does.
+	article := NewIRI("https://en.wikipedia.org/wiki/Earth")
+	typ := Triple{S: article, P: NewIRI(RDFType), O: NewIRI("http://schema.org/Article")}
+	site := Triple{S: article, P: NewIRI("http://schema.org/isPartOf"), O: NewIRI("https://en.wikipedia.org/")}
+	mustAccumulate(t, &a, diffChange("Q2", 1, Patch{Added: []Triple{typ, site}}))
+	got := a.Result()
+	assert.Empty(t, got.Added)
+	assert.Equal(t, []Triple{site, typ}, got.LinkedShared)
+}
