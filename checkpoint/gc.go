@@ -118,14 +118,22 @@ func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
 		res.DeletedObjects++
 	}
 
-	// Candidate directories: no manifest any more, or never one and old.
+	// Pre-screen with the retained manifests and the savepoints, so that a
+	// directory whose objects are all still needed is left alone (no
+	// tombstone that would make a concurrent writer retry).
+	needed, err := c.neededBy(ctx, res.Retained)
+	if err != nil {
+		return res, err
+	}
+	// Candidate directories: no manifest (any more), some unneeded object,
+	// and either below the oldest retained checkpoint (its writer, if still
+	// alive, has lost to newer checkpoints) or older than the orphan age.
 	var cands []uint64
 	for id, d := range dirs {
-		if d.manifest || len(d.objects) == 0 {
+		if d.manifest || !slices.ContainsFunc(d.objects, func(in ObjectInfo) bool { return !needed[in.Name] }) {
 			continue
 		}
-		expired := slices.Contains(res.DeletedCheckpoints, id)
-		if expired || now.Sub(d.newest) >= c.o.orphanAge {
+		if (len(res.Retained) > 0 && id < res.Retained[0]) || now.Sub(d.newest) >= c.o.orphanAge {
 			cands = append(cands, id)
 		}
 	}
@@ -136,6 +144,45 @@ func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
 	n, err := c.sweep(ctx, cands)
 	res.DeletedObjects += n
 	return res, err
+}
+
+// neededBy reads the manifests of ids and every savepoint and returns the
+// names of the objects they need. A manifest or savepoint deleted meanwhile
+// is skipped; one that cannot be read fails the GC run before it deletes
+// anything, because what it needs is unknown.
+func (c *Checkpointer) neededBy(ctx context.Context, ids []uint64) (map[string]bool, error) {
+	needed := make(map[string]bool)
+	add := func(what string, m *Manifest, err error) error {
+		if errors.Is(err, ErrNoCheckpoint) {
+			return nil // deleted meanwhile by another GC or a withdrawing writer
+		}
+		if err != nil {
+			return fmt.Errorf("checkpoint: gc: cannot read %s, nothing deleted: %w", what, err)
+		}
+		for _, r := range m.Objects() {
+			needed[r.Name] = true
+		}
+		return nil
+	}
+	for _, id := range ids {
+		m, err := c.ReadManifest(ctx, id)
+		if err := add(fmt.Sprintf("checkpoint %d", id), m, err); err != nil {
+			return nil, err
+		}
+	}
+	prefix := savepointName(c.job, "")
+	infos, err := c.store.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: gc: listing savepoints: %w", err)
+	}
+	for _, in := range infos {
+		name := strings.TrimPrefix(in.Name, prefix)
+		m, err := c.ReadSavepoint(ctx, name)
+		if err := add(fmt.Sprintf("savepoint %q", name), m, err); err != nil {
+			return nil, err
+		}
+	}
+	return needed, nil
 }
 
 // sweep runs steps (1)-(3) of the GC protocol on the candidate directories.
@@ -170,29 +217,17 @@ func (c *Checkpointer) sweep(ctx context.Context, cands []uint64) (deleted int, 
 	if err != nil {
 		return deleted, fmt.Errorf("checkpoint: gc: listing %q: %w", c.job, err)
 	}
-	needed := make(map[string]bool)
 	manifested := make(map[uint64]bool)
-	spPrefix := savepointName(c.job, "")
+	var all []uint64
 	for _, in := range infos {
-		var m *Manifest
 		if id, rest, ok := parseChkName(c.job, in.Name); ok && rest == "MANIFEST" {
 			manifested[id] = true
-			m, err = c.ReadManifest(ctx, id)
-		} else if name, ok := strings.CutPrefix(in.Name, spPrefix); ok {
-			m, err = c.ReadSavepoint(ctx, name)
-		} else {
-			continue
+			all = append(all, id)
 		}
-		if errors.Is(err, ErrNoCheckpoint) {
-			continue // deleted meanwhile by another GC or a withdrawing writer
-		}
-		if err != nil {
-			// We cannot know what an unreadable manifest needs: delete nothing.
-			return deleted, fmt.Errorf("checkpoint: gc: cannot read %q, nothing deleted: %w", in.Name, err)
-		}
-		for _, r := range m.Objects() {
-			needed[r.Name] = true
-		}
+	}
+	needed, err := c.neededBy(ctx, all)
+	if err != nil {
+		return deleted, err
 	}
 	// (3) delete what nothing needs.
 	inCand := make(map[uint64]bool, len(cands))
