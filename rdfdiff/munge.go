@@ -459,7 +459,11 @@ func (op *mungeOp) dataTriple(tr Triple) error {
 	default:
 		return nil // dropped
 	}
-	op.dataTriples = append(op.dataTriples, Triple{S: op.entity, P: tr.P, O: tr.O})
+	o := tr.O
+	if t, ok := trimLiteral(o, op.m.maxLiteral); ok {
+		o = t // read whole above, trimmed like every other output literal
+	}
+	op.dataTriples = append(op.dataTriples, Triple{S: op.entity, P: tr.P, O: o})
 	return nil
 }
 

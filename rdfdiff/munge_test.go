@@ -530,3 +530,82 @@ func TestMungeErrorMessage(t *testing.T) {
 	assert.Equal(t, "rdfdiff: munge Q1: no entity data: no triples", e.Error())
 	assert.True(t, errors.Is(e, ErrNoEntityData))
 }
+
+func TestMungeEachEntityOfADumpChunk(t *testing.T) {
+	raw := mungeFixture(t, "rdf-entities/raw/small_dump_chunk.ttl")
+	m := NewMunger(WikidataScheme())
+	q8, err := m.MungeEntity("Q8", raw)
+	require.NoError(t, err)
+	q31, err := m.MungeEntity("Q31", raw)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1052652842), q8.Revision)
+	assert.Equal(t, int64(1065756426), q31.Revision)
+
+	mtHas(t, q8.Triples, mtT(mtI(mtWD+"Q8"), mtProp+"direct/P576", mtI(mtGenID+"e39d2a834262fbd171919ab2c038c9fb")))
+	mtHas(t, q8.Triples, mtT(mtI(mtVal+"f987783e1f9c9fa0cb0b774d330af52d"), mtWB+"timePrecision", mtInt("11")))
+	mtHas(t, q8.Triples, mtT(mtI("https://fr.wikiquote.org/wiki/Bonheur"), mtSchema+"about", mtI(mtWD+"Q8")))
+	mtHas(t, q31.Triples, mtT(mtI("https://it.wikivoyage.org/wiki/Belgio"), mtSchema+"name", NewLangLiteral("Belgio", "it")))
+	mtHas(t, q31.Triples, mtT(mtI(mtWD+"Q31"), mtWB+"sitelinks", mtInt("322")))
+	for _, tr := range q8.Triples {
+		assert.NotContains(t, tr.String(), "Q31", "Q31 leaked into Q8")
+		assert.NotContains(t, tr.String(), "Belgio", "Q31's sitelink leaked into Q8")
+	}
+	for _, tr := range q31.Triples {
+		assert.NotContains(t, tr.String(), "Q8", "Q8 leaked into Q31")
+		assert.NotContains(t, tr.String(), "Bonheur", "Q8's sitelink leaked into Q31")
+	}
+	assert.Empty(t, q8.Unrecognized)
+	// Q8's statement, reference and value nodes are not linked from Q31.
+	assert.Equal(t, []Term{mtI(mtStmt + "Q8-63214A9F-B2C8-42F9-8DA0-B046A989DDCF"),
+		mtI(mtRef + "2b00cb481cddcac7623114367489b5c194901c4a"), mtI(mtVal + "f987783e1f9c9fa0cb0b774d330af52d")}, q31.Unrecognized)
+}
+
+// TestMungeRandomInputKeepsItsPromises feeds the munger random mixtures of
+// well-formed and malformed Wikibase RDF. Whatever the input, it must not
+// panic, and a successful result must be a sorted set without blank nodes,
+// without entity-data subjects, and with the entity's revision on it.
+func TestMungeRandomInputKeepsItsPromises(t *testing.T) {
+	q1 := mtI(mtWD + "Q1")
+	subjects := []Term{q1, mtI(mtWD + "Q2"), mtI(mtWD + "L1-F1"), mtI(mtStmt + "Q1-a"), mtI(mtStmt + "Q2-b"),
+		mtI(mtRef + "r"), mtI(mtVal + "v"), mtI(mtVal + "w/x"), mtI(mtData + "Q1"), mtI(mtData + "Q2"),
+		mtI(mtProp + "P1"), mtI(mtProp + "novalue/P1"), mtI("https://en.wikipedia.org/wiki/A"),
+		mtI("https://en.wikipedia.org/"), NewBlankNode("b"), mtI(mtGenID + "g"), mtI(mtWB + "Dump")}
+	predicates := []string{RDFType, mtSchema + "version", mtSchema + "dateModified", mtSchema + "about",
+		mtSchema + "isPartOf", mtSchema + "name", mtRDFS + "label", mtProp + "P1", mtProp + "statement/P1",
+		mtProp + "reference/value/P1", "http://www.w3.org/ns/prov#wasDerivedFrom", mtWB + "wikiGroup",
+		mtWB + "quantityNormalized", "http://www.w3.org/ns/lemon/ontolex#lexicalForm", mtWB + "statements"}
+	objects := append(slices.Clone(subjects), mtI(mtSchema+"Article"), mtI(mtWB+"Item"), mtI(mtWB+"Statement"),
+		mtInt("5"), mtInt("-1"), NewLiteral("x"), mtDate("2024-01-01T00:00:00Z"), mtDate("not a date"),
+		NewLangLiteral(strings.Repeat("é", 40), "fr"))
+	rng := rand.New(rand.NewPCG(5, 8))
+	m := NewMunger(WikidataScheme(), MungeMaxLiteralLength(16))
+	var ok int
+	for range 3000 {
+		in := mtDataNode("Q1", "9", "2024-01-01T00:00:00Z")[:rng.IntN(9)]
+		for range rng.IntN(30) {
+			in = append(in, Triple{S: subjects[rng.IntN(len(subjects))], P: NewIRI(predicates[rng.IntN(len(predicates))]), O: objects[rng.IntN(len(objects))]})
+		}
+		rng.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		me, err := m.MungeEntity("Q1", in)
+		if err != nil {
+			var merr *MungeError
+			require.ErrorAs(t, err, &merr)
+			require.True(t, strings.HasPrefix(err.Error(), "rdfdiff: munge Q1: "), err.Error())
+			continue
+		}
+		ok++
+		require.True(t, slices.IsSortedFunc(me.Triples, Triple.Compare))
+		require.Equal(t, len(me.Triples), len(slices.Compact(slices.Clone(me.Triples))), "no duplicates")
+		require.Equal(t, int64(9), me.Revision)
+		mtHas(t, me.Triples, mtT(q1, mtSchema+"version", mtInt("9")))
+		for _, tr := range me.Triples {
+			require.False(t, tr.S.IsBlankNode() || tr.O.IsBlankNode(), "%s", tr)
+			require.False(t, WikidataScheme().InEntityDataNamespace(tr.S), "%s", tr)
+			require.LessOrEqual(t, utf8.RuneCountInString(tr.O.Value()), 16+len(mtGenID)+40, "%s", tr)
+			if tr.O.IsLiteral() {
+				require.LessOrEqual(t, utf8.RuneCountInString(tr.O.Value()), 16, "%s", tr)
+			}
+		}
+	}
+	assert.Greater(t, ok, 100, "enough inputs munged successfully to test the invariants")
+}
