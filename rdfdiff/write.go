@@ -87,14 +87,18 @@ func AppendTurtle(dst []byte, ts []Triple) ([]byte, error) {
 	return e.buf, nil
 }
 
-// WriteTurtle writes ts to w as one Turtle document (see TurtleWriter).
+// WriteTurtle writes ts to w as one Turtle document (see TurtleWriter). Like
+// WriteNTriples it checks every triple first and writes nothing if one is
+// invalid (the error wraps ErrInvalidTriple and names the triple's index).
 func WriteTurtle(w io.Writer, ts []Triple) error {
-	tw := NewTurtleWriter(w)
 	for i, t := range ts {
+		if err := checkTurtleWritable(t); err != nil {
+			return fmt.Errorf("rdfdiff: Turtle: triple %d: %w", i, err)
+		}
+	}
+	tw := NewTurtleWriter(w)
+	for _, t := range ts {
 		if err := tw.WriteTriple(t); err != nil {
-			if errors.Is(err, ErrInvalidTriple) {
-				return fmt.Errorf("rdfdiff: Turtle: triple %d: %w", i, err)
-			}
 			return err
 		}
 	}

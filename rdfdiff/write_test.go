@@ -255,7 +255,13 @@ func TestTurtleWriterRejectsWhatTurtleCannotSpell(t *testing.T) {
 
 			_, err = AppendTurtle(nil, []Triple{tc.tr})
 			require.ErrorIs(t, err, ErrInvalidTriple)
-			assert.Contains(t, err.Error(), "triple 0")
+			assert.Contains(t, err.Error(), "rdfdiff: Turtle: triple 0: ")
+
+			buf.Reset()
+			err = WriteTurtle(&buf, []Triple{{s, p, NewLiteral("ok")}, tc.tr})
+			require.ErrorIs(t, err, ErrInvalidTriple)
+			assert.True(t, strings.HasPrefix(err.Error(), "rdfdiff: Turtle: triple 1: "), err.Error())
+			assert.Zero(t, buf.Len(), "nothing is written before the check")
 		})
 	}
 }
