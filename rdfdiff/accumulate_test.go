@@ -3,6 +3,7 @@ package rdfdiff
 import (
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -424,4 +425,52 @@ func TestZeroAccumulator(t *testing.T) {
 	got := a.Result()
 	assert.Empty(t, got.Added)
 	assert.Equal(t, []Triple{site, typ}, got.LinkedShared)
+}
+
+// TestAccumulatorWDQSMutationEvents feeds the WDQS mutation event fixtures
+// through the codec and the reassembler into an accumulator, as a consumer
+// does.
+func TestAccumulatorWDQSMutationEvents(t *testing.T) {
+	r := NewReassembler()
+	load := func(name string) *EntityChange {
+		t.Helper()
+		data, err := os.ReadFile("testdata/events/mutation/" + name + "-v2.json")
+		require.NoError(t, err)
+		ev, err := DecodeEvent(data)
+		require.NoError(t, err)
+		c, err := r.Add(ev, name)
+		require.NoError(t, err)
+		require.NotNil(t, c, "single-chunk event")
+		return c
+	}
+	abc := Triple{S: NewIRI("uri:a"), P: NewIRI("uri:b"), O: NewIRI("uri:c")}
+	xyz := Triple{S: NewIRI("uri:x"), P: NewIRI("uri:y"), O: NewIRI("uri:z")}
+	del := Triple{S: NewIRI("uri:del"), P: NewIRI("uri:del"), O: NewIRI("uri:del")}
+	unl := Triple{S: NewIRI("uri:unlinked"), P: NewIRI("uri:unlinked"), O: NewIRI("uri:unlinked")}
+
+	a := NewAccumulator()
+	mustAccumulate(t, a, load("Import"), load("Diff"))
+	got := a.Result()
+	assert.Equal(t, Patch{Added: []Triple{abc}, Removed: []Triple{del}, LinkedShared: []Triple{xyz}, UnlinkedShared: []Triple{unl}}, got.Patch)
+	assert.Zero(t, got.Stats.InvalidDuplicates, "the same entity adding a triple twice is no duplicate")
+	assert.Equal(t, 4, a.Weight())
+
+	mustAccumulate(t, a, load("Reconcile"))
+	got = a.Result()
+	assert.Equal(t, Patch{LinkedShared: []Triple{xyz}, UnlinkedShared: []Triple{unl}}, got.Patch)
+	assert.Equal(t, []Reconciliation{{EntityID: "Q123", Revision: 123, Triples: []Triple{abc, xyz}}}, got.Reconciliations)
+	assert.Equal(t, 4, a.Weight())
+
+	deleteQ123 := load("Delete")
+	var refused *RefusedChangeError
+	require.ErrorAs(t, a.Accumulate(deleteQ123), &refused)
+	assert.Equal(t, OpReconcile, refused.Pending)
+
+	a.Reset()
+	mustAccumulate(t, a, deleteQ123)
+	got = a.Result()
+	assert.Equal(t, []string{"Q123"}, got.DeletedEntities)
+	assert.Equal(t, TriplesPerDelete, a.Weight())
+	assert.Equal(t, deleteQ123.RequestID, got.FirstRequestID)
+	assert.Equal(t, deleteQ123.EventTime, got.AvgEventTime)
 }
