@@ -309,7 +309,11 @@ func (w *swiftWriter) Cancel() error {
 		return nil
 	}
 	w.done = true
-	w.cancel()
+	// Let in-flight segment uploads finish rather than cancel them: a
+	// cancelled PUT may still land on the server after the cleanup, leaving
+	// an orphan. At most the upload concurrency's worth of segments is in
+	// flight, so this wait is short.
 	w.cleanup()
+	w.cancel()
 	return nil
 }

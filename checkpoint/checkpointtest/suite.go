@@ -125,6 +125,12 @@ func Put(t testing.TB, s checkpoint.Store, name string, data []byte) {
 	require.NoError(t, put(context.Background(), s, name, data), "put %q", name)
 }
 
+// PutErr writes data as object name and commits it, cancelling the writer
+// if a Write fails. It returns the first error, for tests that expect one.
+func PutErr(ctx context.Context, s checkpoint.Store, name string, data []byte) error {
+	return put(ctx, s, name, data)
+}
+
 func put(ctx context.Context, s checkpoint.Store, name string, data []byte) error {
 	w, err := s.Create(ctx, name)
 	if err != nil {
