@@ -37,7 +37,7 @@ var (
 	// an IRI where a literal belongs.
 	ErrBadEntityData = errors.New("rdfdiff: malformed entity data")
 	// ErrNoEntityTriples means nothing in the RDF could be linked to the
-	// entity: every subject was unrecognised (WDQS BadSubjectException).
+	// entity: every subject was unrecognized (WDQS BadSubjectException).
 	ErrNoEntityTriples = errors.New("rdfdiff: no triples about the entity")
 )
 
@@ -95,8 +95,14 @@ func (e *MungeError) Unwrap() error { return e.Err }
 //
 // Unlike WDQS, the result does not depend on the order of the input: links
 // are resolved over the whole input before anything is dropped, so a form
-// listed before its lexeme is still kept. Triples of unlinked statements are
-// all dropped (WDQS keeps their prov:wasDerivedFrom and value rdf:type).
+// listed before its lexeme is still kept. And nothing of another entity
+// leaks through when several entities share one document (a dump chunk):
+// every triple of an unlinked statement, reference or value is dropped
+// (WDQS keeps an unlinked statement's prov:wasDerivedFrom and an unlinked
+// value's rdf:type), and so are sitelinks about other entities (WDQS keeps
+// every schema:Article). For the single-entity documents of
+// Special:EntityData both give the same triples. Dump format handlers for
+// Wikibase RDF older than 1.0.0 (coordinate order) are not implemented.
 //
 // A Munger is immutable and safe for concurrent use. NewMunger does no I/O.
 type Munger struct {
@@ -152,8 +158,9 @@ type MungedEntity struct {
 	// Triples is the munged RDF: a set, sorted by Triple.Compare.
 	Triples []Triple
 	// Unrecognized lists, sorted, the subjects dropped because nothing linked
-	// them to the entity (WDQS logs these). Triples about other entities and
-	// other entity-data nodes are not listed.
+	// them to the entity (WDQS logs these): in a single-entity document it
+	// should be empty. Other entities, their entity-data nodes and sitelinks,
+	// and the wikibase:Dump header are dropped without being listed.
 	Unrecognized []Term
 }
 
@@ -169,7 +176,7 @@ func (m *Munger) Munge(entityID string, ts []Triple) ([]Triple, error) {
 }
 
 // MungeEntity is Munge that also returns the revision, the modification time
-// and the unrecognised subjects.
+// and the unrecognized subjects.
 func (m *Munger) MungeEntity(entityID string, ts []Triple) (MungedEntity, error) {
 	if !validEntityID(entityID) {
 		return MungedEntity{}, &MungeError{EntityID: entityID, Err: ErrInvalidEntityID,
@@ -237,7 +244,7 @@ type mungeOp struct {
 	unrecognized         termSet
 	lastSubject          Term
 	lastClass            uint8
-	propPrefix, noValuns string
+	propPrefix, noValueNS string
 }
 
 func (op *mungeOp) classify(s Term) uint8 {
@@ -290,7 +297,7 @@ func (op *mungeOp) run(in []Triple) (MungedEntity, error) {
 	}
 	sc := &op.m.scheme
 	op.propPrefix = sc.PropertyPrefix(PropClaim)
-	op.noValuns = sc.PropertyPrefix(PropNoValue)
+	op.noValueNS = sc.PropertyPrefix(PropNoValue)
 
 	// Skolemize first, as WDQS does, so that skolem IRIs are classified
 	// like the blank nodes they replace.
@@ -527,7 +534,7 @@ func (op *mungeOp) keep(tr Triple, class uint8) bool {
 		}
 		return true
 	case subjProperty:
-		return (op.noValuns != "" && tr.S.HasPrefix(op.noValuns)) || tr.P == wv.RDFType
+		return (op.noValueNS != "" && tr.S.HasPrefix(op.noValueNS)) || tr.P == wv.RDFType
 	case subjBlank:
 		return true
 	}
