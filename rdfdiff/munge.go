@@ -237,13 +237,13 @@ type mungeOp struct {
 	sitelinks   termSet // subjects a schema:Article
 	aboutEntity termSet // subjects schema:about the entity
 
-	revision, modified   Term
-	dataTriples          []Triple // entity-data triples to move onto the entity
-	otherDataNode        Term     // some other entity's data node, for errors
-	dataSeen             bool
-	unrecognized         termSet
-	lastSubject          Term
-	lastClass            uint8
+	revision, modified    Term
+	dataTriples           []Triple // entity-data triples to move onto the entity
+	otherDataNode         Term     // some other entity's data node, for errors
+	dataSeen              bool
+	unrecognized          termSet
+	lastSubject           Term
+	lastClass             uint8
 	propPrefix, noValueNS string
 }
 
