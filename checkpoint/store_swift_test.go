@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ncw/swift/v2"
+	"github.com/ncw/swift/v2/swifttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -394,4 +396,41 @@ func TestSwiftStoreProxyStoppedMidWrite(t *testing.T) {
 	assert.Len(t, checkpointtest.ObjectNames(t, conn, s.SegmentContainer()), 4, "only the committed object's segments remain")
 	// And the store works again.
 	putObject(t, s, "job/chk-0000000002/p-0000.state", []byte("retry after restart"))
+}
+
+func ExampleSwiftStore() {
+	// An in-process fake Swift; in production, pass a Connection to your
+	// cluster (AuthUrl, UserName, ApiKey, AuthVersion).
+	srv, err := swifttest.NewSwiftServer("127.0.0.1")
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	conn := &swift.Connection{
+		UserName: swifttest.TEST_ACCOUNT, ApiKey: swifttest.TEST_ACCOUNT,
+		AuthUrl: srv.AuthURL, AuthVersion: 1,
+	}
+	// No I/O yet: authentication and container creation happen on first use.
+	store := checkpoint.NewSwiftStore(conn, "checkpoints",
+		checkpoint.WithSwiftPrefix("wdqs-updater"),
+		checkpoint.WithSwiftLargeObjectThreshold(1<<20)) // larger objects become SLOs
+
+	ctx := context.Background()
+	w, err := store.Create(ctx, "myjob/chk-0000000001/p-0000.state")
+	if err != nil {
+		panic(err)
+	}
+	_, _ = w.Write(bytes.Repeat([]byte("x"), 3<<20)) // three 1 MiB segments
+	if err := w.Close(); err != nil {                // PUTs the SLO manifest
+		panic(err)
+	}
+	infos, _ := store.List(ctx, "myjob/")
+	for _, in := range infos {
+		fmt.Println(in.Name, in.Size, store.ObjectName(in.Name))
+	}
+	segments, _ := conn.ObjectNamesAll(ctx, store.SegmentContainer(), nil)
+	fmt.Println(len(segments), "segments in", store.SegmentContainer())
+	// Output:
+	// myjob/chk-0000000001/p-0000.state 3145728 wdqs-updater/myjob/chk-0000000001/p-0000.state
+	// 3 segments in checkpoints_segments
 }
