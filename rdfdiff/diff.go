@@ -208,9 +208,14 @@ func (e *SitelinkError) Unwrap() error { return e.Err }
 // store must insert them idempotently and never delete them as the entity's
 // own; the schema:about link stays the entity's.
 //
-// It returns a *SitelinkError when a sitelink in Added or Removed has no
-// schema:isPartOf, or when two sitelinks in the same bucket point at the same
-// site. p is not modified; the buckets of the result are sorted.
+// It returns p and a *SitelinkError when a sitelink in Added or Removed has
+// no schema:isPartOf, or when two sitelinks in the same bucket point at the
+// same site (a rename, one sitelink removed and one added on a site, is
+// fine). p is never modified; the buckets of the result are sorted.
+//
+// Like WDQS, it only sees sitelink blocks whose rdf:type schema:Article
+// triple is in the bucket: a change to one property of a sitelink that
+// stays (a badge added) remains in Added or Removed.
 func ReclassifySitelinks(p Patch) (Patch, error) {
 	added, linked, err := moveSitelinks(p.Added, p.LinkedShared, false)
 	if err != nil {
@@ -271,6 +276,9 @@ func moveSitelinks(from, shared []Triple, removed bool) (rest, sharedOut []Tripl
 		} else {
 			rest = append(rest, tr)
 		}
+	}
+	if len(rest) == 0 {
+		rest = nil // as Diff leaves an empty bucket
 	}
 	sortTriples(rest)
 	sortTriples(sharedOut)

@@ -353,3 +353,13 @@ func BenchmarkDiffQ42(b *testing.B) {
 		})
 	}
 }
+
+// A badge added to a sitelink that stays is no sitelink block in Added (its
+// schema:Article type did not change), so it stays the entity's own, as in
+// WDQS.
+func TestReclassifySitelinksLeavesPartialSitelinkChanges(t *testing.T) {
+	badge := mtT(mtI("https://en.wikipedia.org/wiki/One"), mtWB+"badge", mtI(mtWD+"Q17437796"))
+	got, err := ReclassifySitelinks(Patch{Added: []Triple{badge}})
+	require.NoError(t, err)
+	assert.Equal(t, Patch{Added: []Triple{badge}}, got)
+}
