@@ -24,7 +24,21 @@ type GCResult struct {
 	// DeletedObjects counts deleted snapshot objects (of expired and of
 	// never-completed checkpoints) and stale tombstones.
 	DeletedObjects int
+	// DeletedSegments counts large-object segments of failed uploads that
+	// the store removed (see segmentCollector).
+	DeletedSegments int
 }
+
+// segmentCollector is implemented by stores that keep large-object
+// segments apart from the objects (SwiftStore): segments of uploads that
+// failed or crashed are invisible to List, so GC asks the store to remove
+// them.
+type segmentCollector interface {
+	RemoveOrphanSegments(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// minSegmentAge protects the segments of a slow upload in progress.
+const minSegmentAge = time.Hour
 
 type gcDir struct {
 	manifest bool
@@ -36,8 +50,10 @@ type gcDir struct {
 // object those need, such as the bases of their delta chains; it deletes
 // the manifests of older checkpoints, then every object nothing needs any
 // more, including those of checkpoints that never got a manifest once they
-// are older than WithOrphanAge. It can be repeated and run from several
-// instances at once.
+// are older than WithOrphanAge. On a store with separate large-object
+// segments (SwiftStore) it also removes the segments of failed uploads once
+// they are older than the orphan age, but at least an hour. It can be
+// repeated and run from several instances at once.
 //
 // Why concurrent writers and GCs cannot lose needed state: an object is
 // only deleted by a GC run that (1) first commits a tombstone object
@@ -137,13 +153,22 @@ func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
 			cands = append(cands, id)
 		}
 	}
-	if len(cands) == 0 {
-		return res, nil
+	if len(cands) > 0 {
+		slices.Sort(cands)
+		n, err := c.sweep(ctx, cands)
+		res.DeletedObjects += n
+		if err != nil {
+			return res, err
+		}
 	}
-	slices.Sort(cands)
-	n, err := c.sweep(ctx, cands)
-	res.DeletedObjects += n
-	return res, err
+	if sc, ok := c.store.(segmentCollector); ok {
+		n, err := sc.RemoveOrphanSegments(ctx, max(c.o.orphanAge, minSegmentAge))
+		res.DeletedSegments = n
+		if err != nil {
+			return res, fmt.Errorf("checkpoint: gc: removing orphan segments: %w", err)
+		}
+	}
+	return res, nil
 }
 
 // neededBy reads the manifests of ids and every savepoint and returns the
