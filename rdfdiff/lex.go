@@ -63,6 +63,16 @@ func (s *source) more() {
 	if s.mark >= 0 && s.mark < keep {
 		keep = s.mark
 	}
+	// Never split a character: the column count of the discarded part must
+	// not depend on where the reads happened to end.
+	for i := keep - 1; i >= s.lineStart && i >= keep-(utf8.UTFMax-1); i-- {
+		if utf8.RuneStart(s.buf[i]) {
+			if !utf8.FullRune(s.buf[i:keep]) {
+				keep = i
+			}
+			break
+		}
+	}
 	if keep > 0 {
 		if s.lineStart < keep {
 			s.colCarry += utf8.RuneCount(s.buf[s.lineStart:keep])

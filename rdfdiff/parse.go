@@ -128,7 +128,7 @@ func (tr *TripleReader) fillQueue() {
 		}
 		buf := make([]byte, 0, srcChunk)
 		p.init(tr.r, buf, &tr.opts, tr.ntriples)
-		p.eof = false
+		p.eof = tr.r == nil // a nil reader is an empty document
 	}
 	p.out = p.out[:0]
 	tr.queue, tr.next = nil, 0

@@ -59,6 +59,8 @@ type parser struct {
 	aux        []byte            // second scratch (resolved IRIs, generated labels)
 	lit        []byte            // saved literal while its datatype is parsed
 	terms      map[string]Term   // intern table: canonical form -> term
+	pnames     map[string]Term   // prefixed name as written -> term; cleared when a prefix changes
+	localEsc   bool              // the last local name held a PN_LOCAL_ESC
 	anonPrefix string
 	anonN      int64
 	userGen    map[int64]struct{} // generated-looking labels written in the document
@@ -70,6 +72,7 @@ func (p *parser) init(r io.Reader, doc []byte, o *parseOptions, ntriples bool) {
 	p.ntriples = ntriples
 	p.prefixes = make(map[string]string)
 	p.terms = make(map[string]Term, 256)
+	p.pnames = make(map[string]Term, 64)
 	p.anonPrefix = o.anonPrefix
 	if p.anonPrefix == "" {
 		p.anonPrefix = defaultAnonPrefix
@@ -313,6 +316,7 @@ func (p *parser) prefixDirective() {
 	}
 	t := p.iriTerm()
 	p.prefixes[name] = t.nt[1 : len(t.nt)-1]
+	clear(p.pnames)
 }
 
 // baseDirective parses "<iri>" after BASE or @base.
@@ -542,8 +546,8 @@ func (p *parser) blankNodeLabel() Term {
 }
 
 // scanNameRest consumes (PN_CHARS | '.')* not ending in '.', and, when
-// local is set, the extra characters of PN_LOCAL (':' and PLX), appending
-// the decoded characters to p.tok when local is set.
+// local is set, the extra characters of PN_LOCAL (':' and PLX), noting in
+// p.localEsc whether a PN_LOCAL_ESC was seen.
 func (p *parser) scanNameRest(local bool) {
 	for {
 		// Fast path: ASCII name characters within the buffer.
@@ -555,9 +559,6 @@ func (p *parser) scanNameRest(local bool) {
 				continue
 			}
 			break
-		}
-		if local {
-			p.tok = append(p.tok, p.buf[p.pos:i]...)
 		}
 		p.pos = i
 		c := p.peek()
@@ -576,22 +577,18 @@ func (p *parser) scanNameRest(local bool) {
 			if !p.nameContinuesAt(k, local) {
 				return
 			}
-			if local {
-				p.tok = append(p.tok, p.buf[p.pos:p.pos+k]...)
-			}
 			p.pos += k
 		case local && c == '%':
 			if !isHex(p.peekAt(1)) || !isHex(p.peekAt(2)) {
 				p.fail("expected two hex digits after '%%' in prefixed name")
 			}
-			p.tok = append(p.tok, p.buf[p.pos:p.pos+3]...)
 			p.pos += 3
 		case local && c == '\\':
 			e := p.peekAt(1)
 			if e < 0 || e >= utf8.RuneSelf || asciiClass[e]&clsLocalEsc == 0 {
 				p.fail("invalid escape in prefixed name: '\\' must be followed by one of _~.-!$&'()*+,;=/?#@%%")
 			}
-			p.tok = append(p.tok, byte(e))
+			p.localEsc = true
 			p.pos += 2
 		case c >= utf8.RuneSelf:
 			r, size := p.peekRune()
@@ -600,9 +597,6 @@ func (p *parser) scanNameRest(local bool) {
 			}
 			if !isPNChars(r) {
 				return
-			}
-			if local {
-				p.tok = append(p.tok, p.buf[p.pos:p.pos+size]...)
 			}
 			p.pos += size
 		default:
@@ -639,7 +633,9 @@ func (p *parser) scanPNPrefix() bool {
 
 // prefixedNameOrWord parses a prefixed name and returns its IRI term, or,
 // for a bare word without ':' (a, true, false, PREFIX, BASE), returns the
-// word and leaves p.mark at its start for error messages.
+// word and leaves p.mark at its start for error messages. Prefixed names
+// are looked up by their raw text first, so a repeated name costs one map
+// lookup and no copying.
 func (p *parser) prefixedNameOrWord() (Term, string) {
 	p.mark = p.pos
 	if p.peek() != ':' && !p.scanPNPrefix() {
@@ -648,34 +644,55 @@ func (p *parser) prefixedNameOrWord() (Term, string) {
 	if p.peek() != ':' {
 		return Term{}, string(p.buf[p.mark:p.pos])
 	}
-	ns, ok := p.prefixes[string(p.buf[p.mark:p.pos])]
-	if !ok {
-		p.failAtMark("undefined prefix %q", string(p.buf[p.mark:p.pos])+":")
-	}
-	p.pos++ // ':'
-	p.tok = append(p.tok[:0], '<')
-	p.tok = append(p.tok, ns...)
+	colon := p.pos - p.mark // offsets from mark survive buffer refills
+	p.pos++
+	p.localEsc = false
 	// PN_LOCAL: the first character may also be ':' or a digit.
 	c := p.peek()
 	switch {
 	case c < 0:
 	case c < utf8.RuneSelf && (asciiClass[c]&clsPN != 0 && c != '-' || c == ':' || c == '%' || c == '\\'):
 		if c != '%' && c != '\\' {
-			p.tok = append(p.tok, byte(c))
 			p.pos++
 		}
 		p.scanNameRest(true)
 	case c >= utf8.RuneSelf:
 		r, size := p.peekRune()
 		if isPNCharsU(r) {
-			p.tok = append(p.tok, p.buf[p.pos:p.pos+size]...)
 			p.pos += size
 			p.scanNameRest(true)
 		}
 	}
+	raw := p.buf[p.mark:p.pos]
+	if t, ok := p.pnames[string(raw)]; ok {
+		p.mark = -1
+		return t, ""
+	}
+	ns, ok := p.prefixes[string(raw[:colon])]
+	if !ok {
+		p.failAtMark("undefined prefix %q", string(raw[:colon+1]))
+	}
+	p.tok = append(p.tok[:0], '<')
+	p.tok = append(p.tok, ns...)
+	local := raw[colon+1:]
+	if p.localEsc {
+		for i := 0; i < len(local); i++ {
+			if local[i] == '\\' {
+				i++ // PN_LOCAL_ESC: the escaped character stands for itself
+			}
+			p.tok = append(p.tok, local[i])
+		}
+	} else {
+		p.tok = append(p.tok, local...)
+	}
 	p.tok = append(p.tok, '>')
+	t := p.intern(p.tok)
+	if len(p.pnames) >= maxInterned {
+		clear(p.pnames)
+	}
+	p.pnames[string(raw)] = t
 	p.mark = -1
-	return p.intern(p.tok), ""
+	return t, ""
 }
 
 // readUCHAR decodes \uXXXX or \UXXXXXXXX at pos (pos is at '\\').
