@@ -31,6 +31,7 @@ func WikibaseShared(scheme URIScheme) SharedPredicate { return wikibaseShared{sc
 
 type wikibaseShared struct{ scheme URIScheme }
 
+// IsShared implements SharedPredicate.
 func (w wikibaseShared) IsShared(tr Triple) bool {
 	return tr.P == wv.WikibaseWikiGroup || w.scheme.InValueNamespace(tr.S) || w.scheme.InReferenceNamespace(tr.S)
 }

@@ -185,7 +185,9 @@ func mtItemQ1() (in, want []Triple) {
 func TestMungeAppliesWDQSRules(t *testing.T) {
 	in, want := mtItemQ1()
 	orig := slices.Clone(in)
-	me, err := NewMunger(WikidataScheme()).MungeEntity("Q1", in)
+	m := NewMunger(WikidataScheme())
+	assert.Equal(t, WikidataScheme(), m.Scheme())
+	me, err := m.MungeEntity("Q1", in)
 	require.NoError(t, err)
 	assert.Equal(t, mtStrings(want), mtStrings(me.Triples))
 	assert.True(t, slices.IsSortedFunc(me.Triples, Triple.Compare), "munged triples are sorted")

@@ -59,9 +59,3 @@ func (s URIScheme) SkolemizeTriples(ts []Triple) []Triple {
 func (s URIScheme) IsSkolemIRI(t Term) bool {
 	return s.genID != "" && t.HasPrefix(s.genID) && len(t.nt) > len(s.genID)+2
 }
-
-// isBlankOrSkolem reports whether t is a blank node or a skolem IRI of s
-// (WDQS NamespaceStatementPredicates.subjectIsBNodeOrSkolemIRI).
-func (s URIScheme) isBlankOrSkolem(t Term) bool {
-	return t.IsBlankNode() || s.IsSkolemIRI(t)
-}
