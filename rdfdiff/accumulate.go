@@ -155,12 +155,23 @@ type accEntity struct {
 	recon []Triple
 }
 
-// linkRef is the set of entities that linked a shared triple. Nearly every
-// shared triple is linked by one entity, so the first sits inline and the
-// rest, if any, in Accumulator.linkSets[more-1].
-type linkRef struct {
-	first int32
-	more  int32
+// ownSlot is a pending addition or removal of a non-shared triple and the
+// entity it came from. Additions and removals share one map because the merge
+// keeps them disjoint: one lookup decides every case.
+type ownSlot struct {
+	entity  int32
+	removed bool
+}
+
+// sharedSlot is a pending link or unlink of a shared triple, which the merge
+// also keeps disjoint. For a link it holds the set of linking entities:
+// nearly every shared triple is linked by one entity, so the first sits
+// inline and the rest, if any, in Accumulator.linkSets[more-1]. For an unlink
+// first is the unlinking entity.
+type sharedSlot struct {
+	first    int32
+	more     int32
+	unlinked bool
 }
 
 // AccumulatorStats counts what an [Accumulator] did since it was created or
@@ -224,11 +235,11 @@ type AccumulatorStats struct {
 type Accumulator struct {
 	cfg accumulatorConfig
 
-	added    map[Triple]int32
-	removed  map[Triple]int32
-	unlinked map[Triple]int32
-	linked   map[Triple]linkRef
+	own      map[Triple]ownSlot
+	shared   map[Triple]sharedSlot
 	linkSets [][]int32
+	// Bucket sizes, kept as the maps change.
+	nAdded, nRemoved, nLinked, nUnlinked int
 
 	ids      map[string]int32
 	entities []accEntity
@@ -248,12 +259,10 @@ type Accumulator struct {
 // sitelinks and counts invalid duplicates without refusing them.
 func NewAccumulator(opts ...AccumulatorOption) *Accumulator {
 	a := &Accumulator{
-		cfg:      accumulatorConfig{reclassify: ReclassifySitelinks},
-		added:    make(map[Triple]int32),
-		removed:  make(map[Triple]int32),
-		unlinked: make(map[Triple]int32),
-		linked:   make(map[Triple]linkRef),
-		ids:      make(map[string]int32),
+		cfg:    accumulatorConfig{reclassify: ReclassifySitelinks},
+		own:    make(map[Triple]ownSlot),
+		shared: make(map[Triple]sharedSlot),
+		ids:    make(map[string]int32),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -383,7 +392,7 @@ func (a *Accumulator) Accumulate(c *EntityChange) error {
 	if err := a.Check(c); err != nil {
 		return err
 	}
-	if a.added == nil { // the zero Accumulator
+	if a.own == nil { // the zero Accumulator
 		*a = *NewAccumulator()
 	}
 	p := c.Patch
@@ -429,13 +438,9 @@ func (a *Accumulator) checkDuplicates(c *EntityChange, p *Patch) error {
 	}
 	check := func(bucket string, ts []Triple) error {
 		for _, t := range ts {
-			owner, ok := a.added[t]
-			if !ok {
-				owner, ok = a.removed[t]
-			}
-			if ok && owner != idx {
+			if s, ok := a.own[t]; ok && s.entity != idx {
 				return &InvalidChangeError{EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation,
-					Msg: fmt.Sprintf("%s triple %s also changed by %s", bucket, t, a.entities[owner].id),
+					Msg: fmt.Sprintf("%s triple %s also changed by %s", bucket, t, a.entities[s.entity].id),
 					Err: ErrInvalidDuplicate}
 			}
 		}
@@ -519,63 +524,72 @@ func (a *Accumulator) accumulateDiff(idx int32, p *Patch) {
 
 // add merges one added triple of entity idx.
 func (a *Accumulator) add(idx int32, e *accEntity, t Triple) {
-	if owner, ok := a.removed[t]; ok {
+	s, ok := a.own[t]
+	switch {
+	case !ok:
+		a.nAdded++
+	case s.removed:
 		// The triple was in the store (someone removed it) and is wanted
 		// again: nothing to send, whoever removed it.
-		delete(a.removed, t)
+		delete(a.own, t)
+		a.nRemoved--
 		a.stats.Cancellations++
-		if owner != idx {
+		if s.entity != idx {
 			a.stats.InvalidDuplicates++
 		}
 		return
-	}
-	if owner, ok := a.added[t]; ok {
-		if owner == idx {
-			return
-		}
+	case s.entity == idx:
+		return
+	default:
 		a.stats.InvalidDuplicates++
 	}
-	a.added[t] = idx
+	a.own[t] = ownSlot{entity: idx}
 	e.owned = append(e.owned, t)
 }
 
 // remove merges one removed triple of entity idx.
 func (a *Accumulator) remove(idx int32, e *accEntity, t Triple) {
-	if owner, ok := a.added[t]; ok {
-		delete(a.added, t)
-		if owner == idx {
-			// Added then removed by one entity: the store never had it.
-			a.stats.Cancellations++
-			return
-		}
+	s, ok := a.own[t]
+	switch {
+	case !ok:
+		a.nRemoved++
+	case !s.removed && s.entity == idx:
+		// Added then removed by one entity: the store never had it.
+		delete(a.own, t)
+		a.nAdded--
+		a.stats.Cancellations++
+		return
+	case !s.removed:
 		// Another entity added it, so the store may already hold it (that
 		// entity's data and this one's overlap): the removal must be sent.
+		a.nAdded--
+		a.nRemoved++
 		a.stats.InvalidDuplicates++
-	} else if owner, ok := a.removed[t]; ok {
-		if owner == idx {
-			return
-		}
+	case s.entity == idx:
+		return
+	default:
 		a.stats.InvalidDuplicates++
 	}
-	a.removed[t] = idx
+	a.own[t] = ownSlot{entity: idx, removed: true}
 	e.owned = append(e.owned, t)
 }
 
 // link merges one linked-shared triple of entity idx.
 func (a *Accumulator) link(idx int32, e *accEntity, t Triple) {
-	if _, ok := a.unlinked[t]; ok {
-		// Unlinked earlier in the batch, so the store holds it: it stays.
-		delete(a.unlinked, t)
-		a.stats.Cancellations++
-		return
-	}
-	ref, ok := a.linked[t]
+	s, ok := a.shared[t]
 	switch {
 	case !ok:
-		a.linked[t] = linkRef{first: idx}
-	case ref.first == idx:
+		a.shared[t] = sharedSlot{first: idx}
+		a.nLinked++
+	case s.unlinked:
+		// Unlinked earlier in the batch, so the store holds it: it stays.
+		delete(a.shared, t)
+		a.nUnlinked--
+		a.stats.Cancellations++
 		return
-	case ref.more == 0:
+	case s.first == idx:
+		return
+	case s.more == 0:
 		// Take a fresh set slot, reusing one a previous batch grew.
 		n := len(a.linkSets)
 		if n < cap(a.linkSets) {
@@ -585,20 +599,26 @@ func (a *Accumulator) link(idx int32, e *accEntity, t Triple) {
 			a.linkSets = append(a.linkSets, nil)
 		}
 		a.linkSets[n] = append(a.linkSets[n], idx)
-		a.linked[t] = linkRef{first: ref.first, more: int32(n + 1)}
+		a.shared[t] = sharedSlot{first: s.first, more: int32(n + 1)}
 	default:
-		set := a.linkSets[ref.more-1]
+		set := a.linkSets[s.more-1]
 		if slices.Contains(set, idx) {
 			return
 		}
-		a.linkSets[ref.more-1] = append(set, idx)
+		a.linkSets[s.more-1] = append(set, idx)
 	}
 	e.linked = append(e.linked, t)
 }
 
 // unlink merges one unlinked-shared triple of entity idx.
 func (a *Accumulator) unlink(idx int32, t Triple) {
-	if _, ok := a.linked[t]; ok {
+	s, ok := a.shared[t]
+	switch {
+	case !ok:
+		a.nUnlinked++
+	case s.unlinked:
+		// Unlinked by several entities: one orphan candidate.
+	default:
 		// Linked earlier in the batch: withdraw this entity's link. If no
 		// link remains the pair cancels; if another entity still links the
 		// triple it is no orphan, so the unlink is dropped either way.
@@ -607,37 +627,38 @@ func (a *Accumulator) unlink(idx int32, t Triple) {
 		}
 		return
 	}
-	a.unlinked[t] = idx
+	a.shared[t] = sharedSlot{first: idx, unlinked: true}
 }
 
 // dropLink removes entity idx from the links of t, deleting t from the
 // linked bucket when no link remains. It reports whether t left the bucket.
 func (a *Accumulator) dropLink(t Triple, idx int32) bool {
-	ref, ok := a.linked[t]
-	if !ok {
+	s, ok := a.shared[t]
+	if !ok || s.unlinked {
 		return false
 	}
-	if ref.more == 0 {
-		if ref.first != idx {
+	if s.more == 0 {
+		if s.first != idx {
 			return false
 		}
-		delete(a.linked, t)
+		delete(a.shared, t)
+		a.nLinked--
 		return true
 	}
-	set := a.linkSets[ref.more-1]
-	if ref.first == idx {
-		ref.first = set[len(set)-1]
+	set := a.linkSets[s.more-1]
+	if s.first == idx {
+		s.first = set[len(set)-1]
 		set = set[:len(set)-1]
 	} else if i := slices.Index(set, idx); i >= 0 {
 		set = slices.Delete(set, i, i+1)
 	} else {
 		return false
 	}
-	a.linkSets[ref.more-1] = set
+	a.linkSets[s.more-1] = set
 	if len(set) == 0 {
-		ref.more = 0 // the slot is left unused until Reset
+		s.more = 0 // the slot is left unused until Reset
 	}
-	a.linked[t] = ref
+	a.shared[t] = s
 	return false
 }
 
@@ -645,11 +666,13 @@ func (a *Accumulator) dropLink(t Triple, idx int32) bool {
 // and still owns.
 func (a *Accumulator) dropOwned(idx int32, e *accEntity) {
 	for _, t := range e.owned {
-		if owner, ok := a.added[t]; ok && owner == idx {
-			delete(a.added, t)
-		}
-		if owner, ok := a.removed[t]; ok && owner == idx {
-			delete(a.removed, t)
+		if s, ok := a.own[t]; ok && s.entity == idx {
+			delete(a.own, t)
+			if s.removed {
+				a.nRemoved--
+			} else {
+				a.nAdded--
+			}
 		}
 	}
 	clear(e.owned)
@@ -699,7 +722,7 @@ func (a *Accumulator) accumulateReconcile(idx int32, p *Patch) {
 // when to flush: the triples in the four buckets, plus the reconciliation
 // triples, plus [TriplesPerDelete] per deleted entity.
 func (a *Accumulator) Weight() int {
-	return len(a.added) + len(a.removed) + len(a.linked) + len(a.unlinked) +
+	return a.nAdded + a.nRemoved + a.nLinked + a.nUnlinked +
 		a.reconTriple + TriplesPerDelete*a.deletes
 }
 
@@ -716,10 +739,9 @@ func (a *Accumulator) Stats() AccumulatorStats { return a.stats }
 
 // Reset empties the accumulator for the next batch, keeping its memory.
 func (a *Accumulator) Reset() {
-	clear(a.added)
-	clear(a.removed)
-	clear(a.unlinked)
-	clear(a.linked)
+	clear(a.own)
+	clear(a.shared)
+	a.nAdded, a.nRemoved, a.nLinked, a.nUnlinked = 0, 0, 0, 0
 	clear(a.ids)
 	for i := range a.linkSets {
 		a.linkSets[i] = a.linkSets[i][:0]

@@ -275,6 +275,7 @@ func TestAccumulatorMatchesOneByOne(t *testing.T) {
 				flush()
 			}
 			require.NoError(t, a.Accumulate(c), "seed %d", seed)
+			require.Equal(t, a.Result().Weight(), a.Weight(), "seed %d: weight bookkeeping", seed)
 			commit()
 			one.applyChange(c)
 			trace = append(trace, fmt.Sprintf("%s %s %+v", c.Operation, c.EntityID, c.Patch))

@@ -98,14 +98,25 @@ func (a *Accumulator) Result() *ConsolidatedPatch {
 // builds batches without allocating once it has reached its working size.
 // dst must not share slices with a value still in use.
 func (a *Accumulator) ResultInto(dst *ConsolidatedPatch) {
-	dst.Added = sortedKeys(dst.Added[:0], a.added)
-	dst.Removed = sortedKeys(dst.Removed[:0], a.removed)
-	dst.UnlinkedShared = sortedKeys(dst.UnlinkedShared[:0], a.unlinked)
-	dst.LinkedShared = dst.LinkedShared[:0]
-	for t := range a.linked {
-		dst.LinkedShared = append(dst.LinkedShared, t)
+	dst.Added, dst.Removed = dst.Added[:0], dst.Removed[:0]
+	for t, s := range a.own {
+		if s.removed {
+			dst.Removed = append(dst.Removed, t)
+		} else {
+			dst.Added = append(dst.Added, t)
+		}
 	}
-	slices.SortFunc(dst.LinkedShared, Triple.Compare)
+	dst.LinkedShared, dst.UnlinkedShared = dst.LinkedShared[:0], dst.UnlinkedShared[:0]
+	for t, s := range a.shared {
+		if s.unlinked {
+			dst.UnlinkedShared = append(dst.UnlinkedShared, t)
+		} else {
+			dst.LinkedShared = append(dst.LinkedShared, t)
+		}
+	}
+	for _, b := range [...][]Triple{dst.Added, dst.Removed, dst.LinkedShared, dst.UnlinkedShared} {
+		slices.SortFunc(b, Triple.Compare)
+	}
 
 	dst.DeletedEntities = dst.DeletedEntities[:0]
 	recons := dst.Reconciliations[:0]
@@ -142,12 +153,4 @@ func (a *Accumulator) ResultInto(dst *ConsolidatedPatch) {
 	}
 	dst.FirstRequestID, dst.LastRequestID = a.firstRequestID, a.lastRequestID
 	dst.Stats = a.stats
-}
-
-func sortedKeys(dst []Triple, m map[Triple]int32) []Triple {
-	for t := range m {
-		dst = append(dst, t)
-	}
-	slices.SortFunc(dst, Triple.Compare)
-	return dst
 }
