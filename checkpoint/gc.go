@@ -61,8 +61,9 @@ type gcDir struct {
 // reads every manifest and savepoint of the job, and (3) deletes only
 // objects none of them names, and finally removes its tombstone. A writer,
 // in turn, (a) commits its manifest or savepoint pin and then (b) lists the
-// directory of every object it names and withdraws the manifest (failing
-// with ErrConcurrentGC) if it finds a tombstone or a missing object. Take a
+// checkpoint directories and withdraws the manifest (failing with
+// ErrConcurrentGC) if the directory of an object it names holds a tombstone
+// or lacks the object. Take a
 // GC that deletes object X named by manifest M. It did not see M at (2),
 // so M was committed after (2), so (b) ran after (2) and hence after (1).
 // At (b) the tombstone is either still there or, being removed only after

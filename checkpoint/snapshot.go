@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -450,31 +451,31 @@ func (c *Checkpointer) publish(ctx context.Context, name string, m *Manifest) er
 	return nil
 }
 
-// verifyLive lists the directory of every object m names, plus m's own
-// checkpoint directory, and fails with ErrConcurrentGC when one holds a GC
-// tombstone or lacks an object.
+// verifyLive lists the job's checkpoint directories (one listing, made
+// after the manifest was committed) and fails with ErrConcurrentGC when the
+// directory of an object m names, or m's own, holds a GC tombstone, or when
+// an object is missing.
 func (c *Checkpointer) verifyLive(ctx context.Context, m *Manifest) error {
-	dirs := map[string]bool{chkDir(c.job, m.ID): true}
-	for _, r := range m.Objects() {
-		dirs[chkDir(c.job, r.Checkpoint)] = true
-	}
+	dirs := map[uint64]bool{m.ID: true}
 	want := make(map[string]int64)
 	for _, r := range m.Objects() {
+		dirs[r.Checkpoint] = true
 		want[r.Name] = r.Size
 	}
-	for dir := range dirs {
-		infos, err := c.store.List(ctx, dir+"/")
-		if err != nil {
-			return fmt.Errorf("checkpoint: verifying %q: %w", dir, err)
+	infos, err := c.store.List(ctx, c.job+"/chk-")
+	if err != nil {
+		return fmt.Errorf("checkpoint: verifying checkpoint %d: %w", m.ID, err)
+	}
+	for _, in := range infos {
+		id, rest, ok := parseChkName(c.job, in.Name)
+		if !ok || !dirs[id] {
+			continue
 		}
-		for _, in := range infos {
-			_, rest, _ := parseChkName(c.job, in.Name)
-			if len(rest) > len(tombstonePrefix) && rest[:len(tombstonePrefix)] == tombstonePrefix {
-				return fmt.Errorf("%w: %q is being collected (%s)", ErrConcurrentGC, dir, in.Name)
-			}
-			if size, ok := want[in.Name]; ok && size == in.Size {
-				delete(want, in.Name)
-			}
+		if strings.HasPrefix(rest, tombstonePrefix) {
+			return fmt.Errorf("%w: %q is being collected (%s)", ErrConcurrentGC, chkDir(c.job, id), in.Name)
+		}
+		if size, ok := want[in.Name]; ok && size == in.Size {
+			delete(want, in.Name)
 		}
 	}
 	for name := range want {
