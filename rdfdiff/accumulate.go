@@ -202,13 +202,17 @@ type AccumulatorStats struct {
 // Merging follows the WDQS rules. An import or diff is first passed through
 // [ReclassifySitelinks] (see [SitelinkReclassification]); then, triple by
 // triple:
+//   - an addition cancels a pending removal of the same triple, whichever
+//     entity removed it: the store holds the triple and keeps it;
 //   - a removal cancels a pending addition of the same triple by the same
-//     entity, and an addition cancels a pending removal (both sides dropped:
-//     the store already holds, or lacks, the triple);
-//   - when the pending triple came from a different entity (an invalid
-//     duplicate, counted in [AccumulatorStats.InvalidDuplicates]), the later
-//     change wins, because a store applying the changes one by one would end
-//     in the state the later change asks for;
+//     entity: the store never had it. A pending addition by another entity
+//     gives way to the removal instead, since that entity's data may have put
+//     the triple in the store, so one-by-one application would remove it;
+//   - a triple added, or removed, again by another entity is kept once,
+//     owned by the later entity;
+//   - every meeting of two entities on one non-shared triple is an invalid
+//     duplicate (T317530), counted in [AccumulatorStats.InvalidDuplicates],
+//     or refused with [RejectInvalidDuplicates];
 //   - an unlink cancels pending links of the triple by the unlinking entity;
 //     the triple stays linked while another entity of the batch links it, and
 //     the unlink is dropped: a node still linked is no orphan;
