@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"slices"
@@ -516,67 +515,23 @@ func (e *ChangeEvent) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// jsonMember is one name/value pair of a JSON object, in document order.
-type jsonMember struct {
-	name  string
-	value json.RawMessage
-}
-
-// decodeObject reads a JSON object's members in order, rejecting duplicate
-// names (which JSON readers resolve differently, so they are ambiguous) and,
-// at top level, trailing data. field is the object's path for errors.
-func decodeObject(data []byte, field string, topLevel bool) ([]jsonMember, error) {
-	if k := jsonKind(data); k != "object" {
-		if topLevel {
-			if k == "" {
-				return nil, eventErr(field, "empty message, want a JSON object")
+// objectMembers returns the members of an object value, rejecting duplicate
+// names (which JSON readers resolve differently, so they are ambiguous).
+// field is the object's path for errors.
+func objectMembers(v *jsonValue, field string) ([]jsonMember, error) {
+	if v.kind != "object" {
+		return nil, eventErr(field, "expected an object, got %s", v.kind)
+	}
+	if len(v.members) > 1 {
+		seen := make(map[string]struct{}, len(v.members))
+		for _, m := range v.members {
+			if _, dup := seen[m.name]; dup {
+				return nil, eventErr(joinField(field, m.name), "duplicate field")
 			}
-			if !json.Valid(data) {
-				var v any
-				err := json.Unmarshal(data, &v)
-				return nil, &EventError{Field: field, Msg: "not valid JSON", Err: err}
-			}
-		}
-		return nil, eventErr(field, "expected an object, got %s", k)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	syntaxErr := func(err error) error {
-		return &EventError{Field: field, Msg: "not valid JSON", Err: err}
-	}
-	if _, err := dec.Token(); err != nil { // '{'
-		return nil, syntaxErr(err)
-	}
-	var members []jsonMember
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntaxErr(err)
-		}
-		name, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, syntaxErr(err)
-		}
-		for _, m := range members {
-			if m.name == name {
-				return nil, eventErr(joinField(field, name), "duplicate field")
-			}
-		}
-		members = append(members, jsonMember{name: name, value: raw})
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return nil, syntaxErr(err)
-	}
-	if topLevel {
-		if _, err := dec.Token(); err != io.EOF {
-			if err == nil {
-				err = errors.New("more than one JSON value")
-			}
-			return nil, &EventError{Msg: "trailing data after the JSON object", Err: err}
+			seen[m.name] = struct{}{}
 		}
 	}
-	return members, nil
+	return v.members, nil
 }
 
 func joinField(parent, name string) string {
@@ -586,46 +541,21 @@ func joinField(parent, name string) string {
 	return parent + "." + name
 }
 
-// jsonKind names the JSON type of a raw value by its first byte.
-func jsonKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return ""
+func decodeString(field string, v *jsonValue) (string, error) {
+	if v.kind != "string" {
+		return "", eventErr(field, "expected a string, got %s", v.kind)
 	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "number"
-}
-
-func decodeString(field string, raw json.RawMessage) (string, error) {
-	if k := jsonKind(raw); k != "string" {
-		return "", eventErr(field, "expected a string, got %s", k)
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", &EventError{Field: field, Msg: "bad string", Err: err}
-	}
-	return s, nil
+	return v.str, nil
 }
 
 // decodeInteger reads a JSON integer in [minimum, 2^53-1]. Like JSON Schema
 // it accepts a number with a zero fraction (3.0) as an integer.
-func decodeInteger(field string, raw json.RawMessage, minimum int64) (int64, error) {
-	if k := jsonKind(raw); k != "number" {
-		return 0, eventErr(field, "expected an integer, got %s", k)
+func decodeInteger(field string, v *jsonValue, minimum int64) (int64, error) {
+	if v.kind != "number" {
+		return 0, eventErr(field, "expected an integer, got %s", v.kind)
 	}
-	s := string(bytes.TrimSpace(raw))
-	v, err := strconv.ParseInt(s, 10, 64)
+	s := string(v.raw)
+	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		switch {
@@ -636,12 +566,12 @@ func decodeInteger(field string, raw json.RawMessage, minimum int64) (int64, err
 		case f < float64(minimum) || f > maxEventInteger:
 			return 0, eventErr(field, "%s is out of range [%d, %d]", s, minimum, int64(maxEventInteger))
 		}
-		v = int64(f)
+		n = int64(f)
 	}
-	if v < minimum || v > maxEventInteger {
-		return 0, eventErr(field, "%d is out of range [%d, %d]", v, minimum, int64(maxEventInteger))
+	if n < minimum || n > maxEventInteger {
+		return 0, eventErr(field, "%d is out of range [%d, %d]", n, minimum, int64(maxEventInteger))
 	}
-	return v, nil
+	return n, nil
 }
 
 // DecodeEvent decodes one rdf_change message strictly. It dispatches on
@@ -661,11 +591,18 @@ func decodeInteger(field string, raw json.RawMessage, minimum int64) (int64, err
 //
 // It does not parse the Turtle inside (Reassembler does).
 func DecodeEvent(data []byte) (*ChangeEvent, error) {
-	members, err := decodeObject(data, "", true)
+	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
+		return nil, eventErr("", "empty message, want a JSON object")
+	}
+	root, err := parseJSON(data)
+	if err != nil {
+		return nil, &EventError{Msg: "not valid JSON", Err: err}
+	}
+	members, err := objectMembers(root, "")
 	if err != nil {
 		return nil, err
 	}
-	fields := make(map[string]json.RawMessage, len(members))
+	fields := make(map[string]*jsonValue, len(members))
 	for _, m := range members {
 		fields[m.name] = m.value
 	}
@@ -760,8 +697,8 @@ func DecodeEvent(data []byte) (*ChangeEvent, error) {
 	return ev, nil
 }
 
-func decodeMeta(raw json.RawMessage, m *EventMeta) error {
-	members, err := decodeObject(raw, "meta", false)
+func decodeMeta(raw *jsonValue, m *EventMeta) error {
+	members, err := objectMembers(raw, "meta")
 	if err != nil {
 		return err
 	}
@@ -792,7 +729,7 @@ func decodeMeta(raw json.RawMessage, m *EventMeta) error {
 			if m.Extra == nil {
 				m.Extra = make(map[string]json.RawMessage)
 			}
-			m.Extra[mem.name] = mem.value
+			m.Extra[mem.name] = append(json.RawMessage(nil), mem.value.raw...)
 			continue
 		}
 		s, err := decodeString(field, mem.value)
@@ -810,8 +747,8 @@ func decodeMeta(raw json.RawMessage, m *EventMeta) error {
 	return m.validate()
 }
 
-func decodeRDFData(field string, raw json.RawMessage) (*RDFData, error) {
-	members, err := decodeObject(raw, field, false)
+func decodeRDFData(field string, raw *jsonValue) (*RDFData, error) {
+	members, err := objectMembers(raw, field)
 	if err != nil {
 		return nil, err
 	}

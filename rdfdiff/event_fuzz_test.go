@@ -2,6 +2,7 @@ package rdfdiff
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -72,6 +73,37 @@ func FuzzDecodeEvent(f *testing.F) {
 			}
 		case c != nil:
 			t.Fatal("a partial event completed")
+		}
+	})
+}
+
+// FuzzJSONReader checks the event decoder's JSON reader against
+// encoding/json: it accepts exactly the valid documents (up to its nesting
+// limit) and decodes strings to the same values.
+func FuzzJSONReader(f *testing.F) {
+	for _, name := range eventFixtureNames(f) {
+		f.Add(readEventFixture(f, name))
+	}
+	for _, s := range []string{`"\ud83d\ude00 \ud83d x \u00e9\/"`, `[1,-0.5e+3,true,null,{}]`, `{"a":"\u0000"}`, "\"\xff\"", `01`, `1.`, `{"a" 1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := parseJSON(data)
+		if bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) >= maxJSONDepth {
+			return // encoding/json allows deeper nesting
+		}
+		if valid := json.Valid(data); valid != (err == nil) {
+			t.Fatalf("json.Valid %v, parseJSON error %v", valid, err)
+		}
+		if err != nil || v.kind != "string" {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		if v.str != want {
+			t.Fatalf("decoded %q, encoding/json %q", v.str, want)
 		}
 	})
 }

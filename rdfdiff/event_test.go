@@ -195,6 +195,12 @@ func TestDecodeEventRejectsMalformed(t *testing.T) {
 		{"not json", []byte("{nope"), "", "not valid JSON"},
 		{"array", []byte("[1]"), "", "expected an object, got array"},
 		{"trailing data", append(readEventFixture(t, "Delete-v2.json"), []byte(" {}")...), "", "trailing data"},
+		{"unterminated string", []byte(`{"$schema":"x`), "", "offset 13: unterminated string"},
+		{"raw control character", []byte("{\"$schema\":\"a\tb\"}"), "", "control character 0x09"},
+		{"bad escape", []byte(`{"$schema":"\x"}`), "", `invalid escape '\x'`},
+		{"bad number", []byte(`{"rev_id":01}`), "", "want ',' or '}'"},
+		{"deep nesting", []byte(`{"meta":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`), "", "nested too deeply"},
+		{"duplicate meta field", []byte(strings.Replace(string(readEventFixture(t, "Delete-v2.json")), `"stream":"rdf_stream"`, `"stream":"rdf_stream","stream":"x"`, 1)), "meta.stream", "duplicate field"},
 		{"duplicate field", []byte(`{"$schema":"x","$schema":"y"}`), "$schema", "duplicate field"},
 		{"missing $schema", mutate(t, func(m map[string]any) { delete(m, "$schema") }), "$schema", "missing required field"},
 		{"unknown $schema", mutate(t, func(m map[string]any) { m["$schema"] = "/mediawiki/wikibase/entity/rdf_change/3.0.0" }), "$schema", "unsupported schema"},
@@ -255,7 +261,7 @@ func TestDecodeEventRejectsMalformed(t *testing.T) {
 			ee, ok := errors.AsType[*EventError](err)
 			require.True(t, ok, "%T", err)
 			assert.Equal(t, tc.field, ee.Field)
-			assert.Contains(t, ee.Msg, tc.msg)
+			assert.Contains(t, err.Error(), tc.msg)
 			assert.True(t, strings.HasPrefix(err.Error(), "rdfdiff: invalid rdf_change event: "+tc.field), err.Error())
 
 			if json.Valid(tc.data) { // else encoding/json reports its own syntax error first
@@ -379,4 +385,34 @@ func TestFormatEventTime(t *testing.T) {
 		assert.Equal(t, want, FormatEventTime(base.Add(time.Duration(ns))))
 	}
 	assert.Equal(t, "2020-06-10T18:56:15Z", FormatEventTime(base.In(time.FixedZone("x", 2*3600))), "always UTC")
+}
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	all := loadTurtle(b, q42Munged)
+	evs, err := ChunkChange(testChange(OpImport, Patch{Added: all}), WithMeta(fixedMeta))
+	require.NoError(b, err)
+	data, err := evs[0].MarshalJSON()
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeEvent(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	all := loadTurtle(b, q42Munged)
+	evs, err := ChunkChange(testChange(OpImport, Patch{Added: all}), WithMeta(fixedMeta))
+	require.NoError(b, err)
+	data, err := evs[0].AppendJSON(nil)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if data, err = evs[0].AppendJSON(data[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -420,19 +420,24 @@ func checkTurtleWritable(t Triple) error {
 // validLangTag reports whether s matches Turtle's LANGTAG after the "@":
 // [a-zA-Z]+ ('-' [a-zA-Z0-9]+)*.
 func validLangTag(s string) bool {
-	for i, part := range strings.Split(s, "-") {
-		if part == "" {
-			return false
-		}
-		for j := 0; j < len(part); j++ {
-			c := part[j]
-			alpha := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-			if !alpha && (i == 0 || c < '0' || c > '9') {
+	first, partLen := true, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '-':
+			if partLen == 0 {
 				return false
 			}
+			first, partLen = false, 0
+			continue
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && !first:
+		default:
+			return false
 		}
+		partLen++
 	}
-	return true
+	return partLen > 0
 }
 
 // validBlankLabel reports whether s is a valid label for Turtle's
