@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // SyntaxError reports malformed Turtle or N-Triples input with its position.
@@ -179,6 +180,12 @@ func isBlankNodeLabel(lab []byte) bool {
 	return err == nil && p.pos == len(doc)
 }
 
+// parserPool recycles parsers between whole-document parses, so that the
+// producer, which parses two entity documents per edit, reuses the intern
+// table: the predicates, prefixes and common values of the last documents
+// are then found rather than allocated again.
+var parserPool = sync.Pool{New: func() any { return new(parser) }}
+
 // parseAll parses a whole document held in memory.
 func parseAll(doc []byte, ntriples bool, opts []ParseOption) ([]Triple, error) {
 	var o parseOptions
@@ -188,10 +195,17 @@ func parseAll(doc []byte, ntriples bool, opts []ParseOption) ([]Triple, error) {
 	if err := checkOptions(&o, ntriples); err != nil {
 		return nil, err
 	}
-	var p parser
-	p.init(nil, doc, &o, ntriples)
-	// Real documents average over 40 bytes per triple.
-	p.out = make([]Triple, 0, len(doc)/48+1)
+	p := parserPool.Get().(*parser)
+	defer parserPool.Put(p)
+	return p.parseDocument(doc, &o, ntriples)
+}
+
+// parseDocument parses a whole document with p, leaving p reusable.
+func (p *parser) parseDocument(doc []byte, o *parseOptions, ntriples bool) ([]Triple, error) {
+	defer p.release()
+	p.init(nil, doc, o, ntriples)
+	// Wikibase documents average 45 bytes per triple in Turtle.
+	p.out = make([]Triple, 0, len(doc)/40+1)
 	err := p.run(func() {
 		p.skipBOM()
 		if ntriples {

@@ -21,7 +21,12 @@ import (
 const maxNesting = 1000
 
 // maxInterned bounds the term intern table; past it the table starts over.
-const maxInterned = 1 << 16
+// maxInternLen is the longest canonical form interned. Together they bound
+// the table to a few MB.
+const (
+	maxInterned  = 1 << 16
+	maxInternLen = 128
+)
 
 // defaultAnonPrefix starts the labels of generated blank nodes.
 const defaultAnonPrefix = "anon-"
@@ -44,6 +49,12 @@ var (
 	termFalse    = termFromCanonical(`"false"^^<` + XSDBoolean + `>`)
 )
 
+// nsCacheEntry is one slot of parser.nsCache.
+type nsCacheEntry struct {
+	prefix, ns string
+	set        bool
+}
+
 // parseFailure is the panic payload that carries an error to parser.run.
 type parseFailure struct{ err error }
 
@@ -59,7 +70,7 @@ type parser struct {
 	aux        []byte            // second scratch (resolved IRIs, generated labels)
 	lit        []byte            // saved literal while its datatype is parsed
 	terms      map[string]Term   // intern table: canonical form -> term
-	pnames     map[string]Term   // prefixed name as written -> term; cleared when a prefix changes
+	nsCache    [16]nsCacheEntry  // recently used prefixes; cleared when a prefix is declared
 	localEsc   bool              // the last local name held a PN_LOCAL_ESC
 	anonPrefix string
 	anonN      int64
@@ -68,11 +79,20 @@ type parser struct {
 }
 
 func (p *parser) init(r io.Reader, doc []byte, o *parseOptions, ntriples bool) {
+	// Keep the tables and scratch buffers of an earlier parse (see
+	// parserPool); everything else starts afresh.
+	terms, prefixes, tok, aux, lit := p.terms, p.prefixes, p.tok[:0], p.aux[:0], p.lit[:0]
+	*p = parser{}
 	p.source.init(r, doc, o.file)
 	p.ntriples = ntriples
-	p.prefixes = make(map[string]string)
-	p.terms = make(map[string]Term, 256)
-	p.pnames = make(map[string]Term, 64)
+	if terms == nil {
+		terms = make(map[string]Term, 1024)
+	}
+	if prefixes == nil {
+		prefixes = make(map[string]string)
+	}
+	clear(prefixes)
+	p.terms, p.prefixes, p.tok, p.aux, p.lit = terms, prefixes, tok, aux, lit
 	p.anonPrefix = o.anonPrefix
 	if p.anonPrefix == "" {
 		p.anonPrefix = defaultAnonPrefix
@@ -81,6 +101,14 @@ func (p *parser) init(r io.Reader, doc []byte, o *parseOptions, ntriples bool) {
 		p.base = splitIRI(o.base)
 		p.baseSet = true
 	}
+}
+
+// release drops the references to the input and the output, so that a
+// pooled parser keeps only its own tables alive.
+func (p *parser) release() {
+	p.buf, p.r, p.out = nil, nil, nil
+	p.base = iriParts{}
+	p.nsCache = [16]nsCacheEntry{}
 }
 
 // fail stops the parse with a SyntaxError at the current position.
@@ -135,8 +163,12 @@ func (p *parser) emit(s, pr, o Term) {
 }
 
 // intern returns the term whose canonical form is b, allocating only the
-// first time a form is seen.
+// first time a form is seen. Long forms (mostly unique literals) are not
+// kept, which bounds the table's memory.
 func (p *parser) intern(b []byte) Term {
+	if len(b) > maxInternLen {
+		return termFromCanonical(string(b))
+	}
 	if t, ok := p.terms[string(b)]; ok {
 		return t
 	}
@@ -316,7 +348,7 @@ func (p *parser) prefixDirective() {
 	}
 	t := p.iriTerm()
 	p.prefixes[name] = t.nt[1 : len(t.nt)-1]
-	clear(p.pnames)
+	p.nsCache = [16]nsCacheEntry{}
 }
 
 // baseDirective parses "<iri>" after BASE or @base.
@@ -633,9 +665,7 @@ func (p *parser) scanPNPrefix() bool {
 
 // prefixedNameOrWord parses a prefixed name and returns its IRI term, or,
 // for a bare word without ':' (a, true, false, PREFIX, BASE), returns the
-// word and leaves p.mark at its start for error messages. Prefixed names
-// are looked up by their raw text first, so a repeated name costs one map
-// lookup and no copying.
+// word and leaves p.mark at its start for error messages.
 func (p *parser) prefixedNameOrWord() (Term, string) {
 	p.mark = p.pos
 	if p.peek() != ':' && !p.scanPNPrefix() {
@@ -664,14 +694,7 @@ func (p *parser) prefixedNameOrWord() (Term, string) {
 		}
 	}
 	raw := p.buf[p.mark:p.pos]
-	if t, ok := p.pnames[string(raw)]; ok {
-		p.mark = -1
-		return t, ""
-	}
-	ns, ok := p.prefixes[string(raw[:colon])]
-	if !ok {
-		p.failAtMark("undefined prefix %q", string(raw[:colon+1]))
-	}
+	ns := p.namespace(raw[:colon])
 	p.tok = append(p.tok[:0], '<')
 	p.tok = append(p.tok, ns...)
 	local := raw[colon+1:]
@@ -686,13 +709,28 @@ func (p *parser) prefixedNameOrWord() (Term, string) {
 		p.tok = append(p.tok, local...)
 	}
 	p.tok = append(p.tok, '>')
-	t := p.intern(p.tok)
-	if len(p.pnames) >= maxInterned {
-		clear(p.pnames)
-	}
-	p.pnames[string(raw)] = t
 	p.mark = -1
-	return t, ""
+	return p.intern(p.tok), ""
+}
+
+// namespace returns the namespace of a declared prefix (given without
+// ':'), through a small direct-mapped cache in front of the prefix map:
+// documents use a handful of prefixes over and over.
+func (p *parser) namespace(prefix []byte) string {
+	h := len(prefix)
+	if h > 0 {
+		h = h*31 + int(prefix[0])*7 + int(prefix[len(prefix)-1])
+	}
+	e := &p.nsCache[h&(len(p.nsCache)-1)]
+	if e.set && e.prefix == string(prefix) {
+		return e.ns
+	}
+	ns, ok := p.prefixes[string(prefix)]
+	if !ok {
+		p.failAtMark("undefined prefix %q", string(prefix)+":")
+	}
+	*e = nsCacheEntry{prefix: string(prefix), ns: ns, set: true}
+	return ns
 }
 
 // readUCHAR decodes \uXXXX or \UXXXXXXXX at pos (pos is at '\\').
