@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -185,4 +186,52 @@ func TestDecoderNeverPanicsOnGarbage(t *testing.T) {
 		}
 		assert.NotPanics(t, func() { tb.DecodeFrom(d) })
 	}
+}
+
+// FuzzRestoreObject restores a checkpoint whose one object is arbitrary
+// bytes (with a manifest that matches their size and checksum, so that
+// decoding is reached): the result must be success or a *CorruptError
+// naming the object, never a panic or another error.
+func FuzzRestoreObject(f *testing.F) {
+	ctx := context.Background()
+	{
+		store := NewMemoryStore()
+		c, _ := NewCheckpointer(store, "job")
+		js := newJobState(1)
+		js.mutate(rand.New(rand.NewPCG(1, 2)), 50, 100)
+		if _, err := c.Checkpoint(ctx, nil, js.parts); err != nil {
+			f.Fatal(err)
+		}
+		rc, _ := store.Open(ctx, partName("job", 1, 0))
+		valid, _ := io.ReadAll(rc)
+		f.Add(valid)
+		f.Add(valid[:len(valid)-5])
+	}
+	f.Add([]byte("SKCP\x01\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		store := NewMemoryStore()
+		name := partName("job", 1, 0)
+		w, _ := store.Create(ctx, name)
+		_, _ = w.Write(data)
+		require.NoError(t, w.Close())
+		m := &Manifest{Format: manifestFormat, Job: "job", ID: 1,
+			Tables: []TableSchema{{"rev", 1, "entity-int64"}, {"meta", 1, "msgpack"}},
+			Partitions: []PartitionManifest{{Partition: 0, Chain: []ObjectRef{{
+				Name: name, Checkpoint: 1, Full: true, Size: int64(len(data)),
+				CRC32C: crc32.Checksum(data, castagnoli),
+			}}}}}
+		mb, err := encodeManifest(m)
+		require.NoError(t, err)
+		w, _ = store.Create(ctx, manifestName("job", 1))
+		_, _ = w.Write(mb)
+		require.NoError(t, w.Close())
+		c, _ := NewCheckpointer(store, "job")
+		js := newJobState(1)
+		_, err = c.Restore(ctx, 1, js.parts)
+		if err != nil {
+			var ce *CorruptError
+			require.ErrorAs(t, err, &ce)
+			require.Equal(t, name, ce.Object)
+		}
+	})
 }
