@@ -390,8 +390,9 @@ func checkTriple(t Triple) string {
 // Accumulate merges c into the batch. It returns the error [Accumulator.Check]
 // would, or an [*InvalidChangeError] when sitelink reclassification fails
 // or, with [RejectInvalidDuplicates], when c duplicates another entity's
-// triple. On error the batch is unchanged. c is not retained: the
-// accumulator copies what it keeps.
+// triple. On error the batch is unchanged. The batch keeps the strings of
+// c (its entity ID and terms) but none of its slices, so the caller may reuse
+// them.
 func (a *Accumulator) Accumulate(c *EntityChange) error {
 	if err := a.Check(c); err != nil {
 		return err
@@ -473,9 +474,8 @@ func (a *Accumulator) intern(id string) int32 {
 	} else {
 		a.entities = append(a.entities, accEntity{})
 	}
-	// Keep a copy of the ID: the caller's string may point into a large
-	// buffer (a decoded Kafka record) that the batch should not pin.
-	id = strings.Clone(id)
+	// The ID string is kept as given, like the terms of the triples: Go
+	// strings are immutable, and the codec and parsers produce small ones.
 	a.entities[idx].id = id
 	a.ids[id] = idx
 	return idx
