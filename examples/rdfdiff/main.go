@@ -268,6 +268,9 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if f.domain == "" {
 		f.domain = domain
 	}
+	if f.revision < -1 {
+		return usagef("-revision must be -1 (from NEW) or a revision ID, not %d", f.revision)
+	}
 	if f.softMax < 1 {
 		return usagef("-soft-max must be at least 1, not %d", f.softMax)
 	}
@@ -311,7 +314,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			me, err := m.MungeEntity(entityID, ts)
 			if err != nil {
-				return nil, me, fmt.Errorf("%s: %w", name, err)
+				return nil, me, &fileError{name: name, err: err}
 			}
 			return me.Triples, me, nil
 		}
@@ -383,6 +386,18 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	_, err = stdout.Write(buf.Bytes())
 	return err
 }
+
+// fileError names the input file an error is about.
+type fileError struct {
+	name string
+	err  error
+}
+
+func (e *fileError) Error() string {
+	return "rdfdiff: " + e.name + ": " + strings.TrimPrefix(e.err.Error(), "rdfdiff: ")
+}
+
+func (e *fileError) Unwrap() error { return e.err }
 
 // aboutEntity returns the entity the entity-data node of the documents is
 // about (data:Q42 schema:about wd:Q42), looking in NEW first. Both sides

@@ -247,6 +247,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad munge", []string{"diff", "-munge", "wikipedia", rev1, rev2}, `rdfdiff: -munge must be wikidata or commons, not "wikipedia"`},
 		{"both stdin", []string{"diff", "-", "-"}, "rdfdiff: OLD and NEW cannot both be standard input"},
 		{"bad dt", []string{"diff", "-event", "-dt", "yesterday", rev1, rev2}, `rdfdiff: -dt: parsing time "yesterday"`},
+		{"bad revision", []string{"diff", "-revision", "-2", rev1, rev2}, "rdfdiff: -revision must be -1 (from NEW) or a revision ID, not -2"},
 		{"bad soft max", []string{"diff", "-soft-max", "0", rev1, rev2}, "rdfdiff: -soft-max must be at least 1, not 0"},
 		{"event without time", []string{"diff", "-event", rev1, rev2}, "rdfdiff: -event needs the event time: pass -dt, or -munge to read NEW's schema:dateModified"},
 	}
@@ -268,7 +269,7 @@ func TestInputErrors(t *testing.T) {
 
 	code, _, errOut = runCLI(t, "", "diff", "-munge", "wikidata", "-entity", "Q3", rev1, rev2)
 	assert.Equal(t, 1, code)
-	assert.True(t, strings.HasPrefix(errOut, "rdfdiff: "+rev1+": "), errOut)
+	assert.True(t, strings.HasPrefix(errOut, "rdfdiff: "+rev1+": munge Q3: RDF is about another entity: "), errOut)
 
 	other := filepath.Join(t.TempDir(), "q3.ttl")
 	doc, err := os.ReadFile(rev2)
