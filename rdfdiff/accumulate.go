@@ -294,8 +294,9 @@ func (a *Accumulator) CanAccumulate(c *EntityChange) bool { return a.Check(c) ==
 // delete would be wiped by it, and a delete and a reconcile of one entity
 // cannot both be honoured in one request.
 //
-// Check does not run [ReclassifySitelinks], so [Accumulator.Accumulate] may
-// still reject a change whose sitelinks are malformed.
+// Check runs neither [ReclassifySitelinks] nor the [RejectInvalidDuplicates]
+// test, so [Accumulator.Accumulate] may still reject a change whose
+// sitelinks are malformed or that duplicates another entity's triples.
 func (a *Accumulator) Check(c *EntityChange) error {
 	if err := validateChange(c); err != nil {
 		return err
