@@ -3,6 +3,7 @@ package rdfdiff
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -253,22 +254,38 @@ func (r *jsonReader) string() (string, error) {
 		}
 		r.pos++
 	}
-	buf := make([]byte, 0, r.pos-start+64)
-	buf = append(buf, d[start:r.pos]...)
+	// The decoded string is no longer than its source: find the end first,
+	// so the result is built in one allocation of the right size.
+	end := r.pos
+	for end < len(d) && d[end] != '"' {
+		if d[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	var buf strings.Builder
+	buf.Grow(min(end, len(d)) - start)
+	buf.Write(d[start:r.pos])
 	for r.pos < len(d) {
 		c := d[r.pos]
 		switch {
 		case c == '"':
 			r.pos++
-			if !utf8.Valid(buf) {
-				return string([]rune(string(buf))), nil
+			out := buf.String()
+			if !utf8.ValidString(out) {
+				out = string([]rune(out))
 			}
-			return string(buf), nil
+			return out, nil
 		case c < 0x20:
 			return "", r.errorf("control character %#02x in a string", c)
 		case c != '\\':
-			buf = append(buf, c)
-			r.pos++
+			// Copy the run up to the next quote, escape or control character.
+			run := r.pos + 1
+			for run < len(d) && d[run] != '"' && d[run] != '\\' && d[run] >= 0x20 {
+				run++
+			}
+			buf.Write(d[r.pos:run])
+			r.pos = run
 			continue
 		}
 		if r.pos+1 >= len(d) {
@@ -278,17 +295,17 @@ func (r *jsonReader) string() (string, error) {
 		r.pos += 2
 		switch esc {
 		case '"', '\\', '/':
-			buf = append(buf, esc)
+			buf.WriteByte(esc)
 		case 'b':
-			buf = append(buf, '\b')
+			buf.WriteByte('\b')
 		case 'f':
-			buf = append(buf, '\f')
+			buf.WriteByte('\f')
 		case 'n':
-			buf = append(buf, '\n')
+			buf.WriteByte('\n')
 		case 'r':
-			buf = append(buf, '\r')
+			buf.WriteByte('\r')
 		case 't':
-			buf = append(buf, '\t')
+			buf.WriteByte('\t')
 		case 'u':
 			u, ok := r.hex4()
 			if !ok {
@@ -311,7 +328,7 @@ func (r *jsonReader) string() (string, error) {
 					}
 				}
 			}
-			buf = utf8.AppendRune(buf, ru)
+			buf.WriteRune(ru)
 		default:
 			r.pos--
 			return "", r.errorf("invalid escape '\\%c'", esc)
