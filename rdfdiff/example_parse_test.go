@@ -85,5 +85,5 @@ func ExampleSyntaxError() {
 	}
 	// Output:
 	// 3 44
-	// rdfdiff: Q42.ttl:3:44: expected '.' after triple, found 'w'
+	// Q42.ttl:3:44: expected '.' after triple, found 'w'
 }

@@ -16,10 +16,11 @@ type SyntaxError struct {
 }
 
 // Error renders the error as "FILE:line:col: message", the form editors
-// and compilers use, without "FILE:" when no file name was given.
+// and compilers use so that a click jumps to the spot, without "FILE:" when
+// no file name was given. (It carries no "rdfdiff:" prefix for that reason;
+// wrap it when the context is not obvious.)
 func (e *SyntaxError) Error() string {
-	b := make([]byte, 0, len(e.File)+len(e.Msg)+32)
-	b = append(b, "rdfdiff: "...)
+	b := make([]byte, 0, len(e.File)+len(e.Msg)+24)
 	if e.File != "" {
 		b = append(b, e.File...)
 		b = append(b, ':')

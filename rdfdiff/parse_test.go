@@ -293,13 +293,13 @@ func TestParseNTriplesErrors(t *testing.T) {
 
 func TestSyntaxErrorString(t *testing.T) {
 	e := &SyntaxError{File: "Q42.ttl", Line: 3, Col: 7, Msg: "expected '.' after triple, found ';'"}
-	assert.Equal(t, "rdfdiff: Q42.ttl:3:7: expected '.' after triple, found ';'", e.Error())
+	assert.Equal(t, "Q42.ttl:3:7: expected '.' after triple, found ';'", e.Error())
 	e.File = ""
-	assert.Equal(t, "rdfdiff: 3:7: expected '.' after triple, found ';'", e.Error())
+	assert.Equal(t, "3:7: expected '.' after triple, found ';'", e.Error())
 
 	r := NewTurtleReader(strings.NewReader("<http://x/s> <http://x/p> ."), WithFileName("chunk.ttl"))
 	_, err := r.Next()
-	assert.EqualError(t, err, "rdfdiff: chunk.ttl:1:27: expected object (IRI, prefixed name, blank node, collection or literal), found '.'")
+	assert.EqualError(t, err, "chunk.ttl:1:27: expected object (IRI, prefixed name, blank node, collection or literal), found '.'")
 }
 
 func TestParseOptionsValidated(t *testing.T) {
