@@ -41,6 +41,8 @@ type ChunkSequenceError struct {
 	Err error
 }
 
+// Error names the message at fault, what went wrong and how many messages
+// were dropped.
 func (e *ChunkSequenceError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rdfdiff: broken chunk sequence: %s rev %d (%s, request_id %q) chunk %d/%d: %s",

@@ -61,6 +61,7 @@ type EventError struct {
 	Err error
 }
 
+// Error renders the error as "rdfdiff: invalid rdf_change event: FIELD: MSG[: cause]".
 func (e *EventError) Error() string {
 	var b strings.Builder
 	b.WriteString("rdfdiff: invalid rdf_change event: ")

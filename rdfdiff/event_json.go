@@ -37,6 +37,7 @@ type jsonSyntaxError struct {
 	Msg    string
 }
 
+// Error gives the byte offset and the problem.
 func (e *jsonSyntaxError) Error() string {
 	return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg)
 }
