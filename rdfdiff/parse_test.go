@@ -82,8 +82,8 @@ h""", '''i'j''k''' .`, []string{
 			[]string{"<http://x/s> <http://x/p> \"\t\b\\n\\r\f\\\"'\\\\\" ."}},
 		{"UCHAR in string", pfx + `:s :p "\u00E9\U0001F600\u0022\u000A" .`,
 			[]string{`<http://x/s> <http://x/p> "é😀\"\n" .`}},
-		{"UCHAR in IRI, forbidden characters re-escaped", `<http://x/\u00E9\u0020> <http://x/p> <http://x/\U0000007A> .`,
-			[]string{`<http://x/é\u0020> <http://x/p> <http://x/z> .`}},
+		{"UCHAR in IRI", `<http://x/\u00E9> <http://x/p> <http://x/\U0000007A> .`,
+			[]string{`<http://x/é> <http://x/p> <http://x/z> .`}},
 		{"language tags lower-cased", pfx + `:s :p "x"@EN-gb, """y"""@de-CH-1996 .`,
 			[]string{`<http://x/s> <http://x/p> "x"@en-gb .`, `<http://x/s> <http://x/p> "y"@de-ch-1996 .`}},
 		{"datatypes", pfx + "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n" +
@@ -177,6 +177,7 @@ func TestParseTurtleErrors(t *testing.T) {
 		{"relative IRI without base", "<s> <http://x/p> <http://x/o> .", 1, 1, "relative IRI <s> and no base IRI"},
 		{"space in IRI", "<http://x/a b> <http://x/p> <http://x/o> .", 1, 12, "expected '>' to close IRI, found ' '"},
 		{"bad IRI escape", `<http://x/\n> <http://x/p> <http://x/o> .`, 1, 11, "only \\u and \\U are allowed"},
+		{"UCHAR naming a character IRIs leave out", `<http://x/a\u0020b> <http://x/p> <http://x/o> .`, 1, 12, "escape \\u0020 names U+0020, which is not allowed in an IRI"},
 		{"short UCHAR", `<http://x/\u00G0> <http://x/p> <http://x/o> .`, 1, 11, "expected 4 hex digits after \\u"},
 		{"surrogate", pfx + `:s :p "\uD800" .`, 2, 8, "surrogate"},
 		{"beyond U+10FFFF", pfx + `:s :p "\U00110000" .`, 2, 8, "beyond U+10FFFF"},
@@ -240,14 +241,14 @@ func TestParseNTriples(t *testing.T) {
 		"_:b1 <http://x/p> \"a\\tb\\u00E9\"@EN . # trailing comment\n" +
 		"\t<http://x/s>\t<http://x/p>\t\"1\"^^<http://www.w3.org/2001/XMLSchema#integer>\t.\n" +
 		"\n" +
-		"<http://x/\\u0020> <http://x/p> \"x\"^^<http://www.w3.org/2001/XMLSchema#string> ." // no final newline
+		"<http://x/\\u0041> <http://x/p> \"x\"^^<http://www.w3.org/2001/XMLSchema#string> ." // no final newline
 	got, err := ParseNTriples(strings.NewReader(in))
 	require.NoError(t, err)
 	assert.Equal(t, []string{
 		`<http://x/s> <http://x/p> <http://x/o> .`,
 		"_:b1 <http://x/p> \"a\tbé\"@en .",
 		`<http://x/s> <http://x/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .`,
-		`<http://x/\u0020> <http://x/p> "x" .`,
+		`<http://x/A> <http://x/p> "x" .`,
 	}, func() []string {
 		var s []string
 		for _, tr := range got {
@@ -278,6 +279,7 @@ func TestParseNTriplesErrors(t *testing.T) {
 		{"@prefix", "@prefix x: <http://x/> .", 1, 1, "expected subject"},
 		{"bad language tag", `<http://x/s> <http://x/p> "o"@en- .`, 1, 33, "expected letters or digits after '-'"},
 		{"datatype prefixed name", `<http://x/s> <http://x/p> "o"^^x:d .`, 1, 32, "expected datatype IRI"},
+		{"UCHAR naming a character IRIs leave out", `<http://x/s> <http://x/p> <http://x/\u003E> .`, 1, 37, "not allowed in an IRI"},
 		{"second line", spo + " .\n" + spo + " <http://x/g> .", 2, 40, "expected '.' after triple"},
 	}
 	for _, tc := range tests {
