@@ -101,6 +101,7 @@ type SwiftStore struct {
 
 	mu    sync.Mutex
 	ready bool // containers exist
+	pool  sync.Pool
 }
 
 var _ Store = (*SwiftStore)(nil)
@@ -326,14 +327,19 @@ func (s *SwiftStore) putBytes(ctx context.Context, container, object string, bod
 		headers[k] = v
 	}
 	return s.retry(ctx, "put "+container+"/"+object, func(ctx context.Context) error {
+		// The HTTP transport may go on reading a request body after the
+		// response arrived; detaching it guarantees that the caller can
+		// reuse body as soon as putBytes returns.
+		rd := &detachableReader{r: bytes.NewReader(body)}
 		rh, err := s.call(ctx, swift.RequestOpts{
 			Container:  container,
 			ObjectName: object,
 			Operation:  "PUT",
 			Headers:    headers,
 			Parameters: params,
-			Body:       bytes.NewReader(body),
+			Body:       rd,
 		})
+		rd.detach()
 		if err != nil {
 			return err
 		}
@@ -344,6 +350,43 @@ func (s *SwiftStore) putBytes(ctx context.Context, container, object string, bod
 		}
 		return nil
 	})
+}
+
+// detachableReader is a reader that can be cut off from its buffer.
+type detachableReader struct {
+	mu sync.Mutex
+	r  *bytes.Reader
+}
+
+func (d *detachableReader) Read(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.r == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return d.r.Read(p)
+}
+
+func (d *detachableReader) detach() {
+	d.mu.Lock()
+	d.r = nil
+	d.mu.Unlock()
+}
+
+// getBuffer returns a segment buffer from the store's pool, or nil.
+func (s *SwiftStore) getBuffer() []byte {
+	if b, ok := s.pool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+// putBuffer returns a full-size segment buffer to the pool, so steady
+// checkpointing does not allocate a new 32 MiB buffer per segment.
+func (s *SwiftStore) putBuffer(b []byte) {
+	if int64(cap(b)) == s.threshold {
+		s.pool.Put(&b)
+	}
 }
 
 // head returns an object's headers, or an error wrapping ErrNotFound.

@@ -286,7 +286,7 @@ func TestSwiftStoreRetries(t *testing.T) {
 	fastRetry := checkpoint.WithSwiftRetry(4, time.Millisecond, 5*time.Millisecond)
 	newFlaky := func(t *testing.T) (*checkpoint.SwiftStore, *flakyTransport) {
 		conn := checkpointtest.NewSwifttestConnection(t)
-		ft := &flakyTransport{next: http.DefaultTransport}
+		ft := &flakyTransport{next: conn.Transport}
 		conn.Transport = ft
 		return newTestSwiftStore(t, conn, fastRetry, checkpoint.WithSwiftLogger(slog.New(slog.DiscardHandler))), ft
 	}
@@ -343,7 +343,7 @@ func TestSwiftStoreRetries(t *testing.T) {
 	})
 	t.Run("ctx stops the backoff", func(t *testing.T) {
 		conn := checkpointtest.NewSwifttestConnection(t)
-		ft := &flakyTransport{next: http.DefaultTransport, match: isPut, failures: 1000, status: 503}
+		ft := &flakyTransport{next: conn.Transport, match: isPut, failures: 1000, status: 503}
 		conn.Transport = ft
 		s := newTestSwiftStore(t, conn, checkpoint.WithSwiftRetry(100, 50*time.Millisecond, time.Second),
 			checkpoint.WithSwiftLogger(slog.New(slog.DiscardHandler)))

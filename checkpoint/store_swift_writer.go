@@ -112,6 +112,9 @@ func (w *swiftWriter) newBuffer() []byte {
 	case b := <-w.free:
 		return b[:0]
 	default:
+		if b := w.s.getBuffer(); b != nil {
+			return b
+		}
 		// Small objects stay small: grow the first buffer as needed.
 		if w.nseg == 0 && w.buf == nil {
 			return make([]byte, 0, min(w.s.threshold, 64<<10))
@@ -152,6 +155,7 @@ func (w *swiftWriter) flushSegment() error {
 		select {
 		case w.free <- data:
 		default:
+			w.s.putBuffer(data)
 		}
 		<-w.sem
 		if err != nil {
@@ -195,6 +199,7 @@ func (w *swiftWriter) Close() error {
 	w.done = true
 	err := w.commit()
 	w.cancel()
+	defer w.releaseBuffers()
 	if err != nil {
 		w.cleanup()
 		if errors.Is(err, ErrExist) {
@@ -290,7 +295,6 @@ func (w *swiftWriter) cleanup() {
 	names := w.upDone
 	w.upDone = nil
 	w.segMu.Unlock()
-	w.buf = nil
 	if len(names) == 0 {
 		return
 	}
@@ -315,5 +319,24 @@ func (w *swiftWriter) Cancel() error {
 	// flight, so this wait is short.
 	w.cleanup()
 	w.cancel()
+	w.releaseBuffers()
 	return nil
+}
+
+// releaseBuffers hands the writer's buffers back to the store's pool. It
+// runs after every upload finished.
+func (w *swiftWriter) releaseBuffers() {
+	w.wg.Wait()
+	if w.buf != nil {
+		w.s.putBuffer(w.buf)
+		w.buf = nil
+	}
+	for {
+		select {
+		case b := <-w.free:
+			w.s.putBuffer(b)
+		default:
+			return
+		}
+	}
 }

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,13 +44,33 @@ func NewSwifttestConnection(t testing.TB) *swift.Connection {
 	srv, err := swifttest.NewSwiftServer("127.0.0.1")
 	require.NoError(t, err, "start swifttest")
 	t.Cleanup(srv.Close)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
 	return &swift.Connection{
 		UserName:    swifttest.TEST_ACCOUNT,
 		ApiKey:      swifttest.TEST_ACCOUNT,
 		AuthUrl:     srv.AuthURL,
 		AuthVersion: 1,
 		Timeout:     30 * time.Second,
+		Transport:   &serialTransport{next: transport},
 	}
+}
+
+// serialTransport sends one request at a time. swifttest's handlers read
+// and write its container maps without locks (a large-object GET races with
+// a PUT of a segment), which the race detector rightly reports; serialising
+// requests until their response headers arrive avoids that. Response bodies
+// are streamed outside the lock, so a test may read one object while it
+// writes another.
+type serialTransport struct {
+	mu   sync.Mutex
+	next http.RoundTripper
+}
+
+func (s *serialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next.RoundTrip(req)
 }
 
 // RealSwiftConnection returns a connection to the Swift named by the
