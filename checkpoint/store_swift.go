@@ -367,6 +367,17 @@ func (d *detachableReader) Read(p []byte) (int, error) {
 	return d.r.Read(p)
 }
 
+// Seek lets ncw/swift rewind the body and resend it itself when a token
+// expired (401) mid-request.
+func (d *detachableReader) Seek(offset int64, whence int) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.r == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return d.r.Seek(offset, whence)
+}
+
 func (d *detachableReader) detach() {
 	d.mu.Lock()
 	d.r = nil

@@ -311,6 +311,16 @@ func TestSwiftStoreRetries(t *testing.T) {
 			assert.Equal(t, 3, failed)
 		})
 	}
+	t.Run("expired token", func(t *testing.T) {
+		// ncw/swift re-authenticates on 401 and resends the rewound body.
+		s, ft := newFlaky(t)
+		ft.match, ft.failures, ft.status = isPut, 1, 401
+		data := checkpointtest.RandomBytes(13, 2*testThreshold+3)
+		putObject(t, s, "job/reauth", data)
+		assert.Equal(t, data, checkpointtest.Get(t, s, "job/reauth"))
+		_, failed := ft.counts()
+		assert.Equal(t, 1, failed)
+	})
 	t.Run("gives up after the attempts", func(t *testing.T) {
 		s, ft := newFlaky(t)
 		ft.match, ft.failures, ft.status = isPut, 100, 503
