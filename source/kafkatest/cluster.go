@@ -1,0 +1,285 @@
+package kafkatest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Cluster is an in-process Kafka cluster (franz-go's kfake) listening on
+// 127.0.0.1, plus the helpers a test needs around it: creating topics,
+// producing, reading a topic back the way a read_committed consumer sees it,
+// reading consumer-group offsets, waiting for conditions, and injecting
+// faults.
+//
+// The helpers use their own internal client (franz-go), separate from the
+// client under test, so that what they report does not depend on the code
+// being tested. A Cluster is safe for concurrent use.
+type Cluster struct {
+	cfg   config
+	kf    *kfake.Cluster
+	addrs []string
+	conns *connTracker
+	cl    *kgo.Client
+
+	rr     atomic.Uint32 // round robin for keyless ProduceKeyed records
+	closed atomic.Bool
+	once   sync.Once
+}
+
+// NewCluster starts a cluster for the test and closes it with t.Cleanup. It
+// fails the test at once (t.Fatal) if the cluster cannot start, so it must be
+// called from the test's goroutine.
+func NewCluster(t testing.TB, opts ...Option) *Cluster {
+	t.Helper()
+	c, err := Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Start starts a cluster outside of a test, for programs (a quickstart, a
+// demo) that embed a broker. The caller must call Close. The brokers listen
+// on 127.0.0.1 only: on the ports given with Ports, or on ports chosen by
+// the kernel (see Addrs).
+func Start(opts ...Option) (*Cluster, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+
+	tracker := newConnTracker()
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(cfg.brokers),
+		kfake.DefaultNumPartitions(cfg.partitions),
+		kfake.ClusterID(cfg.clusterID),
+	}
+	for _, s := range cfg.seeds {
+		kopts = append(kopts, kfake.SeedTopics(s.partitions, s.topics...))
+	}
+	if cfg.autoCreate {
+		kopts = append(kopts, kfake.AllowAutoTopicCreation())
+	}
+	if len(cfg.brokerConfigs) > 0 {
+		kopts = append(kopts, kfake.BrokerConfigs(cfg.brokerConfigs))
+	}
+	kopts = append(kopts, cfg.kfakeOpts...)
+	// Ours come last: connection tracking and fixed ports must not be
+	// overridden by a pass-through option.
+	kopts = append(kopts, kfake.ListenFn(tracker.listen))
+	if len(cfg.ports) > 0 {
+		kopts = append(kopts, kfake.Ports(cfg.ports...))
+	} else {
+		kopts = append(kopts, kfake.Ports(make([]int, cfg.brokers)...))
+	}
+
+	kf, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkatest: start kfake: %w", err)
+	}
+	c := &Cluster{cfg: cfg, kf: kf, addrs: kf.ListenAddrs(), conns: tracker}
+
+	// kgo.NewClient does no I/O: connections are opened on first use.
+	c.cl, err = kgo.NewClient(
+		kgo.SeedBrokers(c.addrs...),
+		kgo.ClientID("kafkatest-harness"),
+		kgo.Dialer(tracker.dialOwn),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(0),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }),
+		kgo.MetadataMinAge(10*time.Millisecond),
+	)
+	if err != nil {
+		kf.Close()
+		return nil, fmt.Errorf("kafkatest: harness client: %w", err)
+	}
+	return c, nil
+}
+
+// Close stops the harness client and every broker, closing all client
+// connections. It is idempotent; helpers called afterwards return ErrClosed.
+func (c *Cluster) Close() {
+	c.once.Do(func() {
+		c.closed.Store(true)
+		c.cl.Close()
+		c.kf.Close()
+	})
+}
+
+// Addrs returns the brokers' host:port addresses, indexed by node ID, as a
+// new slice. Hand them to sarama.NewClient and friends.
+func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
+
+// Kfake returns the underlying kfake cluster, for what this package does not
+// wrap (moving partition leaders, group introspection, custom controls).
+// Note that kfake's controls and faults also see the harness's own requests.
+func (c *Cluster) Kfake() *kfake.Cluster { return c.kf }
+
+// check returns ErrClosed once the cluster is closed.
+func (c *Cluster) check() error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// withDefaultTimeout bounds ctx by the cluster's wait timeout when ctx has
+// no deadline, so that no helper can hang a test forever.
+func (c *Cluster) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.cfg.waitTimeout)
+}
+
+////////////////////////////////////////////////////////////////////////
+// connection tracking (for DropConnections)
+
+// connTracker wraps the brokers' listeners to know every accepted client
+// connection and the broker it belongs to, and records the local addresses of
+// the harness's own connections so that dropping connections does not cut
+// the harness off in the middle of a helper.
+type connTracker struct {
+	mu       sync.Mutex
+	nextNode int32
+	conns    map[*trackedConn]struct{}
+	own      map[string]struct{}
+}
+
+func newConnTracker() *connTracker {
+	return &connTracker{conns: make(map[*trackedConn]struct{}), own: make(map[string]struct{})}
+}
+
+// listen is kfake's ListenFn. kfake creates brokers' listeners in node order
+// (0, 1, …), so the call order names the node.
+func (t *connTracker) listen(network, address string) (net.Listener, error) {
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	node := t.nextNode
+	t.nextNode++
+	t.mu.Unlock()
+	return &trackingListener{Listener: ln, node: node, t: t}, nil
+}
+
+// dialOwn is the harness client's dialer.
+func (t *connTracker) dialOwn(ctx context.Context, network, host string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	local := conn.LocalAddr().String()
+	t.mu.Lock()
+	t.own[local] = struct{}{}
+	t.mu.Unlock()
+	return &ownConn{Conn: conn, local: local, t: t}, nil
+}
+
+// drop closes the accepted connections of node (all nodes if node < 0) that
+// are not the harness's own, and returns how many it closed.
+func (t *connTracker) drop(node int32) int {
+	t.mu.Lock()
+	var victims []*trackedConn
+	for tc := range t.conns {
+		if node >= 0 && tc.node != node {
+			continue
+		}
+		if _, own := t.own[tc.remote]; own {
+			continue
+		}
+		victims = append(victims, tc)
+	}
+	t.mu.Unlock()
+	for _, tc := range victims {
+		_ = tc.Close()
+	}
+	return len(victims)
+}
+
+// count returns the number of open client connections (harness excluded).
+func (t *connTracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for tc := range t.conns {
+		if _, own := t.own[tc.remote]; !own {
+			n++
+		}
+	}
+	return n
+}
+
+type trackingListener struct {
+	net.Listener
+	node int32
+	t    *connTracker
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: conn, node: l.node, remote: conn.RemoteAddr().String(), t: l.t}
+	l.t.mu.Lock()
+	l.t.conns[tc] = struct{}{}
+	l.t.mu.Unlock()
+	return tc, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	node   int32
+	remote string
+	t      *connTracker
+	once   sync.Once
+	err    error
+}
+
+func (tc *trackedConn) Close() error {
+	tc.once.Do(func() {
+		tc.t.mu.Lock()
+		delete(tc.t.conns, tc)
+		tc.t.mu.Unlock()
+		tc.err = tc.Conn.Close()
+	})
+	return tc.err
+}
+
+type ownConn struct {
+	net.Conn
+	local string
+	t     *connTracker
+	once  sync.Once
+	err   error
+}
+
+func (oc *ownConn) Close() error {
+	oc.once.Do(func() {
+		oc.err = oc.Conn.Close()
+		// Forget the address only after the server side is gone, so that a
+		// drop racing with this close still skips it; a reused ephemeral
+		// port will be registered again by its own dial.
+		oc.t.mu.Lock()
+		delete(oc.t.own, oc.local)
+		oc.t.mu.Unlock()
+	})
+	return oc.err
+}
