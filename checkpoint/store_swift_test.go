@@ -444,3 +444,31 @@ func ExampleSwiftStore() {
 	// myjob/chk-0000000001/p-0000.state 3145728 wdqs-updater/myjob/chk-0000000001/p-0000.state
 	// 3 segments in checkpoints_segments
 }
+
+// A large object written by another tool (ncw/swift's own SLO writer, as the
+// swift CLI would) has no streamkit metadata: Delete reads its manifest to
+// find the segments, and Open reads it without a whole-object checksum.
+func TestSwiftStoreForeignLargeObject(t *testing.T) {
+	swiftBackends(t, func(t *testing.T, conn *swift.Connection) {
+		ctx := context.Background()
+		s := newTestSwiftStore(t, conn)
+		require.NoError(t, conn.ContainerCreate(ctx, s.Container(), nil))
+		require.NoError(t, conn.ContainerCreate(ctx, s.SegmentContainer(), nil))
+		data := checkpointtest.RandomBytes(14, 2*testThreshold+9)
+		f, err := conn.StaticLargeObjectCreateFile(ctx, &swift.LargeObjectOpts{
+			Container: s.Container(), ObjectName: "foreign/big", ChunkSize: testThreshold,
+			SegmentContainer: s.SegmentContainer(), SegmentPrefix: "foreign-segs",
+		})
+		require.NoError(t, err)
+		_, err = f.Write(data)
+		require.NoError(t, err)
+		require.NoError(t, f.CloseWithContext(ctx))
+		require.Len(t, checkpointtest.ObjectNames(t, conn, s.SegmentContainer()), 3)
+
+		assert.Equal(t, data, checkpointtest.Get(t, s, "foreign/big"))
+		require.NoError(t, s.Delete(ctx, "foreign/big"))
+		_, err = s.Open(ctx, "foreign/big")
+		require.ErrorIs(t, err, checkpoint.ErrNotFound)
+		assert.Empty(t, checkpointtest.ObjectNames(t, conn, s.SegmentContainer()))
+	})
+}
