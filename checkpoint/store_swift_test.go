@@ -383,11 +383,7 @@ func TestSwiftStoreProxyStoppedMidWrite(t *testing.T) {
 	putObject(t, s, "job/chk-0000000001/MANIFEST", []byte("manifest 1"))
 
 	fs := checkpointtest.NewFaultStore(s)
-	fs.Inject(checkpointtest.Fault{
-		AfterBytes:  2*testThreshold + 1000,
-		Hook:        func() { saio.StopProxy(t) },
-		PassThrough: true,
-	})
+	fs.Inject(saio.StopProxyFault(t, nil, 2*testThreshold+1000))
 	err := checkpointtest.PutErr(ctx, fs, "job/chk-0000000002/p-0000.state", checkpointtest.RandomBytes(12, 5*testThreshold))
 	require.Error(t, err, "a write across a dead proxy cannot succeed")
 	require.Equal(t, 1, fs.Fired())

@@ -204,9 +204,22 @@ func findScript() string {
 
 func (s *SAIO) run(t testing.TB, cmd string) {
 	t.Helper()
+	if !s.try(t, cmd) {
+		t.FailNow()
+	}
+}
+
+// try runs the script without stopping the test on failure, so it may be
+// called from any goroutine.
+func (s *SAIO) try(t testing.TB, cmd string) bool {
+	t.Helper()
 	out, err := exec.Command(s.script, cmd).CombinedOutput()
-	require.NoError(t, err, "%s %s:\n%s", s.script, cmd, out)
+	if err != nil {
+		t.Errorf("%s %s: %v\n%s", s.script, cmd, err, out)
+		return false
+	}
 	t.Logf("%s %s: %s", filepath.Base(s.script), cmd, strings.TrimSpace(string(out)))
+	return true
 }
 
 // StopProxy stops the Swift proxy and returns once its port is closed:
@@ -217,3 +230,27 @@ func (s *SAIO) StopProxy(t testing.TB) { t.Helper(); s.run(t, "stop-proxy") }
 // StartProxy starts the proxy again and returns once authentication
 // answers 200.
 func (s *SAIO) StartProxy(t testing.TB) { t.Helper(); s.run(t, "start-proxy") }
+
+// StopProxyFault returns a Fault for a FaultStore that stops the proxy once
+// afterBytes bytes of a matching object (nil match: any object) have been
+// written (the hook runs in the goroutine calling Write, and reports a
+// failing script with t.Errorf, so any goroutine may write), and then lets
+// the write carry on against the dead proxy, so the
+// real store fails the way it would in production. The proxy comes back
+// with StartProxy, or at the end of the test. Typical use, to show that the
+// previous checkpoint survives a proxy crash in the middle of the next one:
+//
+//	saio := checkpointtest.SAIOFromEnv(t)
+//	fs := checkpointtest.NewFaultStore(swiftStore)
+//	fs.Inject(saio.StopProxyFault(t, nil, 5<<20))
+//	err := writeCheckpoint(ctx, fs, 2) // fails
+//	saio.StartProxy(t)
+//	restore(ctx, swiftStore)           // finds checkpoint 1
+func (s *SAIO) StopProxyFault(t testing.TB, match func(name string) bool, afterBytes int64) Fault {
+	return Fault{
+		Match:       match,
+		AfterBytes:  afterBytes,
+		Hook:        func() { s.try(t, "stop-proxy") },
+		PassThrough: true,
+	}
+}
