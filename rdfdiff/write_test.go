@@ -22,16 +22,6 @@ func loadTurtle(t testing.TB, path string) []Triple {
 	return ts
 }
 
-// tripleSet turns triples into a set, failing on duplicates within one list
-// only when strict.
-func tripleSet(ts []Triple) map[Triple]struct{} {
-	m := make(map[Triple]struct{}, len(ts))
-	for _, t := range ts {
-		m[t] = struct{}{}
-	}
-	return m
-}
-
 func iri(s string) Term { return NewIRI(s) }
 
 func TestAppendNTriplesCanonicalLines(t *testing.T) {
