@@ -99,7 +99,7 @@ func (c *config) validate() error {
 		}
 		for _, t := range s.topics {
 			if err := validTopic(t); err != nil {
-				return err
+				return fmt.Errorf("%w: seed topic: %w", ErrInvalidOption, err)
 			}
 		}
 	}

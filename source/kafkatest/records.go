@@ -184,6 +184,23 @@ func (c *Cluster) metadata(ctx context.Context, topic string) (topicMeta, error)
 	}
 }
 
+// Partitions returns the number of partitions of topic, or ErrUnknownTopic.
+func (c *Cluster) Partitions(ctx context.Context, topic string) (int, error) {
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	if err := validTopic(topic); err != nil {
+		return 0, err
+	}
+	ctx, cancel := c.withDefaultTimeout(ctx)
+	defer cancel()
+	m, err := c.metadata(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	return len(m.leaders), nil
+}
+
 // Produce writes records to topic synchronously, each to its own
 // Record.Partition (zero means partition 0), with acks from all replicas,
 // and returns once all are acknowledged. The written records are not
