@@ -393,6 +393,36 @@ func checkWritableTriple(t Triple) error {
 	if t.O.Kind() == KindInvalid {
 		return fmt.Errorf("object is not a valid term (%q): %w", t.O.nt, ErrInvalidTriple)
 	}
+	for _, term := range [...]Term{t.S, t.P, t.O} {
+		if err := checkIRIChars(term); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIRIChars rejects an IRI (or a literal's datatype IRI) that holds a
+// character RFC 3987 forbids in an IRI (space, <, >, ", {, }, |, ^, `, \,
+// controls). NewIRI keeps such characters as \u escapes, and the parsers
+// rightly refuse them, so writing one would give text that does not re-parse.
+// Canonical IRIs hold a backslash only for those escapes.
+func checkIRIChars(term Term) error {
+	var iri string
+	switch term.Kind() {
+	case KindIRI:
+		iri = term.nt
+	case KindLiteral:
+		end := term.lexicalEnd()
+		if !strings.HasPrefix(term.nt[end+1:], "^^") {
+			return nil
+		}
+		iri = term.nt[end+3:]
+	default:
+		return nil
+	}
+	if strings.IndexByte(iri, '\\') >= 0 {
+		return fmt.Errorf("IRI %s holds a character not allowed in an IRI: %w", iri, ErrInvalidTriple)
+	}
 	return nil
 }
 

@@ -58,6 +58,7 @@ func TestWriteNTriplesRejectsInvalidTriples(t *testing.T) {
 		{"blank predicate", Triple{good.S, NewBlankNode("p"), good.O}, "triple 1: predicate _:p is not an IRI"},
 		{"zero predicate", Triple{good.S, Term{}, good.O}, "predicate is the zero term"},
 		{"zero object", Triple{good.S, good.P, Term{}}, "object is not a valid term"},
+		{"IRI with a brace", Triple{good.S, good.P, iri("http://ex/{x}")}, "holds a character not allowed in an IRI"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,7 +197,7 @@ func TestTurtleWriterRoundTripsHardLiterals(t *testing.T) {
 		NewTypedLiteral("Point(1 2)", "http://www.opengis.net/ont/geosparql#wktLiteral"),
 		NewTypedLiteral(`odd "datatype" value`, "http://ex/dt#x"),
 		NewLiteral(strings.Repeat("long literal, ", 20000)),
-		iri("http://ex/with%20escape?q=1&r=<>"),
+		iri("http://ex/with%20escape?q=1&r=%3C%3E#frag"),
 		iri("http://ex/ünïcode"),
 		NewBlankNode("b1"),
 		NewBlankNode("_x.y-z"),
@@ -229,6 +230,9 @@ func TestTurtleWriterRejectsWhatTurtleCannotSpell(t *testing.T) {
 		{"empty blank label", Triple{s, p, NewBlankNode("")}, `blank node label ""`},
 		{"bad language tag", Triple{s, p, NewLangLiteral("x", "en_GB")}, `language tag "en_gb"`},
 		{"language tag with digit first", Triple{s, p, NewLangLiteral("x", "1en")}, `language tag "1en"`},
+		{"IRI with a space", Triple{s, p, iri("http://ex/a b")}, `IRI <http://ex/a\u0020b> holds a character not allowed`},
+		{"IRI with angle brackets", Triple{iri("http://ex/<x>"), p, s}, `holds a character not allowed in an IRI`},
+		{"datatype IRI with a quote", Triple{s, p, NewTypedLiteral("x", `http://ex/"dt"`)}, `IRI <http://ex/\u0022dt\u0022> holds`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
