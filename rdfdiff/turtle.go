@@ -22,7 +22,7 @@ const maxNesting = 1000
 
 // maxInterned bounds the term intern table; past it the table starts over.
 // maxInternLen is the longest canonical form interned. Together they bound
-// the table to a few MB.
+// the table to about 15 MB in the worst case (a few MB for Wikidata).
 const (
 	maxInterned  = 1 << 16
 	maxInternLen = 128
@@ -109,6 +109,11 @@ func (p *parser) release() {
 	p.buf, p.r, p.out = nil, nil, nil
 	p.base = iriParts{}
 	p.nsCache = [16]nsCacheEntry{}
+	p.userGen = nil
+	const keep = 64 << 10 // scratch buffers grown by one huge literal are dropped
+	if cap(p.tok) > keep || cap(p.aux) > keep || cap(p.lit) > keep {
+		p.tok, p.aux, p.lit = nil, nil, nil
+	}
 }
 
 // fail stops the parse with a SyntaxError at the current position.
