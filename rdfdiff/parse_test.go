@@ -432,3 +432,21 @@ func TestResolveIRI(t *testing.T) {
 	urn := splitIRI("urn:x:y")
 	assert.Equal(t, "urn:z", resolveIRI(&urn, "z"))
 }
+
+func TestParserPoolDoesNotLeakState(t *testing.T) {
+	a := []byte("@prefix ex: <http://a/> .\n@base <http://base/> .\nex:s ex:p [], <rel> .")
+	first, err := ParseTurtleBytes(a)
+	require.NoError(t, err)
+	for range 3 {
+		// The same document gives the same triples, generated labels included.
+		again, err := ParseTurtleBytes(a)
+		require.NoError(t, err)
+		assert.Equal(t, first, again)
+
+		// Prefixes and base of the previous document are gone.
+		_, err = ParseTurtleBytes([]byte("ex:s ex:p ex:o ."))
+		assert.ErrorContains(t, err, `undefined prefix "ex:"`)
+		_, err = ParseTurtleBytes([]byte("<http://x/s> <http://x/p> <rel> ."))
+		assert.ErrorContains(t, err, "no base IRI")
+	}
+}
