@@ -401,11 +401,12 @@ func checkWritableTriple(t Triple) error {
 	return nil
 }
 
-// checkIRIChars rejects an IRI (or a literal's datatype IRI) that holds a
-// character RFC 3987 forbids in an IRI (space, <, >, ", {, }, |, ^, `, \,
-// controls). NewIRI keeps such characters as \u escapes, and the parsers
-// rightly refuse them, so writing one would give text that does not re-parse.
-// Canonical IRIs hold a backslash only for those escapes.
+// checkIRIChars rejects an IRI (or a literal's datatype IRI) that is not
+// absolute, or that holds a character RFC 3987 forbids in an IRI (space, <,
+// >, ", {, }, |, ^, `, \, controls). NewIRI keeps such characters as \u
+// escapes, and the parsers rightly refuse them; a relative IRI would be
+// resolved against a base. Either way the text would not re-parse to the
+// same triple. Canonical IRIs hold a backslash only for those escapes.
 func checkIRIChars(term Term) error {
 	var iri string
 	switch term.Kind() {
@@ -423,7 +424,26 @@ func checkIRIChars(term Term) error {
 	if strings.IndexByte(iri, '\\') >= 0 {
 		return fmt.Errorf("IRI %s holds a character not allowed in an IRI: %w", iri, ErrInvalidTriple)
 	}
+	if !hasIRIScheme(iri[1 : len(iri)-1]) {
+		return fmt.Errorf("IRI %s is not absolute (no scheme), so a parser would resolve it against a base: %w", iri, ErrInvalidTriple)
+	}
 	return nil
+}
+
+// hasIRIScheme reports whether iri starts with an RFC 3986 scheme and ':'.
+func hasIRIScheme(iri string) bool {
+	for i := 0; i < len(iri); i++ {
+		c := iri[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // checkTurtleWritable adds to checkWritableTriple what Turtle cannot spell: blank node

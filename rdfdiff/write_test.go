@@ -59,6 +59,9 @@ func TestWriteNTriplesRejectsInvalidTriples(t *testing.T) {
 		{"zero predicate", Triple{good.S, Term{}, good.O}, "predicate is the zero term"},
 		{"zero object", Triple{good.S, good.P, Term{}}, "object is not a valid term"},
 		{"IRI with a brace", Triple{good.S, good.P, iri("http://ex/{x}")}, "holds a character not allowed in an IRI"},
+		{"relative IRI", Triple{iri("Q42"), good.P, good.O}, "IRI <Q42> is not absolute"},
+		{"empty IRI", Triple{good.S, good.P, iri("")}, "IRI <> is not absolute"},
+		{"scheme-less datatype IRI", Triple{good.S, good.P, NewTypedLiteral("1", "1dt")}, "IRI <1dt> is not absolute"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
