@@ -165,7 +165,7 @@ func TestSwiftStoreDetectsCorruption(t *testing.T) {
 
 		// An object whose recorded checksum does not match its bytes.
 		_, err := conn.ObjectPut(ctx, s.Container(), s.ObjectName("job/bad-md5"), strings.NewReader("tampered"), true, "", "",
-			swift.Headers{"X-Object-Meta-Streamkit-Md5": "00112233445566778899aabbccddeeff", "X-Object-Meta-Streamkit-Size": "8"})
+			swift.Headers{"X-Object-Meta-Streamkit-Crc32c": "0badf00d", "X-Object-Meta-Streamkit-Size": "8"})
 		require.NoError(t, err)
 		_, err = readAll(ctx, s, "job/bad-md5")
 		var ce *checkpoint.ObjectCorruptError
@@ -182,7 +182,16 @@ func TestSwiftStoreDetectsCorruption(t *testing.T) {
 		require.ErrorIs(t, err, checkpoint.ErrObjectCorrupt)
 		assert.Contains(t, err.Error(), "read 5 bytes, want 100")
 
-		got, err := readAll(ctx, s, "job/ok")
+		assert.Contains(t, fmt.Sprint(func() error { _, err := readAll(ctx, s, "job/bad-md5"); return err }()), "crc32c")
+
+		// A plain object written by another tool has no streamkit metadata:
+		// it is checked against its ETag (its MD5).
+		require.NoError(t, conn.ObjectPutString(ctx, s.Container(), s.ObjectName("job/foreign"), "from the swift CLI", ""))
+		got, err := readAll(ctx, s, "job/foreign")
+		require.NoError(t, err)
+		assert.Equal(t, "from the swift CLI", string(got))
+
+		got, err = readAll(ctx, s, "job/ok")
 		require.NoError(t, err)
 		assert.Equal(t, "fine", string(got))
 	})

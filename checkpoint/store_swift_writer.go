@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
+	"hash/crc32"
 	"net/url"
 	"strconv"
 	"sync"
@@ -30,7 +30,7 @@ type swiftWriter struct {
 	mu   sync.Mutex // serialises Write, Close and Cancel
 	done bool
 	buf  []byte
-	hash hash.Hash // MD5 of the whole object
+	crc  uint32 // CRC-32C of the whole object
 	size int64
 	nseg int
 	sem  chan struct{}
@@ -61,7 +61,6 @@ func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string) *swift
 		name:     name,
 		obj:      obj,
 		uploadID: randomHex(8),
-		hash:     md5.New(),
 		sem:      make(chan struct{}, s.concurrency),
 		free:     make(chan []byte, s.concurrency+1),
 	}
@@ -99,7 +98,7 @@ func (w *swiftWriter) Write(p []byte) (int, error) {
 		}
 		n := copy(w.buf[len(w.buf):cap(w.buf)], p)
 		w.buf = w.buf[:len(w.buf)+n]
-		w.hash.Write(p[:n])
+		w.crc = crc32.Update(w.crc, swiftCRCTable, p[:n])
 		w.size += int64(n)
 		total += n
 		p = p[n:]
@@ -214,10 +213,9 @@ func (w *swiftWriter) Close() error {
 }
 
 func (w *swiftWriter) commit() error {
-	md5hex := hex.EncodeToString(w.hash.Sum(nil))
 	meta := swift.Headers{
 		"If-None-Match": "*",
-		swiftMetaMD5:    md5hex,
+		swiftMetaCRC:    fmt.Sprintf("%08x", w.crc),
 		swiftMetaSize:   strconv.FormatInt(w.size, 10),
 		swiftMetaUpload: w.uploadID,
 	}
@@ -225,8 +223,9 @@ func (w *swiftWriter) commit() error {
 		if err := w.ctx.Err(); err != nil {
 			return err
 		}
+		sum := md5.Sum(w.buf)
 		return w.putFinal(func(ctx context.Context) error {
-			return w.s.putBytes(ctx, w.s.container, w.obj, w.buf, md5hex, meta, nil)
+			return w.s.putBytes(ctx, w.s.container, w.obj, w.buf, hex.EncodeToString(sum[:]), meta, nil)
 		})
 	}
 	if len(w.buf) > 0 {
