@@ -561,7 +561,7 @@ func (p *parser) blankNodeLabel() Term {
 		p.fail("expected ':' after '_' in blank node label")
 	}
 	p.pos += 2
-	r, size := p.peekRune()
+	r, size := p.nameRune()
 	if size == 0 || !(isPNCharsU(r) || '0' <= r && r <= '9') {
 		p.fail("expected blank node label after '_:', found %s", p.describe())
 	}
@@ -649,9 +649,19 @@ func (p *parser) nameContinuesAt(k int, local bool) bool {
 	return isPNChars(r)
 }
 
+// nameRune is peekRune for the first character of a name: invalid UTF-8
+// is an error there (utf8.RuneError, U+FFFD, would pass for a name character).
+func (p *parser) nameRune() (rune, int) {
+	r, size := p.peekRune()
+	if r == utf8.RuneError && size == 1 {
+		p.fail("%s in name", p.describe())
+	}
+	return r, size
+}
+
 // scanPNPrefix consumes a PN_PREFIX and reports whether there was one.
 func (p *parser) scanPNPrefix() bool {
-	r, size := p.peekRune()
+	r, size := p.nameRune()
 	if size == 0 || !isPNCharsBase(r) {
 		return false
 	}
@@ -684,7 +694,7 @@ func (p *parser) prefixedNameOrWord() (Term, string) {
 		}
 		p.scanNameRest(true)
 	case c >= utf8.RuneSelf:
-		r, size := p.peekRune()
+		r, size := p.nameRune()
 		if isPNCharsU(r) {
 			p.pos += size
 			p.scanNameRest(true)
