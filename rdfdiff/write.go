@@ -393,10 +393,44 @@ func checkWritableTriple(t Triple) error {
 	if t.O.Kind() == KindInvalid {
 		return fmt.Errorf("object is not a valid term (%q): %w", t.O.nt, ErrInvalidTriple)
 	}
+	if err := checkLiteralShape(t.O); err != nil {
+		return err
+	}
 	for _, term := range [...]Term{t.S, t.P, t.O} {
 		if err := checkIRIChars(term); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkLiteralShape checks that a literal's canonical form is "lex",
+// "lex"@tag or "lex"^^<dt> with every quote inside lex escaped. A language
+// tag or datatype holding a quote (NewLangLiteral and NewTypedLiteral do not
+// check them) would end the literal early when re-parsed.
+func checkLiteralShape(term Term) error {
+	if !term.IsLiteral() {
+		return nil
+	}
+	nt := term.nt
+	i := 1
+	for {
+		j := strings.IndexAny(nt[i:], `"\`)
+		if j < 0 {
+			i = len(nt)
+			break
+		}
+		i += j
+		if nt[i] == '"' {
+			break
+		}
+		i += 2 // an escape and the character it escapes
+	}
+	if i >= len(nt) || i != term.lexicalEnd() {
+		return fmt.Errorf("literal %s is malformed (a quote in its language tag or datatype): %w", nt, ErrInvalidTriple)
+	}
+	if rest := nt[i+1:]; rest != "" && rest[0] != '@' && (!strings.HasPrefix(rest, "^^<") || rest[len(rest)-1] != '>') {
+		return fmt.Errorf("literal %s is malformed: %w", nt, ErrInvalidTriple)
 	}
 	return nil
 }
