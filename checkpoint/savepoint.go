@@ -58,7 +58,7 @@ func (c *Checkpointer) Savepoint(ctx context.Context, name string, id uint64) (*
 		return nil, err
 	}
 	m.Savepoint = name
-	if err := c.publish(ctx, savepointName(c.job, name), m); err != nil {
+	if _, err := c.publish(ctx, savepointName(c.job, name), m); err != nil {
 		return nil, err
 	}
 	return m, nil

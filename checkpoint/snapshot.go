@@ -127,6 +127,12 @@ type Checkpointer struct {
 	mu          sync.Mutex
 	chains      map[int]*chainState
 	lastAttempt uint64 // highest ID this instance tried to write
+	// seenMax is the highest checkpoint ID in the listing that verified the
+	// last successful checkpoint; valid while seenFresh. It saves the next
+	// Checkpoint a listing: a collision it misses still fails safely with
+	// ErrExist, after which the next Checkpoint lists again.
+	seenMax   uint64
+	seenFresh bool
 }
 
 // chainState is the committed lineage of one partition.
@@ -267,10 +273,13 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, positions map[string]int6
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id, err := c.nextID(ctx)
-	if err != nil {
-		return nil, err
+	id := c.seenMax + 1
+	if !c.seenFresh {
+		if id, err = c.nextID(ctx); err != nil {
+			return nil, err
+		}
 	}
+	c.seenFresh = false
 	id = max(id, c.lastAttempt+1)
 	c.lastAttempt = id
 	now := c.o.now().UTC()
@@ -293,12 +302,14 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, positions map[string]int6
 		return nil, err
 	}
 	slices.SortFunc(m.Partitions, func(a, b PartitionManifest) int { return a.Partition - b.Partition })
-	if err := c.publish(ctx, manifestName(c.job, id), m); err != nil {
+	seen, err := c.publish(ctx, manifestName(c.job, id), m)
+	if err != nil {
 		if errors.Is(err, ErrConcurrentGC) {
 			clear(c.chains)
 		}
 		return nil, err
 	}
+	c.seenMax, c.seenFresh = seen, true
 	clear(c.chains)
 	for i, p := range parts {
 		c.chains[p.Partition] = newChains[i]
@@ -422,40 +433,42 @@ func encodeSnapshot(w io.Writer, h snapshotHeader, tables []StateTable) (ObjectR
 // publish writes a manifest (or savepoint pin) and then checks that every
 // object it names is still there and that no GC is sweeping their
 // directories; otherwise it withdraws the manifest. See GC for why this
-// write-then-check order makes concurrent GC safe.
-func (c *Checkpointer) publish(ctx context.Context, name string, m *Manifest) error {
+// write-then-check order makes concurrent GC safe. It returns the highest
+// checkpoint ID seen by the check.
+func (c *Checkpointer) publish(ctx context.Context, name string, m *Manifest) (uint64, error) {
 	data, err := encodeManifest(m)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	w, err := c.store.Create(ctx, name)
 	if err != nil {
-		return fmt.Errorf("checkpoint: creating %q: %w", name, err)
+		return 0, fmt.Errorf("checkpoint: creating %q: %w", name, err)
 	}
 	if _, err = w.Write(data); err == nil {
 		err = w.Close()
 	}
 	if err != nil {
 		_ = w.Cancel()
-		return fmt.Errorf("checkpoint: writing %q: %w", name, err)
+		return 0, fmt.Errorf("checkpoint: writing %q: %w", name, err)
 	}
-	if err := c.verifyLive(ctx, m); err != nil {
+	seen, err := c.verifyLive(ctx, m)
+	if err != nil {
 		// Withdraw: nothing may refer to objects a GC removes. The sink's
 		// commit point has not been written yet, so nobody depends on m.
 		derr := c.store.Delete(context.WithoutCancel(ctx), name)
 		if derr != nil {
-			return fmt.Errorf("%w (and withdrawing %q failed: %v)", err, name, derr)
+			return 0, fmt.Errorf("%w (and withdrawing %q failed: %v)", err, name, derr)
 		}
-		return err
+		return 0, err
 	}
-	return nil
+	return seen, nil
 }
 
 // verifyLive lists the job's checkpoint directories (one listing, made
 // after the manifest was committed) and fails with ErrConcurrentGC when the
 // directory of an object m names, or m's own, holds a GC tombstone, or when
 // an object is missing.
-func (c *Checkpointer) verifyLive(ctx context.Context, m *Manifest) error {
+func (c *Checkpointer) verifyLive(ctx context.Context, m *Manifest) (maxID uint64, err error) {
 	dirs := map[uint64]bool{m.ID: true}
 	want := make(map[string]int64)
 	for _, r := range m.Objects() {
@@ -464,22 +477,26 @@ func (c *Checkpointer) verifyLive(ctx context.Context, m *Manifest) error {
 	}
 	infos, err := c.store.List(ctx, c.job+"/chk-")
 	if err != nil {
-		return fmt.Errorf("checkpoint: verifying checkpoint %d: %w", m.ID, err)
+		return 0, fmt.Errorf("checkpoint: verifying checkpoint %d: %w", m.ID, err)
 	}
 	for _, in := range infos {
 		id, rest, ok := parseChkName(c.job, in.Name)
-		if !ok || !dirs[id] {
+		if !ok {
+			continue
+		}
+		maxID = max(maxID, id)
+		if !dirs[id] {
 			continue
 		}
 		if strings.HasPrefix(rest, tombstonePrefix) {
-			return fmt.Errorf("%w: %q is being collected (%s)", ErrConcurrentGC, chkDir(c.job, id), in.Name)
+			return 0, fmt.Errorf("%w: %q is being collected (%s)", ErrConcurrentGC, chkDir(c.job, id), in.Name)
 		}
 		if size, ok := want[in.Name]; ok && size == in.Size {
 			delete(want, in.Name)
 		}
 	}
 	for name := range want {
-		return fmt.Errorf("%w: %q is gone", ErrConcurrentGC, name)
+		return 0, fmt.Errorf("%w: %q is gone", ErrConcurrentGC, name)
 	}
-	return nil
+	return maxID, nil
 }

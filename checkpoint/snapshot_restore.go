@@ -173,6 +173,7 @@ func (c *Checkpointer) load(ctx context.Context, m *Manifest, declared []TableSc
 	if err != nil {
 		return err
 	}
+	c.seenFresh = false
 	clear(c.chains)
 	for i, p := range parts {
 		if chains[i] != nil {
