@@ -86,7 +86,9 @@ const (
 //
 // Requests that fail with a 5xx status, a timeout, a rate limit (408, 429,
 // 498) or a connection error are retried with capped exponential backoff and
-// jitter; other 4xx statuses are never retried. Every call honours its ctx.
+// jitter; other 4xx statuses are never retried. A read whose connection
+// breaks mid-object resumes where it stopped (a Range request, with If-Match
+// on the ETag), under the same policy. Every call honours its ctx.
 //
 // The in-process fake github.com/ncw/swift/v2/swifttest ignores
 // If-None-Match. Against it the store still refuses to create an object that
@@ -485,7 +487,7 @@ func (s *SwiftStore) Open(ctx context.Context, name string) (io.ReadCloser, erro
 		}
 		return nil, fmt.Errorf("checkpoint: open %q: %w", name, err)
 	}
-	r := &swiftReader{name: name, f: f, size: -1}
+	r := &swiftReader{ctx: ctx, s: s, name: name, f: f, size: -1, etag: h["Etag"]}
 	if v, err := strconv.ParseInt(h[swiftMetaSize], 10, 64); err == nil {
 		r.size = v
 	} else if v, err := strconv.ParseInt(h["Content-Length"], 10, 64); err == nil {
@@ -503,8 +505,15 @@ func (s *SwiftStore) Open(ctx context.Context, name string) (io.ReadCloser, erro
 	return r, nil
 }
 
-// swiftReader streams an object and verifies it at the end.
+// swiftReader streams an object and verifies it at the end. When the
+// connection breaks mid-object it reopens the object at the current offset
+// (with If-Match on the first response's ETag, so it cannot splice in a
+// different object) under the store's retry policy.
 type swiftReader struct {
+	ctx     context.Context
+	s       *SwiftStore
+	etag    string
+	resumes int
 	name    string
 	f       *swift.ObjectOpenFile
 	n       int64
@@ -521,6 +530,9 @@ func (r *swiftReader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	n, err := r.f.Read(p)
+	for n == 0 && err != nil && err != io.EOF && r.resume(err) {
+		n, err = r.f.Read(p)
+	}
 	if r.crcHash != nil {
 		r.crcHash.Write(p[:n])
 	}
@@ -540,6 +552,41 @@ func (r *swiftReader) Read(p []byte) (int, error) {
 		return n, r.err
 	}
 	return n, nil
+}
+
+// resume reopens the object at offset r.n after a retryable read error,
+// waiting as the retry policy says between attempts. It reports whether
+// reading may go on.
+func (r *swiftReader) resume(readErr error) bool {
+	if !retryableSwiftError(readErr) || r.etag == "" {
+		return false
+	}
+	_ = r.f.Close()
+	err := readErr
+	for r.resumes+1 < r.s.attempts && retryableSwiftError(err) && r.ctx.Err() == nil {
+		r.resumes++
+		wait := min(r.s.retryBase<<(r.resumes-1), r.s.retryMax)
+		d := wait/2 + rand.N(wait/2+1)
+		r.s.logger.Warn("checkpoint: swift read failed, resuming", "object", r.name, "offset", r.n, "wait", d, "err", err)
+		t := time.NewTimer(d)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		h := swift.Headers{"If-Match": r.etag}
+		if r.n > 0 {
+			h["Range"] = fmt.Sprintf("bytes=%d-", r.n)
+		}
+		var f *swift.ObjectOpenFile
+		f, _, err = r.s.conn.ObjectOpen(r.ctx, r.s.container, r.s.prefix+r.name, false, h)
+		if err == nil {
+			r.f = f
+			return true
+		}
+	}
+	return false
 }
 
 func (r *swiftReader) verify() error {

@@ -477,3 +477,80 @@ func TestSwiftStoreForeignLargeObject(t *testing.T) {
 		assert.Empty(t, checkpointtest.ObjectNames(t, conn, s.SegmentContainer()))
 	})
 }
+
+// breakingTransport cuts the body of matching GET responses after a number
+// of bytes, as a dropped connection would.
+type breakingTransport struct {
+	next  http.RoundTripper
+	match func(*http.Request) bool
+	after int64
+
+	mu     sync.Mutex
+	breaks int // how many more bodies to break
+	ranges []string
+}
+
+type breakingBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *breakingBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (bt *breakingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := bt.next.RoundTrip(req)
+	if err != nil || !bt.match(req) {
+		return resp, err
+	}
+	bt.mu.Lock()
+	defer bt.mu.Unlock()
+	bt.ranges = append(bt.ranges, req.Header.Get("Range"))
+	if bt.breaks > 0 && resp.StatusCode/100 == 2 {
+		bt.breaks--
+		resp.Body = &breakingBody{ReadCloser: resp.Body, left: bt.after}
+	}
+	return resp, nil
+}
+
+func TestSwiftStoreReadResumes(t *testing.T) {
+	swiftBackends(t, func(t *testing.T, conn *swift.Connection) {
+		next := conn.Transport
+		if next == nil {
+			next = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		bt := &breakingTransport{next: next, after: 300_000, breaks: 2,
+			match: func(r *http.Request) bool { return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/job/") }}
+		conn.Transport = bt
+		s := newTestSwiftStore(t, conn, checkpoint.WithSwiftRetry(4, time.Millisecond, 5*time.Millisecond),
+			checkpoint.WithSwiftLogger(slog.New(slog.DiscardHandler)))
+		for _, size := range []int{1_000_000, 2*testThreshold + 17} { // plain and large
+			data := checkpointtest.RandomBytes(uint64(size), size)
+			name := fmt.Sprintf("job/resume-%d", size)
+			putObject(t, s, name, data)
+			bt.mu.Lock()
+			bt.breaks, bt.ranges = 2, nil
+			bt.mu.Unlock()
+			assert.Equal(t, data, checkpointtest.Get(t, s, name), "size %d", size)
+			bt.mu.Lock()
+			assert.Equal(t, []string{"", "bytes=300000-", "bytes=600000-"}, bt.ranges, "size %d", size)
+			bt.mu.Unlock()
+		}
+		// Out of attempts: the error surfaces, nothing is made up.
+		putObject(t, s, "job/doomed", checkpointtest.RandomBytes(1, 1_000_000))
+		bt.mu.Lock()
+		bt.breaks, bt.after = 10, 100_000 // 4 attempts read 400 kB of 1 MB
+		bt.mu.Unlock()
+		_, err := readAll(context.Background(), s, "job/doomed")
+		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	})
+}
