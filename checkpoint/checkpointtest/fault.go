@@ -20,7 +20,8 @@ type Fault struct {
 	Match func(name string) bool
 	// AfterBytes makes the fault fire once the writer has passed this many
 	// bytes to the wrapped store: the Write that would cross it writes only
-	// up to it and then fails. A negative value means "not during Write".
+	// up to it and then fails. Zero fires at the first Write, before any
+	// byte; a negative value means "not during Write". Ignored with OnClose.
 	AfterBytes int64
 	// OnClose makes Close fail (after all writes went through) instead.
 	OnClose bool
