@@ -344,3 +344,27 @@ func TestReassemblerProvenanceProperty(t *testing.T) {
 	assert.Greater(t, errorsSeen, 50, "and the broken ones are reported")
 	t.Logf("%d complete events, %d errors", total, errorsSeen)
 }
+
+// An abandoned partial event followed by a new event whose first chunk is
+// broken: one error reports both, and drops all three messages.
+func TestReassemblerAbandonedThenBrokenStart(t *testing.T) {
+	a := sequence(t, "req-A")
+	broken := withEdit(single(t, "req-B"), func(e *ChangeEvent) {
+		e.Added = &RDFData{MIMEType: MIMETypeTurtle, Data: "<http://ex/s> <http://ex/p> ."}
+	})
+	r := NewReassembler()
+	for i := range 2 {
+		_, err := r.Add(a[i], origin{i})
+		require.NoError(t, err)
+	}
+	c, err := r.Add(broken, origin{2})
+	assert.Nil(t, c)
+	require.ErrorIs(t, err, ErrBrokenChunkSequence)
+	_, isSyntax := errors.AsType[*SyntaxError](err)
+	assert.True(t, isSyntax)
+	cse, _ := errors.AsType[*ChunkSequenceError](err)
+	assert.Equal(t, []any{origin{0}, origin{1}, origin{2}}, cse.Dropped)
+	assert.Contains(t, cse.Msg, "new event started after 2 of")
+	assert.Contains(t, cse.Msg, "; then invalid Turtle in rdf_added_data at 1:")
+	assert.Nil(t, r.Pending())
+}
