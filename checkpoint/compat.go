@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -140,14 +141,6 @@ func checkCompat(m *Manifest, declared []TableSchema, o restoreOptions) error {
 	if len(mm) == 0 {
 		return nil
 	}
-	sortMismatches(mm)
+	slices.SortStableFunc(mm, func(a, b Mismatch) int { return strings.Compare(a.Table, b.Table) })
 	return &IncompatibleError{Checkpoint: m.ID, Savepoint: m.Savepoint, Mismatches: mm}
-}
-
-func sortMismatches(mm []Mismatch) {
-	for i := 1; i < len(mm); i++ {
-		for j := i; j > 0 && mm[j].Table < mm[j-1].Table; j-- {
-			mm[j], mm[j-1] = mm[j-1], mm[j]
-		}
-	}
 }

@@ -97,7 +97,7 @@ func (c *Checkpointer) Savepoints(ctx context.Context) ([]SavepointInfo, error) 
 		}
 		out = append(out, SavepointInfo{Name: name, Checkpoint: m.ID, Created: m.Created, Saved: in.Modified})
 	}
-	slices.SortFunc(out, func(a, b SavepointInfo) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b SavepointInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

@@ -215,18 +215,8 @@ func declaredSchemas(parts []PartitionState) ([]TableSchema, error) {
 	for _, s := range byName {
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b TableSchema) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b TableSchema) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func schemasOf(tables []StateTable) []TableSchema {
