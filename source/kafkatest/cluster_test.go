@@ -154,9 +154,27 @@ func TestTxnOffsetCommitShowsInCommittedOffsets(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, kafkatest.CommittedOffset{Offset: 3, Metadata: "checkpoint-1"}, offs[kafkatest.TopicPartition{Topic: "in", Partition: 0}])
 
+	// Nor are those of a transaction still open, and reading does not wait
+	// for it to end.
+	require.NoError(t, p.BeginTxn())
+	sendAll(t, p, "out", "d")
+	require.NoError(t, p.AddOffsetsToTxn(map[string][]*sarama.PartitionOffsetMetadata{
+		"in": {{Partition: 1, Offset: 9, Metadata: meta("checkpoint-3")}},
+	}, "job"))
+	short, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	offs, err = c.CommittedOffsets(short, "job")
+	require.NoError(t, err)
+	assert.Equal(t, kafkatest.CommittedOffset{Offset: 7, Metadata: "checkpoint-1"}, offs[kafkatest.TopicPartition{Topic: "in", Partition: 1}])
+
 	out, err := c.ReadCommitted(ctx, "out")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, values(out))
+
+	require.NoError(t, p.CommitTxn())
+	co, err := c.WaitForCommittedOffset(ctx, "job", "in", 1, 9)
+	require.NoError(t, err)
+	assert.Equal(t, kafkatest.CommittedOffset{Offset: 9, Metadata: "checkpoint-3"}, co)
 
 	none, err := c.CommittedOffsets(ctx, "nobody")
 	require.NoError(t, err)
@@ -306,9 +324,12 @@ func TestDroppedConnectionsAreSurvived(t *testing.T) {
 
 	sendAll(t, p, "events", names("after-all", 10)...)
 	receive(10)
-	n, err := c.DropBrokerConnections(1)
+	// The consumer reads every partition, so it is connected to the leader
+	// of partition 0.
+	leader := c.Kfake().LeaderFor("events", 0)
+	n, err := c.DropBrokerConnections(leader)
 	require.NoError(t, err)
-	assert.Greater(t, n, 0, "the clients talk to broker 1 (it leads some partitions)")
+	assert.Greater(t, n, 0, "the clients talk to broker %d", leader)
 
 	// A produce cut off before it is answered: sarama retries it and the
 	// idempotent producer does not write it twice.

@@ -473,9 +473,10 @@ func fromKgo(kr *kgo.Record) Record {
 
 // CommittedOffsets returns the offsets committed by a consumer group, by
 // OffsetCommit or transactionally by TxnOffsetCommit (sarama's
-// AddOffsetsToTxn) once the transaction committed. A group that has committed
-// nothing yields an empty map. Partitions with no committed offset are left
-// out.
+// AddOffsetsToTxn) once the transaction committed; offsets of a transaction
+// still open are not returned, and do not make the call wait. A group that
+// has committed nothing yields an empty map. Partitions with no committed
+// offset are left out.
 func (c *Cluster) CommittedOffsets(ctx context.Context, group string) (map[TopicPartition]CommittedOffset, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -491,7 +492,9 @@ func (c *Cluster) CommittedOffsets(ctx context.Context, group string) (map[Topic
 		rg := kmsg.NewOffsetFetchRequestGroup()
 		rg.Group = group
 		req.Groups = append(req.Groups, rg)
-		req.RequireStable = true // wait for pending transactional commits to settle
+		// RequireStable stays false: a transaction left open (a killed job)
+		// must not block the read; its pending offsets are simply not
+		// committed yet, which is what the caller asks about.
 		resp, err := req.RequestWith(ctx, c.cl)
 		if err != nil {
 			return nil, fmt.Errorf("kafkatest: committed offsets of group %q: %w", group, err)
