@@ -83,8 +83,6 @@ func Start(opts ...Option) (*Cluster, error) {
 	kopts = append(kopts, kfake.ListenFn(tracker.listen))
 	if len(cfg.ports) > 0 {
 		kopts = append(kopts, kfake.Ports(cfg.ports...))
-	} else {
-		kopts = append(kopts, kfake.Ports(make([]int, cfg.brokers)...))
 	}
 
 	kf, err := kfake.NewCluster(kopts...)

@@ -82,6 +82,10 @@ func TestCreateTopic(t *testing.T) {
 	assert.ErrorIs(t, c.CreateTopic(ctx, "neg", -1), kafkatest.ErrInvalidArgument)
 
 	require.NoError(t, c.Produce(ctx, "four", kafkatest.Record{Partition: 3, Value: []byte("v")}))
+	// The harness's own connections are not client connections, and are
+	// never dropped.
+	assert.Equal(t, 0, c.ClientConnections())
+	assert.Equal(t, 0, c.DropConnections())
 	err = c.Produce(ctx, "four", kafkatest.Record{Partition: 4, Value: []byte("v")})
 	assert.ErrorIs(t, err, kafkatest.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "partition 4")
