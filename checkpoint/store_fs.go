@@ -11,7 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,7 +211,7 @@ func (s *FileStore) List(ctx context.Context, prefix string) ([]ObjectInfo, erro
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: list %q: %w", prefix, err)
 	}
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	slices.SortFunc(infos, func(a, b ObjectInfo) int { return strings.Compare(a.Name, b.Name) })
 	return infos, nil
 }
 

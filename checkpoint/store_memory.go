@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +90,7 @@ func (s *MemoryStore) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 		}
 	}
 	s.mu.RUnlock()
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	slices.SortFunc(infos, func(a, b ObjectInfo) int { return strings.Compare(a.Name, b.Name) })
 	return infos, nil
 }
 

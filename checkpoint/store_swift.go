@@ -15,7 +15,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -653,7 +653,7 @@ func (s *SwiftStore) List(ctx context.Context, prefix string) ([]ObjectInfo, err
 		}
 		infos = append(infos, info)
 	}
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	slices.SortFunc(infos, func(a, b ObjectInfo) int { return strings.Compare(a.Name, b.Name) })
 	return infos, nil
 }
 

@@ -22,7 +22,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -321,7 +321,7 @@ func testList(t *testing.T, s checkpoint.Store, _ config) {
 		Put(t, s, n, []byte(strings.Repeat("x", i)))
 	}
 	all := append([]string(nil), names...)
-	sort.Strings(all)
+	slices.Sort(all)
 	assert.Equal(t, all, Names(t, s, ""))
 	assert.Equal(t, []string{
 		"job/chk-0000000001/MANIFEST",
