@@ -129,8 +129,9 @@ const maxNameLen = 768
 // package: a non-empty, relative, '/'-separated path of at most 768 bytes
 // whose segments are not empty, "." or "..", and do not start with the
 // reserved ".tmp-" (the filesystem store's in-progress files), without NUL
-// bytes or backslashes. The error wraps ErrInvalidName. Store implementations outside this module should apply the same rule so
-// that checkpoints stay portable between stores.
+// bytes or backslashes. The error wraps ErrInvalidName. Store
+// implementations outside this module should apply the same rule, so that
+// checkpoints stay portable between stores.
 func ValidateName(name string) error {
 	switch {
 	case name == "":
