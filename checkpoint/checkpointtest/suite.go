@@ -500,7 +500,7 @@ func testContext(t *testing.T, s checkpoint.Store, _ config) {
 
 func testInvalidNames(t *testing.T, s checkpoint.Store, _ config) {
 	ctx := context.Background()
-	for _, name := range []string{"", "/abs/name", "a/../../etc/passwd", "..", "a/./b", "a//b", "trailing/", "back\\slash", "nul\x00byte", "a/.tmp-sneaky", strings.Repeat("long/", 200)} {
+	for _, name := range []string{"", "/abs/name", "a/../../etc/passwd", "..", "a/./b", "a//b", "trailing/", "back\\slash", "nul\x00byte", "a/.tmp-sneaky", "job/" + strings.Repeat("a", 800)} {
 		_, err := s.Create(ctx, name)
 		assert.ErrorIs(t, err, checkpoint.ErrInvalidName, "Create(%q)", name)
 		_, err = s.Open(ctx, name)
