@@ -376,3 +376,85 @@ func TestTransactionTimeout(t *testing.T) {
 	assert.Equal(t, []string{"plain"}, values(rc))
 	assert.Error(t, p.CommitTxn(), "the broker aborted the transaction")
 }
+
+// collectHandler forwards every message value and commits after each one.
+type collectHandler struct{ got chan<- string }
+
+func (h collectHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h collectHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h collectHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for m := range claim.Messages() {
+		h.got <- string(m.Value)
+		s.MarkMessage(m, "")
+		s.Commit()
+	}
+	return nil
+}
+
+// A consumer group member rides out dropped connections: it reconnects
+// (rejoining if it must), goes on consuming, and its commits land.
+func TestConsumerGroupSurvivesDroppedConnections(t *testing.T) {
+	ctx := testCtx(t)
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(2, "in"))
+	conf := c.SaramaConfig()
+	conf.Consumer.Offsets.AutoCommit.Enable = false
+	g, err := sarama.NewConsumerGroup(c.Addrs(), "riders", conf)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = g.Close() })
+	got := make(chan string, 100)
+	gctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for gctx.Err() == nil {
+			if err := g.Consume(gctx, []string{"in"}, collectHandler{got: got}); err != nil && gctx.Err() == nil {
+				t.Logf("consume: %v (retrying)", err)
+			}
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	seen := make(map[string]bool)
+	await := func(vals []string) {
+		t.Helper()
+		for _, v := range vals {
+			for !seen[v] {
+				select {
+				case s := <-got:
+					seen[s] = true
+				case <-ctx.Done():
+					t.Fatalf("never received %s; seen %d", v, len(seen))
+				}
+			}
+		}
+	}
+
+	require.NoError(t, c.WaitForGroupStable(ctx, "riders", 1))
+	first := names("first", 10)
+	recs := make([]kafkatest.Record, len(first))
+	for i, v := range first {
+		recs[i] = kafkatest.Record{Key: []byte(v), Value: []byte(v)}
+	}
+	require.NoError(t, c.ProduceKeyed(ctx, "in", recs...))
+	await(first)
+
+	assert.Greater(t, c.DropConnections(), 0)
+	second := names("second", 10)
+	for i, v := range second {
+		recs[i] = kafkatest.Record{Key: []byte(v), Value: []byte(v)}
+	}
+	require.NoError(t, c.ProduceKeyed(ctx, "in", recs...))
+	await(second)
+
+	err = c.WaitFor(ctx, "offsets covering all 20 records", func(ctx context.Context) (bool, string, error) {
+		offs, err := c.CommittedOffsets(ctx, "riders")
+		if err != nil {
+			return false, "", err
+		}
+		var sum int64
+		for _, o := range offs {
+			sum += o.Offset
+		}
+		return sum == 20, fmt.Sprintf("%v", offs), nil
+	})
+	require.NoError(t, err)
+}
