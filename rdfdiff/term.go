@@ -63,9 +63,13 @@ type Triple struct {
 	S, P, O Term
 }
 
-// NewIRI returns the IRI term for iri, which must be an absolute IRI without
-// surrounding angle brackets. Characters that N-Triples forbids inside an IRI
-// reference are written as \u escapes, so the result always round-trips.
+// NewIRI returns the IRI term for iri, which should be an absolute IRI
+// without surrounding angle brackets. It does no validation: the parsers
+// validate what they read. An iri holding characters RDF forbids in IRIs
+// (space, controls, <>"{}|^`\\) is not a valid RDF IRI; NewIRI writes those
+// characters as \u escapes so the term can never break out of its brackets in
+// N-Triples, Turtle or SPARQL, and the writers refuse such terms
+// (ErrInvalidTriple) rather than emit an IRI a store would misread.
 func NewIRI(iri string) Term {
 	if iriNeedsEscape(iri) {
 		return Term{nt: string(appendEscapedIRI(append(make([]byte, 0, len(iri)+8), '<'), iri)) + ">"}
@@ -90,7 +94,9 @@ func NewLiteral(lexical string) Term {
 }
 
 // NewLangLiteral returns a language-tagged string (datatype rdf:langString).
-// The tag is stored in lower case. An empty tag gives a simple literal.
+// The tag is stored in lower case. An empty tag gives a simple literal. The
+// tag is not validated (BCP 47 as Turtle restricts it: [a-zA-Z]+(-[a-zA-Z0-9]+)*);
+// the writers refuse a term whose tag is malformed.
 func NewLangLiteral(lexical, lang string) Term {
 	if lang == "" {
 		return NewLiteral(lexical)
@@ -224,11 +230,26 @@ func (t Term) LexicalLen() int {
 	return len(unescape(lex))
 }
 
-// lexicalEnd returns the index of the closing quote of a literal.
+// lexicalEnd returns the index of the closing quote of a literal: the first
+// '"' after the opening one that is not escaped. It does not trust the suffix,
+// so a malformed language tag cannot make the accessors misread a term.
 func (t Term) lexicalEnd() int {
-	// The suffix (@lang or ^^<dt>) holds no '"': language tags are [a-z0-9-]
-	// and datatype IRIs escape '"' as \u0022. So the closing quote is the last one.
-	return strings.LastIndexByte(t.nt, '"')
+	from := 1
+	for {
+		i := strings.IndexByte(t.nt[from:], '"')
+		if i < 0 {
+			return len(t.nt) // unreachable for terms built by this package
+		}
+		i += from
+		backslashes := 0
+		for j := i - 1; j > 0 && t.nt[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return i
+		}
+		from = i + 1
+	}
 }
 
 // Compare orders terms by their canonical N-Triples form: a total order, the

@@ -127,3 +127,13 @@ func BenchmarkTermMapKey(b *testing.B) {
 		set[ts[i%len(ts)]] = struct{}{}
 	}
 }
+
+func TestAccessorsSurviveMalformedSuffixes(t *testing.T) {
+	lit := NewLangLiteral(`a"b`, `e"n`)
+	assert.Equal(t, `a"b`, lit.Value())
+	assert.Equal(t, `e"n`, lit.Lang())
+	typed := NewTypedLiteral(`x\`, `http://ex/"dt`)
+	assert.Equal(t, `x\`, typed.Value())
+	assert.Equal(t, `http://ex/"dt`, typed.Datatype())
+	assert.Equal(t, 2, typed.LexicalLen())
+}

@@ -429,8 +429,12 @@ func checkLiteralShape(term Term) error {
 	if i >= len(nt) || i != term.lexicalEnd() {
 		return fmt.Errorf("literal %s is malformed (a quote in its language tag or datatype): %w", nt, ErrInvalidTriple)
 	}
-	if rest := nt[i+1:]; rest != "" && rest[0] != '@' && (!strings.HasPrefix(rest, "^^<") || rest[len(rest)-1] != '>') {
+	rest := nt[i+1:]
+	if rest != "" && rest[0] != '@' && (!strings.HasPrefix(rest, "^^<") || rest[len(rest)-1] != '>') {
 		return fmt.Errorf("literal %s is malformed: %w", nt, ErrInvalidTriple)
+	}
+	if rest != "" && rest[0] == '@' && !validLangTag(rest[1:]) {
+		return fmt.Errorf("language tag %q is malformed: %w", rest[1:], ErrInvalidTriple)
 	}
 	return nil
 }

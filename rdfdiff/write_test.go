@@ -60,7 +60,7 @@ func TestWriteNTriplesRejectsInvalidTriples(t *testing.T) {
 		{"zero object", Triple{good.S, good.P, Term{}}, "object is not a valid term"},
 		{"IRI with a brace", Triple{good.S, good.P, iri("http://ex/{x}")}, "holds a character not allowed in an IRI"},
 		{"relative IRI", Triple{iri("Q42"), good.P, good.O}, "IRI <Q42> is not absolute"},
-		{"quote in language tag", Triple{good.S, good.P, NewLangLiteral("0", `"`)}, `literal "0"@" is malformed`},
+		{"quote in language tag", Triple{good.S, good.P, NewLangLiteral("0", `"`)}, `language tag "\"" is malformed`},
 		{"quote and space in language tag", Triple{good.S, good.P, NewLangLiteral("a", `x" <http://ex/o> .`)}, `is malformed`},
 		{"empty IRI", Triple{good.S, good.P, iri("")}, "IRI <> is not absolute"},
 		{"scheme-less datatype IRI", Triple{good.S, good.P, NewTypedLiteral("1", "1dt")}, "IRI <1dt> is not absolute"},
