@@ -160,8 +160,13 @@ func (tr *TripleReader) fillQueue() {
 
 // checkOptions validates the options before any input is read.
 func checkOptions(o *parseOptions, ntriples bool) error {
-	if o.base != "" && !ntriples && !isAbsoluteIRI(o.base) {
-		return fmt.Errorf("rdfdiff: base IRI %q is not absolute", o.base)
+	if o.base != "" && !ntriples {
+		if !isAbsoluteIRI(o.base) {
+			return fmt.Errorf("rdfdiff: base IRI %q is not absolute", o.base)
+		}
+		if iriNeedsEscape(o.base) {
+			return fmt.Errorf("rdfdiff: base IRI %q holds a character not allowed in an IRI", o.base)
+		}
 	}
 	if o.anonPrefix != "" {
 		lab := []byte(o.anonPrefix + "1")

@@ -310,6 +310,8 @@ func TestSyntaxErrorString(t *testing.T) {
 func TestParseOptionsValidated(t *testing.T) {
 	_, err := ParseTurtle(strings.NewReader(""), "relative/base")
 	assert.ErrorContains(t, err, `rdfdiff: base IRI "relative/base" is not absolute`)
+	_, err = ParseTurtleBytes(nil, WithBaseIRI("http://x/a b"))
+	assert.ErrorContains(t, err, `rdfdiff: base IRI "http://x/a b" holds a character not allowed in an IRI`)
 	_, err = ParseTurtleBytes(nil, WithBlankNodePrefix("-x"))
 	assert.ErrorContains(t, err, `rdfdiff: blank node prefix "-x"`)
 

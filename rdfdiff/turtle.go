@@ -838,7 +838,7 @@ func (p *parser) finishIRI() Term {
 		}
 		abs := resolveIRI(&p.base, string(iri))
 		p.aux = append(p.aux[:0], '<')
-		p.aux = appendEscapedIRI(p.aux, abs) // the base came from WithBaseIRI unchecked
+		p.aux = append(p.aux, abs...)
 		p.aux = append(p.aux, '>')
 		p.mark = -1
 		return p.intern(p.aux)
