@@ -221,6 +221,7 @@ type blockReader struct {
 	pending bool   // hdr holds the header of the next, unread block
 	ended   bool   // the end block was read and verified
 	started bool   // nextSection was called at least once
+	ioErr   error  // first error of the underlying reader
 }
 
 func newBlockReader(r io.Reader) (*blockReader, error) {
@@ -238,12 +239,19 @@ func newBlockReader(r io.Reader) (*blockReader, error) {
 	return br, nil
 }
 
+// readRaw reads exactly len(p) bytes. A clean end of the object before
+// that is corruption (truncation); any other error is the store's (network,
+// disk) and is kept in ioErr so that no layer above mistakes it for
+// corruption, which could trigger a fallback to an older checkpoint.
 func (br *blockReader) readRaw(p []byte) error {
 	n, err := io.ReadFull(br.r, p)
 	br.crc = crc32.Update(br.crc, castagnoli, p[:n])
 	br.offset += int64(n)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return fmt.Errorf("%w: truncated at byte %d", errCorruptData, br.offset)
+	}
+	if err != nil && br.ioErr == nil {
+		br.ioErr = err
 	}
 	return err
 }
@@ -384,6 +392,10 @@ type Decoder struct {
 
 func (d *Decoder) fail(err error) {
 	if d.err == nil {
+		if d.br.ioErr != nil {
+			d.err = d.br.ioErr
+			return
+		}
 		if err == io.EOF {
 			err = fmt.Errorf("%w: table section ends inside a record at byte %d", errCorruptData, d.br.offset)
 		}

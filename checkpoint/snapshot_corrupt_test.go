@@ -3,11 +3,13 @@ package checkpoint
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -234,4 +236,46 @@ func FuzzRestoreObject(f *testing.F) {
 			require.Equal(t, name, ce.Object)
 		}
 	})
+}
+
+// brokenReadStore fails reads of objects containing name after n bytes, as
+// a network error would.
+type brokenReadStore struct {
+	Store
+	name string
+	n    int
+}
+
+var errNetwork = errors.New("connection reset by peer")
+
+func (s brokenReadStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	rc, err := s.Store.Open(ctx, name)
+	if err != nil || !strings.Contains(name, s.name) {
+		return rc, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.LimitReader(rc, int64(s.n)), iotest.ErrReader(errNetwork)), rc}, nil
+}
+
+// TestRestoreReadErrorIsNotCorruption: a store failing mid-object is not
+// corruption, so it is reported as the store's error and never triggers a
+// fallback to an older checkpoint, wherever in the object it happens.
+func TestRestoreReadErrorIsNotCorruption(t *testing.T) {
+	ctx := context.Background()
+	store, _, _ := corruptFixture(t)
+	infos, err := store.List(ctx, "job/chk-0000000003/p-0001")
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	size := int(infos[0].Size)
+	for _, n := range []int{0, 3, 8, 20, 5000, size / 2, size - 13, size - 1} {
+		c, err := NewCheckpointer(brokenReadStore{Store: store, name: "chk-0000000003/p-0001", n: n}, "job")
+		require.NoError(t, err)
+		js := newJobState(2)
+		_, err = c.Restore(ctx, 3, js.parts, FallBackOnCorruption())
+		require.ErrorIs(t, err, errNetwork, "n=%d", n)
+		assert.NotErrorIs(t, err, ErrCorrupt, "n=%d", n)
+		assert.Contains(t, err.Error(), "job/chk-0000000003/p-0001.state")
+	}
 }

@@ -212,7 +212,12 @@ func (c *Checkpointer) loadPartition(ctx context.Context, m *Manifest, p Partiti
 // readObject streams one snapshot object into the tables, verifying it
 // against its own checksums and against ref.
 func (c *Checkpointer) readObject(ctx context.Context, m *Manifest, ref ObjectRef, partition int, byName map[string]StateTable) (*snapshotHeader, error) {
+	var br *blockReader
 	corrupt := func(err error) error {
+		if br != nil && br.ioErr != nil {
+			// The store failed: not evidence of corruption.
+			return fmt.Errorf("checkpoint: reading %q: %w", ref.Name, br.ioErr)
+		}
 		if errors.Is(err, errCorruptData) {
 			return &CorruptError{Object: ref.Name, Reason: err.Error()}
 		}
@@ -229,7 +234,7 @@ func (c *Checkpointer) readObject(ctx context.Context, m *Manifest, ref ObjectRe
 		return nil, fmt.Errorf("checkpoint: opening %q: %w", ref.Name, err)
 	}
 	defer rc.Close()
-	br, err := newBlockReader(rc)
+	br, err = newBlockReader(rc)
 	if err != nil {
 		return nil, corrupt(err)
 	}
