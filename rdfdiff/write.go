@@ -537,43 +537,17 @@ func validBlankLabel(s string) bool {
 	for i, r := range s {
 		switch {
 		case i == 0:
-			if !blankLabelCharU(r) && (r < '0' || r > '9') {
+			if !isPNCharsU(r) && (r < '0' || r > '9') {
 				return false
 			}
 		case r == '.':
 			if i == len(s)-1 {
 				return false
 			}
-		case !blankLabelChar(r):
+		case !isPNChars(r):
 			return false
 		}
 	}
 	return true
 }
 
-// blankLabelCharBase implements Turtle's PN_CHARS_BASE.
-func blankLabelCharBase(r rune) bool {
-	switch {
-	case 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z':
-		return true
-	case 0xC0 <= r && r <= 0xD6, 0xD8 <= r && r <= 0xF6, 0xF8 <= r && r <= 0x2FF,
-		0x370 <= r && r <= 0x37D, 0x37F <= r && r <= 0x1FFF, 0x200C <= r && r <= 0x200D,
-		0x2070 <= r && r <= 0x218F, 0x2C00 <= r && r <= 0x2FEF, 0x3001 <= r && r <= 0xD7FF,
-		0xF900 <= r && r <= 0xFDCF, 0xFDF0 <= r && r <= 0xFFFD, 0x10000 <= r && r <= 0xEFFFF:
-		return true
-	}
-	return false
-}
-
-// blankLabelCharU implements Turtle's PN_CHARS_U.
-func blankLabelCharU(r rune) bool { return r == '_' || blankLabelCharBase(r) }
-
-// blankLabelChar implements Turtle's PN_CHARS.
-func blankLabelChar(r rune) bool {
-	switch {
-	case blankLabelCharU(r), r == '-', '0' <= r && r <= '9', r == 0xB7,
-		0x300 <= r && r <= 0x36F, 0x203F <= r && r <= 0x2040:
-		return true
-	}
-	return false
-}
