@@ -550,4 +550,3 @@ func validBlankLabel(s string) bool {
 	}
 	return true
 }
-
