@@ -19,15 +19,29 @@
 //
 // # Parsing
 //
-// [NewTurtleReader] and [NewNTriplesReader] stream triples from an io.Reader
-// ([TripleReader.Next] returns io.EOF at the end); [ParseTurtle],
-// [ParseNTriples] and their Bytes variants read whole documents. The Turtle
-// parser implements the whole RDF 1.1 Turtle grammar, the N-Triples parser is
-// strict RDF 1.1 N-Triples. Blank node labels are preserved exactly (Wikibase
-// labels are stable hashes); anonymous nodes get labels that cannot collide
-// with written ones. A malformed document stops at the first error, a
-// [*SyntaxError] that renders as FILE:line:col: message and says what was
-// expected.
+// [ParseTurtle] and [ParseNTriples] read a whole RDF 1.1 Turtle or N-Triples
+// document ([ParseTurtleBytes] and [ParseNTriplesBytes] read one already in
+// memory, without copying it). [NewTurtleReader] and [NewNTriplesReader] stream
+// one triple at a time through [TripleReader.Next], which returns io.EOF at the
+// end, so dumps of any size fit in a small buffer. Terms are built directly in
+// canonical form; short terms are interned and pooled parsers keep a bounded
+// intern table between documents, so a Wikidata entity costs well under one
+// allocation per triple.
+//
+// Relative IRIs resolve per RFC 3986 §5.2 against [WithBaseIRI] and any
+// @base/BASE directive; with no base a relative IRI is an error, because RDF
+// graphs hold only absolute IRIs. Blank node labels are kept exactly as
+// written (Wikibase labels are stable hashes). Anonymous nodes ([], [ … ] and
+// collection cells) are labelled anon-1, anon-2, … within each document: the
+// parser skips numbers the document uses itself and fails rather than merge
+// two nodes; [WithBlankNodePrefix] picks another prefix. Callers merging the
+// output of several parses that contain anonymous nodes must relabel them.
+//
+// Malformed input gives a [*SyntaxError] with a 1-based line and a column
+// counted in characters, rendered as "Q42.ttl:3:44: expected '.' after
+// triple, found 'w'" ([WithFileName] names the file). Parsing stops at the
+// first error and never panics (fuzzed). N-Triples parsing is strict:
+// absolute IRIs only, one triple per line, no Turtle abbreviations.
 //
 // # Writing
 //
