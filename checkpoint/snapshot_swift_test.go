@@ -76,12 +76,15 @@ func TestCheckpointOnSwift(t *testing.T) {
 		require.NoError(t, err)
 		r := rand.New(rand.NewPCG(1, 2))
 		st := newSnapState()
-		st.fill(r, 200_000) // ~2 MB per partition: a static large object
+		st.fill(r, 120_000) // ~1.3 MB per partition: a static large object
 		var models [][]map[string]int64
 		for i := range 4 {
 			m, err := c.Checkpoint(ctx, map[string]int64{"t/0": int64(i)}, st.parts)
 			require.NoError(t, err)
 			models = append(models, st.dump())
+			if i == 0 {
+				require.Greater(t, m.Partitions[0].Chain[0].Size, int64(1<<20), "the base must be a large object")
+			}
 			if i == 1 {
 				_, err := c.Savepoint(ctx, "sp", m.ID)
 				require.NoError(t, err)
