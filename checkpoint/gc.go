@@ -50,10 +50,11 @@ type gcDir struct {
 // object those need, such as the bases of their delta chains; it deletes
 // the manifests of older checkpoints, then every object nothing needs any
 // more, including those of checkpoints that never got a manifest once they
-// are older than WithOrphanAge. On a store with separate large-object
-// segments (SwiftStore) it also removes the segments of failed uploads once
-// they are older than the orphan age, but at least an hour. It can be
-// repeated and run from several instances at once.
+// are older than WithOrphanAge or below the oldest retained checkpoint. On a
+// store with separate large-object segments (SwiftStore) it also removes the
+// segments of failed uploads once they are older than the orphan age, but
+// at least an hour. It can be repeated and run from several instances at
+// once.
 //
 // Why concurrent writers and GCs cannot lose needed state: an object is
 // only deleted by a GC run that (1) first commits a tombstone object
@@ -63,18 +64,20 @@ type gcDir struct {
 // in turn, (a) commits its manifest or savepoint pin and then (b) lists the
 // checkpoint directories and withdraws the manifest (failing with
 // ErrConcurrentGC) if the directory of an object it names holds a tombstone
-// or lacks the object. Take a
-// GC that deletes object X named by manifest M. It did not see M at (2),
-// so M was committed after (2), so (b) ran after (2) and hence after (1).
-// At (b) the tombstone is either still there or, being removed only after
-// the deletions, X is already gone: either way the writer withdraws M
-// before anything (the sink's commit point) refers to it. This needs a
-// store whose List sees every committed object (read-after-write listing,
-// true of the memory and filesystem stores and, barring failures, of a
-// Swift cluster; Swift's container listings can lag under failures, and
-// the orphan age and keeping the newest checkpoints are the margin there).
-// Manifests themselves are only deleted when they are not among the newest
-// WithRetain ones in the run's first listing.
+// or lacks the object. Take a GC that deletes object X named by manifest M.
+// It did not see M at (2), so M was committed after (2), so (b) ran after
+// (2) and hence after (1). At (b) the tombstone is either still there or,
+// being removed only after the deletions, X is already gone: either way the
+// writer withdraws M before anything (the sink's commit point) refers to
+// it. Each GC run uses its own tombstone, so one run finishing cannot hide
+// another that is still deleting. This needs a store whose List sees every
+// committed object (read-after-write listing: true of the memory and
+// filesystem stores and, barring failures, of a Swift cluster; Swift's
+// container listings can lag under failures, and the orphan age and keeping
+// the newest checkpoints are the margin there). Manifests themselves are
+// only deleted when they are not among the newest WithRetain ones in the
+// run's first listing. TestConcurrentWritersAndGC fails if step (b) is
+// removed.
 func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
 	var res GCResult
 	now := c.o.now()
