@@ -1,0 +1,271 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+)
+
+// Helpers shared by the graph tests.
+
+var wd = rdfdiff.WikidataScheme()
+
+func iri(s string) rdfdiff.Term { return rdfdiff.NewIRI(s) }
+
+func lit(s string) rdfdiff.Term { return rdfdiff.NewLiteral(s) }
+
+func tri(s, p, o rdfdiff.Term) rdfdiff.Triple { return rdfdiff.Triple{S: s, P: p, O: o} }
+
+// ex returns an IRI in a test namespace.
+func ex(local string) rdfdiff.Term { return iri("http://example.org/" + local) }
+
+// graphFixture parses testdata/graph/<name> (Turtle).
+func graphFixture(t testing.TB, name string) []rdfdiff.Triple {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "graph", name))
+	require.NoError(t, err)
+	ts, err := rdfdiff.ParseTurtleBytes(data, rdfdiff.WithFileName(name))
+	require.NoError(t, err)
+	return ts
+}
+
+// mungedL691820 munges the raw lexeme L691820 as the WDQS integration test
+// does before loading it.
+func mungedL691820(t testing.TB) []rdfdiff.Triple {
+	t.Helper()
+	ts, err := rdfdiff.NewMunger(wd).Munge("L691820", graphFixture(t, "L691820.ttl"))
+	require.NoError(t, err)
+	return ts
+}
+
+func dumpString(t testing.TB, g *Graph) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, g.Dump(&b))
+	return b.String()
+}
+
+// graphOf returns a new graph holding ts.
+func graphOf(t testing.TB, ts []rdfdiff.Triple, opts ...GraphOption) *Graph {
+	t.Helper()
+	g := NewGraph(opts...)
+	_, err := g.Add(ts...)
+	require.NoError(t, err)
+	return g
+}
+
+// ntriples renders ts as sorted N-Triples, the form Dump writes.
+func ntriples(t testing.TB, ts []rdfdiff.Triple) string {
+	t.Helper()
+	ts = append([]rdfdiff.Triple(nil), ts...)
+	rdfdiff.SortTriples(ts)
+	ts = dedup(ts)
+	var b bytes.Buffer
+	require.NoError(t, rdfdiff.WriteNTriples(&b, ts))
+	return b.String()
+}
+
+func dedup(ts []rdfdiff.Triple) []rdfdiff.Triple {
+	out := ts[:0]
+	for i, tr := range ts {
+		if i == 0 || tr != ts[i-1] {
+			out = append(out, tr)
+		}
+	}
+	return out
+}
+
+func TestGraphAddContainsDelete(t *testing.T) {
+	g := NewGraph()
+	a := tri(ex("a"), ex("p"), lit("1"))
+	b := tri(ex("a"), ex("p"), ex("b"))
+	n, err := g.Add(a, b, a)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 2, g.Len())
+	assert.True(t, g.Contains(a))
+	assert.False(t, g.Contains(tri(ex("a"), ex("p"), lit("2"))))
+
+	// An invalid triple anywhere means nothing is added.
+	for _, bad := range []rdfdiff.Triple{
+		tri(lit("x"), ex("p"), ex("o")),
+		tri(ex("s"), rdfdiff.NewBlankNode("b"), ex("o")),
+		tri(ex("s"), lit("p"), ex("o")),
+		tri(ex("s"), ex("p"), rdfdiff.Term{}),
+		{},
+	} {
+		_, err := g.Add(tri(ex("new"), ex("p"), ex("o")), bad)
+		require.ErrorIs(t, err, rdfdiff.ErrInvalidTriple, "%v", bad)
+		assert.Contains(t, err.Error(), "sink: graph: Add[1]")
+		assert.Equal(t, 2, g.Len())
+	}
+
+	assert.Equal(t, 1, g.Delete(a, tri(ex("zz"), ex("p"), ex("o"))))
+	assert.Equal(t, 0, g.Delete(a))
+	assert.Equal(t, 1, g.Delete(b))
+	assert.Equal(t, 0, g.Len())
+	// Every term is released once no triple uses it.
+	assert.Empty(t, g.st.ids)
+	assert.Empty(t, g.Triples())
+	assert.Equal(t, "", dumpString(t, g))
+}
+
+func TestGraphDumpIsSortedCanonicalNTriples(t *testing.T) {
+	g := NewGraph()
+	_, err := g.Add(
+		tri(ex("b"), ex("p"), rdfdiff.NewLangLiteral("chat", "FR")),
+		tri(ex("a"), ex("p"), rdfdiff.NewTypedLiteral("x\ny\"", rdfdiff.XSDString)),
+		tri(rdfdiff.NewBlankNode("n1"), ex("p"), ex("a")),
+		tri(ex("a"), ex("p"), rdfdiff.NewTypedLiteral("1", "http://www.w3.org/2001/XMLSchema#integer")),
+	)
+	require.NoError(t, err)
+	want := `<http://example.org/a> <http://example.org/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .
+<http://example.org/a> <http://example.org/p> "x\ny\"" .
+<http://example.org/b> <http://example.org/p> "chat"@fr .
+_:n1 <http://example.org/p> <http://example.org/a> .
+`
+	assert.Equal(t, want, dumpString(t, g))
+}
+
+func TestGraphMatch(t *testing.T) {
+	ts := graphFixture(t, "Q42-munged.ttl")
+	g := graphOf(t, ts)
+	q42 := wd.EntityTerm("Q42")
+	rank := iri("http://wikiba.se/ontology#rank")
+	normal := iri("http://wikiba.se/ontology#NormalRank")
+	typ := iri("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+	best := iri("http://wikiba.se/ontology#BestRank")
+	label := iri("http://www.w3.org/2000/01/rdf-schema#label")
+	douglas := rdfdiff.NewLangLiteral("Douglas Adams", "en")
+
+	// The reference answer: a scan of the fixture.
+	scan := func(s, p, o rdfdiff.Term) []rdfdiff.Triple {
+		var out []rdfdiff.Triple
+		for _, tr := range ts {
+			if (s.IsZero() || tr.S == s) && (p.IsZero() || tr.P == p) && (o.IsZero() || tr.O == o) {
+				out = append(out, tr)
+			}
+		}
+		rdfdiff.SortTriples(out)
+		return dedup(out)
+	}
+	for _, c := range []struct {
+		name    string
+		s, p, o rdfdiff.Term
+		min     int
+	}{
+		{"subject", q42, rdfdiff.Term{}, rdfdiff.Term{}, 100},
+		{"subject predicate", q42, label, rdfdiff.Term{}, 10},
+		{"subject predicate object", q42, label, douglas, 1},
+		{"object (large in-degree)", rdfdiff.Term{}, rdfdiff.Term{}, normal, smallEdges + 1},
+		{"predicate object", rdfdiff.Term{}, typ, best, smallEdges + 1},
+		{"predicate only", rdfdiff.Term{}, rank, rdfdiff.Term{}, smallEdges + 1},
+		{"literal object", rdfdiff.Term{}, rdfdiff.Term{}, douglas, 1},
+		{"everything", rdfdiff.Term{}, rdfdiff.Term{}, rdfdiff.Term{}, 2900},
+		{"absent subject", ex("nope"), rdfdiff.Term{}, rdfdiff.Term{}, 0},
+		{"absent predicate", q42, ex("nope"), rdfdiff.Term{}, 0},
+		{"absent object", rdfdiff.Term{}, rdfdiff.Term{}, ex("nope"), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := g.Match(c.s, c.p, c.o)
+			want := scan(c.s, c.p, c.o)
+			assert.Equal(t, want, dedup(append([]rdfdiff.Triple(nil), got...)))
+			assert.GreaterOrEqual(t, len(got), c.min)
+		})
+	}
+}
+
+func TestGraphLoad(t *testing.T) {
+	ctx := context.Background()
+	data, err := os.ReadFile(filepath.Join("testdata", "graph", "Q513-munged.ttl"))
+	require.NoError(t, err)
+	g := NewGraph()
+	n, err := g.Load(ctx, bytes.NewReader(data), FormatTurtle)
+	require.NoError(t, err)
+	assert.Equal(t, g.Len(), n)
+	assert.Equal(t, ntriples(t, graphFixture(t, "Q513-munged.ttl")), dumpString(t, g))
+
+	// A dump loads back, as N-Triples, into the same graph.
+	dump := dumpString(t, g)
+	h := NewGraph()
+	n, err = h.Load(ctx, strings.NewReader(dump), FormatNTriples)
+	require.NoError(t, err)
+	assert.Equal(t, g.Len(), n)
+	assert.Equal(t, dump, dumpString(t, h))
+
+	// Loading again adds nothing new.
+	n, err = h.Load(ctx, strings.NewReader(dump), FormatTurtle)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	// A syntax error at the end leaves the graph as it was.
+	bad := dump + "<http://example.org/a> <http://example.org/p> .\n"
+	_, err = h.Load(ctx, strings.NewReader(bad), FormatNTriples, rdfdiff.WithFileName("bad.nt"))
+	var se *rdfdiff.SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Contains(t, err.Error(), "bad.nt:")
+	assert.Equal(t, dump, dumpString(t, h))
+
+	_, err = h.Load(ctx, strings.NewReader(dump), Format(99))
+	require.ErrorIs(t, err, ErrUnknownFormat)
+	assert.Contains(t, err.Error(), "Format(99)")
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = NewGraph().Load(cctx, strings.NewReader(dump), FormatNTriples)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestGraphEdgeSetsGrowAndShrink(t *testing.T) {
+	g := NewGraph()
+	hub := ex("hub")
+	var ts []rdfdiff.Triple
+	for i := range 10 * smallEdges {
+		ts = append(ts, tri(ex("s"+string(rune('a'+i%26))+strings.Repeat("x", i/26)), ex("p"), hub))
+	}
+	_, err := g.Add(ts...)
+	require.NoError(t, err)
+	id := g.st.lookup(hub)
+	require.NotNil(t, g.st.nodes[id].in.big, "a large in-degree uses a map")
+	assert.Len(t, g.Match(rdfdiff.Term{}, rdfdiff.Term{}, hub), len(ts))
+	assert.Equal(t, len(ts)-2, g.Delete(ts[2:]...))
+	id = g.st.lookup(hub)
+	assert.Nil(t, g.st.nodes[id].in.big, "a shrunk set goes back to a slice")
+	assert.ElementsMatch(t, ts[:2], g.Match(rdfdiff.Term{}, rdfdiff.Term{}, hub))
+}
+
+func TestGraphConcurrentReadersAndWriters(t *testing.T) {
+	g := NewGraph(WithOrphanCleanup(true))
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			p := &rdfdiff.ConsolidatedPatch{}
+			p.Added = []rdfdiff.Triple{tri(wd.EntityTerm("Q1"), ex("p"), lit(time.Duration(i).String()))}
+			if err := g.Apply(ctx, p, &CommitPoint{Job: "j", CheckpointID: uint64(i)}); err != nil {
+				panic(err)
+			}
+		}
+	}()
+	for range 200 {
+		_ = g.Len()
+		_ = g.Match(wd.EntityTerm("Q1"), rdfdiff.Term{}, rdfdiff.Term{})
+		_, err := g.Positions(ctx)
+		require.NoError(t, err)
+	}
+	<-done
+	assert.Equal(t, 200, g.Len())
+	cp, err := g.Positions(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(199), cp.CheckpointID)
+}
