@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
@@ -48,8 +49,9 @@ func (e *TermError) Unwrap() error { return ErrUnsafeTerm }
 // <>"{}|^`\, and those are refused rather than escaped, because an IRI holding
 // them is not an RDF IRI and stores disagree on what \u escapes in IRIs mean.
 // Literals are written in double quotes with \" \\ \n \r \t \b \f and \u00XX
-// for every other C0 control and DEL (Virtuoso ends a string at a raw NUL;
-// both Virtuoso and Oxigraph read \u0000 back as U+0000). A backslash is always
+// for every other C0 control and DEL. U+0000 is refused: Virtuoso ends a
+// string at a raw NUL and silently drops a trailing \u0000 (Oxigraph keeps
+// it), and no Wikibase text holds one. A backslash is always
 // doubled, so text such as `\u0041` in a value stays six characters (checked
 // on both stores). Language tags must match [a-zA-Z]+(-[a-zA-Z0-9]+)*;
 // datatypes follow the IRI rules; xsd:string is written as a simple literal,
@@ -155,6 +157,9 @@ func appendLiteral(dst []byte, t rdfdiff.Term) ([]byte, error) {
 	lex := t.Value()
 	if !utf8.ValidString(lex) {
 		return dst, &TermError{Term: t, Reason: "literal is not valid UTF-8"}
+	}
+	if i := strings.IndexByte(lex, 0); i >= 0 {
+		return dst, &TermError{Term: t, Reason: fmt.Sprintf("literal holds U+0000 at byte %d, which Virtuoso drops or truncates at", i)}
 	}
 	lang, dt := t.Lang(), t.Datatype()
 	if lang != "" {
