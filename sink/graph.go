@@ -11,13 +11,13 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
-// Graph is an in-memory RDF store with the semantics of a WDQS triple store
+// Graph is an in-memory RDF graphStore with the semantics of a WDQS triple graphStore
 // fed by the streaming updater's consumer. Users' unit tests and the
 // quickstart use it instead of Blazegraph, and the SPARQL sink's differential
 // tests compare real stores against it: what Graph.Apply leaves behind is the
-// specification of what a store must hold after a batch.
+// specification of what a graphStore must hold after a batch.
 //
-// Terms are interned to 32-bit IDs, and every node keeps the edges it is the
+// Terms are interned to 32-bit IDs, and every graphNode keeps the edges it is the
 // subject of and the edges it is the (non-literal) object of, so entity
 // deletes, reconciliations and orphan checks touch only the nodes concerned,
 // never the whole graph. A Graph is safe for concurrent use: readers share
@@ -28,7 +28,7 @@ type Graph struct {
 	cfg graphConfig
 
 	mu     sync.RWMutex
-	st     *store
+	st     *graphStore
 	commit *CommitPoint
 }
 
@@ -51,7 +51,7 @@ func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
 }
 
 // WithOrphanCleanup turns on the deletion of orphaned shared nodes: after each
-// batch, every value or reference node (a subject in the scheme's value or
+// batch, every value or reference graphNode (a subject in the scheme's value or
 // reference namespace) that the batch left without any incoming triple is
 // deleted with all its triples, and so, in turn, are the nodes that only it
 // referenced.
@@ -59,7 +59,7 @@ func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
 // The WDQS consumer never does this (reference §7.2 item 1): value and
 // reference nodes are shared between entities, so it keeps them for ever,
 // and they accumulate. Off by default, so that the default Graph holds what a
-// WDQS store holds. The candidates are only the value and reference nodes
+// WDQS graphStore holds. The candidates are only the value and reference nodes
 // that lost an incoming triple in the batch (objects of removed triples,
 // of entity deletes and of reconciliations, and the subjects of the batch's
 // UnlinkedShared triples), so the cost is proportional to the batch, not to
@@ -71,7 +71,7 @@ func WithOrphanCleanup(on bool) GraphOption {
 // WithLagMarker makes Apply record the batch's average event time as
 // <iri> schema:dateModified "…"^^xsd:dateTime (replacing the previous value),
 // as the WDQS consumer does so that the lag of a replica can be read from the
-// store itself. WDQS hard-codes the Wikidata root, <http://www.wikidata.org>
+// graphStore itself. WDQS hard-codes the Wikidata root, <http://www.wikidata.org>
 // (reference §4.4, §7.2 item 9); pass rdfdiff.WikidataScheme().ConceptURI()
 // to match it. An empty iri (the default) writes no marker, so that dumps of
 // the graph hold only the entities' data and do not depend on the clock.
@@ -94,7 +94,7 @@ func NewGraph(opts ...GraphOption) *Graph {
 			o(&cfg)
 		}
 	}
-	return &Graph{cfg: cfg, st: newStore()}
+	return &Graph{cfg: cfg, st: newGraphStore()}
 }
 
 // Format names an RDF serialization that Graph.Load reads.
@@ -122,10 +122,10 @@ func (f Format) String() string {
 // ErrUnknownFormat means Graph.Load was asked for a format it does not read.
 var ErrUnknownFormat = errors.New("sink: unknown RDF format")
 
-// validTriple reports why tr cannot be stored, or nil: the subject must be an
+// validGraphTriple reports why tr cannot be stored, or nil: the subject must be an
 // IRI or a blank node, the predicate an IRI, and the object any term. Terms
 // from the rdfdiff parsers always pass.
-func validTriple(tr rdfdiff.Triple) error {
+func validGraphTriple(tr rdfdiff.Triple) error {
 	switch {
 	case tr.S.IsZero() || tr.P.IsZero() || tr.O.IsZero():
 		return fmt.Errorf("%w: zero term in %v", rdfdiff.ErrInvalidTriple, tr)
@@ -137,10 +137,10 @@ func validTriple(tr rdfdiff.Triple) error {
 	return nil
 }
 
-// validTriples checks every triple of ts, naming the first bad one.
-func validTriples(what string, ts []rdfdiff.Triple) error {
+// validGraphTriples checks every triple of ts, naming the first bad one.
+func validGraphTriples(what string, ts []rdfdiff.Triple) error {
 	for i, tr := range ts {
-		if err := validTriple(tr); err != nil {
+		if err := validGraphTriple(tr); err != nil {
 			return fmt.Errorf("sink: graph: %s[%d]: %w", what, i, err)
 		}
 	}
@@ -151,7 +151,7 @@ func validTriples(what string, ts []rdfdiff.Triple) error {
 // when one is invalid (a literal subject, a non-IRI predicate, a zero term),
 // none, and returns an error wrapping rdfdiff.ErrInvalidTriple.
 func (g *Graph) Add(triples ...rdfdiff.Triple) (int, error) {
-	if err := validTriples("Add", triples); err != nil {
+	if err := validGraphTriples("Add", triples); err != nil {
 		return 0, err
 	}
 	g.mu.Lock()
@@ -256,7 +256,7 @@ func (g *Graph) Dump(w io.Writer) error {
 }
 
 // Match returns the triples that match the pattern (s, p, o), sorted; a zero
-// Term is a wildcard. A bound subject, or a bound IRI or blank-node object,
+// Term is a wildcard. A bound subject, or a bound IRI or blank-graphNode object,
 // is answered from that node's edges; other patterns (only a predicate, or
 // only a literal object) scan the whole graph.
 func (g *Graph) Match(s, p, o rdfdiff.Term) []rdfdiff.Triple {
@@ -268,15 +268,15 @@ func (g *Graph) Match(s, p, o rdfdiff.Term) []rdfdiff.Triple {
 }
 
 // match is Match without the lock and the sort.
-func (st *store) match(s, p, o rdfdiff.Term) []rdfdiff.Triple {
+func (st *graphStore) match(s, p, o rdfdiff.Term) []rdfdiff.Triple {
 	var pid, oid uint32
 	if !p.IsZero() {
-		if pid = st.lookup(p); pid == noID {
+		if pid = st.lookup(p); pid == graphNoID {
 			return nil
 		}
 	}
 	if !o.IsZero() {
-		if oid = st.lookup(o); oid == noID {
+		if oid = st.lookup(o); oid == graphNoID {
 			return nil
 		}
 	}
@@ -284,17 +284,17 @@ func (st *store) match(s, p, o rdfdiff.Term) []rdfdiff.Triple {
 	switch {
 	case !s.IsZero():
 		sid := st.lookup(s)
-		if sid == noID {
+		if sid == graphNoID {
 			return nil
 		}
 		for _, e := range st.nodes[sid].out.appendTo(nil) {
-			if (pid == noID || e.a == pid) && (oid == noID || e.b == oid) {
+			if (pid == graphNoID || e.a == pid) && (oid == graphNoID || e.b == oid) {
 				ts = append(ts, st.triple(sid, e.a, e.b))
 			}
 		}
-	case oid != noID && !o.IsLiteral():
+	case oid != graphNoID && !o.IsLiteral():
 		for _, e := range st.nodes[oid].in.appendTo(nil) {
-			if pid == noID || e.b == pid {
+			if pid == graphNoID || e.b == pid {
 				ts = append(ts, st.triple(e.a, e.b, oid))
 			}
 		}
@@ -318,11 +318,11 @@ func (g *Graph) Positions(ctx context.Context) (*CommitPoint, error) {
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return cloneCommitPoint(g.commit), nil
+	return cloneGraphCommitPoint(g.commit), nil
 }
 
-// cloneCommitPoint returns a deep copy of c (nil for nil).
-func cloneCommitPoint(c *CommitPoint) *CommitPoint {
+// cloneGraphCommitPoint returns a deep copy of c (nil for nil).
+func cloneGraphCommitPoint(c *CommitPoint) *CommitPoint {
 	if c == nil {
 		return nil
 	}

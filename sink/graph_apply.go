@@ -17,10 +17,10 @@ var (
 	iriSense              = rdfdiff.NewIRI("http://www.w3.org/ns/lemon/ontolex#sense")
 )
 
-const xsdDateTime = "http://www.w3.org/2001/XMLSchema#dateTime"
+const graphXSDDateTime = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 var (
-	// ErrInvalidPatch means a ConsolidatedPatch holds something no store can
+	// ErrInvalidPatch means a ConsolidatedPatch holds something no graphStore can
 	// apply: an invalid triple (see rdfdiff.ErrInvalidTriple, which the error
 	// also wraps) or an entity ID that is not one of the URI scheme's.
 	// Nothing is applied.
@@ -33,7 +33,7 @@ var (
 // checked whole before anything changes, and ctx only before that; once the
 // graph starts changing, Apply finishes.
 //
-// The graph ends as a WDQS store does after the consumer's requests for the
+// The graph ends as a WDQS graphStore does after the consumer's requests for the
 // batch (reference §4.4), in this order:
 //
 //  1. patch.Removed are deleted, then patch.Added inserted;
@@ -69,7 +69,7 @@ func (g *Graph) Apply(ctx context.Context, patch *rdfdiff.ConsolidatedPatch, com
 	if err := g.checkPatch(patch); err != nil {
 		return err
 	}
-	if err := checkCommitPoint(commit); err != nil {
+	if err := checkGraphCommitPoint(commit); err != nil {
 		return err
 	}
 	g.mu.Lock()
@@ -78,11 +78,11 @@ func (g *Graph) Apply(ctx context.Context, patch *rdfdiff.ConsolidatedPatch, com
 		return fmt.Errorf("sink: graph: apply: %w", err)
 	}
 	if patch != nil {
-		a := applier{st: g.st, cfg: &g.cfg}
+		a := graphApplier{st: g.st, cfg: &g.cfg}
 		a.apply(patch)
 	}
 	if commit != nil {
-		g.commit = cloneCommitPoint(commit)
+		g.commit = cloneGraphCommitPoint(commit)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func (g *Graph) checkPatch(p *rdfdiff.ConsolidatedPatch) error {
 		{"LinkedShared", p.LinkedShared}, {"UnlinkedShared", p.UnlinkedShared},
 	}
 	for _, b := range buckets {
-		if err := validTriples(b.name, b.ts); err != nil {
+		if err := validGraphTriples(b.name, b.ts); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPatch, err)
 		}
 	}
@@ -113,7 +113,7 @@ func (g *Graph) checkPatch(p *rdfdiff.ConsolidatedPatch) error {
 		if err := g.checkEntityID(r.EntityID); err != nil {
 			return fmt.Errorf("%w: sink: graph: Reconciliations[%d]: %w", ErrInvalidPatch, i, err)
 		}
-		if err := validTriples("Reconciliations["+strconv.Itoa(i)+"].Triples", r.Triples); err != nil {
+		if err := validGraphTriples("Reconciliations["+strconv.Itoa(i)+"].Triples", r.Triples); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPatch, err)
 		}
 	}
@@ -134,9 +134,9 @@ func (g *Graph) checkEntityID(id string) error {
 	return nil
 }
 
-// checkCommitPoint reports why c cannot be recorded (CommitPoint.Validate),
+// checkGraphCommitPoint reports why c cannot be recorded (CommitPoint.Validate),
 // or nil; a nil c records nothing and is fine.
-func checkCommitPoint(c *CommitPoint) error {
+func checkGraphCommitPoint(c *CommitPoint) error {
 	if c == nil {
 		return nil
 	}
@@ -146,17 +146,17 @@ func checkCommitPoint(c *CommitPoint) error {
 	return nil
 }
 
-// applier applies one validated batch to a store.
-type applier struct {
-	st  *store
+// graphApplier applies one validated batch to a store.
+type graphApplier struct {
+	st  *graphStore
 	cfg *graphConfig
 	// candidates are the value and reference nodes that lost an incoming
 	// triple (or were unlinked) in this batch; nil without orphan clean-up.
 	candidates map[rdfdiff.Term]struct{}
-	buf        []edge
+	buf        []graphEdge
 }
 
-func (a *applier) apply(p *rdfdiff.ConsolidatedPatch) {
+func (a *graphApplier) apply(p *rdfdiff.ConsolidatedPatch) {
 	if a.cfg.orphanCleanup {
 		a.candidates = make(map[rdfdiff.Term]struct{})
 	}
@@ -191,18 +191,18 @@ func (a *applier) apply(p *rdfdiff.ConsolidatedPatch) {
 }
 
 // shared reports whether t is a value or reference node.
-func (a *applier) shared(t rdfdiff.Term) bool {
+func (a *graphApplier) shared(t rdfdiff.Term) bool {
 	return a.cfg.scheme.InValueNamespace(t) || a.cfg.scheme.InReferenceNamespace(t)
 }
 
-func (a *applier) candidate(t rdfdiff.Term) {
+func (a *graphApplier) candidate(t rdfdiff.Term) {
 	if a.candidates != nil && a.shared(t) {
 		a.candidates[t] = struct{}{}
 	}
 }
 
 // remove deletes tr, noting its object as an orphan candidate.
-func (a *applier) remove(tr rdfdiff.Triple) {
+func (a *graphApplier) remove(tr rdfdiff.Triple) {
 	if a.st.remove(tr) {
 		a.candidate(tr.O)
 	}
@@ -210,7 +210,7 @@ func (a *applier) remove(tr rdfdiff.Triple) {
 
 // removeIDs deletes the triple of IDs, noting its object as an orphan
 // candidate.
-func (a *applier) removeIDs(sid, pid, oid uint32) {
+func (a *graphApplier) removeIDs(sid, pid, oid uint32) {
 	o := a.st.term(oid) // read before removal may free it
 	if a.st.removeIDs(sid, pid, oid) {
 		a.candidate(o)
@@ -218,7 +218,7 @@ func (a *applier) removeIDs(sid, pid, oid uint32) {
 }
 
 // removeSubjects deletes every triple whose subject is one of ids.
-func (a *applier) removeSubjects(ids []uint32) {
+func (a *graphApplier) removeSubjects(ids []uint32) {
 	for _, sid := range ids {
 		a.buf = a.st.nodes[sid].out.appendTo(a.buf[:0])
 		if len(a.buf) == 0 {
@@ -236,19 +236,19 @@ func (a *applier) removeSubjects(ids []uint32) {
 
 // lagMarker replaces <marker> schema:dateModified ?o with the batch's average
 // event time, as avgEventTime.sparql does.
-func (a *applier) lagMarker(p *rdfdiff.ConsolidatedPatch) {
+func (a *graphApplier) lagMarker(p *rdfdiff.ConsolidatedPatch) {
 	m := a.cfg.lagMarker
 	for _, tr := range a.st.match(m, iriSchemaDateModified, rdfdiff.Term{}) {
 		a.st.remove(tr)
 	}
 	a.st.add(rdfdiff.Triple{S: m, P: iriSchemaDateModified,
-		O: rdfdiff.NewTypedLiteral(rdfdiff.FormatEventTime(p.AvgEventTime), xsdDateTime)})
+		O: rdfdiff.NewTypedLiteral(rdfdiff.FormatEventTime(p.AvgEventTime), graphXSDDateTime)})
 }
 
 // statementNodes appends the IDs of the statement nodes that the nodes ids
 // link to (?x ?p ?s with ?s in the statement namespace; STRSTARTS, as the
 // WDQS templates test it).
-func (a *applier) statementNodes(dst []uint32, ids []uint32) []uint32 {
+func (a *graphApplier) statementNodes(dst []uint32, ids []uint32) []uint32 {
 	prefix := a.cfg.scheme.StatementPrefix()
 	for _, id := range ids {
 		a.buf = a.st.nodes[id].out.appendTo(a.buf[:0])
@@ -262,9 +262,9 @@ func (a *applier) statementNodes(dst []uint32, ids []uint32) []uint32 {
 }
 
 // sitelinks appends the IDs of the nodes ?s with ?s schema:about <id>.
-func (a *applier) sitelinks(dst []uint32, ids []uint32) []uint32 {
+func (a *graphApplier) sitelinks(dst []uint32, ids []uint32) []uint32 {
 	about := a.st.lookup(iriSchemaAbout)
-	if about == noID {
+	if about == graphNoID {
 		return dst
 	}
 	for _, id := range ids {
@@ -280,15 +280,15 @@ func (a *applier) sitelinks(dst []uint32, ids []uint32) []uint32 {
 
 // formsAndSenses appends the IDs of the objects of ontolex:lexicalForm and
 // ontolex:sense from the nodes ids.
-func (a *applier) formsAndSenses(dst []uint32, ids []uint32) []uint32 {
+func (a *graphApplier) formsAndSenses(dst []uint32, ids []uint32) []uint32 {
 	form, sense := a.st.lookup(iriLexicalForm), a.st.lookup(iriSense)
-	if form == noID && sense == noID {
+	if form == graphNoID && sense == graphNoID {
 		return dst
 	}
 	for _, id := range ids {
 		a.buf = a.st.nodes[id].out.appendTo(a.buf[:0])
 		for _, e := range a.buf {
-			if e.a != noID && (e.a == form || e.a == sense) {
+			if e.a != graphNoID && (e.a == form || e.a == sense) {
 				dst = append(dst, e.b)
 			}
 		}
@@ -297,10 +297,10 @@ func (a *applier) formsAndSenses(dst []uint32, ids []uint32) []uint32 {
 }
 
 // entityIDs returns the IDs of the entities present in the graph.
-func (a *applier) entityIDs(entities []string) []uint32 {
+func (a *graphApplier) entityIDs(entities []string) []uint32 {
 	ids := make([]uint32, 0, len(entities))
 	for _, e := range entities {
-		if id := a.st.lookup(a.cfg.scheme.EntityTerm(e)); id != noID {
+		if id := a.st.lookup(a.cfg.scheme.EntityTerm(e)); id != graphNoID {
 			ids = append(ids, id)
 		}
 	}
@@ -310,7 +310,7 @@ func (a *applier) entityIDs(entities []string) []uint32 {
 // deleteEntities runs the five steps of deleteEntity.sparql for all entities
 // at once, each step matched against the graph the previous steps left, as
 // the operations of one SPARQL update request are.
-func (a *applier) deleteEntities(entities []string) {
+func (a *graphApplier) deleteEntities(entities []string) {
 	ents := a.entityIDs(entities)
 	if len(ents) == 0 {
 		return
@@ -334,33 +334,33 @@ func (a *applier) deleteEntities(entities []string) {
 	a.removeSubjects(ents)
 }
 
-func (a *applier) holdAll(ids []uint32) {
+func (a *graphApplier) holdAll(ids []uint32) {
 	for _, id := range ids {
 		a.st.nodes[id].refs++
 	}
 }
 
-func (a *applier) releaseAll(ids []uint32) {
+func (a *graphApplier) releaseAll(ids []uint32) {
 	for _, id := range ids {
 		a.st.release(id)
 	}
 }
 
 // reconcile replaces an entity's own data with r.Triples (MultiSync).
-func (a *applier) reconcile(r *rdfdiff.Reconciliation) {
+func (a *graphApplier) reconcile(r *rdfdiff.Reconciliation) {
 	keep := make(map[rdfdiff.Triple]struct{}, len(r.Triples))
 	for _, tr := range r.Triples {
 		keep[tr] = struct{}{}
 	}
 	entity := a.cfg.scheme.EntityTerm(r.EntityID)
-	if eid := a.st.lookup(entity); eid != noID {
+	if eid := a.st.lookup(entity); eid != graphNoID {
 		// The entity and its forms and senses, those in the graph and those
 		// the new data links (a form being re-created may have stale data).
 		nodes := []uint32{eid}
 		nodes = a.formsAndSenses(nodes, nodes[:1])
 		for _, tr := range r.Triples {
 			if tr.S == entity && (tr.P == iriLexicalForm || tr.P == iriSense) {
-				if id := a.st.lookup(tr.O); id != noID {
+				if id := a.st.lookup(tr.O); id != graphNoID {
 					nodes = append(nodes, id)
 				}
 			}
@@ -381,7 +381,7 @@ func (a *applier) reconcile(r *rdfdiff.Reconciliation) {
 
 // removeSubjectsExcept deletes the triples whose subject is one of ids and
 // that keep does not hold.
-func (a *applier) removeSubjectsExcept(ids []uint32, keep map[rdfdiff.Triple]struct{}) {
+func (a *graphApplier) removeSubjectsExcept(ids []uint32, keep map[rdfdiff.Triple]struct{}) {
 	for _, sid := range ids {
 		a.buf = a.st.nodes[sid].out.appendTo(a.buf[:0])
 		if len(a.buf) == 0 {
@@ -400,7 +400,7 @@ func (a *applier) removeSubjectsExcept(ids []uint32, keep map[rdfdiff.Triple]str
 // cleanOrphans deletes the candidate value and reference nodes that no triple
 // references any more, with all their triples, and then the candidates their
 // deletion orphaned in turn.
-func (a *applier) cleanOrphans() {
+func (a *graphApplier) cleanOrphans() {
 	for len(a.candidates) > 0 {
 		var t rdfdiff.Term
 		for t = range a.candidates {
@@ -408,7 +408,7 @@ func (a *applier) cleanOrphans() {
 		}
 		delete(a.candidates, t)
 		id := a.st.lookup(t)
-		if id == noID || a.referenced(id) {
+		if id == graphNoID || a.referenced(id) {
 			continue
 		}
 		a.removeSubjects([]uint32{id})
@@ -417,7 +417,7 @@ func (a *applier) cleanOrphans() {
 
 // referenced reports whether a triple other than a self-loop has id as its
 // object.
-func (a *applier) referenced(id uint32) bool {
+func (a *graphApplier) referenced(id uint32) bool {
 	in := &a.st.nodes[id].in
 	if in.big != nil {
 		for e := range in.big {

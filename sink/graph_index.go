@@ -1,39 +1,39 @@
 package sink
 
-// This file holds the storage of Graph: interned terms and the per-node edge
+// This file holds the storage of Graph: interned terms and the per-graphNode edge
 // sets that index the triples by subject and by object.
 
 import "gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 
-// noID is the term ID that no term has: lookups of absent terms return it.
-const noID uint32 = 0
+// graphNoID is the term ID that no term has: lookups of absent terms return it.
+const graphNoID uint32 = 0
 
 // edge is one half of a triple seen from a node: (predicate, object) from
 // its subject, or (subject, predicate) from its object.
-type edge struct{ a, b uint32 }
+type graphEdge struct{ a, b uint32 }
 
-// smallEdges is the size up to which an edge set is a plain slice. Most nodes
+// graphSmallEdges is the size up to which an edge set is a plain slice. Most nodes
 // (statements, values, references, literals' subjects) have a handful of
 // edges; a few (wikibase:BestRank, wd:Q5 as objects) have millions, and a
 // slice would make each removal linear in their degree.
-const smallEdges = 32
+const graphSmallEdges = 32
 
-// edgeSet is a set of edges: a slice while small, a map once large, so that
+// graphEdges is a set of edges: a slice while small, a map once large, so that
 // add, remove and has are O(1) amortised for every degree while small nodes
 // cost 8 bytes per edge.
-type edgeSet struct {
-	small []edge
-	big   map[edge]struct{}
+type graphEdges struct {
+	small []graphEdge
+	big   map[graphEdge]struct{}
 }
 
-func (e *edgeSet) len() int {
+func (e *graphEdges) len() int {
 	if e.big != nil {
 		return len(e.big)
 	}
 	return len(e.small)
 }
 
-func (e *edgeSet) has(x edge) bool {
+func (e *graphEdges) has(x graphEdge) bool {
 	if e.big != nil {
 		_, ok := e.big[x]
 		return ok
@@ -47,7 +47,7 @@ func (e *edgeSet) has(x edge) bool {
 }
 
 // add inserts x and reports whether it was new.
-func (e *edgeSet) add(x edge) bool {
+func (e *graphEdges) add(x graphEdge) bool {
 	if e.big != nil {
 		if _, ok := e.big[x]; ok {
 			return false
@@ -58,11 +58,11 @@ func (e *edgeSet) add(x edge) bool {
 	if e.has(x) {
 		return false
 	}
-	if len(e.small) < smallEdges {
+	if len(e.small) < graphSmallEdges {
 		e.small = append(e.small, x)
 		return true
 	}
-	e.big = make(map[edge]struct{}, 2*smallEdges)
+	e.big = make(map[graphEdge]struct{}, 2*graphSmallEdges)
 	for _, y := range e.small {
 		e.big[y] = struct{}{}
 	}
@@ -73,14 +73,14 @@ func (e *edgeSet) add(x edge) bool {
 
 // remove deletes x and reports whether it was there. A map that shrinks to a
 // quarter of the slice limit turns back into a slice, to give memory back.
-func (e *edgeSet) remove(x edge) bool {
+func (e *graphEdges) remove(x graphEdge) bool {
 	if e.big != nil {
 		if _, ok := e.big[x]; !ok {
 			return false
 		}
 		delete(e.big, x)
-		if len(e.big) <= smallEdges/4 {
-			small := make([]edge, 0, len(e.big))
+		if len(e.big) <= graphSmallEdges/4 {
+			small := make([]graphEdge, 0, len(e.big))
 			for y := range e.big {
 				small = append(small, y)
 			}
@@ -103,7 +103,7 @@ func (e *edgeSet) remove(x edge) bool {
 }
 
 // appendTo appends the edges to dst, in no particular order.
-func (e *edgeSet) appendTo(dst []edge) []edge {
+func (e *graphEdges) appendTo(dst []graphEdge) []graphEdge {
 	if e.big != nil {
 		for y := range e.big {
 			dst = append(dst, y)
@@ -113,37 +113,37 @@ func (e *edgeSet) appendTo(dst []edge) []edge {
 	return append(dst, e.small...)
 }
 
-// node is what the graph keeps per interned term.
-type node struct {
+// graphNode is what the graph keeps per interned term.
+type graphNode struct {
 	term rdfdiff.Term
 	// refs counts the positions (subject, predicate or object) the term
 	// holds in triples of the graph; at zero the term is released.
 	refs uint32
 	// out holds (predicate, object) of the triples with this subject.
-	out edgeSet
+	out graphEdges
 	// in holds (subject, predicate) of the triples with this object,
-	// for IRI and blank-node objects only: literals are never looked up as
+	// for IRI and blank-graphNode objects only: literals are never looked up as
 	// objects by Apply, and leaving them out saves 8 bytes per such triple.
-	in edgeSet
+	in graphEdges
 }
 
-// store is the unsynchronised triple store behind Graph.
-type store struct {
+// graphStore is the unsynchronised triple graphStore behind Graph.
+type graphStore struct {
 	ids   map[rdfdiff.Term]uint32
-	nodes []node // indexed by term ID; nodes[noID] is unused
+	nodes []graphNode // indexed by term ID; nodes[graphNoID] is unused
 	free  []uint32
 	n     int // number of triples
 }
 
-func newStore() *store {
-	return &store{ids: make(map[rdfdiff.Term]uint32), nodes: make([]node, 1)}
+func newGraphStore() *graphStore {
+	return &graphStore{ids: make(map[rdfdiff.Term]uint32), nodes: make([]graphNode, 1)}
 }
 
-// lookup returns the ID of t, or noID when t is in no triple.
-func (s *store) lookup(t rdfdiff.Term) uint32 { return s.ids[t] }
+// lookup returns the ID of t, or graphNoID when t is in no triple.
+func (s *graphStore) lookup(t rdfdiff.Term) uint32 { return s.ids[t] }
 
 // intern returns the ID of t, giving it one if needed.
-func (s *store) intern(t rdfdiff.Term) uint32 {
+func (s *graphStore) intern(t rdfdiff.Term) uint32 {
 	if id, ok := s.ids[t]; ok {
 		return id
 	}
@@ -153,44 +153,44 @@ func (s *store) intern(t rdfdiff.Term) uint32 {
 		s.free = s.free[:n-1]
 	} else {
 		id = uint32(len(s.nodes))
-		s.nodes = append(s.nodes, node{})
+		s.nodes = append(s.nodes, graphNode{})
 	}
-	s.nodes[id] = node{term: t}
+	s.nodes[id] = graphNode{term: t}
 	s.ids[t] = id
 	return id
 }
 
 // release drops one reference to id and frees the term at zero.
-func (s *store) release(id uint32) {
+func (s *graphStore) release(id uint32) {
 	nd := &s.nodes[id]
 	nd.refs--
 	if nd.refs == 0 {
 		delete(s.ids, nd.term)
-		*nd = node{}
+		*nd = graphNode{}
 		s.free = append(s.free, id)
 	}
 }
 
-func (s *store) term(id uint32) rdfdiff.Term { return s.nodes[id].term }
+func (s *graphStore) term(id uint32) rdfdiff.Term { return s.nodes[id].term }
 
 // has reports whether the triple is in the store.
-func (s *store) has(tr rdfdiff.Triple) bool {
+func (s *graphStore) has(tr rdfdiff.Triple) bool {
 	sid, pid, oid := s.lookup(tr.S), s.lookup(tr.P), s.lookup(tr.O)
-	if sid == noID || pid == noID || oid == noID {
+	if sid == graphNoID || pid == graphNoID || oid == graphNoID {
 		return false
 	}
-	return s.nodes[sid].out.has(edge{pid, oid})
+	return s.nodes[sid].out.has(graphEdge{pid, oid})
 }
 
 // add inserts a valid triple and reports whether it was new.
-func (s *store) add(tr rdfdiff.Triple) bool {
+func (s *graphStore) add(tr rdfdiff.Triple) bool {
 	if s.has(tr) {
 		return false
 	}
 	sid, pid, oid := s.intern(tr.S), s.intern(tr.P), s.intern(tr.O)
-	s.nodes[sid].out.add(edge{pid, oid})
+	s.nodes[sid].out.add(graphEdge{pid, oid})
 	if !tr.O.IsLiteral() {
-		s.nodes[oid].in.add(edge{sid, pid})
+		s.nodes[oid].in.add(graphEdge{sid, pid})
 	}
 	s.nodes[sid].refs++
 	s.nodes[pid].refs++
@@ -200,21 +200,21 @@ func (s *store) add(tr rdfdiff.Triple) bool {
 }
 
 // remove deletes the triple and reports whether it was there.
-func (s *store) remove(tr rdfdiff.Triple) bool {
+func (s *graphStore) remove(tr rdfdiff.Triple) bool {
 	sid, pid, oid := s.lookup(tr.S), s.lookup(tr.P), s.lookup(tr.O)
-	if sid == noID || pid == noID || oid == noID {
+	if sid == graphNoID || pid == graphNoID || oid == graphNoID {
 		return false
 	}
 	return s.removeIDs(sid, pid, oid)
 }
 
 // removeIDs deletes the triple (sid, pid, oid) and reports whether it was there.
-func (s *store) removeIDs(sid, pid, oid uint32) bool {
-	if !s.nodes[sid].out.remove(edge{pid, oid}) {
+func (s *graphStore) removeIDs(sid, pid, oid uint32) bool {
+	if !s.nodes[sid].out.remove(graphEdge{pid, oid}) {
 		return false
 	}
 	if !s.nodes[oid].term.IsLiteral() {
-		s.nodes[oid].in.remove(edge{sid, pid})
+		s.nodes[oid].in.remove(graphEdge{sid, pid})
 	}
 	s.release(sid)
 	s.release(pid)
@@ -224,23 +224,23 @@ func (s *store) removeIDs(sid, pid, oid uint32) bool {
 }
 
 // outOf returns the triples whose subject is t.
-func (s *store) outOf(t rdfdiff.Term, buf []edge) []edge {
+func (s *graphStore) outOf(t rdfdiff.Term, buf []graphEdge) []graphEdge {
 	id := s.lookup(t)
-	if id == noID {
+	if id == graphNoID {
 		return buf[:0]
 	}
 	return s.nodes[id].out.appendTo(buf[:0])
 }
 
 // triple rebuilds a triple from IDs.
-func (s *store) triple(sid, pid, oid uint32) rdfdiff.Triple {
+func (s *graphStore) triple(sid, pid, oid uint32) rdfdiff.Triple {
 	return rdfdiff.Triple{S: s.term(sid), P: s.term(pid), O: s.term(oid)}
 }
 
 // each calls fn for every triple, in no particular order, until fn returns
 // false.
-func (s *store) each(fn func(rdfdiff.Triple) bool) {
-	var buf []edge
+func (s *graphStore) each(fn func(rdfdiff.Triple) bool) {
+	var buf []graphEdge
 	for sid := 1; sid < len(s.nodes); sid++ {
 		nd := &s.nodes[sid]
 		if nd.out.len() == 0 {

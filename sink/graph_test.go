@@ -17,16 +17,16 @@ import (
 
 // Helpers shared by the graph tests.
 
-var wd = rdfdiff.WikidataScheme()
+var gWD = rdfdiff.WikidataScheme()
 
-func iri(s string) rdfdiff.Term { return rdfdiff.NewIRI(s) }
+func gIRI(s string) rdfdiff.Term { return rdfdiff.NewIRI(s) }
 
-func lit(s string) rdfdiff.Term { return rdfdiff.NewLiteral(s) }
+func gLit(s string) rdfdiff.Term { return rdfdiff.NewLiteral(s) }
 
-func tri(s, p, o rdfdiff.Term) rdfdiff.Triple { return rdfdiff.Triple{S: s, P: p, O: o} }
+func gTri(s, p, o rdfdiff.Term) rdfdiff.Triple { return rdfdiff.Triple{S: s, P: p, O: o} }
 
 // ex returns an IRI in a test namespace.
-func ex(local string) rdfdiff.Term { return iri("http://example.org/" + local) }
+func gEx(local string) rdfdiff.Term { return gIRI("http://example.org/" + local) }
 
 // graphFixture parses testdata/graph/<name> (Turtle).
 func graphFixture(t testing.TB, name string) []rdfdiff.Triple {
@@ -42,7 +42,7 @@ func graphFixture(t testing.TB, name string) []rdfdiff.Triple {
 // does before loading it.
 func mungedL691820(t testing.TB) []rdfdiff.Triple {
 	t.Helper()
-	ts, err := rdfdiff.NewMunger(wd).Munge("L691820", graphFixture(t, "L691820.ttl"))
+	ts, err := rdfdiff.NewMunger(gWD).Munge("L691820", graphFixture(t, "L691820.ttl"))
 	require.NoError(t, err)
 	return ts
 }
@@ -64,17 +64,17 @@ func graphOf(t testing.TB, ts []rdfdiff.Triple, opts ...GraphOption) *Graph {
 }
 
 // ntriples renders ts as sorted N-Triples, the form Dump writes.
-func ntriples(t testing.TB, ts []rdfdiff.Triple) string {
+func gNTriples(t testing.TB, ts []rdfdiff.Triple) string {
 	t.Helper()
 	ts = append([]rdfdiff.Triple(nil), ts...)
 	rdfdiff.SortTriples(ts)
-	ts = dedup(ts)
+	ts = gDedup(ts)
 	var b bytes.Buffer
 	require.NoError(t, rdfdiff.WriteNTriples(&b, ts))
 	return b.String()
 }
 
-func dedup(ts []rdfdiff.Triple) []rdfdiff.Triple {
+func gDedup(ts []rdfdiff.Triple) []rdfdiff.Triple {
 	out := ts[:0]
 	for i, tr := range ts {
 		if i == 0 || tr != ts[i-1] {
@@ -86,30 +86,30 @@ func dedup(ts []rdfdiff.Triple) []rdfdiff.Triple {
 
 func TestGraphAddContainsDelete(t *testing.T) {
 	g := NewGraph()
-	a := tri(ex("a"), ex("p"), lit("1"))
-	b := tri(ex("a"), ex("p"), ex("b"))
+	a := gTri(gEx("a"), gEx("p"), gLit("1"))
+	b := gTri(gEx("a"), gEx("p"), gEx("b"))
 	n, err := g.Add(a, b, a)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.Equal(t, 2, g.Len())
 	assert.True(t, g.Contains(a))
-	assert.False(t, g.Contains(tri(ex("a"), ex("p"), lit("2"))))
+	assert.False(t, g.Contains(gTri(gEx("a"), gEx("p"), gLit("2"))))
 
 	// An invalid triple anywhere means nothing is added.
 	for _, bad := range []rdfdiff.Triple{
-		tri(lit("x"), ex("p"), ex("o")),
-		tri(ex("s"), rdfdiff.NewBlankNode("b"), ex("o")),
-		tri(ex("s"), lit("p"), ex("o")),
-		tri(ex("s"), ex("p"), rdfdiff.Term{}),
+		gTri(gLit("x"), gEx("p"), gEx("o")),
+		gTri(gEx("s"), rdfdiff.NewBlankNode("b"), gEx("o")),
+		gTri(gEx("s"), gLit("p"), gEx("o")),
+		gTri(gEx("s"), gEx("p"), rdfdiff.Term{}),
 		{},
 	} {
-		_, err := g.Add(tri(ex("new"), ex("p"), ex("o")), bad)
+		_, err := g.Add(gTri(gEx("new"), gEx("p"), gEx("o")), bad)
 		require.ErrorIs(t, err, rdfdiff.ErrInvalidTriple, "%v", bad)
 		assert.Contains(t, err.Error(), "sink: graph: Add[1]")
 		assert.Equal(t, 2, g.Len())
 	}
 
-	assert.Equal(t, 1, g.Delete(a, tri(ex("zz"), ex("p"), ex("o"))))
+	assert.Equal(t, 1, g.Delete(a, gTri(gEx("zz"), gEx("p"), gEx("o"))))
 	assert.Equal(t, 0, g.Delete(a))
 	assert.Equal(t, 1, g.Delete(b))
 	assert.Equal(t, 0, g.Len())
@@ -122,10 +122,10 @@ func TestGraphAddContainsDelete(t *testing.T) {
 func TestGraphDumpIsSortedCanonicalNTriples(t *testing.T) {
 	g := NewGraph()
 	_, err := g.Add(
-		tri(ex("b"), ex("p"), rdfdiff.NewLangLiteral("chat", "FR")),
-		tri(ex("a"), ex("p"), rdfdiff.NewTypedLiteral("x\ny\"", rdfdiff.XSDString)),
-		tri(rdfdiff.NewBlankNode("n1"), ex("p"), ex("a")),
-		tri(ex("a"), ex("p"), rdfdiff.NewTypedLiteral("1", "http://www.w3.org/2001/XMLSchema#integer")),
+		gTri(gEx("b"), gEx("p"), rdfdiff.NewLangLiteral("chat", "FR")),
+		gTri(gEx("a"), gEx("p"), rdfdiff.NewTypedLiteral("x\ny\"", rdfdiff.XSDString)),
+		gTri(rdfdiff.NewBlankNode("n1"), gEx("p"), gEx("a")),
+		gTri(gEx("a"), gEx("p"), rdfdiff.NewTypedLiteral("1", "http://www.w3.org/2001/XMLSchema#integer")),
 	)
 	require.NoError(t, err)
 	want := `<http://example.org/a> <http://example.org/p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .
@@ -139,12 +139,12 @@ _:n1 <http://example.org/p> <http://example.org/a> .
 func TestGraphMatch(t *testing.T) {
 	ts := graphFixture(t, "Q42-munged.ttl")
 	g := graphOf(t, ts)
-	q42 := wd.EntityTerm("Q42")
-	rank := iri("http://wikiba.se/ontology#rank")
-	normal := iri("http://wikiba.se/ontology#NormalRank")
-	typ := iri("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-	best := iri("http://wikiba.se/ontology#BestRank")
-	label := iri("http://www.w3.org/2000/01/rdf-schema#label")
+	q42 := gWD.EntityTerm("Q42")
+	rank := gIRI("http://wikiba.se/ontology#rank")
+	normal := gIRI("http://wikiba.se/ontology#NormalRank")
+	typ := gIRI("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+	best := gIRI("http://wikiba.se/ontology#BestRank")
+	label := gIRI("http://www.w3.org/2000/01/rdf-schema#label")
 	douglas := rdfdiff.NewLangLiteral("Douglas Adams", "en")
 
 	// The reference answer: a scan of the fixture.
@@ -156,7 +156,7 @@ func TestGraphMatch(t *testing.T) {
 			}
 		}
 		rdfdiff.SortTriples(out)
-		return dedup(out)
+		return gDedup(out)
 	}
 	for _, c := range []struct {
 		name    string
@@ -166,19 +166,19 @@ func TestGraphMatch(t *testing.T) {
 		{"subject", q42, rdfdiff.Term{}, rdfdiff.Term{}, 100},
 		{"subject predicate", q42, label, rdfdiff.Term{}, 10},
 		{"subject predicate object", q42, label, douglas, 1},
-		{"object (large in-degree)", rdfdiff.Term{}, rdfdiff.Term{}, normal, smallEdges + 1},
-		{"predicate object", rdfdiff.Term{}, typ, best, smallEdges + 1},
-		{"predicate only", rdfdiff.Term{}, rank, rdfdiff.Term{}, smallEdges + 1},
+		{"object (large in-degree)", rdfdiff.Term{}, rdfdiff.Term{}, normal, graphSmallEdges + 1},
+		{"predicate object", rdfdiff.Term{}, typ, best, graphSmallEdges + 1},
+		{"predicate only", rdfdiff.Term{}, rank, rdfdiff.Term{}, graphSmallEdges + 1},
 		{"literal object", rdfdiff.Term{}, rdfdiff.Term{}, douglas, 1},
 		{"everything", rdfdiff.Term{}, rdfdiff.Term{}, rdfdiff.Term{}, 2900},
-		{"absent subject", ex("nope"), rdfdiff.Term{}, rdfdiff.Term{}, 0},
-		{"absent predicate", q42, ex("nope"), rdfdiff.Term{}, 0},
-		{"absent object", rdfdiff.Term{}, rdfdiff.Term{}, ex("nope"), 0},
+		{"absent subject", gEx("nope"), rdfdiff.Term{}, rdfdiff.Term{}, 0},
+		{"absent predicate", q42, gEx("nope"), rdfdiff.Term{}, 0},
+		{"absent object", rdfdiff.Term{}, rdfdiff.Term{}, gEx("nope"), 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := g.Match(c.s, c.p, c.o)
 			want := scan(c.s, c.p, c.o)
-			assert.Equal(t, want, dedup(append([]rdfdiff.Triple(nil), got...)))
+			assert.Equal(t, want, gDedup(append([]rdfdiff.Triple(nil), got...)))
 			assert.GreaterOrEqual(t, len(got), c.min)
 		})
 	}
@@ -192,7 +192,7 @@ func TestGraphLoad(t *testing.T) {
 	n, err := g.Load(ctx, bytes.NewReader(data), FormatTurtle)
 	require.NoError(t, err)
 	assert.Equal(t, g.Len(), n)
-	assert.Equal(t, ntriples(t, graphFixture(t, "Q513-munged.ttl")), dumpString(t, g))
+	assert.Equal(t, gNTriples(t, graphFixture(t, "Q513-munged.ttl")), dumpString(t, g))
 
 	// A dump loads back, as N-Triples, into the same graph.
 	dump := dumpString(t, g)
@@ -227,10 +227,10 @@ func TestGraphLoad(t *testing.T) {
 
 func TestGraphEdgeSetsGrowAndShrink(t *testing.T) {
 	g := NewGraph()
-	hub := ex("hub")
+	hub := gEx("hub")
 	var ts []rdfdiff.Triple
-	for i := range 10 * smallEdges {
-		ts = append(ts, tri(ex("s"+string(rune('a'+i%26))+strings.Repeat("x", i/26)), ex("p"), hub))
+	for i := range 10 * graphSmallEdges {
+		ts = append(ts, gTri(gEx("s"+string(rune('a'+i%26))+strings.Repeat("x", i/26)), gEx("p"), hub))
 	}
 	_, err := g.Add(ts...)
 	require.NoError(t, err)
@@ -251,7 +251,7 @@ func TestGraphConcurrentReadersAndWriters(t *testing.T) {
 		defer close(done)
 		for i := range 200 {
 			p := &rdfdiff.ConsolidatedPatch{}
-			p.Added = []rdfdiff.Triple{tri(wd.EntityTerm("Q1"), ex("p"), lit(time.Duration(i).String()))}
+			p.Added = []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit(time.Duration(i).String()))}
 			if err := g.Apply(ctx, p, &CommitPoint{Job: "j", CheckpointID: uint64(i)}); err != nil {
 				panic(err)
 			}
@@ -259,7 +259,7 @@ func TestGraphConcurrentReadersAndWriters(t *testing.T) {
 	}()
 	for range 200 {
 		_ = g.Len()
-		_ = g.Match(wd.EntityTerm("Q1"), rdfdiff.Term{}, rdfdiff.Term{})
+		_ = g.Match(gWD.EntityTerm("Q1"), rdfdiff.Term{}, rdfdiff.Term{})
 		_, err := g.Positions(ctx)
 		require.NoError(t, err)
 	}
