@@ -11,13 +11,13 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
-// Graph is an in-memory RDF graphStore with the semantics of a WDQS triple graphStore
+// Graph is an in-memory RDF store with the semantics of a WDQS triple store
 // fed by the streaming updater's consumer. Users' unit tests and the
 // quickstart use it instead of Blazegraph, and the SPARQL sink's differential
 // tests compare real stores against it: what Graph.Apply leaves behind is the
-// specification of what a graphStore must hold after a batch.
+// specification of what a store must hold after a batch.
 //
-// Terms are interned to 32-bit IDs, and every graphNode keeps the edges it is the
+// Terms are interned to 32-bit IDs, and every node keeps the edges it is the
 // subject of and the edges it is the (non-literal) object of, so entity
 // deletes, reconciliations and orphan checks touch only the nodes concerned,
 // never the whole graph. A Graph is safe for concurrent use: readers share
@@ -51,7 +51,7 @@ func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
 }
 
 // WithOrphanCleanup turns on the deletion of orphaned shared nodes: after each
-// batch, every value or reference graphNode (a subject in the scheme's value or
+// batch, every value or reference node (a subject in the scheme's value or
 // reference namespace) that the batch left without any incoming triple is
 // deleted with all its triples, and so, in turn, are the nodes that only it
 // referenced.
@@ -59,11 +59,12 @@ func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
 // The WDQS consumer never does this (reference §7.2 item 1): value and
 // reference nodes are shared between entities, so it keeps them for ever,
 // and they accumulate. Off by default, so that the default Graph holds what a
-// WDQS graphStore holds. The candidates are only the value and reference nodes
+// WDQS store holds. The candidates are only the value and reference nodes
 // that lost an incoming triple in the batch (objects of removed triples,
-// of entity deletes and of reconciliations, and the subjects of the batch's
-// UnlinkedShared triples), so the cost is proportional to the batch, not to
-// the graph; orphans that predate the option are not searched for.
+// of entity deletes and of reconciliations) or that the batch linked or
+// unlinked (subjects of its LinkedShared and UnlinkedShared triples), so the
+// cost is proportional to the batch, not to the graph; orphans that predate
+// the option are not searched for.
 func WithOrphanCleanup(on bool) GraphOption {
 	return func(c *graphConfig) { c.orphanCleanup = on }
 }
@@ -71,7 +72,7 @@ func WithOrphanCleanup(on bool) GraphOption {
 // WithLagMarker makes Apply record the batch's average event time as
 // <iri> schema:dateModified "…"^^xsd:dateTime (replacing the previous value),
 // as the WDQS consumer does so that the lag of a replica can be read from the
-// graphStore itself. WDQS hard-codes the Wikidata root, <http://www.wikidata.org>
+// store itself. WDQS hard-codes the Wikidata root, <http://www.wikidata.org>
 // (reference §4.4, §7.2 item 9); pass rdfdiff.WikidataScheme().ConceptURI()
 // to match it. An empty iri (the default) writes no marker, so that dumps of
 // the graph hold only the entities' data and do not depend on the clock.
@@ -256,7 +257,7 @@ func (g *Graph) Dump(w io.Writer) error {
 }
 
 // Match returns the triples that match the pattern (s, p, o), sorted; a zero
-// Term is a wildcard. A bound subject, or a bound IRI or blank-graphNode object,
+// Term is a wildcard. A bound subject, or a bound IRI or blank-node object,
 // is answered from that node's edges; other patterns (only a predicate, or
 // only a literal object) scan the whole graph.
 func (g *Graph) Match(s, p, o rdfdiff.Term) []rdfdiff.Triple {

@@ -20,7 +20,7 @@ var (
 const graphXSDDateTime = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 var (
-	// ErrInvalidPatch means a ConsolidatedPatch holds something no graphStore can
+	// ErrInvalidPatch means a ConsolidatedPatch holds something no store can
 	// apply: an invalid triple (see rdfdiff.ErrInvalidTriple, which the error
 	// also wraps) or an entity ID that is not one of the URI scheme's.
 	// Nothing is applied.
@@ -33,7 +33,7 @@ var (
 // checked whole before anything changes, and ctx only before that; once the
 // graph starts changing, Apply finishes.
 //
-// The graph ends as a WDQS graphStore does after the consumer's requests for the
+// The graph ends as a WDQS store does after the consumer's requests for the
 // batch (reference §4.4), in this order:
 //
 //  1. patch.Removed are deleted, then patch.Added inserted;
@@ -183,6 +183,12 @@ func (a *graphApplier) apply(p *rdfdiff.ConsolidatedPatch) {
 		a.reconcile(&p.Reconciliations[i])
 	}
 	if a.candidates != nil {
+		// Shared nodes this batch inserted may be linked by nothing: a
+		// reconcile that follows a diff in one batch drops the diff's links
+		// but not its linked-shared triples.
+		for _, tr := range p.LinkedShared {
+			a.candidate(tr.S)
+		}
 		for _, tr := range p.UnlinkedShared {
 			a.candidate(tr.S)
 		}

@@ -409,7 +409,7 @@ func TestGraphMutationEvents(t *testing.T) {
 	q123 := gWD.EntityTerm("Q123")
 
 	g := NewGraph(WithLagMarker(gWD.ConceptURI()))
-	// What the graphStore holds before: the triples the diff deletes, and some of
+	// What the store holds before: the triples the diff deletes, and some of
 	// Q123's own data the delete must remove.
 	_, err := g.Add(gTri(uri("del"), uri("del"), uri("del")), gTri(q123, uri("p"), uri("o")),
 		gTri(uri("unlinked"), uri("unlinked"), uri("unlinked")))

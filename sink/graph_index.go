@@ -1,6 +1,6 @@
 package sink
 
-// This file holds the storage of Graph: interned terms and the per-graphNode edge
+// This file holds the storage of Graph: interned terms and the per-node edge
 // sets that index the triples by subject and by object.
 
 import "gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
@@ -122,12 +122,12 @@ type graphNode struct {
 	// out holds (predicate, object) of the triples with this subject.
 	out graphEdges
 	// in holds (subject, predicate) of the triples with this object,
-	// for IRI and blank-graphNode objects only: literals are never looked up as
+	// for IRI and blank-node objects only: literals are never looked up as
 	// objects by Apply, and leaving them out saves 8 bytes per such triple.
 	in graphEdges
 }
 
-// graphStore is the unsynchronised triple graphStore behind Graph.
+// graphStore is the unsynchronised triple store behind Graph.
 type graphStore struct {
 	ids   map[rdfdiff.Term]uint32
 	nodes []graphNode // indexed by term ID; nodes[graphNoID] is unused
