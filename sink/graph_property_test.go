@@ -115,9 +115,9 @@ func TestGraphBatchedEqualsOneByOne(t *testing.T) {
 		newGEntityGen("L4082", graphFixture(t, "L4082-munged.ttl")),
 		newGEntityGen("L691820", mungedL691820(t)),
 	}
-	seeds, steps := 12, 40
+	seeds, steps := 6, 40
 	if testing.Short() {
-		seeds = 3
+		seeds = 2
 	}
 	ctx := context.Background()
 	for seed := range seeds {
