@@ -184,10 +184,20 @@ func (s *graphStore) has(tr rdfdiff.Triple) bool {
 
 // add inserts a valid triple and reports whether it was new.
 func (s *graphStore) add(tr rdfdiff.Triple) bool {
-	if s.has(tr) {
+	// One hash per known term: most terms of a batch are already interned.
+	sid, pid, oid := s.lookup(tr.S), s.lookup(tr.P), s.lookup(tr.O)
+	if sid != graphNoID && pid != graphNoID && oid != graphNoID && s.nodes[sid].out.has(graphEdge{pid, oid}) {
 		return false
 	}
-	sid, pid, oid := s.intern(tr.S), s.intern(tr.P), s.intern(tr.O)
+	if sid == graphNoID {
+		sid = s.intern(tr.S)
+	}
+	if pid == graphNoID {
+		pid = s.intern(tr.P) // intern again: P may be S
+	}
+	if oid == graphNoID {
+		oid = s.intern(tr.O)
+	}
 	s.nodes[sid].out.add(graphEdge{pid, oid})
 	if !tr.O.IsLiteral() {
 		s.nodes[oid].in.add(graphEdge{sid, pid})

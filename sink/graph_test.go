@@ -5,9 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -251,7 +251,7 @@ func TestGraphConcurrentReadersAndWriters(t *testing.T) {
 		defer close(done)
 		for i := range 200 {
 			p := &rdfdiff.ConsolidatedPatch{}
-			p.Added = []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit(time.Duration(i).String()))}
+			p.Added = []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit(strconv.Itoa(i)))}
 			if err := g.Apply(ctx, p, &CommitPoint{Job: "j", CheckpointID: uint64(i)}); err != nil {
 				panic(err)
 			}
