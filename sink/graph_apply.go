@@ -269,17 +269,8 @@ func (a *graphApplier) statementNodes(dst []uint32, ids []uint32) []uint32 {
 
 // sitelinks appends the IDs of the nodes ?s with ?s schema:about <id>.
 func (a *graphApplier) sitelinks(dst []uint32, ids []uint32) []uint32 {
-	about := a.st.lookup(iriSchemaAbout)
-	if about == graphNoID {
-		return dst
-	}
 	for _, id := range ids {
-		a.buf = a.st.nodes[id].in.appendTo(a.buf[:0])
-		for _, e := range a.buf {
-			if e.b == about {
-				dst = append(dst, e.a)
-			}
-		}
+		dst = append(dst, a.st.sitelinksOf[id]...)
 	}
 	return dst
 }

@@ -145,6 +145,7 @@ func TestGraphDeleteQ513(t *testing.T) {
 	assert.Positive(t, sharedNodes)
 	assert.Empty(t, g.Match(rdfdiff.Term{}, gSchemaAbout, ent))
 	assert.Empty(t, g.Match(ent, rdfdiff.Term{}, rdfdiff.Term{}))
+	checkGraphIndexes(t, g)
 }
 
 // TestGraphDeleteLexeme is testDeleteLexeme: deleting L4082 removes its
@@ -174,6 +175,7 @@ func TestGraphDeleteLexeme(t *testing.T) {
 	g = graphOf(t, append(append([]rdfdiff.Triple(nil), l4082...), l691820...), WithOrphanCleanup(true))
 	gApply(t, g, gBatch(t, gDelete("L4082")))
 	assert.Equal(t, gNTriples(t, l691820), dumpString(t, g))
+	checkGraphIndexes(t, g)
 }
 
 // TestGraphReconcileLexemeDropsRemovedForm checks that a reconcile treats a

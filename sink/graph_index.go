@@ -133,10 +133,18 @@ type graphStore struct {
 	nodes []graphNode // indexed by term ID; nodes[graphNoID] is unused
 	free  []uint32
 	n     int // number of triples
+	// aboutID is the ID of schema:about while a triple uses it, and
+	// sitelinksOf maps an entity to the subjects of its <s> schema:about
+	// <entity> triples. Entity deletes and reconciles look sitelinks up there
+	// instead of scanning the entity's incoming edges, which for a class
+	// like wd:Q5 number in the millions.
+	aboutID     uint32
+	sitelinksOf map[uint32][]uint32
 }
 
 func newGraphStore() *graphStore {
-	return &graphStore{ids: make(map[rdfdiff.Term]uint32), nodes: make([]graphNode, 1)}
+	return &graphStore{ids: make(map[rdfdiff.Term]uint32), nodes: make([]graphNode, 1),
+		sitelinksOf: make(map[uint32][]uint32)}
 }
 
 // lookup returns the ID of t, or graphNoID when t is in no triple.
@@ -157,6 +165,9 @@ func (s *graphStore) intern(t rdfdiff.Term) uint32 {
 	}
 	s.nodes[id] = graphNode{term: t}
 	s.ids[t] = id
+	if t == iriSchemaAbout {
+		s.aboutID = id
+	}
 	return id
 }
 
@@ -167,6 +178,9 @@ func (s *graphStore) release(id uint32) {
 	if nd.refs == 0 {
 		delete(s.ids, nd.term)
 		*nd = graphNode{}
+		if id == s.aboutID {
+			s.aboutID = graphNoID
+		}
 		s.free = append(s.free, id)
 	}
 }
@@ -201,6 +215,9 @@ func (s *graphStore) add(tr rdfdiff.Triple) bool {
 	s.nodes[sid].out.add(graphEdge{pid, oid})
 	if !tr.O.IsLiteral() {
 		s.nodes[oid].in.add(graphEdge{sid, pid})
+		if pid == s.aboutID {
+			s.sitelinksOf[oid] = append(s.sitelinksOf[oid], sid)
+		}
 	}
 	s.nodes[sid].refs++
 	s.nodes[pid].refs++
@@ -225,6 +242,9 @@ func (s *graphStore) removeIDs(sid, pid, oid uint32) bool {
 	}
 	if !s.nodes[oid].term.IsLiteral() {
 		s.nodes[oid].in.remove(graphEdge{sid, pid})
+		if pid == s.aboutID {
+			s.removeSitelink(oid, sid)
+		}
 	}
 	s.release(sid)
 	s.release(pid)
@@ -263,4 +283,21 @@ func (s *graphStore) each(fn func(rdfdiff.Triple) bool) {
 			}
 		}
 	}
+}
+
+// removeSitelink drops sid from the sitelinks of entity oid.
+func (s *graphStore) removeSitelink(oid, sid uint32) {
+	links := s.sitelinksOf[oid]
+	for i, x := range links {
+		if x == sid {
+			links[i] = links[len(links)-1]
+			links = links[:len(links)-1]
+			break
+		}
+	}
+	if len(links) == 0 {
+		delete(s.sitelinksOf, oid)
+		return
+	}
+	s.sitelinksOf[oid] = links
 }

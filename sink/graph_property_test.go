@@ -162,6 +162,8 @@ func TestGraphBatchedEqualsOneByOne(t *testing.T) {
 					require.NoError(t, acc.Accumulate(c), "%v", ops)
 				}
 				flush()
+				checkGraphIndexes(t, one)
+				checkGraphIndexes(t, batched)
 
 				var model []rdfdiff.Triple
 				for _, ts := range cur {

@@ -115,6 +115,7 @@ func TestGraphAddContainsDelete(t *testing.T) {
 	assert.Equal(t, 0, g.Len())
 	// Every term is released once no triple uses it.
 	assert.Empty(t, g.st.ids)
+	checkGraphIndexes(t, g)
 	assert.Empty(t, g.Triples())
 	assert.Equal(t, "", dumpString(t, g))
 }
@@ -241,6 +242,7 @@ func TestGraphEdgeSetsGrowAndShrink(t *testing.T) {
 	id = g.st.lookup(hub)
 	assert.Nil(t, g.st.nodes[id].in.big, "a shrunk set goes back to a slice")
 	assert.ElementsMatch(t, ts[:2], g.Match(rdfdiff.Term{}, rdfdiff.Term{}, hub))
+	checkGraphIndexes(t, g)
 }
 
 func TestGraphConcurrentReadersAndWriters(t *testing.T) {
@@ -268,4 +270,89 @@ func TestGraphConcurrentReadersAndWriters(t *testing.T) {
 	cp, err := g.Positions(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(199), cp.CheckpointID)
+}
+
+// checkGraphIndexes verifies the store's redundant structures against its
+// triples: the object index, the reference counts, the term table, the
+// sitelink index and the triple count.
+func checkGraphIndexes(t testing.TB, g *Graph) {
+	t.Helper()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	st := g.st
+	refs := map[uint32]uint32{}
+	in := map[uint32]map[graphEdge]bool{}
+	sitelinks := map[uint32]map[uint32]bool{}
+	n := 0
+	for sid := 1; sid < len(st.nodes); sid++ {
+		for _, e := range st.nodes[sid].out.appendTo(nil) {
+			n++
+			refs[uint32(sid)]++
+			refs[e.a]++
+			refs[e.b]++
+			if !st.term(e.b).IsLiteral() {
+				if in[e.b] == nil {
+					in[e.b] = map[graphEdge]bool{}
+				}
+				in[e.b][graphEdge{uint32(sid), e.a}] = true
+				if st.term(e.a) == iriSchemaAbout {
+					if sitelinks[e.b] == nil {
+						sitelinks[e.b] = map[uint32]bool{}
+					}
+					sitelinks[e.b][uint32(sid)] = true
+				}
+			}
+		}
+	}
+	require.Equal(t, n, st.n, "triple count")
+	require.Len(t, st.ids, len(refs), "interned terms")
+	for id := 1; id < len(st.nodes); id++ {
+		nd := &st.nodes[id]
+		require.Equal(t, refs[uint32(id)], nd.refs, "refs of %v", nd.term)
+		if nd.refs > 0 {
+			require.Equal(t, uint32(id), st.ids[nd.term], "ID of %v", nd.term)
+		}
+		got := map[graphEdge]bool{}
+		for _, e := range nd.in.appendTo(nil) {
+			got[e] = true
+		}
+		require.Equal(t, len(in[uint32(id)]), len(got), "in-edges of %v", nd.term)
+		for e := range in[uint32(id)] {
+			require.True(t, got[e], "in-edge %v of %v", e, nd.term)
+		}
+	}
+	require.Len(t, st.sitelinksOf, len(sitelinks))
+	for o, subjects := range sitelinks {
+		require.ElementsMatch(t, keysOf(subjects), st.sitelinksOf[o])
+	}
+}
+
+func keysOf(m map[uint32]bool) []uint32 {
+	var out []uint32
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestGraphSitelinksOfAHub(t *testing.T) {
+	g := NewGraph()
+	q5 := gWD.EntityTerm("Q5")
+	var ts []rdfdiff.Triple
+	for i := range 5 * graphSmallEdges {
+		ts = append(ts, gTri(gWD.EntityTerm("Q"+strconv.Itoa(100+i)), gIRI("http://www.wikidata.org/prop/direct/P31"), q5))
+	}
+	article := gIRI("https://en.wikipedia.org/wiki/Human")
+	site := gIRI("https://en.wikipedia.org/")
+	sitelink := []rdfdiff.Triple{
+		gTri(article, gSchemaAbout, q5),
+		gTri(article, gIRI("http://schema.org/isPartOf"), site),
+	}
+	_, err := g.Add(append(append(ts, sitelink...), gTri(site, gWikiGroup, gLit("wikipedia")), gTri(q5, gSchemaVersion, gLit("1")))...)
+	require.NoError(t, err)
+	checkGraphIndexes(t, g)
+	gApply(t, g, gBatch(t, gDelete("Q5")))
+	checkGraphIndexes(t, g)
+	assert.Equal(t, gNTriples(t, append(ts, gTri(site, gWikiGroup, gLit("wikipedia")))), dumpString(t, g),
+		"the sitelink and Q5's own triples go; other entities' links to Q5 and the site stay")
 }
