@@ -17,8 +17,6 @@ var (
 	iriSense              = rdfdiff.NewIRI("http://www.w3.org/ns/lemon/ontolex#sense")
 )
 
-const graphXSDDateTime = "http://www.w3.org/2001/XMLSchema#dateTime"
-
 var (
 	// ErrInvalidPatch means a ConsolidatedPatch holds something no store can
 	// apply: an invalid triple (see rdfdiff.ErrInvalidTriple, which the error
@@ -248,7 +246,7 @@ func (a *graphApplier) lagMarker(p *rdfdiff.ConsolidatedPatch) {
 		a.st.remove(tr)
 	}
 	a.st.add(rdfdiff.Triple{S: m, P: iriSchemaDateModified,
-		O: rdfdiff.NewTypedLiteral(rdfdiff.FormatEventTime(p.AvgEventTime), graphXSDDateTime)})
+		O: rdfdiff.NewTypedLiteral(rdfdiff.FormatEventTime(p.AvgEventTime), rdfdiff.XSDDateTime)})
 }
 
 // statementNodes appends the IDs of the statement nodes that the nodes ids

@@ -79,7 +79,7 @@ func TestGraphReconcileQ42Borked(t *testing.T) {
 	q42 := gWD.EntityTerm("Q42")
 	distortions := []rdfdiff.Triple{
 		gTri(q42, gSchemaVersion, rdfdiff.NewTypedLiteral("1276705613", "http://www.w3.org/2001/XMLSchema#integer")),
-		gTri(q42, gIRI("http://schema.org/dateModified"), rdfdiff.NewTypedLiteral("2020-09-12T16:11:27Z", graphXSDDateTime)),
+		gTri(q42, gIRI("http://schema.org/dateModified"), rdfdiff.NewTypedLiteral("2020-09-12T16:11:27Z", rdfdiff.XSDDateTime)),
 		gTri(gIRI(gWD.StatementPrefix()+"Q42-b47f944e-409a-8c99-5191-d27a1dd1ac38"), gIRI("http://www.wikidata.org/prop/statement/P4326"), gLit("215854")),
 		gTri(gIRI(gWD.StatementPrefix()+"Q42-f03a5d7b-4ca7-a069-76fc-c864090ce051"), gRDFType, gIRI("http://wikiba.se/ontology#BestRank")),
 	}
@@ -223,7 +223,7 @@ func TestGraphApplyBucketsAndLagMarker(t *testing.T) {
 			gTri(ref, p, gLit("ref")), // unlinked shared triples stay (WDQS)
 		}
 		if marker != "" {
-			want = append(want, gTri(gIRI(marker), iriSchemaDateModified, rdfdiff.NewTypedLiteral("2026-11-25T13:00:00.005Z", graphXSDDateTime)))
+			want = append(want, gTri(gIRI(marker), iriSchemaDateModified, rdfdiff.NewTypedLiteral("2026-11-25T13:00:00.005Z", rdfdiff.XSDDateTime)))
 		}
 		assert.Equal(t, gNTriples(t, want), dumpString(t, g), "marker %q", marker)
 
@@ -234,7 +234,7 @@ func TestGraphApplyBucketsAndLagMarker(t *testing.T) {
 		require.NoError(t, g.Apply(ctx, &rdfdiff.ConsolidatedPatch{}, nil))
 		if marker != "" {
 			assert.Equal(t, []rdfdiff.Triple{gTri(gIRI(marker), iriSchemaDateModified,
-				rdfdiff.NewTypedLiteral("2026-11-25T14:00:00Z", graphXSDDateTime))},
+				rdfdiff.NewTypedLiteral("2026-11-25T14:00:00Z", rdfdiff.XSDDateTime))},
 				g.Match(gIRI(marker), rdfdiff.Term{}, rdfdiff.Term{}))
 		}
 		assert.Equal(t, len(want), g.Len())

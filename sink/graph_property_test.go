@@ -57,7 +57,7 @@ func (g *gEntityGen) revision(r *rand.Rand, rev int64) []rdfdiff.Triple {
 		}
 		ts = append(ts, tr)
 	}
-	ts = append(ts, gTri(ent, gSchemaVersion, rdfdiff.NewTypedLiteral(fmt.Sprint(rev), "http://www.w3.org/2001/XMLSchema#integer")))
+	ts = append(ts, gTri(ent, gSchemaVersion, rdfdiff.NewTypedLiteral(fmt.Sprint(rev), rdfdiff.XSDInteger)))
 	return gPrune(ts, func(t rdfdiff.Term) bool {
 		return t.HasPrefix(gWD.StatementPrefix()) || gWD.InValueNamespace(t) || gWD.InReferenceNamespace(t) ||
 			t.HasPrefix(gWD.EntityPrefix()+g.id+"-")
