@@ -142,7 +142,7 @@ func validGraphTriple(tr rdfdiff.Triple) error {
 func validGraphTriples(what string, ts []rdfdiff.Triple) error {
 	for i, tr := range ts {
 		if err := validGraphTriple(tr); err != nil {
-			return fmt.Errorf("sink: graph: %s[%d]: %w", what, i, err)
+			return fmt.Errorf("%s[%d]: %w", what, i, err)
 		}
 	}
 	return nil
@@ -152,8 +152,8 @@ func validGraphTriples(what string, ts []rdfdiff.Triple) error {
 // when one is invalid (a literal subject, a non-IRI predicate, a zero term),
 // none, and returns an error wrapping rdfdiff.ErrInvalidTriple.
 func (g *Graph) Add(triples ...rdfdiff.Triple) (int, error) {
-	if err := validGraphTriples("Add", triples); err != nil {
-		return 0, err
+	if err := validGraphTriples("triples", triples); err != nil {
+		return 0, fmt.Errorf("sink: graph: add: %w", err)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -99,24 +99,33 @@ func (g *Graph) checkPatch(p *rdfdiff.ConsolidatedPatch) error {
 	}
 	for _, b := range buckets {
 		if err := validGraphTriples(b.name, b.ts); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidPatch, err)
+			return &graphPatchError{err}
 		}
 	}
 	for i, id := range p.DeletedEntities {
 		if err := g.checkEntityID(id); err != nil {
-			return fmt.Errorf("%w: sink: graph: DeletedEntities[%d]: %w", ErrInvalidPatch, i, err)
+			return &graphPatchError{fmt.Errorf("DeletedEntities[%d]: %w", i, err)}
 		}
 	}
 	for i, r := range p.Reconciliations {
 		if err := g.checkEntityID(r.EntityID); err != nil {
-			return fmt.Errorf("%w: sink: graph: Reconciliations[%d]: %w", ErrInvalidPatch, i, err)
+			return &graphPatchError{fmt.Errorf("Reconciliations[%d]: %w", i, err)}
 		}
 		if err := validGraphTriples("Reconciliations["+strconv.Itoa(i)+"].Triples", r.Triples); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidPatch, err)
+			return &graphPatchError{err}
 		}
 	}
 	return nil
 }
+
+// graphPatchError reports what in a patch Apply refused. It matches both
+// ErrInvalidPatch and the cause (rdfdiff.ErrInvalidTriple or
+// rdfdiff.ErrInvalidEntityID) with errors.Is.
+type graphPatchError struct{ err error }
+
+func (e *graphPatchError) Error() string { return "sink: graph: invalid patch: " + e.err.Error() }
+
+func (e *graphPatchError) Unwrap() []error { return []error{ErrInvalidPatch, e.err} }
 
 // checkEntityID accepts the IDs Wikibase makes (Q42, L1, L1-F2, M123, P31):
 // letters, digits, '-' and '_', naming an entity of the graph's scheme.

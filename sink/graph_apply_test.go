@@ -342,6 +342,10 @@ func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 			}
 			err := g.Apply(c.ctx, p, c.commit)
 			require.ErrorIs(t, err, c.is)
+			if c.patch != nil {
+				require.ErrorIs(t, err, ErrInvalidPatch)
+				assert.True(t, strings.HasPrefix(err.Error(), "sink: graph: invalid patch: "+c.msg), err.Error())
+			}
 			assert.Contains(t, err.Error(), c.msg)
 			assert.True(t, strings.HasPrefix(err.Error(), "sink: "), err.Error())
 			assert.Equal(t, before, dumpString(t, g))
