@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,25 +16,36 @@ import (
 // reconciles over real entities, applied to one graph change by change and to
 // another in Accumulator batches, end in the same graph, and that graph is
 // the union of the entities' current revisions. Without orphan clean-up the
-// graphs are compared modulo orphans (shared nodes nothing links, which WDQS
-// keeps and a batch may never have inserted); with it, neither graph may hold
-// an orphaned value or reference node at all.
+// graphs are compared modulo orphans (shared nodes nothing links, and the
+// remnants of removed sitelinks, which WDQS keeps and a batch may never have
+// inserted); with it, neither graph may hold an orphaned value or reference
+// node at all.
 
 // gEntityGen makes revisions of one real entity by dropping statements (and,
 // for lexemes, forms and senses) from its munged RDF, as edits would.
 type gEntityGen struct {
 	id   string
 	base []rdfdiff.Triple
-	// droppable are the statement nodes and the forms and senses.
+	// droppable are the statement nodes, the forms and senses, and the
+	// sitelinks.
 	droppable []rdfdiff.Term
+	// sites are the subjects of wikibase:wikiGroup, kept only while a
+	// sitelink is part of them.
+	sites map[rdfdiff.Term]bool
 }
 
 func newGEntityGen(id string, base []rdfdiff.Triple) *gEntityGen {
-	g := &gEntityGen{id: id, base: base}
+	g := &gEntityGen{id: id, base: base, sites: map[rdfdiff.Term]bool{}}
 	ent := gWD.EntityTerm(id)
 	for _, tr := range base {
 		if tr.S == ent && (tr.O.HasPrefix(gWD.StatementPrefix()) || tr.P == iriLexicalForm || tr.P == iriSense) {
 			g.droppable = append(g.droppable, tr.O)
+		}
+		if tr.P == gWikiGroup {
+			g.sites[tr.S] = true
+		}
+		if tr.P == gSchemaAbout && tr.O == ent {
+			g.droppable = append(g.droppable, tr.S)
 		}
 	}
 	return g
@@ -60,7 +72,7 @@ func (g *gEntityGen) revision(r *rand.Rand, rev int64) []rdfdiff.Triple {
 	ts = append(ts, gTri(ent, gSchemaVersion, rdfdiff.NewTypedLiteral(fmt.Sprint(rev), rdfdiff.XSDInteger)))
 	return gPrune(ts, func(t rdfdiff.Term) bool {
 		return t.HasPrefix(gWD.StatementPrefix()) || gWD.InValueNamespace(t) || gWD.InReferenceNamespace(t) ||
-			t.HasPrefix(gWD.EntityPrefix()+g.id+"-")
+			t.HasPrefix(gWD.EntityPrefix()+g.id+"-") || g.sites[t]
 	})
 }
 
@@ -88,6 +100,24 @@ func gPrune(ts []rdfdiff.Triple, dependent func(rdfdiff.Term) bool) []rdfdiff.Tr
 	}
 }
 
+// gSitelinkRemnants returns the subjects typed schema:Article that have no
+// schema:about: what a diff that drops a sitelink leaves in a WDQS store
+// (the block is unlinked-shared, only the schema:about link is removed).
+func gSitelinkRemnants(ts []rdfdiff.Triple) map[rdfdiff.Term]bool {
+	articles := map[rdfdiff.Term]bool{}
+	for _, tr := range ts {
+		if tr.P == gRDFType && tr.O == gIRI("http://schema.org/Article") {
+			articles[tr.S] = true
+		}
+	}
+	for _, tr := range ts {
+		if tr.P == gSchemaAbout {
+			delete(articles, tr.S)
+		}
+	}
+	return articles
+}
+
 // gSharedNode reports whether t is a node several entities may use: a value
 // or reference node, or a site (the subject of wikibase:wikiGroup).
 func gSharedNode(sites map[rdfdiff.Term]bool) func(rdfdiff.Term) bool {
@@ -99,6 +129,8 @@ func gSharedNode(sites map[rdfdiff.Term]bool) func(rdfdiff.Term) bool {
 // gCollected returns g's triples without orphans, as sorted N-Triples.
 func gCollected(t *testing.T, g *Graph) string {
 	ts := g.Triples()
+	remnants := gSitelinkRemnants(ts)
+	ts = slices.DeleteFunc(ts, func(tr rdfdiff.Triple) bool { return remnants[tr.S] })
 	sites := map[rdfdiff.Term]bool{}
 	for _, tr := range ts {
 		if tr.P == gWikiGroup {
