@@ -45,9 +45,14 @@ type GraphOption func(*graphConfig)
 // WithGraphURIScheme sets the Wikibase URI scheme from which the graph tells
 // statement nodes (entity deletes and reconciliations remove those the entity
 // links to) and value and reference nodes (the shared nodes orphan clean-up
-// considers). The default is rdfdiff.WikidataScheme().
+// considers). The default is rdfdiff.WikidataScheme(); the zero URIScheme
+// (which matches nothing) is ignored.
 func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
-	return func(c *graphConfig) { c.scheme = s }
+	return func(c *graphConfig) {
+		if s.ConceptURI() != "" {
+			c.scheme = s
+		}
+	}
 }
 
 // WithOrphanCleanup turns on the deletion of orphaned shared nodes: after each

@@ -455,3 +455,27 @@ func TestGraphMutationEvents(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(3), cp.CheckpointID)
 }
+
+func TestGraphOtherURIScheme(t *testing.T) {
+	commons := rdfdiff.CommonsScheme()
+	m1 := commons.EntityTerm("M1")
+	st := gIRI(commons.StatementPrefix() + "M1-abc")
+	val := gIRI(commons.ValuePrefix() + "v")
+	wdStatement := gIRI(gWD.StatementPrefix() + "M1-abc") // not a Commons statement node
+	p := gEx("p")
+	ts := []rdfdiff.Triple{
+		gTri(m1, p, st), gTri(st, p, val), gTri(val, p, gLit("1")),
+		gTri(m1, p, wdStatement), gTri(wdStatement, p, gLit("kept")),
+	}
+	ctx := context.Background()
+	g := graphOf(t, ts, WithGraphURIScheme(commons), WithOrphanCleanup(true))
+	require.NoError(t, g.Apply(ctx, gBatch(t, gDelete("M1")), nil))
+	assert.Equal(t, gNTriples(t, ts[4:]), dumpString(t, g),
+		"the Commons statement and its orphaned value go; a node in Wikidata's statement namespace is not M1's statement")
+
+	// The zero scheme is ignored: the graph keeps Wikidata's, where M1 is
+	// <http://www.wikidata.org/entity/M1>, absent here.
+	g = graphOf(t, ts, WithGraphURIScheme(rdfdiff.URIScheme{}), WithOrphanCleanup(true))
+	require.NoError(t, g.Apply(ctx, gBatch(t, gDelete("M1")), nil))
+	assert.Equal(t, gNTriples(t, ts), dumpString(t, g))
+}
