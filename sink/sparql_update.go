@@ -52,6 +52,14 @@ func WithUpdateLagMarker(subject string) UpdateOption {
 	return func(b *UpdateBuilder) { b.lagSubject = subject }
 }
 
+// WithMaxDataTriples splits every INSERT DATA and DELETE DATA operation into
+// operations of at most n triples, still in the same request (default 0: no
+// split). Virtuoso 7.2 compiles one INSERT DATA into SQL and refuses one
+// beyond ~1000–1500 triples (SP031, real-components §3.4); 500 is safe there.
+// Requests beyond ~3000 triples still fail on Virtuoso however split: keep
+// its batches small.
+func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxData = n } }
+
 // UpdateBuilder turns a consolidated patch and a commit point into the text of
 // ONE SPARQL 1.1 Update request, so that a store applying requests atomically
 // (Oxigraph; Blazegraph by design) records data and source positions together
@@ -66,8 +74,9 @@ func WithUpdateLagMarker(subject string) UpdateOption {
 //     the entities' statement nodes, sitelinks, lexeme form and sense
 //     statements, form and sense nodes, then the entities' own triples;
 //     value and reference nodes stay (they are shared)
-//  4. reconciliations: the same templates for the reconciled entities, then
-//     INSERT DATA of their full statement lists
+//  4. reconciliations: the same templates for the reconciled entities, a
+//     DELETE … WHERE of every subject in their new statement lists, then
+//     INSERT DATA of those lists
 //  5. the commit point: delete the job's old position triples, insert the
 //     new ones (job, checkpoint ID, one node per topic and partition).
 //
@@ -91,6 +100,7 @@ type UpdateBuilder struct {
 	commitGraph string
 	commitNS    string
 	lagSubject  string
+	maxData     int
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
@@ -136,7 +146,7 @@ func (b *UpdateBuilder) Build(p *rdfdiff.ConsolidatedPatch, cp *CommitPoint) (st
 // batch and dead-letter the patch that holds it.
 func (b *UpdateBuilder) AppendUpdate(dst []byte, p *rdfdiff.ConsolidatedPatch, cp *CommitPoint) ([]byte, error) {
 	n := len(dst)
-	w := &updateWriter{buf: dst}
+	w := &updateWriter{buf: dst, maxData: b.maxData}
 	if cp != nil {
 		if err := cp.Validate(); err != nil {
 			return dst, err
@@ -157,8 +167,9 @@ func (b *UpdateBuilder) AppendUpdate(dst []byte, p *rdfdiff.ConsolidatedPatch, c
 
 // updateWriter joins operations with " ;\n".
 type updateWriter struct {
-	buf []byte
-	ops int
+	buf     []byte
+	ops     int
+	maxData int
 }
 
 func (w *updateWriter) op() {
@@ -170,6 +181,16 @@ func (w *updateWriter) op() {
 
 // data writes INSERT DATA or DELETE DATA of ts into graph.
 func (w *updateWriter) data(verb, graph string, ts []rdfdiff.Triple) error {
+	for w.maxData > 0 && len(ts) > w.maxData {
+		if err := w.dataOp(verb, graph, ts[:w.maxData]); err != nil {
+			return err
+		}
+		ts = ts[w.maxData:]
+	}
+	return w.dataOp(verb, graph, ts)
+}
+
+func (w *updateWriter) dataOp(verb, graph string, ts []rdfdiff.Triple) error {
 	if len(ts) == 0 {
 		return nil
 	}
@@ -256,10 +277,43 @@ func (b *UpdateBuilder) appendPatch(w *updateWriter, p *rdfdiff.ConsolidatedPatc
 		if err := b.deleteEntities(w, ids); err != nil {
 			return err
 		}
+		// Nodes of the new list that the store holds but no longer links
+		// to the entity (a borked store: a statement node whose link was
+		// lost) would survive the templates above: clear every subject of
+		// the new list too, as WDQS's clearOodStatementsAboutStatements
+		// does for the new list's statement nodes.
+		if err := b.deleteSubjects(w, all); err != nil {
+			return err
+		}
 		if err := w.data("INSERT DATA", b.graph, all); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// deleteSubjects writes DELETE … WHERE for every triple whose subject is a
+// subject of ts.
+func (b *UpdateBuilder) deleteSubjects(w *updateWriter, ts []rdfdiff.Triple) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	vals := []byte("VALUES ?s {")
+	var prev rdfdiff.Term
+	seen := make(map[rdfdiff.Term]bool)
+	for _, tr := range ts {
+		if tr.S == prev || seen[tr.S] {
+			continue
+		}
+		prev, seen[tr.S] = tr.S, true
+		var err error
+		vals = append(vals, ' ')
+		if vals, err = AppendSPARQLTerm(vals, tr.S); err != nil {
+			return err
+		}
+	}
+	vals = append(vals, " }\n"...)
+	w.deleteWhere(b.graph, "?s ?p ?o .", string(vals), "?s ?p ?o .")
 	return nil
 }
 
