@@ -33,7 +33,10 @@ func (e *TermError) Error() string {
 	if len(s) > 120 {
 		s = s[:120] + "…"
 	}
-	return fmt.Sprintf("sink: cannot write term %s to SPARQL: %s", strconv.Quote(s), e.Reason)
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		s = strconv.Quote(s) // never print raw controls
+	}
+	return fmt.Sprintf("sink: cannot write term %s to SPARQL: %s", s, e.Reason)
 }
 
 // Unwrap returns ErrUnsafeTerm.
