@@ -38,7 +38,8 @@ func WithCommitGraph(iri string) UpdateOption { return func(b *UpdateBuilder) { 
 
 // WithCommitNamespace sets the IRI prefix of the commit-point predicates and
 // nodes (default DefaultCommitNamespace). The job node is <ns>job/<job>, each
-// position node <ns>job/<job>/<topic>/<partition>, names percent-escaped.
+// position node <ns>job/<job>/cp/<checkpoint ID>/<topic>/<partition>, names
+// percent-escaped.
 func WithCommitNamespace(ns string) UpdateOption {
 	return func(b *UpdateBuilder) { b.commitNS = ns }
 }
@@ -77,8 +78,9 @@ func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.
 //  4. reconciliations: the same templates for the reconciled entities, a
 //     DELETE … WHERE of every subject in their new statement lists, then
 //     INSERT DATA of those lists
-//  5. the commit point: delete the job's old position triples, insert the
-//     new ones (job, checkpoint ID, one node per topic and partition).
+//  5. the commit point: insert the new one (job, checkpoint ID, one node per
+//     topic and partition, named by checkpoint ID), then delete the job's
+//     other checkpoint ID and position nodes.
 //
 // Reconciliation differs from WDQS's MultiSync, which deletes only the triples
 // missing from the new list (MINUS against the new set) before inserting: here
@@ -357,18 +359,24 @@ func (b *UpdateBuilder) jobIRI(job string) string {
 
 func (b *UpdateBuilder) pred(name string) rdfdiff.Term { return rdfdiff.NewIRI(b.commitNS + name) }
 
+// appendCommitPoint writes the new commit point first and only then removes
+// the job's other checkpoint ID and position nodes (position nodes are named
+// by checkpoint ID, so the old and new ones never share a node). On an
+// atomic store the order does not matter; on one that is not (Virtuoso), a
+// request that fails half-way leaves the old commit point, the new one, or
+// both — never none, which would make a restarted job begin from scratch —
+// and ReadCommitPoint reports "both" loudly.
 func (b *UpdateBuilder) appendCommitPoint(w *updateWriter, cp *CommitPoint) error {
-	job := "<" + b.jobIRI(cp.Job) + ">"
-	posPred := "<" + b.commitNS + "position>"
-	w.deleteWhere(b.commitGraph, "?pos ?pp ?po .", "", job+" "+posPred+" ?pos .\n?pos ?pp ?po .")
-	w.deleteWhere(b.commitGraph, job+" ?p ?o .", "", job+" ?p ?o .")
-	jobT := rdfdiff.NewIRI(b.jobIRI(cp.Job))
+	id := strconv.FormatUint(cp.CheckpointID, 10)
+	jobIRI := b.jobIRI(cp.Job)
+	posPrefix := jobIRI + "/cp/" + id + "/"
+	jobT := rdfdiff.NewIRI(jobIRI)
 	ts := []rdfdiff.Triple{
 		{S: jobT, P: b.pred("job"), O: rdfdiff.NewLiteral(cp.Job)},
-		{S: jobT, P: b.pred("checkpointID"), O: rdfdiff.NewTypedLiteral(strconv.FormatUint(cp.CheckpointID, 10), rdfdiff.XSDInteger)},
+		{S: jobT, P: b.pred("checkpointID"), O: rdfdiff.NewTypedLiteral(id, rdfdiff.XSDInteger)},
 	}
 	for _, p := range cp.Positions {
-		pos := rdfdiff.NewIRI(b.jobIRI(cp.Job) + "/" + url.PathEscape(p.Topic) + "/" + strconv.FormatInt(int64(p.Partition), 10))
+		pos := rdfdiff.NewIRI(posPrefix + url.PathEscape(p.Topic) + "/" + strconv.FormatInt(int64(p.Partition), 10))
 		ts = append(ts,
 			rdfdiff.Triple{S: jobT, P: b.pred("position"), O: pos},
 			rdfdiff.Triple{S: pos, P: b.pred("topic"), O: rdfdiff.NewLiteral(p.Topic)},
@@ -376,7 +384,18 @@ func (b *UpdateBuilder) appendCommitPoint(w *updateWriter, cp *CommitPoint) erro
 			rdfdiff.Triple{S: pos, P: b.pred("offset"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(p.Offset, 10), rdfdiff.XSDInteger)},
 		)
 	}
-	return w.data("INSERT DATA", b.commitGraph, ts)
+	if err := w.data("INSERT DATA", b.commitGraph, ts); err != nil {
+		return err
+	}
+	job := "<" + jobIRI + ">"
+	posPred := "<" + b.commitNS + "position>"
+	keep := string(appendSPARQLString(nil, posPrefix))
+	w.deleteWhere(b.commitGraph, job+" "+posPred+" ?pos .\n?pos ?pp ?po .", "",
+		job+" "+posPred+" ?pos .\n?pos ?pp ?po .\nFILTER(!STRSTARTS(STR(?pos), "+keep+"))")
+	idPred := "<" + b.commitNS + "checkpointID>"
+	w.deleteWhere(b.commitGraph, job+" "+idPred+" ?id .", "",
+		job+" "+idPred+" ?id .\nFILTER(STR(?id) != "+string(appendSPARQLString(nil, id))+")")
+	return nil
 }
 
 // Querier runs a SPARQL SELECT query; *Client implements it.
@@ -419,18 +438,25 @@ func (b *UpdateBuilder) ReadCommitPoint(ctx context.Context, q Querier, job stri
 	}
 	cp := &CommitPoint{Job: job}
 	var cpTerm rdfdiff.Term
-	seen := map[rdfdiff.Term]bool{}
+	seen := map[rdfdiff.Term]rdfdiff.Term{}
 	for _, row := range res.Bindings {
 		if cpTerm.IsZero() {
 			cpTerm = row["cp"]
 		} else if row["cp"] != cpTerm {
-			return nil, fmt.Errorf("%w: job %q has checkpoint IDs %s and %s", ErrInvalidCommitPoint, job, cpTerm, row["cp"])
+			return nil, fmt.Errorf("%w: job %q has checkpoint IDs %s and %s (a non-atomic store applied part of a request; "+
+				"resuming from the older one is the safe, at-least-once choice)", ErrInvalidCommitPoint, job, cpTerm.Value(), row["cp"].Value())
 		}
 		pos, ok := row["pos"]
-		if !ok || seen[pos] {
+		if !ok {
 			continue
 		}
-		seen[pos] = true
+		if prev, dup := seen[pos]; dup {
+			if prev != row["offset"] {
+				return nil, fmt.Errorf("%w: job %q position %s has offsets %s and %s", ErrInvalidCommitPoint, job, pos, prev, row["offset"])
+			}
+			continue
+		}
+		seen[pos] = row["offset"]
 		partition, err1 := strconv.ParseInt(row["partition"].Value(), 10, 32)
 		offset, err2 := strconv.ParseInt(row["offset"].Value(), 10, 64)
 		if err := errors.Join(err1, err2); err != nil {

@@ -243,7 +243,7 @@ func TestBuildUpdateOrderAndShape(t *testing.T) {
 	assert.Contains(t, req, "<http://www.w3.org/ns/lemon/ontolex#lexicalForm>")
 	assert.Contains(t, req, "<http://schema.org/about> ?entity")
 	// Job and topic names are percent-escaped into node IRIs.
-	assert.Contains(t, req, "<"+DefaultCommitNamespace+"job/wdqs%20consumer%2Feqiad/codfw.rdf-streaming-updater.mutation/3>")
+	assert.Contains(t, req, "<"+DefaultCommitNamespace+"job/wdqs%20consumer%2Feqiad/cp/7/codfw.rdf-streaming-updater.mutation/3>")
 
 	// Deterministic: the same input gives the same request.
 	again, err := b.Build(patch, cpFor(7, 42))
