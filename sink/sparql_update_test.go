@@ -523,3 +523,42 @@ func BenchmarkApplyOxigraph(b *testing.B) {
 		require.NoError(b, c.Update(ctx, "DROP SILENT GRAPH <"+graph+">"))
 	}
 }
+
+// TestUpdateNotAtomicVirtuoso documents Virtuoso's behaviour (real-components
+// §3.2): the operations of a request before a run-time failure stay applied,
+// with HTTP 500. The commit point is written before the old one is removed,
+// so a failure between the two leaves both, which ReadCommitPoint reports
+// loudly, never "no commit point" (which would restart the job from scratch).
+func TestUpdateNotAtomicVirtuoso(t *testing.T) {
+	c := storeClient(t, "STREAMKIT_VIRTUOSO_URL")
+	c.retry = RetryPolicy{MaxAttempts: 1}
+	ctx := context.Background()
+	graph := testGraph(t)
+	b, err := NewUpdateBuilder(wd, WithDataGraph(graph))
+	require.NoError(t, err)
+	defer func() { _ = c.Update(ctx, "DROP SILENT GRAPH <"+graph+">") }()
+	apply(t, c, b, nil, cpFor(1, 10))
+
+	p := &rdfdiff.ConsolidatedPatch{}
+	p.Added = []rdfdiff.Triple{{S: rdfdiff.NewIRI("http://www.wikidata.org/entity/Q1"), P: rdfdiff.NewIRI("http://schema.org/version"), O: rdfdiff.NewLiteral("2")}}
+	req, err := b.Build(p, cpFor(2, 20))
+	require.NoError(t, err)
+	ops := strings.Split(req, ";\n")
+	require.Len(t, ops, 4, "data, new commit point, two deletes of the old one")
+	failing := strings.Join(ops[:2], ";\n") + ";\nDROP GRAPH <" + graph + "/missing>;\n" + strings.Join(ops[2:], ";\n")
+	err = c.Update(ctx, failing)
+	require.ErrorIs(t, err, ErrStoreUnavailable, "Virtuoso answers 500 although part of the request was applied")
+
+	ok, err := c.Ask(ctx, "ASK { GRAPH <"+graph+"> { <http://www.wikidata.org/entity/Q1> <http://schema.org/version> \"2\" } }")
+	require.NoError(t, err)
+	assert.True(t, ok, "the data operation before the failure was applied (not atomic)")
+	_, err = b.ReadCommitPoint(ctx, c, "wdqs consumer/eqiad")
+	require.ErrorIs(t, err, ErrInvalidCommitPoint)
+	assert.Contains(t, err.Error(), "checkpoint IDs")
+
+	// Replaying the whole request (at-least-once) repairs it.
+	require.NoError(t, c.Update(ctx, req))
+	got, err := b.ReadCommitPoint(ctx, c, "wdqs consumer/eqiad")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), got.CheckpointID)
+}
