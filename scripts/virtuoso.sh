@@ -93,6 +93,9 @@ isql() { isql-vt "127.0.0.1:$SQLPORT" dba "$DBA_PW" "$@"; }
 start() {
   if running; then echo "virtuoso already running"; return 0; fi
   [ -f "$INI" ] || { echo "no $INI: run $0 setup" >&2; return 1; }
+  if curl -fsS -o /dev/null "http://127.0.0.1:$HTTPPORT/sparql?query=ASK%7B%7D" 2>/dev/null; then
+    echo "port $HTTPPORT already answers SPARQL (another instance?): set VIRT_HTTPPORT/VIRT_SQLPORT or stop it" >&2; return 1
+  fi
   # Subshell form: the recorded PID is virtuoso-t's, not a bash subshell's.
   (cd "$DB"; nohup virtuoso-t +configfile "$INI" +foreground >"$VIRT_ROOT/virtuoso.out" 2>&1 & echo $! > "$PIDF")
   for i in $(seq 1 300); do

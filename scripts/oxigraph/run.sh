@@ -34,6 +34,9 @@ setup() {
 start() {
   if running; then echo "oxigraph shim already running at $URL"; return 0; fi
   [ -d "$DIR/node_modules/oxigraph" ] || { echo "oxigraph not installed: run $0 setup" >&2; return 1; }
+  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/sparql?query=ASK%7B%7D" 2>/dev/null; then
+    echo "port $PORT already answers SPARQL (another instance?): set OXIGRAPH_PORT or stop it" >&2; return 1
+  fi
   mkdir -p "$RUN"
   (cd "$DIR"; PORT=$PORT nohup node server.mjs >"$RUN/server.log" 2>&1 & echo $! >"$PIDF")
   for i in $(seq 1 200); do
