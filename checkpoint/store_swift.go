@@ -445,10 +445,18 @@ func (s *SwiftStore) headNewest(ctx context.Context, container, object string) (
 	return h, err
 }
 
-// Create starts a new object. It fails early with ErrExist when the name is
-// already committed (one HEAD request), and creates the containers on first
-// use. Bytes are buffered up to the large-object threshold; beyond it they
-// are uploaded as segments while the caller keeps writing.
+// Create starts a new object and creates the containers on first use. Bytes
+// are buffered up to the large-object threshold; beyond it they are uploaded
+// as segments while the caller keeps writing.
+//
+// Whether the name is already committed is checked by one HEAD request that
+// runs in the background while the caller writes, so it adds no latency to a
+// small object (an incremental checkpoint writes two of them). Its answer is
+// awaited before the first segment of a large object is uploaded (no upload
+// is wasted on a name that is taken) and before the final PUT: Close then
+// fails with ErrExist. The conditional PUT and the read-back in Close stay
+// the authority; this check is what refuses an overwrite on servers that
+// ignore If-None-Match, such as swifttest.
 func (s *SwiftStore) Create(ctx context.Context, name string) (ObjectWriter, error) {
 	if err := s.check(ctx, "create", name); err != nil {
 		return nil, err
@@ -456,14 +464,7 @@ func (s *SwiftStore) Create(ctx context.Context, name string) (ObjectWriter, err
 	if err := s.ensureContainers(ctx); err != nil {
 		return nil, err
 	}
-	obj := s.prefix + name
-	switch _, err := s.head(ctx, s.container, obj); {
-	case err == nil:
-		return nil, fmt.Errorf("checkpoint: create %q: %w", name, ErrExist)
-	case !errors.Is(err, ErrNotFound):
-		return nil, fmt.Errorf("checkpoint: create %q: %w", name, err)
-	}
-	return newSwiftWriter(ctx, s, name, obj), nil
+	return newSwiftWriter(ctx, s, name, s.prefix+name), nil
 }
 
 // Open returns a reader over a committed object. The reader verifies the

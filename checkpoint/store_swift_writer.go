@@ -37,6 +37,12 @@ type swiftWriter struct {
 	free chan []byte
 	wg   sync.WaitGroup
 
+	// free receives the answer of the background HEAD started by Create:
+	// is the name still free? freeErr caches it once received.
+	freeCh   chan error
+	freeSeen bool
+	freeErr  error
+
 	segMu  sync.Mutex // guards segs and upErr, written by uploaders
 	segs   []sloSegment
 	upErr  error
@@ -53,7 +59,7 @@ type sloSegment struct {
 
 func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string) *swiftWriter {
 	wctx, cancel := context.WithCancel(ctx)
-	return &swiftWriter{
+	w := &swiftWriter{
 		s:        s,
 		parent:   ctx,
 		ctx:      wctx,
@@ -63,7 +69,32 @@ func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string) *swift
 		uploadID: randomHex(8),
 		sem:      make(chan struct{}, s.concurrency),
 		free:     make(chan []byte, s.concurrency+1),
+		freeCh:   make(chan error, 1), // buffered: the HEAD never blocks, even after Cancel
 	}
+	go func() {
+		_, err := s.head(wctx, s.container, obj)
+		w.freeCh <- err
+	}()
+	return w
+}
+
+// nameFree waits for the background existence check started by Create and
+// returns nil when the name is free, ErrExist when it is committed, or the
+// error that kept the check from answering.
+func (w *swiftWriter) nameFree() error {
+	if !w.freeSeen {
+		err := <-w.freeCh
+		w.freeSeen = true
+		switch {
+		case err == nil:
+			w.freeErr = ErrExist
+		case errors.Is(err, ErrNotFound):
+			w.freeErr = nil
+		default:
+			w.freeErr = fmt.Errorf("checking whether the name is free: %w", err)
+		}
+	}
+	return w.freeErr
 }
 
 func (w *swiftWriter) uploadErr() error {
@@ -131,6 +162,11 @@ func (w *swiftWriter) flushSegment() error {
 		copy(nb, w.buf)
 		w.buf = nb
 		return nil
+	}
+	if w.nseg == 0 {
+		if err := w.nameFree(); err != nil {
+			return fmt.Errorf("checkpoint: write %q: %w", w.name, err)
+		}
 	}
 	select {
 	case w.sem <- struct{}{}:
@@ -213,6 +249,9 @@ func (w *swiftWriter) Close() error {
 }
 
 func (w *swiftWriter) commit() error {
+	if err := w.nameFree(); err != nil {
+		return err
+	}
 	meta := swift.Headers{
 		"If-None-Match": "*",
 		swiftMetaCRC:    fmt.Sprintf("%08x", w.crc),
