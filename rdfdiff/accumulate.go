@@ -45,6 +45,7 @@ type RefusedChangeError struct {
 	Pending   Operation // the operation already in the batch: OpDelete or OpReconcile
 }
 
+// Error names the entity, the refused operation and the pending one.
 func (e *RefusedChangeError) Error() string {
 	return fmt.Sprintf("rdfdiff: cannot accumulate %s of %s: the batch already has a %s of it",
 		e.Operation, e.EntityID, e.Pending)
@@ -65,6 +66,7 @@ type InvalidChangeError struct {
 	Err       error  // the underlying cause, or nil
 }
 
+// Error names the change and says what is wrong with it.
 func (e *InvalidChangeError) Error() string {
 	var b strings.Builder
 	b.WriteString("rdfdiff: invalid ")
