@@ -1,0 +1,76 @@
+package source
+
+// Pause stops delivering records of the given partitions (all partitions,
+// present and future, if none are given) until Resume. Records of a paused
+// partition already buffered are held back, in order, and sarama stops
+// fetching it; other partitions keep flowing. Pause state survives
+// rebalances. Held-back records count against the buffer size.
+func (k *Kafka) Pause(partitions ...TopicPartition) {
+	k.mu.Lock()
+	if len(partitions) == 0 {
+		k.pauseAll = true
+		for tp := range k.assigned {
+			partitions = append(partitions, tp)
+		}
+	} else {
+		for _, tp := range partitions {
+			k.paused[tp] = true
+		}
+	}
+	k.mu.Unlock()
+	k.pauseSarama(partitions)
+}
+
+// Resume undoes Pause for the given partitions (all, if none are given:
+// this also clears per-partition pauses).
+func (k *Kafka) Resume(partitions ...TopicPartition) {
+	k.mu.Lock()
+	if len(partitions) == 0 {
+		k.pauseAll = false
+		clear(k.paused)
+		for tp := range k.assigned {
+			partitions = append(partitions, tp)
+		}
+	} else {
+		for _, tp := range partitions {
+			delete(k.paused, tp)
+		}
+	}
+	close(k.resumeCh)
+	k.resumeCh = make(chan struct{})
+	g := k.sgroup
+	k.mu.Unlock()
+	if g != nil && len(partitions) > 0 {
+		g.Resume(byTopic(partitions))
+	}
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Paused reports whether records of tp are currently held back.
+func (k *Kafka) Paused(tp TopicPartition) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.pausedLocked(tp)
+}
+
+func (k *Kafka) pausedLocked(tp TopicPartition) bool { return k.pauseAll || k.paused[tp] }
+
+func (k *Kafka) pauseSarama(tps []TopicPartition) {
+	k.mu.Lock()
+	g := k.sgroup
+	k.mu.Unlock()
+	if g != nil && len(tps) > 0 {
+		g.Pause(byTopic(tps))
+	}
+}
+
+func byTopic(tps []TopicPartition) map[string][]int32 {
+	m := make(map[string][]int32)
+	for _, tp := range tps {
+		m[tp.Topic] = append(m[tp.Topic], tp.Partition)
+	}
+	return m
+}
