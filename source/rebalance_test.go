@@ -1,0 +1,226 @@
+package source_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
+)
+
+type event struct {
+	member string
+	kind   string // "assign", "record", "revoke"
+	tp     source.TopicPartition
+	offset int64
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []event
+}
+
+func (l *eventLog) add(e event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) snapshot() []event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]event(nil), l.events...)
+}
+
+func (l *eventLog) records() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.kind == "record" {
+			n++
+		}
+	}
+	return n
+}
+
+// member runs one group member that behaves like the job runner: OnAssigned
+// is logged, every record is logged, and OnRevoked commits the member's
+// positions in a Kafka transaction (the hand-off) before returning.
+func member(t *testing.T, ctx context.Context, c *kafkatest.Cluster, name, group, topic string, log *eventLog) {
+	prod, err := sarama.NewSyncProducer(c.Addrs(), c.SaramaConfig(kafkatest.TransactionalID("txn-"+name)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = prod.Close() })
+	var k *source.Kafka
+	k = startSource(t, c, group, []string{topic},
+		source.WithOnAssigned(func(_ context.Context, tps []source.TopicPartition) error {
+			for _, p := range tps {
+				log.add(event{member: name, kind: "assign", tp: p})
+			}
+			return nil
+		}),
+		source.WithOnRevoked(func(_ context.Context, tps []source.TopicPartition) error {
+			pos := k.Positions()
+			for _, p := range tps {
+				if _, ok := pos[p]; !ok {
+					return fmt.Errorf("no position for revoked %s", p)
+				}
+			}
+			if err := commitWith(prod, group, pos); err != nil {
+				return err
+			}
+			for _, p := range tps {
+				log.add(event{member: name, kind: "revoke", tp: p, offset: pos[p]})
+			}
+			return nil
+		}))
+	go func() {
+		for ctx.Err() == nil {
+			recs, err := k.Poll(ctx, 7)
+			if err != nil {
+				return
+			}
+			for _, r := range recs {
+				log.add(event{member: name, kind: "record", tp: r.TopicPartition(), offset: r.Offset})
+			}
+		}
+	}()
+}
+
+// Two members of one group: when the second joins, the first hands its
+// partitions off (OnRevoked after its last record of each, and before the
+// other member's OnAssigned), and every record is delivered exactly once
+// across both because the hand-off commits the exact positions.
+func TestKafkaRebalanceHooks(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	const topic, group, parts, perPart = "rebalance", "two", 4, 50
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(parts, topic))
+	for p := int32(0); p < parts; p++ {
+		produceN(t, ctx, c, topic, p, perPart, nil)
+	}
+	log := &eventLog{}
+	member(t, ctx, c, "A", group, topic, log)
+	require.NoError(t, c.WaitFor(ctx, "A consumed the first half", func(context.Context) (bool, string, error) {
+		n := log.records()
+		return n == parts*perPart, fmt.Sprintf("%d records", n), nil
+	}))
+	member(t, ctx, c, "B", group, topic, log)
+	require.NoError(t, c.WaitForGroupStable(ctx, group, 2))
+	for p := int32(0); p < parts; p++ {
+		produceN(t, ctx, c, topic, p, perPart, nil)
+	}
+	require.NoError(t, c.WaitFor(ctx, "both halves consumed", func(context.Context) (bool, string, error) {
+		n := log.records()
+		return n >= 2*parts*perPart, fmt.Sprintf("%d records", n), nil
+	}))
+
+	events := log.snapshot()
+	seen := map[source.TopicPartition]map[int64]string{}
+	owner := map[source.TopicPartition]string{}  // current owner, "" if released
+	lastOff := map[source.TopicPartition]int64{} // next offset after the owner's last record
+	assignedB := map[source.TopicPartition]bool{}
+	for i, e := range events {
+		switch e.kind {
+		case "assign":
+			require.Empty(t, owner[e.tp], "event %d: %s assigned to %s before %s released it", i, e.tp, e.member, owner[e.tp])
+			owner[e.tp] = e.member
+			if e.member == "B" {
+				assignedB[e.tp] = true
+			}
+		case "record":
+			require.Equal(t, e.member, owner[e.tp], "event %d: record of %s@%d delivered to a non-owner", i, e.tp, e.offset)
+			if seen[e.tp] == nil {
+				seen[e.tp] = map[int64]string{}
+			}
+			require.NotContains(t, seen[e.tp], e.offset, "event %d: %s@%d delivered twice", i, e.tp, e.offset)
+			seen[e.tp][e.offset] = e.member
+			lastOff[e.tp] = e.offset + 1
+		case "revoke":
+			require.Equal(t, e.member, owner[e.tp], "event %d: revoke by non-owner", i)
+			require.Equal(t, lastOff[e.tp], e.offset, "event %d: revoked %s at a position other than after its last record", i, e.tp)
+			owner[e.tp] = ""
+		}
+	}
+	for p := int32(0); p < parts; p++ {
+		assert.Len(t, seen[tp(topic, p)], 2*perPart, "partition %d", p)
+	}
+	assert.NotEmpty(t, assignedB, "B got partitions")
+	assert.Less(t, len(assignedB), parts, "A kept some partitions")
+}
+
+// Pause holds back one partition (including records already buffered)
+// while the others flow; Resume delivers them in order; a pause of all
+// partitions holds everything.
+func TestKafkaPauseResume(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	const topic = "pause"
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(2, topic))
+	p0, p1 := tp(topic, 0), tp(topic, 1)
+	k := startSource(t, c, "g", []string{topic})
+	k.Pause(p0)
+	assert.True(t, k.Paused(p0))
+	assert.False(t, k.Paused(p1))
+	produceN(t, ctx, c, topic, 0, 20, nil)
+	produceN(t, ctx, c, topic, 1, 20, nil)
+	for _, r := range pollN(t, ctx, k, 20) {
+		require.Equal(t, int32(1), r.Partition)
+	}
+	pollNothing(t, ctx, k, 300*time.Millisecond)
+	assert.Equal(t, source.Positions{p0: 0, p1: 20}, k.Positions())
+
+	k.Resume(p0)
+	for i, r := range pollN(t, ctx, k, 20) {
+		require.Equal(t, int32(0), r.Partition)
+		require.Equal(t, int64(i), r.Offset)
+	}
+
+	k.Pause()
+	assert.True(t, k.Paused(p0))
+	assert.True(t, k.Paused(p1))
+	produceN(t, ctx, c, topic, 0, 5, nil)
+	produceN(t, ctx, c, topic, 1, 5, nil)
+	pollNothing(t, ctx, k, 300*time.Millisecond)
+	k.Resume()
+	recs := pollN(t, ctx, k, 10)
+	assert.Len(t, recs, 10)
+	assert.Equal(t, source.Positions{p0: 25, p1: 25}, k.Positions())
+}
+
+// With a backlog much larger than the buffer and a slow consumer, the
+// records held between sarama and Poll never exceed the buffer size, and
+// all of them still arrive.
+func TestKafkaBoundedBuffer(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	const topic, perPart, buffer = "backlog", 10_000, 64
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(2, topic))
+	produceN(t, ctx, c, topic, 0, perPart, nil)
+	produceN(t, ctx, c, topic, 1, perPart, nil)
+	k := startSource(t, c, "g", []string{topic}, source.WithBufferSize(buffer))
+	waitAssigned(t, ctx, k, 2)
+	require.NoError(t, c.WaitFor(ctx, "buffer full", func(context.Context) (bool, string, error) {
+		s := k.Stats()
+		return s.Buffered == buffer, fmt.Sprintf("%+v", s), nil
+	}))
+	total := 0
+	for total < 2*perPart {
+		recs, err := k.Poll(ctx, 100)
+		require.NoError(t, err)
+		total += len(recs)
+		require.LessOrEqual(t, k.Stats().Buffered, buffer)
+	}
+	s := k.Stats()
+	assert.Equal(t, 2*perPart, total)
+	assert.LessOrEqual(t, s.MaxBuffered, buffer, "in-flight records stay bounded")
+	assert.Equal(t, int64(2*perPart), s.Delivered)
+}
