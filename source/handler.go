@@ -70,6 +70,9 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	} else if err != nil {
 		return k.failHook("OnAssigned", tps, err)
 	}
+	k.mu.Lock()
+	k.hooked = tps // OnRevoked is owed for these, even if the setup fails below
+	k.mu.Unlock()
 	starts, err := h.resolve(tps)
 	if err != nil {
 		return err
@@ -176,12 +179,9 @@ func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	k := h.k
 	k.mu.Lock()
 	k.gen++
-	tps := make([]TopicPartition, 0, len(k.assigned))
-	for tp := range k.assigned {
-		tps = append(tps, tp)
-	}
+	tps := k.hooked
+	k.hooked = nil
 	k.mu.Unlock()
-	tps = sortedTPs(tps)
 
 	var hookErr error
 	if h.runCtx.Err() == nil && len(tps) > 0 {

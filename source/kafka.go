@@ -36,6 +36,7 @@ type Kafka struct {
 	mu       sync.Mutex
 	gen      uint64
 	assigned map[TopicPartition]*partState
+	hooked   []TopicPartition // OnAssigned returned nil, OnRevoked not called yet
 	seeks    Positions
 	paused   map[TopicPartition]bool
 	pauseAll bool
