@@ -220,7 +220,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		case <-done:
 			return nil
 		}
-		for {
+		for k.anyPaused.Load() {
 			k.mu.Lock()
 			p, wait := k.pausedLocked(tp), k.resumeCh
 			k.mu.Unlock()
@@ -238,10 +238,11 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		case <-done:
 			return nil
 		}
-		k.mu.Lock()
-		k.stats.Buffered++
-		k.stats.MaxBuffered = max(k.stats.MaxBuffered, k.stats.Buffered)
-		k.mu.Unlock()
+		for n := int64(len(k.slots)); ; {
+			if old := k.maxBuffered.Load(); n <= old || k.maxBuffered.CompareAndSwap(old, n) {
+				break
+			}
+		}
 		k.recs <- item{gen: gen, msg: msg} // never blocks: a slot is held
 	}
 }

@@ -23,10 +23,12 @@ type Kafka struct {
 	conf    *sarama.Config
 	topicOK map[string]bool
 
-	started atomic.Bool
-	closed  chan struct{}
-	closeMu sync.Once
-	runDone chan struct{}
+	started     atomic.Bool
+	maxBuffered atomic.Int64
+	anyPaused   atomic.Bool // fast path: ConsumeClaim skips the lock
+	closed      chan struct{}
+	closeMu     sync.Once
+	runDone     chan struct{}
 
 	slots chan struct{} // semaphore: records taken from sarama, not yet delivered
 	recs  chan item
@@ -317,28 +319,33 @@ func (k *Kafka) Poll(ctx context.Context, max int) ([]Record, error) {
 		case <-k.wake:
 			continue
 		case it := <-k.recs:
-			out := make([]Record, 0, min(max, 64))
-			out = k.accept(it, out)
-		drain:
-			for len(out) < max {
-				select {
-				case it := <-k.recs:
-					out = k.accept(it, out)
-				default:
-					break drain
-				}
-			}
-			if len(out) > 0 {
+			if out := k.acceptBatch(it, max); len(out) > 0 {
 				return out, nil
 			}
 		}
 	}
 }
 
-// accept delivers, parks or drops one buffered record.
-func (k *Kafka) accept(it item, out []Record) []Record {
+// acceptBatch takes first and whatever else is buffered, up to max records,
+// under one lock.
+func (k *Kafka) acceptBatch(first item, max int) []Record {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	out := make([]Record, 0, min(max, len(k.recs)+1))
+	out = k.acceptLocked(first, out)
+	for len(out) < max {
+		select {
+		case it := <-k.recs:
+			out = k.acceptLocked(it, out)
+		default:
+			return out
+		}
+	}
+	return out
+}
+
+// accept delivers, parks or drops one buffered record.
+func (k *Kafka) acceptLocked(it item, out []Record) []Record {
 	tp := TopicPartition{Topic: it.msg.Topic, Partition: it.msg.Partition}
 	st := k.assigned[tp]
 	if it.gen != k.gen || st == nil {
@@ -355,10 +362,7 @@ func (k *Kafka) accept(it item, out []Record) []Record {
 	return append(out, k.deliverLocked(st, rec))
 }
 
-func (k *Kafka) releaseLocked() {
-	<-k.slots
-	k.stats.Buffered--
-}
+func (k *Kafka) releaseLocked() { <-k.slots }
 
 func (k *Kafka) hasParkedLocked(tp TopicPartition) bool {
 	for i := range k.parked {
@@ -422,7 +426,7 @@ func (k *Kafka) convert(m *sarama.ConsumerMessage) Record {
 // deliverLocked advances the partition's position and watermark.
 func (k *Kafka) deliverLocked(st *partState, r Record) Record {
 	if k.opts.eventTime != nil {
-		r.EventTime = k.opts.eventTime(&r)
+		r.EventTime = extractEventTime(k.opts.eventTime, r)
 	} else {
 		r.EventTime = r.Timestamp
 	}
@@ -439,6 +443,10 @@ func (k *Kafka) deliverLocked(st *partState, r Record) Record {
 	k.stats.Delivered++
 	return r
 }
+
+// extractEventTime keeps the extractor's pointer argument from moving
+// every delivered record to the heap.
+func extractEventTime(fn EventTimeFunc, r Record) time.Time { return fn(&r) }
 
 // Positions returns the next offset to read of every assigned partition:
 // the offset after the last record Poll returned, or the partition's start
@@ -486,7 +494,10 @@ func (k *Kafka) Seek(p Positions) error {
 func (k *Kafka) Stats() Stats {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.stats
+	st := k.stats
+	st.Buffered = len(k.slots)
+	st.MaxBuffered = int(k.maxBuffered.Load())
+	return st
 }
 
 // Assigned returns the partitions currently assigned to this member, sorted.

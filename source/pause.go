@@ -17,6 +17,7 @@ func (k *Kafka) Pause(partitions ...TopicPartition) {
 			k.paused[tp] = true
 		}
 	}
+	k.anyPaused.Store(true)
 	k.mu.Unlock()
 	k.pauseSarama(partitions)
 }
@@ -36,6 +37,7 @@ func (k *Kafka) Resume(partitions ...TopicPartition) {
 			delete(k.paused, tp)
 		}
 	}
+	k.anyPaused.Store(k.pauseAll || len(k.paused) > 0)
 	close(k.resumeCh)
 	k.resumeCh = make(chan struct{})
 	g := k.sgroup
