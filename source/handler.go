@@ -204,11 +204,10 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	done := sess.Context().Done()
 	k.mu.Lock()
 	gen := k.gen
-	paused := k.pausedLocked(tp)
-	k.mu.Unlock()
-	if paused {
-		k.pauseSarama([]TopicPartition{tp})
+	if k.pausedLocked(tp) {
+		k.pauseSaramaLocked([]TopicPartition{tp})
 	}
+	k.mu.Unlock()
 	for {
 		var msg *sarama.ConsumerMessage
 		select {

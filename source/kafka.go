@@ -258,6 +258,11 @@ func (k *Kafka) Run(ctx context.Context) error {
 	k.mu.Lock()
 	k.sgroup = group
 	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		k.sgroup = nil
+		k.mu.Unlock()
+	}()
 
 	h := &handler{k: k, client: client, admin: admin, runCtx: runCtx}
 	for {

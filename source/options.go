@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -50,15 +51,7 @@ func StartAtTimestamp(millis int64) StartPosition {
 // listed use otherwise.
 func StartAtOffsets(offsets Positions, otherwise StartPosition) StartPosition {
 	o := otherwise
-	return StartPosition{kind: startOffsets, offsets: maps2(offsets), otherwise: &o}
-}
-
-func maps2(p Positions) Positions {
-	out := make(Positions, len(p))
-	for k, v := range p {
-		out[k] = v
-	}
-	return out
+	return StartPosition{kind: startOffsets, offsets: maps.Clone(offsets), otherwise: &o}
 }
 
 // Hook is called with partitions being assigned to or revoked from this

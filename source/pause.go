@@ -7,6 +7,7 @@ package source
 // rebalances. Held-back records count against the buffer size.
 func (k *Kafka) Pause(partitions ...TopicPartition) {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	if len(partitions) == 0 {
 		k.pauseAll = true
 		for tp := range k.assigned {
@@ -18,20 +19,20 @@ func (k *Kafka) Pause(partitions ...TopicPartition) {
 		}
 	}
 	k.anyPaused.Store(true)
-	k.mu.Unlock()
-	k.pauseSarama(partitions)
+	// sarama is told under k.mu so that a concurrent Resume and a claim
+	// starting paused (ConsumeClaim) cannot interleave into a stale pause.
+	k.pauseSaramaLocked(partitions)
 }
 
 // Resume undoes Pause for the given partitions (all, if none are given:
 // this also clears per-partition pauses).
 func (k *Kafka) Resume(partitions ...TopicPartition) {
 	k.mu.Lock()
-	if len(partitions) == 0 {
+	defer k.mu.Unlock()
+	all := len(partitions) == 0
+	if all {
 		k.pauseAll = false
 		clear(k.paused)
-		for tp := range k.assigned {
-			partitions = append(partitions, tp)
-		}
 	} else {
 		for _, tp := range partitions {
 			delete(k.paused, tp)
@@ -40,10 +41,12 @@ func (k *Kafka) Resume(partitions ...TopicPartition) {
 	k.anyPaused.Store(k.pauseAll || len(k.paused) > 0)
 	close(k.resumeCh)
 	k.resumeCh = make(chan struct{})
-	g := k.sgroup
-	k.mu.Unlock()
-	if g != nil && len(partitions) > 0 {
-		g.Resume(byTopic(partitions))
+	switch {
+	case k.sgroup == nil:
+	case all:
+		k.sgroup.ResumeAll() // sarama keeps pauses across reassignment: clear them all
+	default:
+		k.sgroup.Resume(byTopic(partitions))
 	}
 	select {
 	case k.wake <- struct{}{}:
@@ -60,12 +63,9 @@ func (k *Kafka) Paused(tp TopicPartition) bool {
 
 func (k *Kafka) pausedLocked(tp TopicPartition) bool { return k.pauseAll || k.paused[tp] }
 
-func (k *Kafka) pauseSarama(tps []TopicPartition) {
-	k.mu.Lock()
-	g := k.sgroup
-	k.mu.Unlock()
-	if g != nil && len(tps) > 0 {
-		g.Pause(byTopic(tps))
+func (k *Kafka) pauseSaramaLocked(tps []TopicPartition) {
+	if k.sgroup != nil && len(tps) > 0 {
+		k.sgroup.Pause(byTopic(tps))
 	}
 }
 

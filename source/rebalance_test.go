@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -51,15 +52,15 @@ func (l *eventLog) records() int {
 	return n
 }
 
-// member runs one group member that behaves like the job runner: OnAssigned
-// is logged, every record is logged, and OnRevoked commits the member's
-// positions in a Kafka transaction (the hand-off) before returning.
-func member(t *testing.T, ctx context.Context, c *kafkatest.Cluster, name, group, topic string, log *eventLog) {
+// newMember starts one group member that behaves like the job runner:
+// OnAssigned is logged, and OnRevoked commits the member's positions in a
+// Kafka transaction (the hand-off) before returning.
+func newMember(t *testing.T, c *kafkatest.Cluster, name, group, topic string, log *eventLog, opts ...source.Option) *source.Kafka {
 	prod, err := sarama.NewSyncProducer(c.Addrs(), c.SaramaConfig(kafkatest.TransactionalID("txn-"+name)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = prod.Close() })
 	var k *source.Kafka
-	k = startSource(t, c, group, []string{topic},
+	k = startSource(t, c, group, []string{topic}, append(opts,
 		source.WithOnAssigned(func(_ context.Context, tps []source.TopicPartition) error {
 			for _, p := range tps {
 				log.add(event{member: name, kind: "assign", tp: p})
@@ -80,7 +81,12 @@ func member(t *testing.T, ctx context.Context, c *kafkatest.Cluster, name, group
 				log.add(event{member: name, kind: "revoke", tp: p, offset: pos[p]})
 			}
 			return nil
-		}))
+		}))...)
+	return k
+}
+
+// pollLoop polls k in the background, logging every record, until ctx ends.
+func pollLoop(ctx context.Context, k *source.Kafka, name string, log *eventLog) {
 	go func() {
 		for ctx.Err() == nil {
 			recs, err := k.Poll(ctx, 7)
@@ -108,12 +114,12 @@ func TestKafkaRebalanceHooks(t *testing.T) {
 		produceN(t, ctx, c, topic, p, perPart, nil)
 	}
 	log := &eventLog{}
-	member(t, ctx, c, "A", group, topic, log)
+	pollLoop(ctx, newMember(t, c, "A", group, topic, log), "A", log)
 	require.NoError(t, c.WaitFor(ctx, "A consumed the first half", func(context.Context) (bool, string, error) {
 		n := log.records()
 		return n == parts*perPart, fmt.Sprintf("%d records", n), nil
 	}))
-	member(t, ctx, c, "B", group, topic, log)
+	pollLoop(ctx, newMember(t, c, "B", group, topic, log), "B", log)
 	require.NoError(t, c.WaitForGroupStable(ctx, group, 2))
 	for p := int32(0); p < parts; p++ {
 		produceN(t, ctx, c, topic, p, perPart, nil)
@@ -223,4 +229,85 @@ func TestKafkaBoundedBuffer(t *testing.T) {
 	assert.Equal(t, 2*perPart, total)
 	assert.LessOrEqual(t, s.MaxBuffered, buffer, "in-flight records stay bounded")
 	assert.Equal(t, int64(2*perPart), s.Delivered)
+}
+
+// Records buffered but not delivered when a partition is revoked are
+// dropped, the hand-off commits the exact position of the last delivered
+// record, and the next owner reads the dropped records again: every offset
+// is delivered exactly once across the two members.
+func TestKafkaRevokeDropsBuffered(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	const topic, group, n, buffer = "handoff", "drop", 100, 10
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, topic))
+	produceN(t, ctx, c, topic, 0, n, nil)
+	log := &eventLog{}
+
+	a := newMember(t, c, "A", group, topic, log, source.WithBufferSize(buffer))
+	for _, r := range pollN(t, ctx, a, 5) {
+		log.add(event{member: "A", kind: "record", tp: r.TopicPartition(), offset: r.Offset})
+	}
+	require.NoError(t, c.WaitFor(ctx, "A's buffer full", func(context.Context) (bool, string, error) {
+		return a.Stats().Buffered == buffer, fmt.Sprintf("%+v", a.Stats()), nil
+	}))
+	a.Pause() // A keeps polling (running hooks) but delivers nothing more
+	pollLoop(ctx, a, "A", log)
+	b := newMember(t, c, "B", group, topic, log)
+	pollLoop(ctx, b, "B", log)
+	require.NoError(t, c.WaitForGroupStable(ctx, group, 2))
+	a.Resume()
+
+	defer func() {
+		if t.Failed() {
+			t.Logf("events: %+v\nA: %+v %v", log.snapshot(), a.Stats(), a.Assigned())
+		}
+	}()
+	require.NoError(t, c.WaitFor(ctx, "all records", func(context.Context) (bool, string, error) {
+		k := log.records()
+		return k >= n, fmt.Sprintf("%d records", k), nil
+	}))
+	seen := map[int64]bool{}
+	for _, e := range log.snapshot() {
+		switch e.kind {
+		case "record":
+			require.False(t, seen[e.offset], "offset %d twice", e.offset)
+			seen[e.offset] = true
+		}
+	}
+	assert.Len(t, seen, n)
+	revokedAt5 := false
+	for _, e := range log.snapshot() {
+		revokedAt5 = revokedAt5 || (e.kind == "revoke" && e.member == "A" && e.offset == 5)
+	}
+	assert.True(t, revokedAt5, "A handed off at the position after its last delivered record")
+	assert.Positive(t, a.Stats().Dropped, "A's buffered records were dropped at the revoke")
+}
+
+// A failing OnAssigned stops Run with a HookError naming the partitions.
+func TestKafkaHookErrorStopsRun(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(2, "hookerr"))
+	boom := errors.New("state store unavailable")
+	k, err := source.NewKafka(c.Addrs(), "g", []string{"hookerr"}, source.WithBaseConfig(c.SaramaConfig()),
+		source.WithLogger(quiet), source.WithOnAssigned(func(context.Context, []source.TopicPartition) error { return boom }))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	for {
+		_, err := k.Poll(ctx, 1)
+		if err != nil {
+			require.ErrorIs(t, err, source.ErrClosed)
+			break
+		}
+	}
+	err = <-done
+	var he *source.HookError
+	require.ErrorAs(t, err, &he)
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, "OnAssigned", he.Hook)
+	assert.Equal(t, []source.TopicPartition{tp("hookerr", 0), tp("hookerr", 1)}, he.Partitions)
+	assert.Contains(t, err.Error(), "source: OnAssigned hook for [hookerr/0 hookerr/1]")
+	require.NoError(t, k.Close())
 }
