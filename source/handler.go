@@ -85,9 +85,11 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 		off := starts[tp]
 		sess.MarkOffset(tp.Topic, tp.Partition, off, "")
 		sess.ResetOffset(tp.Topic, tp.Partition, off, "")
-		delete(k.seeks, tp)
 		k.assigned[tp] = &partState{next: off, lastActive: now}
 	}
+	// Positions for partitions that went to other members are stale by
+	// the next assignment (their owners commit newer ones): drop them.
+	clear(k.seeks)
 	k.stats.Rebalances++
 	k.opts.logger.Info("source: partitions assigned", "group", k.group, "partitions", len(tps), "generation", sess.GenerationID())
 	return nil
@@ -132,7 +134,14 @@ func (h *handler) resolve(tps []TopicPartition) (map[TopicPartition]int64, error
 		return nil, fmt.Errorf("source: fetch committed offsets of group %q: %w", k.group, resp.Err)
 	}
 	for _, tp := range rest {
-		if b := resp.GetBlock(tp.Topic, tp.Partition); b != nil && b.Err == sarama.ErrNoError && b.Offset >= 0 {
+		b := resp.GetBlock(tp.Topic, tp.Partition)
+		if b != nil && b.Err != sarama.ErrNoError {
+			// Never fall back to the start position on an error (e.g. an
+			// unstable offset of a transaction still in flight): that would
+			// skip or replay input. The session fails and the group retries.
+			return nil, fmt.Errorf("source: committed offset of %s in group %q: %w", tp, k.group, b.Err)
+		}
+		if b != nil && b.Offset >= 0 {
 			out[tp] = b.Offset
 			continue
 		}
@@ -216,6 +225,11 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				return nil
 			}
 			msg = m
+			for n := k.taken.Add(1) - k.released.Load(); ; {
+				if old := k.maxInFlight.Load(); n <= old || k.maxInFlight.CompareAndSwap(old, n) {
+					break
+				}
+			}
 		case <-done:
 			return nil
 		}
@@ -229,18 +243,15 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			select {
 			case <-wait:
 			case <-done:
+				k.released.Add(1) // never buffered: the next owner reads it
 				return nil
 			}
 		}
 		select {
 		case k.slots <- struct{}{}:
 		case <-done:
+			k.released.Add(1)
 			return nil
-		}
-		for n := int64(len(k.slots)); ; {
-			if old := k.maxBuffered.Load(); n <= old || k.maxBuffered.CompareAndSwap(old, n) {
-				break
-			}
 		}
 		k.recs <- item{gen: gen, msg: msg} // never blocks: a slot is held
 	}

@@ -24,7 +24,9 @@ type Kafka struct {
 	topicOK map[string]bool
 
 	started     atomic.Bool
-	maxBuffered atomic.Int64
+	taken       atomic.Int64 // records received from sarama
+	released    atomic.Int64 // records delivered or dropped
+	maxInFlight atomic.Int64
 	anyPaused   atomic.Bool // fast path: ConsumeClaim skips the lock
 	closed      chan struct{}
 	closeMu     sync.Once
@@ -68,10 +70,16 @@ type partState struct {
 
 // Stats are counters of a running source, for metrics and tests.
 type Stats struct {
-	// Buffered is the number of records taken from sarama and not yet
-	// returned by Poll; MaxBuffered is its highest value so far. Both stay
-	// at or below the buffer size.
-	Buffered, MaxBuffered int
+	// Buffered is the number of records in the source's buffer (taken from
+	// sarama, not yet returned by Poll, including held-back records of
+	// paused partitions); at most the buffer size.
+	Buffered int
+	// InFlight counts records received from sarama and not yet returned by
+	// Poll or dropped: the buffer plus at most one record per partition
+	// waiting for room. MaxInFlight is its highest value so far, the
+	// measure of backpressure (it stays near the buffer size however large
+	// the backlog).
+	InFlight, MaxInFlight int64
 	// Delivered counts records returned by Poll.
 	Delivered int64
 	// Late counts delivered records whose event time was already behind
@@ -367,7 +375,10 @@ func (k *Kafka) acceptLocked(it item, out []Record) []Record {
 	return append(out, k.deliverLocked(st, rec))
 }
 
-func (k *Kafka) releaseLocked() { <-k.slots }
+func (k *Kafka) releaseLocked() {
+	<-k.slots
+	k.released.Add(1)
+}
 
 func (k *Kafka) hasParkedLocked(tp TopicPartition) bool {
 	for i := range k.parked {
@@ -469,12 +480,14 @@ func (k *Kafka) Positions() Positions {
 	return out
 }
 
-// Seek sets the positions at which partitions start the next time they are
+// Seek sets the positions at which partitions start when they are next
 // assigned to this member, overriding the group's committed offsets and the
 // start position: call it before Run with the positions of the restored
-// checkpoint, or from OnAssigned for the partitions being assigned. A
-// position is used once. Seeking a partition that is already consuming
-// returns ErrSeekAssigned.
+// checkpoint or savepoint, or from OnAssigned for the partitions being
+// assigned. Positions apply to that one assignment only: those of
+// partitions the group gave to other members are discarded, since their
+// owners commit newer positions. Seeking a partition that is already
+// consuming returns ErrSeekAssigned.
 func (k *Kafka) Seek(p Positions) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -501,7 +514,8 @@ func (k *Kafka) Stats() Stats {
 	defer k.mu.Unlock()
 	st := k.stats
 	st.Buffered = len(k.slots)
-	st.MaxBuffered = int(k.maxBuffered.Load())
+	st.InFlight = k.taken.Load() - k.released.Load()
+	st.MaxInFlight = k.maxInFlight.Load()
 	return st
 }
 

@@ -163,6 +163,11 @@ func TestKafkaSeekOverridesCommitted(t *testing.T) {
 		assert.Equal(t, int64(8), firstOffset(recs, 1), "no seek: committed offset")
 		assert.ErrorIs(t, k.Seek(source.Positions{tp(topic, 0): 0}), source.ErrSeekAssigned)
 	})
+	// The source never commits: the commit point is the runner's.
+	committed, err := c.CommittedOffsets(ctx, "job")
+	require.NoError(t, err)
+	assert.Equal(t, int64(6), committed[kafkatest.TopicPartition{Topic: topic, Partition: 0}].Offset)
+	assert.Equal(t, int64(8), committed[kafkatest.TopicPartition{Topic: topic, Partition: 1}].Offset)
 }
 
 func firstOffset(recs []source.Record, p int32) int64 {
