@@ -46,6 +46,7 @@ func BenchmarkKafkaPoll(b *testing.B) {
 	b.SetBytes(benchRecords * benchValue)
 	b.ReportAllocs()
 	i := 0
+	var maxInFlight int64
 	for b.Loop() {
 		i++
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -63,11 +64,13 @@ func BenchmarkKafkaPoll(b *testing.B) {
 			}
 			n += len(recs)
 		}
+		maxInFlight = max(maxInFlight, k.Stats().MaxInFlight)
 		_ = k.Close()
 		<-done
 		cancel()
 	}
 	b.ReportMetric(float64(benchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(maxInFlight), "max-in-flight")
 }
 
 // BenchmarkSaramaGroupBaseline reads the same backlog with a bare sarama

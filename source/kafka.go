@@ -376,8 +376,8 @@ func (k *Kafka) acceptLocked(it item, out []Record) []Record {
 }
 
 func (k *Kafka) releaseLocked() {
+	k.released.Add(1) // before the slot is freed, so InFlight never over-counts
 	<-k.slots
-	k.released.Add(1)
 }
 
 func (k *Kafka) hasParkedLocked(tp TopicPartition) bool {
