@@ -47,7 +47,10 @@
 //     partitions are released: Positions still includes them, so the hook
 //     can checkpoint and commit them. Rebalances are eager (every member
 //     releases everything before anything is reassigned), so another member
-//     gets a partition only after this hook returned. It is not called at
+//     gets a partition only after this hook returned — provided it returns
+//     within sarama's Consumer.Group.Rebalance.Timeout (default 60 s);
+//     after that the group moves on without this member, and its commit
+//     must be fenced (the runner's job). It is not called at
 //     shutdown (Close or Run's context): a runner stopping cleanly commits
 //     on its own. An error from a hook stops Run with a *HookError.
 //
