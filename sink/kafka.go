@@ -311,7 +311,7 @@ func (k *Kafka) Send(ctx context.Context, rec KafkaRecord) error {
 	}
 	if k.expiredLocked() {
 		k.mu.Unlock()
-		return k.expire(ctx)
+		return k.expire(ctx, k.Abort)
 	}
 	p := k.producer
 	k.sent++
@@ -407,7 +407,7 @@ func (k *Kafka) Commit(ctx context.Context, cp *CommitPoint, group string) error
 	p := k.producer
 	k.mu.Unlock()
 	if expired {
-		return k.expire(ctx)
+		return k.expire(ctx, k.abortLocked)
 	}
 	var offsets map[string][]*sarama.PartitionOffsetMetadata
 	if cp != nil {
@@ -489,13 +489,13 @@ func (k *Kafka) abortLocked(ctx context.Context) error {
 	return nil
 }
 
-// expire aborts a transaction that outlived its timeout and returns
-// ErrTransactionExpired.
-func (k *Kafka) expire(ctx context.Context) error {
+// expire aborts a transaction that outlived its timeout (with abort: Abort,
+// or abortLocked when ctl is held) and returns ErrTransactionExpired.
+func (k *Kafka) expire(ctx context.Context, abort func(context.Context) error) error {
 	k.mu.Lock()
 	age := k.now().Sub(k.begun)
 	k.mu.Unlock()
-	if err := k.Abort(ctx); err != nil {
+	if err := abort(ctx); err != nil {
 		k.logger.Warn("sink: kafka: abort of expired transaction failed", "transactional_id", k.txID, "error", err)
 	}
 	return fmt.Errorf("%w: open for %v, timeout %v", ErrTransactionExpired, age.Round(time.Millisecond), k.timeout)

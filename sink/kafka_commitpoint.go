@@ -86,6 +86,9 @@ func ReadKafkaCommitPoint(ctx context.Context, client sarama.Client, group strin
 		if err == nil {
 			break
 		}
+		if errors.Is(err, sarama.ErrGroupIDNotFound) {
+			return nil, fmt.Errorf("%w: group %q does not exist", ErrNoCommitPoint, group)
+		}
 		retriable := errors.Is(err, sarama.ErrUnstableOffsetCommit) || errors.Is(err, sarama.ErrNotCoordinatorForConsumer) ||
 			errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) || errors.Is(err, sarama.ErrOffsetsLoadInProgress)
 		if !retriable || attempt >= 100 {
