@@ -19,13 +19,21 @@
 //     Turtle and N-Triples parsing and writing, WDQS munging and
 //     skolemization, the four-bucket entity diff, patch accumulation, and the
 //     rdf_change event codec with chunking. Pure computation: no I/O.
-//   - checkpoint: where snapshots of keyed state and source positions live
-//     (Swift, filesystem, memory), with savepoints and garbage collection.
-//   - source: the Kafka source with partition assignment, positions and
-//     event-time watermarks.
-//   - sink: the transactional Kafka sink, the SPARQL store sink, the
-//     dead-letter sink and an in-memory RDF graph.
-//   - sidecar: the HTTP control plane beside a running job.
+//   - [gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint]: where
+//     snapshots of keyed state and source positions live (Swift, filesystem,
+//     memory), with incremental deltas, savepoints and garbage collection.
+//   - [gitlab.wikimedia.org/repos/search-platform/streamkit/source]: the Kafka
+//     source, with partition assignment, positions, hand-off hooks and
+//     event-time watermarks; source/kafkatest runs an in-process Kafka
+//     cluster for tests.
+//   - [gitlab.wikimedia.org/repos/search-platform/streamkit/sink]: the
+//     transactional Kafka sink, the dead-letter sink, an in-memory RDF graph,
+//     and the SPARQL client and update builder for triple stores.
+//   - sidecar (planned): the HTTP control plane beside a running job.
+//
+// The Job runner that wires these together and drives the checkpoint cycle
+// below is the next piece to be written; the packages are shaped for it (no
+// component commits on its own: the commit point is the runner's).
 //
 // # Exactly once: one commit point per checkpoint
 //
