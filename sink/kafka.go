@@ -58,6 +58,10 @@ var (
 // default).
 const DefaultTransactionTimeout = time.Minute
 
+// defaultFlushFrequency bounds how long a record waits in a partly filled
+// batch when the sarama configuration sets batch thresholds but no timer.
+const defaultFlushFrequency = 5 * time.Millisecond
+
 // KafkaHeader is one record header.
 type KafkaHeader struct {
 	Key   string
@@ -108,7 +112,8 @@ type kafkaOptions struct {
 // TLS, SASL, client ID, version, retries and batching pass through. The sink
 // copies it and then sets what a transactional producer needs (idempotence,
 // the transactional ID, acks from all replicas, one request in flight,
-// successes and errors returned, its partitioner, the transaction timeout).
+// successes and errors returned, its partitioner, the transaction timeout,
+// and a 5 ms Flush.Frequency if batch thresholds are set without one).
 // The default is sarama.NewConfig() with Version set to Kafka 2.5, the
 // first with the transactional offset commits the sink relies on.
 func WithSaramaConfig(cfg *sarama.Config) KafkaOption {
@@ -224,6 +229,12 @@ func NewKafka(brokers []string, transactionalID string, opts ...KafkaOption) (*K
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Return.Errors = true
 	cfg.Producer.Partitioner = newRecordPartitioner
+	if cfg.Producer.Flush.Frequency <= 0 && (cfg.Producer.Flush.Messages > 0 || cfg.Producer.Flush.Bytes > 0) {
+		// Batching thresholds without a timer would hold the tail of a
+		// checkpoint until the batch fills: Flush and Commit would wait
+		// for acknowledgements that never come.
+		cfg.Producer.Flush.Frequency = defaultFlushFrequency
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sink: kafka: invalid sarama configuration: %w", err)
 	}

@@ -324,3 +324,19 @@ func TestReadKafkaCommitPointErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidCommitPoint)
 	require.ErrorContains(t, err, "in/0")
 }
+
+// Batch thresholds without a flush timer must not hold a checkpoint's tail.
+func TestKafkaCommitWithUnfilledBatch(t *testing.T) {
+	ctx := testCtx(t)
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"))
+	cfg := c.SaramaConfig()
+	cfg.Producer.Flush.Messages = 1000
+	k := newTestKafka(t, c, "job/0", WithSaramaConfig(cfg))
+	require.NoError(t, k.Begin(ctx))
+	sendN(t, ctx, k, "out", "a", 3)
+	require.NoError(t, k.Flush(ctx))
+	require.NoError(t, k.Commit(ctx, nil, ""))
+	got, err := c.ReadCommitted(ctx, "out")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a-0", "a-1", "a-2"}, values(got))
+}
