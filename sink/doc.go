@@ -1,8 +1,10 @@
-// Package sink holds where a job's output goes: today an in-memory RDF store
-// with the semantics of a WDQS triple store, and the SPARQL pieces that write
-// a consolidated patch and the job's commit point to a real store in one
-// request. The SPARQL sink type with batching and bisection, the
-// transactional Kafka sink and the dead-letter sink build on these.
+// Package sink holds where a job's output goes: a transactional Kafka
+// producer whose commit carries the source positions, a dead-letter sink with
+// replay, an in-memory RDF store with the semantics of a WDQS triple store,
+// and the SPARQL pieces that write a consolidated patch and the job's commit
+// point to a real store in one request. No sink commits on its own schedule:
+// the job runner calls Commit (or Apply) once per checkpoint. The SPARQL sink
+// type with batching and bisection is built on the pieces here.
 //
 // # Commit points
 //
@@ -11,6 +13,28 @@
 // [Position]s after the batch. It is how a job achieves exactly-once output
 // into a store (see the root package's protocol): on restart it reads the
 // commit point back from the store and resumes exactly there.
+//
+// # Kafka output, exactly once
+//
+// [Kafka] is a transactional producer for a job's output: each checkpoint is
+// one transaction (Begin, Send, Commit). [Kafka.Commit] adds the commit point's
+// positions to the transaction as the consumer group's offsets, with metadata
+// naming the job and checkpoint ID ("streamkit:chk=42;job=wdqs"), and commits:
+// output and positions become visible together, or not at all. A failed
+// commit is aborted and returned ([ErrCommitFailed]); the runner retries the
+// checkpoint. [ReadKafkaCommitPoint] reads the commit point back on restart.
+// No transaction outlives a process: a restarted producer with the same
+// transactional ID aborts what its predecessor left open and the job
+// reprocesses from the committed offsets, so a restart after longer than the
+// broker's transaction timeout loses nothing (unlike Flink's FLINK-16419).
+// The same ID fences zombies: after a newer producer initialises, the old
+// one's commit fails with [ErrFenced], and a fenced sink never writes again.
+//
+// [DeadLetter] writes failed records, bytes untouched, with streamkit.dlq.*
+// provenance headers into the same transaction, so a record is either
+// processed or dead-lettered, never lost and never both. [Replay] reads a
+// dead-letter topic (read_committed, filtered by topic, stage, error class or
+// failure time) and sends the original records back.
 //
 // # In-memory graph
 //
