@@ -25,8 +25,10 @@
 // checkpoint. [ReadKafkaCommitPoint] reads the commit point back on restart.
 // No transaction outlives a process: a restarted producer with the same
 // transactional ID aborts what its predecessor left open and the job
-// reprocesses from the committed offsets, so a restart after longer than the
-// broker's transaction timeout loses nothing (unlike Flink's FLINK-16419).
+// reprocesses from the committed offsets, so by design a restart after longer
+// than the broker's transaction timeout loses nothing, unlike Flink's
+// FLINK-16419 (the kill and long-outage tests that prove it end to end come
+// with the job runner).
 // The same ID fences zombies: after a newer producer initialises, the old
 // one's commit fails with [ErrFenced], and a fenced sink never writes again.
 //
