@@ -162,3 +162,16 @@ func ValidateName(name string) error {
 // tempPrefix marks in-progress files of the filesystem store; user names may
 // not use it, so List can skip temp files without ambiguity.
 const tempPrefix = ".tmp-"
+
+// checkCall is the argument check every Store method makes first: a ctx
+// already done, then (except for List, whose argument is a prefix) a name
+// that breaks ValidateName.
+func checkCall(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("checkpoint: %s %q: %w", op, name, err)
+	}
+	if op == "list" {
+		return nil
+	}
+	return ValidateName(name)
+}

@@ -92,10 +92,7 @@ func (s *FileStore) openRoot() (*os.Root, error) {
 // fail with ErrExist instead. The object is committed only if ctx is still
 // live when Close is called.
 func (s *FileStore) Create(ctx context.Context, name string) (ObjectWriter, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("checkpoint: create %q: %w", name, err)
-	}
-	if err := ValidateName(name); err != nil {
+	if err := checkCall(ctx, "create", name); err != nil {
 		return nil, err
 	}
 	root, err := s.openRoot()
@@ -168,10 +165,7 @@ func syncDir(root *os.Root, dir string) error {
 // Open returns a reader over a committed object, or an error wrapping
 // ErrNotFound.
 func (s *FileStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("checkpoint: open %q: %w", name, err)
-	}
-	if err := ValidateName(name); err != nil {
+	if err := checkCall(ctx, "open", name); err != nil {
 		return nil, err
 	}
 	root, err := s.openRoot()
@@ -297,10 +291,7 @@ func (s *FileStore) RemoveStaleTemp(ctx context.Context, olderThan time.Duration
 // Delete removes an object and then, best effort, the directories it leaves
 // empty. Deleting a missing object is not an error.
 func (s *FileStore) Delete(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("checkpoint: delete %q: %w", name, err)
-	}
-	if err := ValidateName(name); err != nil {
+	if err := checkCall(ctx, "delete", name); err != nil {
 		return err
 	}
 	root, err := s.openRoot()

@@ -42,10 +42,7 @@ func NewMemoryStore() *MemoryStore {
 // with ErrExist instead. The object is committed only if ctx is still live
 // when Close is called.
 func (s *MemoryStore) Create(ctx context.Context, name string) (ObjectWriter, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("checkpoint: create %q: %w", name, err)
-	}
-	if err := ValidateName(name); err != nil {
+	if err := checkCall(ctx, "create", name); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -60,10 +57,7 @@ func (s *MemoryStore) Create(ctx context.Context, name string) (ObjectWriter, er
 // Open returns a reader over a committed object, or an error wrapping
 // ErrNotFound.
 func (s *MemoryStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("checkpoint: open %q: %w", name, err)
-	}
-	if err := ValidateName(name); err != nil {
+	if err := checkCall(ctx, "open", name); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
@@ -96,10 +90,7 @@ func (s *MemoryStore) List(ctx context.Context, prefix string) ([]ObjectInfo, er
 
 // Delete removes an object. Deleting a missing object is not an error.
 func (s *MemoryStore) Delete(ctx context.Context, name string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("checkpoint: delete %q: %w", name, err)
-	}
-	if err := ValidateName(name); err != nil {
+	if err := checkCall(ctx, "delete", name); err != nil {
 		return err
 	}
 	s.mu.Lock()

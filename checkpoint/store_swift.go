@@ -228,13 +228,7 @@ func (s *SwiftStore) check(ctx context.Context, op, name string) error {
 	if s.configErr != nil {
 		return s.configErr
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("checkpoint: %s %q: %w", op, name, err)
-	}
-	if op == "list" {
-		return nil
-	}
-	return ValidateName(name)
+	return checkCall(ctx, op, name)
 }
 
 // ensureContainers creates the object and segment containers once. The
