@@ -312,13 +312,9 @@ func (k *Kafka) Send(ctx context.Context, rec KafkaRecord) error {
 		return fmt.Errorf("%w: %s partition %d is negative", ErrInvalidRecord, rec.Topic, rec.Partition)
 	}
 	k.mu.Lock()
-	if err := k.unusableLocked(); err != nil {
+	if err := k.inTransactionLocked(); err != nil {
 		k.mu.Unlock()
 		return err
-	}
-	if !k.open {
-		k.mu.Unlock()
-		return ErrNoTransaction
 	}
 	if k.expiredLocked() {
 		k.mu.Unlock()
@@ -358,13 +354,9 @@ func (k *Kafka) Send(ctx context.Context, rec KafkaRecord) error {
 // records stay invisible to read_committed readers until Commit.
 func (k *Kafka) Flush(ctx context.Context) error {
 	k.mu.Lock()
-	if err := k.unusableLocked(); err != nil {
+	if err := k.inTransactionLocked(); err != nil {
 		k.mu.Unlock()
 		return err
-	}
-	if !k.open {
-		k.mu.Unlock()
-		return ErrNoTransaction
 	}
 	k.mu.Unlock()
 	return k.waitAcks(ctx)
@@ -406,13 +398,9 @@ func (k *Kafka) Commit(ctx context.Context, cp *CommitPoint, group string) error
 	k.ctl.Lock()
 	defer k.ctl.Unlock()
 	k.mu.Lock()
-	if err := k.unusableLocked(); err != nil {
+	if err := k.inTransactionLocked(); err != nil {
 		k.mu.Unlock()
 		return err
-	}
-	if !k.open {
-		k.mu.Unlock()
-		return ErrNoTransaction
 	}
 	expired := k.expiredLocked()
 	p := k.producer
@@ -593,6 +581,18 @@ func (k *Kafka) unusableLocked() error {
 		return ErrSinkClosed
 	case k.fenced != nil:
 		return k.fenced
+	}
+	return nil
+}
+
+// inTransactionLocked reports why the sink cannot take records now: it is
+// closed or fenced, or no transaction is open.
+func (k *Kafka) inTransactionLocked() error {
+	if err := k.unusableLocked(); err != nil {
+		return err
+	}
+	if !k.open {
+		return ErrNoTransaction
 	}
 	return nil
 }
