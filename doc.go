@@ -57,7 +57,10 @@
 //
 // # Bad input
 //
-// A record that cannot be decoded or that a handler or sink rejects goes to
-// the dead-letter sink with its provenance (topic, partition, offset, stage,
-// error); it never crashes a job or stalls a partition.
+// A record that cannot be decoded or that a handler or sink rejects is meant
+// to go to the dead-letter sink with its provenance (topic, partition,
+// offset, stage, error), never to crash a job or stall a partition. The
+// pieces for that exist (typed errors from the rdfdiff decoders that carry
+// the caller's provenance, sink.DeadLetter in the output transaction); the
+// job runner that routes records to it is not written yet.
 package streamkit
