@@ -192,7 +192,25 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // applied part of its operations depends on the store: Oxigraph applies a
 // request atomically, Virtuoso does not (real-components §3.2).
 func (c *Client) Update(ctx context.Context, update string) error {
-	_, err := c.do(ctx, "update", func() (*http.Request, error) {
+	_, err := c.UpdateResponse(ctx, update)
+	return err
+}
+
+// UpdateResponse is the store's answer to a successful update.
+type UpdateResponse struct {
+	// Body is the answer body, unparsed (Blazegraph's HTML report with the
+	// mutation count, Virtuoso's result set, nothing from Oxigraph).
+	Body []byte
+	// Attempts is how many times the request was sent (1 when no retry was
+	// needed), so callers can count retries that ended well.
+	Attempts int
+}
+
+// UpdateResponse is Update returning the store's answer: a sink that wants
+// Blazegraph's mutation count (see ParseBlazegraphUpdate) or the number of
+// retries reads it here. A failed request gives a *StoreError as Update does.
+func (c *Client) UpdateResponse(ctx context.Context, update string) (*UpdateResponse, error) {
+	body, attempts, err := c.do(ctx, "update", func() (*http.Request, error) {
 		var req *http.Request
 		var err error
 		if c.formUpdates {
@@ -208,7 +226,10 @@ func (c *Client) Update(ctx context.Context, update string) error {
 		}
 		return req, err
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &UpdateResponse{Body: body, Attempts: attempts}, nil
 }
 
 // Results is a SPARQL 1.1 query answer: the bindings of a SELECT, or the
@@ -228,7 +249,7 @@ type Results struct {
 // "typed-literal" included). An xsd:string literal comes back as the simple
 // literal, which RDF 1.1 makes the same term.
 func (c *Client) Query(ctx context.Context, query string) (*Results, error) {
-	body, err := c.do(ctx, "query", func() (*http.Request, error) {
+	body, _, err := c.do(ctx, "query", func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodPost, c.endpoint, strings.NewReader(url.Values{"query": {query}}.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -257,14 +278,14 @@ func (c *Client) Ask(ctx context.Context, query string) (bool, error) {
 const maxErrorMessage = 2048
 
 // do sends the request built by mk under the retry policy and returns the
-// body of the first 2xx answer.
-func (c *Client) do(ctx context.Context, op string, mk func() (*http.Request, error)) ([]byte, error) {
+// body of the first 2xx answer and the number of attempts it took.
+func (c *Client) do(ctx context.Context, op string, mk func() (*http.Request, error)) ([]byte, int, error) {
 	attempts := max(c.retry.MaxAttempts, 1)
 	var last *StoreError
 	for n := 1; ; n++ {
 		body, serr, retryable := c.once(ctx, op, mk)
 		if serr == nil {
-			return body, nil
+			return body, n, nil
 		}
 		serr.Attempts = n
 		last = serr
@@ -276,9 +297,9 @@ func (c *Client) do(ctx context.Context, op string, mk func() (*http.Request, er
 		}
 	}
 	if ctx.Err() != nil && last.StatusCode == 0 {
-		return nil, fmt.Errorf("sink: SPARQL %s to %s: %w", op, c.endpoint, context.Cause(ctx))
+		return nil, last.Attempts, fmt.Errorf("sink: SPARQL %s to %s: %w", op, c.endpoint, context.Cause(ctx))
 	}
-	return nil, last
+	return nil, last.Attempts, last
 }
 
 // once sends one attempt. It returns the 2xx body, or the error and whether
