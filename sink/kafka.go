@@ -274,19 +274,10 @@ func (k *Kafka) Begin(ctx context.Context) error {
 		k.mu.Unlock()
 		return ErrTransactionOpen
 	}
-	p := k.producer
 	k.mu.Unlock()
-	if p == nil {
-		np, err := sarama.NewAsyncProducer(k.brokers, k.cfg)
-		if err != nil {
-			return k.classify("begin: init producer", err)
-		}
-		p = np
-		drained := make(chan struct{})
-		k.mu.Lock()
-		k.producer, k.drained = p, drained
-		k.mu.Unlock()
-		go k.collect(p, drained)
+	p, err := k.initLocked("begin")
+	if err != nil {
+		return err
 	}
 	if err := p.BeginTxn(); err != nil {
 		err = k.classify("begin", err)
@@ -299,6 +290,50 @@ func (k *Kafka) Begin(ctx context.Context) error {
 	k.sent, k.done, k.sendErr = 0, 0, nil
 	k.mu.Unlock()
 	return nil
+}
+
+// Init creates the producer if it does not exist yet, without opening a
+// transaction. Initialising the transactional ID fences every older
+// producer with the same ID and aborts the transaction it left open, so
+// after Init returns, the offsets and records of that transaction are
+// decided (aborted) and a read of the committed offsets with stable
+// semantics no longer waits for it. A job runner calls Init when it takes
+// over a task, before reading the task's commit point. Begin calls it too.
+func (k *Kafka) Init(ctx context.Context) error {
+	k.ctl.Lock()
+	defer k.ctl.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sink: kafka init: %w", err)
+	}
+	k.mu.Lock()
+	err := k.unusableLocked()
+	k.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = k.initLocked("init")
+	return err
+}
+
+// initLocked returns the producer, creating it first if needed. k.ctl must
+// be held.
+func (k *Kafka) initLocked(op string) (sarama.AsyncProducer, error) {
+	k.mu.Lock()
+	p := k.producer
+	k.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := sarama.NewAsyncProducer(k.brokers, k.cfg)
+	if err != nil {
+		return nil, k.classify(op+": init producer", err)
+	}
+	drained := make(chan struct{})
+	k.mu.Lock()
+	k.producer, k.drained = p, drained
+	k.mu.Unlock()
+	go k.collect(p, drained)
+	return p, nil
 }
 
 // Send adds rec to the open transaction. It returns once the producer has

@@ -79,6 +79,25 @@ func ReadKafkaCommitPoint(ctx context.Context, client sarama.Client, group strin
 		}
 		parts[t] = ps
 	}
+	return ReadKafkaCommitPointOf(ctx, client, group, parts)
+}
+
+// ReadKafkaCommitPointOf is ReadKafkaCommitPoint for the listed partitions
+// only (topic to partition numbers): the commit point of one task of a job
+// whose tasks commit separately, each in its own transaction, so that
+// different tasks may name different checkpoints.
+func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group string, parts map[string][]int32) (*CommitPoint, error) {
+	if group == "" {
+		return nil, errors.New("sink: read kafka commit point: empty consumer group")
+	}
+	if len(parts) == 0 {
+		return nil, errors.New("sink: read kafka commit point: no partitions")
+	}
+	topics := make([]string, 0, len(parts))
+	for t := range parts {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
 	var resp *sarama.OffsetFetchResponse
 	for attempt := 0; ; attempt++ {
 		var err error

@@ -1,0 +1,446 @@
+package streamkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+// Defaults of the Job options.
+const (
+	// DefaultCheckpointInterval is how often a job checkpoints (see
+	// WithCheckpointInterval). Each output transaction stays open that long,
+	// so it must stay well below the sink's transaction timeout.
+	DefaultCheckpointInterval = 10 * time.Second
+	// DefaultMaxCheckpointFailures is how many consecutive failed
+	// checkpoints (or restarts) a job tolerates before Run fails.
+	DefaultMaxCheckpointFailures = 3
+	// DefaultPollRecords is the most records taken from the source at once.
+	DefaultPollRecords = 500
+	// DefaultGCEvery is how many successful checkpoints of a task pass
+	// between garbage collections of its checkpoint store namespace.
+	DefaultGCEvery = 10
+)
+
+var (
+	// ErrInvalidJob is matched by every error NewJob returns for arguments
+	// that can never work.
+	ErrInvalidJob = errors.New("streamkit: invalid job")
+	// ErrNotRunning is returned by Stop, Savepoint and StopWithSavepoint when
+	// the job is not running (never started, or Run already returned).
+	ErrNotRunning = errors.New("streamkit: job is not running")
+	// ErrNoCheckpointStore is returned by Savepoint and StopWithSavepoint of a
+	// job without a checkpoint store: there is no state to pin.
+	ErrNoCheckpointStore = errors.New("streamkit: job has no checkpoint store")
+	// ErrNoDeadLetter is returned (wrapped in a *ProcessError) when a record
+	// failed and the job cannot dead-letter it: no dead-letter topic is
+	// configured, or the task's output cannot send records. The job stops
+	// rather than lose the record.
+	ErrNoDeadLetter = errors.New("streamkit: record failed and cannot be dead-lettered")
+	// ErrTooManyFailures is wrapped by the error Run returns after more
+	// consecutive checkpoint failures than WithMaxCheckpointFailures allows.
+	ErrTooManyFailures = errors.New("streamkit: too many consecutive checkpoint failures")
+)
+
+// Output is the sink side of a task: the system that receives the task's
+// output and holds its commit point (step 3 of the protocol in the package
+// documentation). KafkaOutput implements it for Kafka; sink.SPARQL for a
+// triple store. Implementations need not be safe for concurrent use: the
+// runner calls them from one goroutine per task at a time.
+type Output interface {
+	// Claim makes this process the task's only writer before its commit
+	// point is read: it fences older owners (zombies) and aborts whatever
+	// they left open, so that the commit point read next is final.
+	Claim(ctx context.Context) error
+	// ReadCommitPoint returns the task's last commit point for the given
+	// partitions (topic to partition numbers): the checkpoint ID and the
+	// next offset of each partition that has one. It returns an error
+	// matching sink.ErrNoCommitPoint when none has one.
+	ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*sink.CommitPoint, error)
+	// Begin opens the output of the next checkpoint.
+	Begin(ctx context.Context) error
+	// Commit makes the checkpoint's output visible together with cp in one
+	// atomic step. On error nothing of it may become visible (an Output
+	// that cannot promise that documents it), and the runner rewinds the
+	// task to its last commit point.
+	Commit(ctx context.Context, cp *sink.CommitPoint) error
+	// Abort discards the open checkpoint's output.
+	Abort(ctx context.Context) error
+	// Close releases the output. An open checkpoint is discarded.
+	Close() error
+}
+
+// CommitRequester is implemented by an Output that buffers a checkpoint's
+// output in memory (a SPARQL batch): when WantsCommit reports true the
+// runner checkpoints before the interval is up, which bounds that buffer.
+type CommitRequester interface {
+	WantsCommit() bool
+}
+
+// Processor is the job's code for one task: it turns records into output
+// and keyed state. A Processor is called from one goroutine at a time.
+type Processor interface {
+	// Tables returns the task's keyed state tables. The runner restores
+	// them from the task's committed checkpoint before the first record
+	// and snapshots them at every checkpoint; the set must not change.
+	Tables() []checkpoint.StateTable
+	// Process handles one record: it updates state and writes output to
+	// the task's Output (which it received when it was created). A
+	// returned error dead-letters the record (see Stage for naming the
+	// failing stage) and the partition moves on; so Process must leave
+	// state unchanged when it fails, validating before it mutates.
+	Process(ctx context.Context, rec *source.Record) error
+}
+
+// Flusher is implemented by a Processor that holds output back (batches,
+// asynchronous work): Flush is called at every barrier, before the
+// snapshot, and must put everything it holds into the task's Output.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// TaskInfo describes the task an Output or Processor is created for.
+type TaskInfo struct {
+	// Job is the job name.
+	Job string
+	// Group is the job's Kafka consumer group.
+	Group string
+	// Task is the task number: the partition number it owns in every
+	// input topic.
+	Task int
+	// Partitions are the input partitions of the task, topic to partition
+	// numbers (one partition per topic, numbered Task).
+	Partitions map[string][]int32
+	// Logger is the job's logger, with the task attached.
+	Logger *slog.Logger
+}
+
+// Input says where a job reads from.
+type Input struct {
+	// Brokers are the Kafka bootstrap addresses. Required.
+	Brokers []string
+	// Topics are the input topics, read as one co-partitioned stream:
+	// partition p of every topic belongs to task p, so every topic must
+	// have the same number of partitions (single-partition topics, such as
+	// the MediaWiki event streams of two data centers, all go to task 0).
+	// Required.
+	Topics []string
+	// Group is the consumer group; default: the job name. The group's
+	// committed offsets are the Kafka output's commit point, so two jobs
+	// must never share a group.
+	Group string
+	// Options configure the source (TLS, SASL, start position, watermarks,
+	// buffer size, sarama settings). The job adds its own partition hooks
+	// and requires the range assignor (which keeps partition p of every
+	// topic on one member); it must not be replaced.
+	Options []source.Option
+}
+
+// Option configures a Job.
+type Option func(*jobOptions)
+
+type jobOptions struct {
+	store           checkpoint.Store
+	ckptOpts        []checkpoint.Option
+	interval        time.Duration
+	maxFailures     int
+	pollRecords     int
+	gcEvery         int
+	dlqTopic        string
+	dlqOpts         []sink.DeadLetterOption
+	fromSavepoint   string
+	restoreOpts     []checkpoint.RestoreOption
+	log             *slog.Logger
+	restartBackoff  time.Duration
+	maxBackoff      time.Duration
+	onCheckpoint    func(CheckpointEvent)
+	onDeadLetter    func(sink.Failure)
+	checkpointLimit time.Duration
+}
+
+// WithCheckpointStore keeps the tasks' keyed state in store, each task under
+// its own namespace "<job>.task-<n>" (see checkpoint.Checkpointer), with the
+// given checkpointer options (retention, delta policy, parallelism). A job
+// without a store is stateless: its processors must have no tables, and
+// checkpoint IDs count up from the committed one.
+func WithCheckpointStore(store checkpoint.Store, opts ...checkpoint.Option) Option {
+	return func(o *jobOptions) { o.store, o.ckptOpts = store, opts }
+}
+
+// WithCheckpointInterval sets how often the job checkpoints (default
+// DefaultCheckpointInterval). Output becomes visible to read_committed
+// readers at checkpoints, so this is also the output latency.
+func WithCheckpointInterval(d time.Duration) Option {
+	return func(o *jobOptions) { o.interval = d }
+}
+
+// WithCheckpointTimeout bounds one checkpoint (snapshot and commit of every
+// task); default: the checkpoint interval plus 30 s. A checkpoint that
+// takes longer fails.
+func WithCheckpointTimeout(d time.Duration) Option {
+	return func(o *jobOptions) { o.checkpointLimit = d }
+}
+
+// WithMaxCheckpointFailures sets how many consecutive failed checkpoints or
+// restarts the job tolerates before Run returns an error (default
+// DefaultMaxCheckpointFailures). Each failure rewinds every task to its last
+// commit point and rejoins the group; a successful checkpoint resets the
+// count.
+func WithMaxCheckpointFailures(n int) Option {
+	return func(o *jobOptions) { o.maxFailures = n }
+}
+
+// WithRestartBackoff sets the wait before the first restart after a failure,
+// doubling up to max (defaults 500 ms and 30 s).
+func WithRestartBackoff(first, max time.Duration) Option {
+	return func(o *jobOptions) { o.restartBackoff, o.maxBackoff = first, max }
+}
+
+// WithPollRecords sets the most records taken from the source at once
+// (default DefaultPollRecords).
+func WithPollRecords(n int) Option {
+	return func(o *jobOptions) { o.pollRecords = n }
+}
+
+// WithGCEvery sets how many successful checkpoints of a task pass between
+// garbage collections of its checkpoints (default DefaultGCEvery; 0 turns
+// GC off, for instance when an operator runs it).
+func WithGCEvery(n int) Option {
+	return func(o *jobOptions) { o.gcEvery = n }
+}
+
+// WithDeadLetterTopic dead-letters records whose Process failed to topic,
+// through the task's Output, which must then implement sink.RecordSender
+// (KafkaOutput does): the dead letter is part of the checkpoint's
+// transaction, so a record is either processed or dead-lettered, never lost
+// and never both. Without it, a failed record stops the job.
+func WithDeadLetterTopic(topic string, opts ...sink.DeadLetterOption) Option {
+	return func(o *jobOptions) { o.dlqTopic, o.dlqOpts = topic, opts }
+}
+
+// WithRestoreFromSavepoint starts each task from the named savepoint
+// instead of its commit point, once: after a task's first commit that
+// follows the savepoint restore, a marker object in the checkpoint store
+// records it, and later assignments of the task (restarts, rebalances,
+// other instances started with the same option) resume from the commit
+// point. To rewind to the same savepoint twice, take a new savepoint name
+// (or delete the marker "<job>.restored/<savepoint>/task-<n>").
+func WithRestoreFromSavepoint(name string, opts ...checkpoint.RestoreOption) Option {
+	return func(o *jobOptions) { o.fromSavepoint, o.restoreOpts = name, opts }
+}
+
+// WithRestoreOptions passes options (AllowNewState, AllowDroppedState) to
+// every restore from a commit point, for a deliberate state schema change.
+func WithRestoreOptions(opts ...checkpoint.RestoreOption) Option {
+	return func(o *jobOptions) { o.restoreOpts = append(o.restoreOpts, opts...) }
+}
+
+// WithLogger sets the job's logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *jobOptions) { o.log = l }
+}
+
+// WithOnCheckpoint calls fn after every checkpoint attempt of every task,
+// on the job's goroutine: a hook for metrics (the sidecar) and tests. fn
+// must not block.
+func WithOnCheckpoint(fn func(CheckpointEvent)) Option {
+	return func(o *jobOptions) { o.onCheckpoint = fn }
+}
+
+// WithOnDeadLetter calls fn for every record the job dead-letters, after it
+// was written into the open transaction. fn must not block.
+func WithOnDeadLetter(fn func(sink.Failure)) Option {
+	return func(o *jobOptions) { o.onDeadLetter = fn }
+}
+
+// CheckpointEvent describes one task's checkpoint attempt.
+type CheckpointEvent struct {
+	Task         int
+	CheckpointID uint64
+	// Records is the number of records the task processed in the
+	// checkpoint.
+	Records int64
+	// Snapshot and Commit are how long the two steps took.
+	Snapshot, Commit time.Duration
+	// Err is nil for a committed checkpoint.
+	Err error
+}
+
+// Stats are the counters of a job, for metrics and tests.
+type Stats struct {
+	// Processed counts records handed to processors (including failed ones).
+	Processed int64
+	// DeadLettered counts records written to the dead-letter topic.
+	DeadLettered int64
+	// Checkpoints counts committed task checkpoints; CheckpointFailures
+	// failed ones.
+	Checkpoints, CheckpointFailures int64
+	// Restarts counts how often the job rewound to its commit points after
+	// a failure.
+	Restarts int64
+	// Tasks are the task numbers this instance owns now.
+	Tasks []int
+	// LastCheckpoint is when the last checkpoint committed.
+	LastCheckpoint time.Time
+	// Watermark is the source's combined event-time watermark.
+	Watermark time.Time
+}
+
+var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
+// Job runs a stream-processing job: it consumes Input as a member of a
+// consumer group, hands each record to the Processor of its task, and
+// drives the checkpoint cycle that commits output, state and positions
+// exactly once (see the package documentation). Create it with NewJob,
+// run it with Run, and stop it with Stop or StopWithSavepoint.
+type Job struct {
+	name    string
+	in      Input
+	group   string
+	o       jobOptions
+	newTask func(ctx context.Context, info TaskInfo) (Output, Processor, error)
+
+	reqs chan request
+
+	mu      sync.Mutex
+	running bool
+	done    chan struct{}
+	stats   Stats
+}
+
+// NewJob returns a job named name (letters, digits, '.', '_', '-'; the
+// namespace of its checkpoints, transactional IDs and commit points) that
+// reads in. For every task it takes over, it calls newOutput and then
+// newProcessor with that output, so the processor writes to the task's
+// own output (a KafkaOutput, a sink.SPARQL, …). NewJob does no I/O.
+func NewJob[O Output](name string, in Input, newOutput func(ctx context.Context, info TaskInfo) (O, error),
+	newProcessor func(info TaskInfo, out O) (Processor, error), opts ...Option) (*Job, error) {
+	if !jobNameRE.MatchString(name) {
+		return nil, fmt.Errorf("%w: name %q (want 1-100 of [A-Za-z0-9._-])", ErrInvalidJob, name)
+	}
+	if len(in.Brokers) == 0 || len(in.Topics) == 0 {
+		return nil, fmt.Errorf("%w: input needs brokers and topics", ErrInvalidJob)
+	}
+	if newOutput == nil || newProcessor == nil {
+		return nil, fmt.Errorf("%w: nil output or processor constructor", ErrInvalidJob)
+	}
+	o := jobOptions{
+		interval: DefaultCheckpointInterval, maxFailures: DefaultMaxCheckpointFailures,
+		pollRecords: DefaultPollRecords, gcEvery: DefaultGCEvery, log: slog.Default(),
+		restartBackoff: 500 * time.Millisecond, maxBackoff: 30 * time.Second,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case o.interval <= 0:
+		return nil, fmt.Errorf("%w: checkpoint interval %v", ErrInvalidJob, o.interval)
+	case o.maxFailures < 0 || o.pollRecords <= 0 || o.gcEvery < 0:
+		return nil, fmt.Errorf("%w: negative failure budget, poll size or GC period", ErrInvalidJob)
+	case o.restartBackoff <= 0 || o.maxBackoff < o.restartBackoff:
+		return nil, fmt.Errorf("%w: restart backoff %v..%v", ErrInvalidJob, o.restartBackoff, o.maxBackoff)
+	case o.fromSavepoint != "" && o.store == nil:
+		return nil, fmt.Errorf("%w: restoring a savepoint needs a checkpoint store", ErrInvalidJob)
+	}
+	if o.checkpointLimit <= 0 {
+		o.checkpointLimit = o.interval + 30*time.Second
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	in.Topics = append([]string(nil), in.Topics...)
+	group := in.Group
+	if group == "" {
+		group = name
+	}
+	j := &Job{name: name, in: in, group: group, o: o, reqs: make(chan request)}
+	j.newTask = func(ctx context.Context, info TaskInfo) (Output, Processor, error) {
+		out, err := newOutput(ctx, info)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := newProcessor(info, out)
+		if err != nil {
+			_ = out.Close()
+			return nil, nil, err
+		}
+		if p == nil {
+			_ = out.Close()
+			return nil, nil, fmt.Errorf("%w: processor constructor returned nil", ErrInvalidJob)
+		}
+		return out, p, nil
+	}
+	return j, nil
+}
+
+// Name returns the job name.
+func (j *Job) Name() string { return j.name }
+
+// Group returns the job's consumer group.
+func (j *Job) Group() string { return j.group }
+
+// Stats returns the job's counters.
+func (j *Job) Stats() Stats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s := j.stats
+	s.Tasks = append([]int(nil), s.Tasks...)
+	return s
+}
+
+func (j *Job) updateStats(fn func(*Stats)) {
+	j.mu.Lock()
+	fn(&j.stats)
+	j.mu.Unlock()
+}
+
+// ProcessError is returned by Run when a record failed and could not be
+// dead-lettered. It names the record's provenance.
+type ProcessError struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Stage     string
+	Err       error
+}
+
+// Error implements error.
+func (e *ProcessError) Error() string {
+	return fmt.Sprintf("streamkit: %s/%d@%d: %s: %v", e.Topic, e.Partition, e.Offset, e.Stage, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ProcessError) Unwrap() error { return e.Err }
+
+// StageError names the stage of a Processor in which a record failed
+// ("decode", "validate", …); it becomes the dead letter's stage header.
+type StageError struct {
+	Stage string
+	// Class optionally names the kind of failure (a low-cardinality
+	// string); empty means the Go type of the innermost error.
+	Class string
+	Err   error
+}
+
+// Error implements error.
+func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Stage wraps err so that a dead letter names stage as the failing stage
+// (the default stage is "process"). It returns nil for a nil err.
+func Stage(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &StageError{Stage: stage, Err: err}
+}

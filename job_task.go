@@ -1,0 +1,480 @@
+package streamkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+// task is one partition number of every input topic, with its processor,
+// output, state and checkpointer.
+type task struct {
+	id    int
+	info  TaskInfo
+	out   Output
+	proc  Processor
+	parts []checkpoint.PartitionState
+	ckpt  *checkpoint.Checkpointer // nil for a stateless job
+	dlq   *sink.DeadLetter         // nil without a dead-letter topic
+	log   *slog.Logger
+
+	committed uint64 // checkpoint ID of the last commit point
+	records   int64  // records processed since the last commit
+	sinceGC   int
+	// savepointMarker is the savepoint this task was restored from and
+	// whose marker is written after the next commit.
+	savepointMarker string
+	open            bool // an output checkpoint is open (Begin called)
+}
+
+// taskNamespace is the checkpoint job name of a task.
+func taskNamespace(job string, id int) string { return job + ".task-" + strconv.Itoa(id) }
+
+func savepointMarkerName(job, savepoint string, id int) string {
+	return job + ".restored/" + savepoint + "/task-" + strconv.Itoa(id)
+}
+
+// onAssigned takes over the tasks of newly assigned partitions: claim the
+// output (fencing zombies), read the commit point, restore state, seek.
+func (r *run) onAssigned(ctx context.Context, parts []source.TopicPartition) error {
+	byTask := make(map[int]map[string][]int32)
+	for _, tp := range parts {
+		id := int(tp.Partition)
+		if byTask[id] == nil {
+			byTask[id] = make(map[string][]int32)
+		}
+		byTask[id][tp.Topic] = append(byTask[id][tp.Topic], tp.Partition)
+	}
+	ids := make([]int, 0, len(byTask))
+	for id := range byTask {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		if _, ok := r.tasks[id]; ok {
+			continue // already ours (a topic gained partitions)
+		}
+		t, err := r.startTask(ctx, id, byTask[id])
+		if err != nil {
+			r.hookErr = fmt.Errorf("streamkit: taking over task %d: %w", id, err)
+			return r.hookErr
+		}
+		r.tasks[id] = t
+	}
+	r.publishTasks()
+	return nil
+}
+
+func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (t *task, err error) {
+	j := r.j
+	log := j.o.log.With("job", j.name, "task", id)
+	info := TaskInfo{Job: j.name, Group: j.group, Task: id, Partitions: parts, Logger: log}
+	out, proc, err := j.newTask(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	t = &task{id: id, info: info, out: out, proc: proc, log: log}
+	defer func() {
+		if err != nil {
+			t.close()
+		}
+	}()
+	tables := proc.Tables()
+	if len(tables) > 0 {
+		if j.o.store == nil {
+			return nil, fmt.Errorf("%w: processor has state tables but the job has no checkpoint store", ErrInvalidJob)
+		}
+		t.parts = []checkpoint.PartitionState{{Partition: id, Tables: tables}}
+	}
+	if j.o.store != nil {
+		if t.ckpt, err = checkpoint.NewCheckpointer(j.o.store, taskNamespace(j.name, id), j.o.ckptOpts...); err != nil {
+			return nil, err
+		}
+	}
+	if j.o.dlqTopic != "" {
+		sender, ok := out.(sink.RecordSender)
+		if !ok {
+			return nil, fmt.Errorf("%w: dead-letter topic %q needs an output that sends records; %T does not", ErrInvalidJob, j.o.dlqTopic, out)
+		}
+		if t.dlq, err = sink.NewDeadLetter(sender, j.o.dlqTopic, j.name, j.o.dlqOpts...); err != nil {
+			return nil, err
+		}
+	}
+	if err := out.Claim(ctx); err != nil {
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	seek, err := r.restore(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if len(seek) > 0 {
+		if err := r.src.Seek(seek); err != nil {
+			return nil, err
+		}
+	}
+	if err := out.Begin(ctx); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	t.open = true
+	return t, nil
+}
+
+// restore loads the task's state from its savepoint (once) or commit point
+// and returns the positions to seek to.
+func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
+	j := r.j
+	if sp := j.o.fromSavepoint; sp != "" {
+		used, err := markerExists(ctx, j.o.store, savepointMarkerName(j.name, sp, t.id))
+		if err != nil {
+			return nil, err
+		}
+		if !used {
+			m, err := t.ckpt.RestoreSavepoint(ctx, sp, t.parts, j.o.restoreOpts...)
+			if err != nil {
+				return nil, fmt.Errorf("restore from savepoint %q: %w", sp, err)
+			}
+			t.savepointMarker, t.committed = sp, m.ID
+			t.log.Info("streamkit: task restored from savepoint", "savepoint", sp, "checkpoint", m.ID)
+			return parsePositions(m.Positions, t.info.Partitions)
+		}
+	}
+	cp, err := t.out.ReadCommitPoint(ctx, t.info.Partitions)
+	if errors.Is(err, sink.ErrNoCommitPoint) {
+		t.log.Info("streamkit: task has no commit point; starting fresh")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read commit point: %w", err)
+	}
+	if cp.Job != j.name {
+		return nil, fmt.Errorf("%w: commit point of task %d belongs to job %q", sink.ErrInvalidCommitPoint, t.id, cp.Job)
+	}
+	t.committed = cp.CheckpointID
+	if t.ckpt != nil {
+		if _, err := t.ckpt.Restore(ctx, cp.CheckpointID, t.parts, j.o.restoreOpts...); err != nil {
+			if errors.Is(err, checkpoint.ErrNoCheckpoint) && len(t.parts) == 0 {
+				// A stateless task before any checkpoint was written.
+			} else {
+				return nil, fmt.Errorf("restore checkpoint %d named by the commit point: %w", cp.CheckpointID, err)
+			}
+		}
+	}
+	pos := make(source.Positions, len(cp.Positions))
+	for _, p := range cp.Positions {
+		pos[source.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Offset
+	}
+	t.log.Info("streamkit: task restored from its commit point", "checkpoint", cp.CheckpointID)
+	return pos, nil
+}
+
+func markerExists(ctx context.Context, store checkpoint.Store, name string) (bool, error) {
+	rc, err := store.Open(ctx, name)
+	if errors.Is(err, checkpoint.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading savepoint marker %q: %w", name, err)
+	}
+	_ = rc.Close()
+	return true, nil
+}
+
+func writeMarker(ctx context.Context, store checkpoint.Store, name string, id uint64) error {
+	w, err := store.Create(ctx, name)
+	if errors.Is(err, checkpoint.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, strconv.FormatUint(id, 10)+"\n"); err != nil {
+		_ = w.Cancel()
+		return err
+	}
+	if err := w.Close(); err != nil && !errors.Is(err, checkpoint.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// parsePositions turns a manifest's "topic/partition" positions into
+// source positions, keeping the task's partitions.
+func parsePositions(m map[string]int64, parts map[string][]int32) (source.Positions, error) {
+	out := make(source.Positions)
+	for k, off := range m {
+		i := strings.LastIndexByte(k, '/')
+		if i < 0 {
+			return nil, fmt.Errorf("%w: position key %q is not topic/partition", checkpoint.ErrCorrupt, k)
+		}
+		p, err := strconv.ParseInt(k[i+1:], 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: position key %q is not topic/partition", checkpoint.ErrCorrupt, k)
+		}
+		tp := source.TopicPartition{Topic: k[:i], Partition: int32(p)}
+		for _, q := range parts[tp.Topic] {
+			if q == tp.Partition {
+				out[tp] = off
+			}
+		}
+	}
+	return out, nil
+}
+
+// onRevoked hands off revoked tasks: a last checkpoint, then close. A
+// failure only costs the reprocessing of the uncommitted records by the
+// next owner, so it is logged, counted, and not returned.
+func (r *run) onRevoked(ctx context.Context, parts []source.TopicPartition) error {
+	ids := make(map[int]bool)
+	for _, tp := range parts {
+		ids[int(tp.Partition)] = true
+	}
+	var revoked []*task
+	for id := range ids {
+		if t, ok := r.tasks[id]; ok {
+			revoked = append(revoked, t)
+		}
+	}
+	r.checkpointTasks(ctx, revoked, false)
+	for _, t := range revoked {
+		if t.open {
+			t.abort(ctx)
+		}
+		t.close()
+		delete(r.tasks, t.id)
+	}
+	r.publishTasks()
+	return nil
+}
+
+// process hands one record to its task's processor and dead-letters it if
+// that fails.
+func (r *run) process(ctx context.Context, rec *source.Record) error {
+	t, ok := r.tasks[int(rec.Partition)]
+	if !ok {
+		return fmt.Errorf("streamkit: record of %s/%d has no task", rec.Topic, rec.Partition)
+	}
+	err := safeProcess(ctx, t.proc, rec)
+	t.records++
+	r.j.updateStats(func(s *Stats) { s.Processed++ })
+	if err == nil {
+		return nil
+	}
+	stage, class := "process", ""
+	var se *StageError
+	if errors.As(err, &se) {
+		stage, class = se.Stage, se.Class
+	}
+	var pp *panicError
+	if errors.As(err, &pp) {
+		class = "panic"
+	}
+	if t.dlq == nil {
+		return &ProcessError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Stage: stage,
+			Err: fmt.Errorf("%w: %w", ErrNoDeadLetter, err)}
+	}
+	f := sink.Failure{Record: sourceRecord(rec), Stage: stage, Err: err, Class: class, Attempts: 1}
+	if werr := t.dlq.Write(ctx, f); werr != nil {
+		return fmt.Errorf("streamkit: dead-lettering %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, werr)
+	}
+	t.log.Warn("streamkit: record dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
+		"offset", rec.Offset, "stage", stage, "err", err)
+	r.j.updateStats(func(s *Stats) { s.DeadLettered++ })
+	if r.j.o.onDeadLetter != nil {
+		r.j.o.onDeadLetter(f)
+	}
+	return nil
+}
+
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+func safeProcess(ctx context.Context, p Processor, rec *source.Record) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	return p.Process(ctx, rec)
+}
+
+func sourceRecord(rec *source.Record) sink.SourceRecord {
+	sr := sink.SourceRecord{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+		Timestamp: rec.Timestamp, Key: rec.Key, Value: rec.Value}
+	for _, h := range rec.Headers {
+		sr.Headers = append(sr.Headers, sink.KafkaHeader{Key: string(h.Key), Value: h.Value})
+	}
+	return sr
+}
+
+// checkpointAll checkpoints every task (force: even those without new
+// records, as a savepoint needs). Any failure fails the run.
+func (r *run) checkpointAll(ctx context.Context, force bool) error {
+	ts := make([]*task, 0, len(r.tasks))
+	for _, id := range r.taskIDs() {
+		ts = append(ts, r.tasks[id])
+	}
+	if err := r.checkpointTasks(ctx, ts, force); err != nil {
+		return err
+	}
+	// Reopen the outputs for the next checkpoint.
+	for _, t := range ts {
+		if !t.open {
+			if err := t.out.Begin(ctx); err != nil {
+				return fmt.Errorf("streamkit: task %d: begin: %w", t.id, err)
+			}
+			t.open = true
+		}
+	}
+	r.publishTasks()
+	return nil
+}
+
+// checkpointTasks runs the barrier, snapshot and commit of the given tasks
+// in parallel (they share nothing) and returns the first error. A task
+// whose checkpoint committed has no open output afterwards.
+func (r *run) checkpointTasks(ctx context.Context, ts []*task, force bool) error {
+	positions := r.src.Positions()
+	ctx, cancel := context.WithTimeout(ctx, r.j.o.checkpointLimit)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for _, t := range ts {
+		if t.records == 0 && !force && t.committed != 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.checkpointTask(ctx, t, positions); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions) (err error) {
+	j := r.j
+	ev := CheckpointEvent{Task: t.id, Records: t.records}
+	defer func() {
+		ev.Err = err
+		j.updateStats(func(s *Stats) {
+			if err != nil {
+				s.CheckpointFailures++
+			} else {
+				s.Checkpoints++
+				s.LastCheckpoint = time.Now()
+			}
+		})
+		if err != nil {
+			t.log.Warn("streamkit: checkpoint failed", "checkpoint", ev.CheckpointID, "err", err)
+		}
+		if j.o.onCheckpoint != nil {
+			j.o.onCheckpoint(ev)
+		}
+	}()
+	if f, ok := t.proc.(Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			return fmt.Errorf("streamkit: task %d: flush: %w", t.id, err)
+		}
+	}
+	cp := &sink.CommitPoint{Job: j.name}
+	manifestPos := make(map[string]int64)
+	for topic, ps := range t.info.Partitions {
+		for _, p := range ps {
+			tp := source.TopicPartition{Topic: topic, Partition: p}
+			if off, ok := all[tp]; ok {
+				cp.Positions = append(cp.Positions, sink.Position{Topic: topic, Partition: p, Offset: off})
+				manifestPos[tp.String()] = off
+			}
+		}
+	}
+	sort.Slice(cp.Positions, func(a, b int) bool {
+		x, y := cp.Positions[a], cp.Positions[b]
+		if x.Topic != y.Topic {
+			return x.Topic < y.Topic
+		}
+		return x.Partition < y.Partition
+	})
+	start := time.Now()
+	if t.ckpt != nil {
+		m, err := t.ckpt.Checkpoint(ctx, manifestPos, t.parts)
+		if err != nil {
+			return fmt.Errorf("streamkit: task %d: snapshot: %w", t.id, err)
+		}
+		cp.CheckpointID = m.ID
+	} else {
+		cp.CheckpointID = t.committed + 1
+	}
+	ev.CheckpointID = cp.CheckpointID
+	ev.Snapshot = time.Since(start)
+	start = time.Now()
+	t.open = false
+	if err := t.out.Commit(ctx, cp); err != nil {
+		return fmt.Errorf("streamkit: task %d: commit checkpoint %d: %w", t.id, cp.CheckpointID, err)
+	}
+	ev.Commit = time.Since(start)
+	t.committed, t.records = cp.CheckpointID, 0
+	r.committed.Store(true)
+	if t.savepointMarker != "" {
+		name := savepointMarkerName(j.name, t.savepointMarker, t.id)
+		if err := writeMarker(ctx, j.o.store, name, cp.CheckpointID); err != nil {
+			return fmt.Errorf("streamkit: task %d: savepoint marker %q: %w", t.id, name, err)
+		}
+		t.savepointMarker = ""
+	}
+	if t.ckpt != nil && j.o.gcEvery > 0 {
+		if t.sinceGC++; t.sinceGC >= j.o.gcEvery {
+			t.sinceGC = 0
+			if _, err := t.ckpt.GC(ctx); err != nil {
+				t.log.Warn("streamkit: checkpoint GC failed", "err", err) // retried next time
+			}
+		}
+	}
+	return nil
+}
+
+func (t *task) abort(ctx context.Context) {
+	if !t.open {
+		return
+	}
+	t.open = false
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := t.out.Abort(actx); err != nil {
+		t.log.Warn("streamkit: abort failed", "err", err)
+	}
+}
+
+func (t *task) close() {
+	if err := t.out.Close(); err != nil {
+		t.log.Warn("streamkit: closing output", "err", err)
+	}
+	if c, ok := t.proc.(io.Closer); ok {
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,140 @@
+package streamkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/IBM/sarama"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+)
+
+// KafkaOutput is the Output of a task whose output goes to Kafka: a
+// transactional sink.Kafka (its Send, Flush and TransactionalID are the
+// processor's API) whose transactions commit the task's consumer offsets,
+// and a reader of those offsets for restore.
+//
+// # Fencing
+//
+// Each task has its own transactional ID, "<job>.task-<n>" (with an
+// optional prefix), the same on every instance and across restarts. The
+// instance that takes a task over initialises a producer with that ID in
+// Claim, before it reads the commit point; the broker then bumps the ID's
+// epoch, aborts the transaction the previous owner left open, and fails
+// every later request of that owner with PRODUCER_FENCED. So a zombie —
+// an instance that lost its partitions while paused or partitioned away —
+// can never commit output or offsets of a task someone else owns, and the
+// stable offset read that follows Claim never waits for the zombie's
+// transaction. (The alternative, KIP-447's group-metadata fencing with one
+// producer per instance, needs the consumer group generation in
+// TxnOffsetCommit, which sarama's transactional producer does not send.)
+type KafkaOutput struct {
+	*sink.Kafka
+	brokers []string
+	cfg     *sarama.Config
+	group   string
+	client  sarama.Client
+}
+
+var (
+	_ Output            = (*KafkaOutput)(nil)
+	_ sink.RecordSender = (*KafkaOutput)(nil)
+)
+
+// KafkaOutputConfig configures the Kafka outputs of a job.
+type KafkaOutputConfig struct {
+	// Brokers are the output cluster's bootstrap addresses; default: the
+	// input's brokers are not assumed, so this is required.
+	Brokers []string
+	// Sarama is the configuration the producer and the offset reader start
+	// from (TLS, SASL, version, batching); nil means sarama.NewConfig()
+	// with Kafka 2.5. The producer settings a transactional sink needs are
+	// enforced (see sink.WithSaramaConfig).
+	Sarama *sarama.Config
+	// TransactionalIDPrefix is put before "<job>.task-<n>"; use it when
+	// several deployments of one job name share a cluster.
+	TransactionalIDPrefix string
+	// Options are further sink options (transaction timeout, logger).
+	Options []sink.KafkaOption
+}
+
+// KafkaOutputs returns the output constructor of NewJob for a job writing to
+// Kafka: each task gets a KafkaOutput with its own transactional ID.
+func KafkaOutputs(cfg KafkaOutputConfig) func(ctx context.Context, info TaskInfo) (*KafkaOutput, error) {
+	return func(ctx context.Context, info TaskInfo) (*KafkaOutput, error) {
+		return NewKafkaOutput(cfg, info)
+	}
+}
+
+// NewKafkaOutput returns the Kafka output of one task. It does no I/O: the
+// producer and the offset reader connect in Claim.
+func NewKafkaOutput(cfg KafkaOutputConfig, info TaskInfo) (*KafkaOutput, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, fmt.Errorf("%w: kafka output needs brokers", ErrInvalidJob)
+	}
+	if info.Group == "" {
+		return nil, fmt.Errorf("%w: kafka output needs the job's consumer group", ErrInvalidJob)
+	}
+	base := cfg.Sarama
+	if base == nil {
+		base = sarama.NewConfig()
+		base.Version = sarama.V2_5_0_0
+	}
+	txID := cfg.TransactionalIDPrefix + info.Job + ".task-" + strconv.Itoa(info.Task)
+	opts := append([]sink.KafkaOption{sink.WithSaramaConfig(base)}, cfg.Options...)
+	if info.Logger != nil {
+		opts = append([]sink.KafkaOption{sink.WithKafkaLogger(info.Logger)}, opts...)
+	}
+	k, err := sink.NewKafka(cfg.Brokers, txID, opts...)
+	if err != nil {
+		return nil, err
+	}
+	readCfg := *base
+	readCfg.Producer.Transaction.ID = ""
+	readCfg.Producer.Idempotent = false
+	return &KafkaOutput{Kafka: k, brokers: append([]string(nil), cfg.Brokers...), cfg: &readCfg, group: info.Group}, nil
+}
+
+// Claim initialises the task's transactional producer (fencing older
+// owners and aborting their open transaction) and connects the offset
+// reader.
+func (o *KafkaOutput) Claim(ctx context.Context) error {
+	if err := o.Init(ctx); err != nil {
+		return err
+	}
+	if o.client == nil {
+		c, err := sarama.NewClient(o.brokers, o.cfg)
+		if err != nil {
+			return fmt.Errorf("streamkit: kafka output: offset reader: %w", err)
+		}
+		o.client = c
+	}
+	return nil
+}
+
+// ReadCommitPoint reads the task's commit point from the consumer group's
+// committed offsets of partitions (see sink.ReadKafkaCommitPointOf).
+func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*sink.CommitPoint, error) {
+	if o.client == nil {
+		return nil, errors.New("streamkit: kafka output: ReadCommitPoint before Claim")
+	}
+	return sink.ReadKafkaCommitPointOf(ctx, o.client, o.group, partitions)
+}
+
+// Commit commits the open transaction with cp's positions as the group's
+// offsets.
+func (o *KafkaOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
+	return o.Kafka.Commit(ctx, cp, o.group)
+}
+
+// Close aborts an open transaction and closes the producer and the reader.
+func (o *KafkaOutput) Close() error {
+	err := o.Kafka.Close()
+	if o.client != nil {
+		err = errors.Join(err, o.client.Close())
+		o.client = nil
+	}
+	return err
+}
