@@ -1,0 +1,255 @@
+// Command killjob is the stateful job that the kill tests of package
+// streamkit run as a child process and SIGKILL at random moments. It is
+// assembled only from the module's public API, as a user's job would be:
+//
+//	input topic(s) → per-key counts in a checkpoint.Table → "key=count" records
+//	through a KafkaOutput (one transaction per checkpoint), with FileStore
+//	checkpoints in the directory given by -state.
+//
+// For every input record with key k it increments count[k] and writes one
+// output record with key k and value "k=<count>", so an exactly-once run
+// produces, for each key, exactly "k=1" … "k=n" where n is the number of
+// input records with that key, and its last committed checkpoint holds
+// count[k] = n.
+//
+// -pause widens the windows in which a kill lands: with it, the job sleeps
+// a random time up to the given duration, at random, while processing a
+// record, at the barrier (flush), while writing checkpoint objects, and just
+// before and just after the Kafka commit.
+//
+// SIGTERM or SIGINT stop the job cleanly (Job.Stop: a last checkpoint and
+// commit) and the process exits 0; any failure of the job exits 1.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+// Table is the name of the state table; TableVersion its schema version.
+// The kill tests restore the table by these to check the final state.
+const (
+	Table        = "counts"
+	TableVersion = 1
+)
+
+type config struct {
+	brokers, topics, out, job, group, state string
+	interval, pause, sessionTimeout         time.Duration
+	heartbeat, stopTimeout                  time.Duration
+	maxFailures                             int
+	seed                                    uint64
+	verbose                                 bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.brokers, "brokers", "", "Kafka bootstrap addresses, comma-separated (required)")
+	flag.StringVar(&c.topics, "topics", "in", "input topics, comma-separated (co-partitioned)")
+	flag.StringVar(&c.out, "out", "out", "output topic")
+	flag.StringVar(&c.job, "job", "killjob", "job name (checkpoint namespace, transactional IDs)")
+	flag.StringVar(&c.group, "group", "", "consumer group (default: the job name)")
+	flag.StringVar(&c.state, "state", "", "checkpoint directory (required; shared by all instances)")
+	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "checkpoint interval")
+	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, barrier, snapshot and commit (0: none)")
+	flag.DurationVar(&c.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout (how long a killed member holds its partitions)")
+	flag.DurationVar(&c.heartbeat, "heartbeat", 3*time.Second, "consumer group heartbeat interval")
+	flag.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "how long a clean stop may take")
+	flag.IntVar(&c.maxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures, "consecutive checkpoint failures tolerated")
+	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
+	flag.BoolVar(&c.verbose, "v", false, "log at info level (default: warnings)")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "killjob:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	if c.brokers == "" || c.state == "" {
+		return errors.New("-brokers and -state are required")
+	}
+	level := slog.LevelWarn
+	if c.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if c.seed == 0 {
+		c.seed = rand.Uint64()
+	}
+	p := &pauser{max: c.pause, rnd: rand.New(rand.NewPCG(c.seed, uint64(os.Getpid())))}
+	brokers := strings.Split(c.brokers, ",")
+
+	kcfg := sarama.NewConfig()
+	kcfg.Version = sarama.V3_6_0_0
+	kcfg.ClientID = "killjob"
+	kcfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	kcfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	kcfg.Consumer.MaxWaitTime = 25 * time.Millisecond
+	kcfg.Consumer.Group.Session.Timeout = c.sessionTimeout
+	kcfg.Consumer.Group.Heartbeat.Interval = c.heartbeat
+	kcfg.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+	kcfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+	kcfg.Producer.Retry.Backoff = 50 * time.Millisecond
+
+	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p}
+	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","), Group: c.group,
+		Options: []source.Option{source.WithBaseConfig(kcfg)}}
+	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg})
+	newOutput := func(ctx context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
+		o, err := outputs(ctx, info)
+		if err != nil {
+			return nil, err
+		}
+		return &pausingOutput{KafkaOutput: o, p: p}, nil
+	}
+	newProcessor := func(_ streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
+		return &counter{out: out, topic: c.out, p: p, counts: checkpoint.NewTable[string, int64](Table, TableVersion)}, nil
+	}
+	job, err := streamkit.NewJob(c.job, in, newOutput, newProcessor,
+		streamkit.WithCheckpointStore(store),
+		streamkit.WithCheckpointInterval(c.interval),
+		streamkit.WithMaxCheckpointFailures(c.maxFailures),
+		streamkit.WithLogger(log))
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- job.Run(context.Background()) }()
+	fmt.Fprintf(os.Stderr, "killjob: pid %d running job %q (pause seed %d)\n", os.Getpid(), c.job, c.seed)
+	select {
+	case err := <-done:
+		return fmt.Errorf("job ended without a stop: %w", err)
+	case sig := <-sigs:
+		fmt.Fprintf(os.Stderr, "killjob: %v: stopping\n", sig)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+	defer cancel()
+	if err := job.Stop(ctx); err != nil && !errors.Is(err, streamkit.ErrNotRunning) {
+		return fmt.Errorf("stop: %w", err)
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("run after stop: %w", err)
+	}
+	s := job.Stats()
+	fmt.Fprintf(os.Stderr, "killjob: stopped cleanly: processed=%d checkpoints=%d checkpoint_failures=%d restarts=%d\n",
+		s.Processed, s.Checkpoints, s.CheckpointFailures, s.Restarts)
+	return nil
+}
+
+// counter counts records per key and writes "key=count" for each.
+type counter struct {
+	out    *pausingOutput
+	topic  string
+	p      *pauser
+	counts *checkpoint.Table[string, int64]
+}
+
+func (c *counter) Tables() []checkpoint.StateTable { return []checkpoint.StateTable{c.counts} }
+
+func (c *counter) Process(ctx context.Context, rec *source.Record) error {
+	if len(rec.Key) == 0 {
+		return streamkit.Stage("decode", fmt.Errorf("killjob: record without a key"))
+	}
+	c.p.maybe(ctx, 500) // now and then, a kill lands mid-batch
+	k := string(rec.Key)
+	n, _ := c.counts.Get(k)
+	n++
+	if err := c.out.Send(ctx, sink.KafkaRecord{Topic: c.topic, Key: rec.Key,
+		Value: []byte(k + "=" + strconv.FormatInt(n, 10))}); err != nil {
+		return err
+	}
+	c.counts.Set(k, n)
+	return nil
+}
+
+// Flush is the barrier: the first step of every checkpoint.
+func (c *counter) Flush(ctx context.Context) error {
+	c.p.maybe(ctx, 4)
+	return nil
+}
+
+// pausingOutput pauses around the commit of a KafkaOutput.
+type pausingOutput struct {
+	*streamkit.KafkaOutput
+	p *pauser
+}
+
+func (o *pausingOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
+	o.p.maybe(ctx, 4)
+	err := o.KafkaOutput.Commit(ctx, cp)
+	o.p.maybe(ctx, 4)
+	return err
+}
+
+// pausingStore pauses before committing a checkpoint object.
+type pausingStore struct {
+	checkpoint.Store
+	p *pauser
+}
+
+func (s *pausingStore) Create(ctx context.Context, name string) (checkpoint.ObjectWriter, error) {
+	w, err := s.Store.Create(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &pausingWriter{ObjectWriter: w, ctx: ctx, p: s.p}, nil
+}
+
+type pausingWriter struct {
+	checkpoint.ObjectWriter
+	ctx context.Context
+	p   *pauser
+}
+
+func (w *pausingWriter) Close() error {
+	w.p.maybe(w.ctx, 4)
+	return w.ObjectWriter.Close()
+}
+
+// pauser sleeps a random time up to max with probability 1/oneIn.
+type pauser struct {
+	max time.Duration
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+func (p *pauser) maybe(ctx context.Context, oneIn int) {
+	if p.max <= 0 {
+		return
+	}
+	p.mu.Lock()
+	hit := p.rnd.IntN(oneIn) == 0
+	d := time.Duration(p.rnd.Int64N(int64(p.max) + 1))
+	p.mu.Unlock()
+	if !hit {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
