@@ -1,0 +1,524 @@
+package streamkit_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
+)
+
+// The kill tests prove the exactly-once protocol end to end: the per-key
+// counting job of internal/killjob runs as a child process that a
+// jobtest.KillLoop SIGKILLs at random moments while input keeps arriving;
+// afterwards the read_committed output must hold, for every key k, exactly
+// "k=1" … "k=n" in order (n = input records of k) and the last committed
+// checkpoint of every task must hold count[k] = n.
+//
+// STREAMKIT_KILLS sets the number of kills of the single-instance test
+// (default 20; the two-instance test does half as many, split between its
+// instances); STREAMKIT_KILL_SEED fixes the random seeds to repeat a run;
+// STREAMKIT_KCAT (path to kcat) adds the independent librdkafka reader.
+
+const (
+	killJobName    = "killjob"
+	killPartitions = 4
+	killKeys       = 24
+	killDefaultKills   = 20
+)
+
+func TestJobKillLoopSingleInstance(t *testing.T) {
+	kills := killCount(t, killDefaultKills)
+	env := newKillEnv(t, kills)
+	loop := env.loop("solo", kills, 0)
+	env.produce()
+	final, rep, err := loop.Run(env.ctx)
+	require.NoError(t, err)
+	t.Log(rep)
+	env.finish(final)
+	res := env.verify()
+	t.Logf("single instance: %d kills, %d starts, %d input records, %d outputs, %d aborted output records in %d aborted runs, wall %v",
+		rep.Kills, rep.Starts, res.inputs, res.outputs, res.aborted, res.abortedRuns, time.Since(env.start).Round(time.Millisecond))
+	if kills >= 10 {
+		assert.Positive(t, res.aborted, "no kill aborted a transaction holding records: the kills did not hit the commit cycle")
+	}
+	env.checkKcat(res)
+}
+
+func TestJobKillLoopTwoInstances(t *testing.T) {
+	kills := killCount(t, killDefaultKills) / 2
+	env := newKillEnv(t, kills)
+	env.produce()
+	loops := []*jobtest.KillLoop{env.loop("a", kills-kills/2, 1), env.loop("b", kills/2, 2)}
+	finals := make([]*jobtest.Child, len(loops))
+	reps := make([]*jobtest.Report, len(loops))
+	errs := make([]error, len(loops))
+	var wg sync.WaitGroup
+	for i, l := range loops {
+		wg.Go(func() { finals[i], reps[i], errs[i] = l.Run(env.ctx) })
+	}
+	wg.Wait()
+	for i := range loops {
+		if finals[i] != nil {
+			env.track(finals[i])
+		}
+		require.NoError(t, errs[i])
+		t.Log(reps[i])
+	}
+	env.finish(finals...)
+	res := env.verify()
+	moved := env.takeovers.moved()
+	t.Logf("two instances: %d kills, %d starts, %d input records, %d outputs, %d aborted output records in %d aborted runs, task take-overs %v, wall %v",
+		reps[0].Kills+reps[1].Kills, reps[0].Starts+reps[1].Starts, res.inputs, res.outputs, res.aborted, res.abortedRuns,
+		env.takeovers.summary(), time.Since(env.start).Round(time.Millisecond))
+	if kills >= 4 {
+		assert.NotEmpty(t, moved, "no task was taken over by both instances: partitions never moved between them")
+	}
+	env.checkKcat(res)
+}
+
+// killCount returns STREAMKIT_KILLS or def.
+func killCount(t *testing.T, def int) int {
+	t.Helper()
+	s := os.Getenv("STREAMKIT_KILLS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err, "STREAMKIT_KILLS")
+	require.GreaterOrEqual(t, n, 0, "STREAMKIT_KILLS")
+	return n
+}
+
+// killEnv is one kill test: a broker on a fixed port, the child binary, the
+// shared checkpoint directory, an input producer, and the children started.
+type killEnv struct {
+	t        *testing.T
+	ctx      context.Context
+	start    time.Time
+	cl       *kafkatest.Cluster
+	bin      string
+	stateDir string
+	seed     uint64
+
+	mu       sync.Mutex
+	children []*jobtest.Child
+	counts   map[string]int // input records per key
+	produced int
+	stopProd chan struct{}
+	prodDone chan error
+
+	takeovers *killTakeoverLog
+}
+
+func newKillEnv(t *testing.T, kills int) *killEnv {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(kills)*5*time.Second)
+	t.Cleanup(cancel)
+	env := &killEnv{t: t, ctx: ctx, start: time.Now(), stateDir: t.TempDir(), counts: make(map[string]int),
+		takeovers: newKillTakeoverLog()}
+	env.seed = rand.Uint64() | 1
+	if s := os.Getenv("STREAMKIT_KILL_SEED"); s != "" {
+		var err error
+		env.seed, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "STREAMKIT_KILL_SEED")
+	}
+	t.Logf("seed %d (STREAMKIT_KILL_SEED to repeat)", env.seed)
+	env.bin = buildKillJob(t)
+
+	// A fixed port, so that kcat can be pointed at it; another process may
+	// take the port between the probe and the listen, hence the retries.
+	var err error
+	for range 5 {
+		env.cl, err = kafkatest.Start(kafkatest.Ports(killFreePort(t)),
+			// Killed members must leave the group fast: children run with
+			// a 1 s session timeout, below kfake's default minimum.
+			kafkatest.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "200"}))
+		if err == nil {
+			break
+		}
+	}
+	require.NoError(t, err)
+	t.Cleanup(env.cl.Close)
+	require.NoError(t, env.cl.CreateTopic(ctx, "in", killPartitions))
+	require.NoError(t, env.cl.CreateTopic(ctx, "out", killPartitions))
+	// Registered after the cluster's cleanup, so it runs before it: no
+	// child outlives the test or the broker.
+	t.Cleanup(func() {
+		env.mu.Lock()
+		defer env.mu.Unlock()
+		for _, c := range env.children {
+			_ = c.Kill()
+		}
+	})
+	return env
+}
+
+// buildKillJob builds internal/killjob (without -race: only the test
+// process needs it) into the test's temporary directory.
+func buildKillJob(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "killjob")
+	cmd := exec.Command(goBin, "build", "-o", bin, "./internal/killjob")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build ./internal/killjob: %s", out)
+	return bin
+}
+
+func killFreePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
+func (e *killEnv) track(c *jobtest.Child) {
+	e.mu.Lock()
+	e.children = append(e.children, c)
+	e.mu.Unlock()
+}
+
+// loop returns the kill loop of one instance. The uptimes span the job's
+// startup (group join after the dead member's 1 s session timeout, claim,
+// restore) and several checkpoint cycles of 150 ms, and the child pauses at
+// random in every phase (-pause), so kills land during restore,
+// processing, snapshot and commit.
+func (e *killEnv) loop(instance string, kills int, salt uint64) *jobtest.KillLoop {
+	return &jobtest.KillLoop{
+		Name:      "killjob-" + instance,
+		Kills:     kills,
+		MinUptime: 300 * time.Millisecond,
+		MaxUptime: 2500 * time.Millisecond,
+		Seed:      e.seed + salt,
+		Output:    e.takeovers.writer(instance),
+		Command: func(run int) *exec.Cmd {
+			return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
+				"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
+				"-session-timeout", "1s", "-heartbeat", "200ms", "-max-failures", "10", "-v",
+				"-seed", strconv.FormatUint(e.seed+salt*1000+uint64(run)+1, 10))
+		},
+	}
+}
+
+// produce keeps writing keyed input records until finish stops it, in small
+// batches, so that every kill lands while there is work in flight.
+func (e *killEnv) produce() {
+	e.stopProd = make(chan struct{})
+	e.prodDone = make(chan error, 1)
+	rnd := rand.New(rand.NewPCG(e.seed, 7))
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-e.stopProd:
+				e.prodDone <- nil
+				return
+			case <-e.ctx.Done():
+				e.prodDone <- e.ctx.Err()
+				return
+			case <-tick.C:
+			}
+			recs := make([]kafkatest.Record, 10)
+			for i := range recs {
+				recs[i] = kafkatest.Record{Key: []byte(fmt.Sprintf("k%02d", rnd.IntN(killKeys))), Value: []byte("x")}
+			}
+			if err := e.cl.ProduceKeyed(e.ctx, "in", recs...); err != nil {
+				e.prodDone <- err
+				return
+			}
+			e.mu.Lock()
+			for _, r := range recs {
+				e.counts[string(r.Key)]++
+			}
+			e.produced += len(recs)
+			e.mu.Unlock()
+		}
+	}()
+}
+
+// finish stops the input, waits until the running children have produced
+// the output of every input record, and stops them cleanly (exit 0).
+func (e *killEnv) finish(children ...*jobtest.Child) {
+	t := e.t
+	for _, c := range children {
+		e.track(c)
+	}
+	close(e.stopProd)
+	require.NoError(t, <-e.prodDone, "producing input")
+	want := e.produced
+	err := e.cl.WaitFor(e.ctx, fmt.Sprintf("%d committed outputs", want), func(ctx context.Context) (bool, string, error) {
+		for _, c := range children {
+			if c.Exited() {
+				return false, "", fmt.Errorf("child exited while draining: %w", c.Err())
+			}
+		}
+		out, err := e.cl.ReadCommitted(ctx, "out")
+		if err != nil {
+			return false, "", err
+		}
+		return len(out) >= want, fmt.Sprintf("%d outputs", len(out)), nil
+	})
+	require.NoError(t, err)
+	for _, c := range children {
+		sctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+		err := c.Stop(sctx)
+		cancel()
+		require.NoError(t, err, "clean stop of %s", c.Name())
+		require.Contains(t, c.Output(), "killjob: stopped cleanly")
+	}
+}
+
+// killResult is what verify counted.
+type killResult struct {
+	inputs, outputs      int
+	aborted, abortedRuns int
+	committed            []kafkatest.Record
+	uncommitted          []kafkatest.Record
+}
+
+// verify checks the output topic and the final state against the
+// reference computed from the input alone.
+func (e *killEnv) verify() killResult {
+	t, ctx := e.t, e.ctx
+	var res killResult
+	res.inputs = e.produced
+
+	out, err := e.cl.ReadCommitted(ctx, "out")
+	require.NoError(t, err)
+	res.committed, res.outputs = out, len(out)
+	// For each key, exactly k=1 … k=n, in that order (a key has one input
+	// partition, hence one task, hence one writer at a time and one output
+	// partition).
+	got := make(map[string][]int)
+	for _, r := range out {
+		k, v, ok := strings.Cut(string(r.Value), "=")
+		require.True(t, ok, "output %q at out/%d@%d", r.Value, r.Partition, r.Offset)
+		require.Equal(t, k, string(r.Key), "output key of out/%d@%d", r.Partition, r.Offset)
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "output %q", r.Value)
+		got[k] = append(got[k], n)
+	}
+	for k := range got {
+		_, ok := e.counts[k]
+		assert.True(t, ok, "output for key %q that was never input", k)
+	}
+	for k, n := range e.counts {
+		assert.Equal(t, killSeq(n), got[k], "outputs of key %s (want %s=1…%d, each exactly once, in order)", k, k, n)
+	}
+	assert.Equal(t, res.inputs, res.outputs, "committed outputs vs input records")
+
+	// The final state: each task's commit point covers all its input and
+	// names a checkpoint whose table holds the reference counts.
+	offsets, err := e.cl.CommittedOffsets(ctx, killJobName)
+	require.NoError(t, err)
+	perPart := make([]int, killPartitions)
+	for k, n := range e.counts {
+		perPart[kafkatest.SaramaHashPartition([]byte(k), killPartitions)] += n
+	}
+	store := checkpoint.NewFileStore(e.stateDir)
+	for p := range killPartitions {
+		co, ok := offsets[kafkatest.TopicPartition{Topic: "in", Partition: int32(p)}]
+		require.True(t, ok, "no committed offset for in/%d", p)
+		assert.Equal(t, int64(perPart[p]), co.Offset, "committed offset of in/%d", p)
+		job, id, err := sink.ParseOffsetMetadata(co.Metadata)
+		require.NoError(t, err)
+		require.Equal(t, killJobName, job)
+		ck, err := checkpoint.NewCheckpointer(store, fmt.Sprintf("%s.task-%d", killJobName, p))
+		require.NoError(t, err)
+		tbl := checkpoint.NewTable[string, int64]("counts", 1)
+		m, err := ck.Restore(ctx, id, []checkpoint.PartitionState{{Partition: p, Tables: []checkpoint.StateTable{tbl}}})
+		require.NoError(t, err, "restoring checkpoint %d of task %d named by its commit point", id, p)
+		assert.Equal(t, int64(perPart[p]), m.Positions[fmt.Sprintf("in/%d", p)], "positions in checkpoint %d of task %d", id, p)
+		state := make(map[string]int)
+		tbl.Range(func(k string, v int64) bool { state[k] = int(v); return true })
+		want := make(map[string]int)
+		for k, n := range e.counts {
+			if kafkatest.SaramaHashPartition([]byte(k), killPartitions) == int32(p) {
+				want[k] = n
+			}
+		}
+		assert.Equal(t, want, state, "state of task %d in checkpoint %d", p, id)
+	}
+
+	// What the kills aborted: records a read_uncommitted reader sees and a
+	// read_committed one does not, and the runs of consecutive offsets they
+	// form (about one per aborted transaction and partition).
+	unc, err := e.cl.ReadUncommitted(ctx, "out")
+	require.NoError(t, err)
+	res.uncommitted = unc
+	committed := make(map[[2]int64]bool, len(out))
+	for _, r := range out {
+		committed[[2]int64{int64(r.Partition), r.Offset}] = true
+	}
+	last := map[int32]int64{}
+	for _, r := range unc {
+		if committed[[2]int64{int64(r.Partition), r.Offset}] {
+			continue
+		}
+		res.aborted++
+		if prev, ok := last[r.Partition]; !ok || r.Offset > prev+2 { // +2: an abort marker in between
+			res.abortedRuns++
+		}
+		last[r.Partition] = r.Offset
+	}
+	return res
+}
+
+func killSeq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i + 1
+	}
+	return s
+}
+
+// checkKcat has kcat (librdkafka, an independent client) read the output
+// topic: with read_committed it must agree record for record with
+// ReadCommitted; with read_uncommitted it must see the aborted records too.
+func (e *killEnv) checkKcat(res killResult) {
+	t := e.t
+	kcat := os.Getenv("STREAMKIT_KCAT")
+	if kcat == "" {
+		t.Log("independent reader skipped: STREAMKIT_KCAT is not set (path to kcat)")
+		return
+	}
+	read := func(isolation string) []string {
+		kctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(kctx, kcat, "-b", e.cl.Addrs()[0], "-C", "-t", "out", "-o", "beginning", "-e", "-q",
+			"-X", "isolation.level="+isolation, "-f", `%p %o %k %s\n`)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "kcat %s: %s", isolation, stderr.String())
+		var lines []string
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			if sc.Text() != "" {
+				lines = append(lines, sc.Text())
+			}
+		}
+		require.NoError(t, sc.Err())
+		sort.Strings(lines)
+		return lines
+	}
+	lines := func(recs []kafkatest.Record) []string {
+		s := make([]string, len(recs))
+		for i, r := range recs {
+			s[i] = fmt.Sprintf("%d %d %s %s", r.Partition, r.Offset, r.Key, r.Value)
+		}
+		sort.Strings(s)
+		return s
+	}
+	rc := read("read_committed")
+	require.Equal(t, lines(res.committed), rc, "kcat read_committed vs ReadCommitted")
+	ru := read("read_uncommitted")
+	require.Equal(t, lines(res.uncommitted), ru, "kcat read_uncommitted vs ReadUncommitted")
+	assert.Greater(t, len(ru), len(rc), "read_uncommitted sees no aborted records")
+	t.Logf("kcat: read_committed %d records (agrees with ReadCommitted), read_uncommitted %d (%d aborted)", len(rc), len(ru), len(ru)-len(rc))
+}
+
+// killTakeoverLog follows the children's logs and records which instance took
+// over which task, to show that tasks moved between instances.
+type killTakeoverLog struct {
+	mu    sync.Mutex
+	tasks map[int]map[string]int // task → instance → take-overs
+}
+
+var killTakeoverRE = regexp.MustCompile(`msg="streamkit: task (?:restored from its commit point|has no commit point[^"]*)".* task=(\d+)`)
+
+func newKillTakeoverLog() *killTakeoverLog { return &killTakeoverLog{tasks: make(map[int]map[string]int)} }
+
+func (l *killTakeoverLog) writer(instance string) *killLineWriter {
+	return &killLineWriter{fn: func(line string) {
+		m := killTakeoverRE.FindStringSubmatch(line)
+		if m == nil {
+			return
+		}
+		task, _ := strconv.Atoi(m[1])
+		l.mu.Lock()
+		if l.tasks[task] == nil {
+			l.tasks[task] = make(map[string]int)
+		}
+		l.tasks[task][instance]++
+		l.mu.Unlock()
+	}}
+}
+
+// moved returns the tasks taken over by more than one instance.
+func (l *killTakeoverLog) moved() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ids []int
+	for id, by := range l.tasks {
+		if len(by) > 1 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+func (l *killTakeoverLog) summary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]int, 0, len(l.tasks))
+	for id := range l.tasks {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, "task-%d:%v ", id, l.tasks[id])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// killLineWriter calls fn for every complete line written to it. Each child
+// writes to it from two goroutines (stdout and stderr), hence the lock.
+type killLineWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	fn  func(string)
+}
+
+func (w *killLineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.fn(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
