@@ -41,10 +41,10 @@ import (
 // STREAMKIT_KCAT (path to kcat) adds the independent librdkafka reader.
 
 const (
-	killJobName    = "killjob"
-	killPartitions = 4
-	killKeys       = 24
-	killDefaultKills   = 20
+	killJobName      = "killjob"
+	killPartitions   = 4
+	killKeys         = 24
+	killDefaultKills = 20
 )
 
 func TestJobKillLoopSingleInstance(t *testing.T) {
@@ -453,7 +453,9 @@ type killTakeoverLog struct {
 
 var killTakeoverRE = regexp.MustCompile(`msg="streamkit: task (?:restored from its commit point|has no commit point[^"]*)".* task=(\d+)`)
 
-func newKillTakeoverLog() *killTakeoverLog { return &killTakeoverLog{tasks: make(map[int]map[string]int)} }
+func newKillTakeoverLog() *killTakeoverLog {
+	return &killTakeoverLog{tasks: make(map[int]map[string]int)}
+}
 
 func (l *killTakeoverLog) writer(instance string) *killLineWriter {
 	return &killLineWriter{fn: func(line string) {
