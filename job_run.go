@@ -183,6 +183,8 @@ type run struct {
 	src       *source.Kafka
 	tasks     map[int]*task
 	committed atomic.Bool // a checkpoint committed during this run
+	// ctx is Run's context, for the work the source's hooks do.
+	ctx context.Context
 	hookErr   error
 }
 
@@ -200,7 +202,7 @@ func (r *run) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	r.src = src
+	r.src, r.ctx = src, ctx
 	runCtx, cancel := context.WithCancel(ctx)
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(runCtx) }()

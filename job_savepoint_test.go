@@ -43,7 +43,7 @@ func outputCounts(t *testing.T, ctx context.Context, cl *kafkatest.Cluster) map[
 	return got
 }
 
-func seq(from, to int) []int {
+func intRange(from, to int) []int {
 	var s []int
 	for i := from; i <= to; i++ {
 		s = append(s, i)
@@ -86,7 +86,7 @@ func TestJobStopWithSavepointAndRewind(t *testing.T) {
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
 	for k, counts := range outputCounts(t, ctx, cl) {
-		assert.Equal(t, seq(1, 15), counts, k)
+		assert.Equal(t, intRange(1, 15), counts, k)
 	}
 
 	// Run 3: rewind to the savepoint: the 25 records are processed again
@@ -96,7 +96,7 @@ func TestJobStopWithSavepointAndRewind(t *testing.T) {
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
 	for k, counts := range outputCounts(t, ctx, cl) {
-		assert.Equal(t, append(seq(1, 15), seq(11, 15)...), counts, k)
+		assert.Equal(t, append(intRange(1, 15), intRange(11, 15)...), counts, k)
 	}
 
 	// Run 4: same option, but the savepoint was consumed: resume from the
@@ -107,7 +107,7 @@ func TestJobStopWithSavepointAndRewind(t *testing.T) {
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
 	for k, counts := range outputCounts(t, ctx, cl) {
-		assert.Equal(t, append(seq(1, 15), seq(11, 16)...), counts, k)
+		assert.Equal(t, append(intRange(1, 15), intRange(11, 16)...), counts, k)
 	}
 }
 
@@ -177,7 +177,7 @@ func TestJobToleratesCheckpointFailures(t *testing.T) {
 	assert.GreaterOrEqual(t, failed.Load(), int64(2))
 	assert.GreaterOrEqual(t, job.Stats().Restarts, int64(1))
 	for k, counts := range outputCounts(t, ctx, cl) {
-		assert.Equal(t, seq(1, 12), counts, k)
+		assert.Equal(t, intRange(1, 12), counts, k)
 	}
 
 	// A store that always fails ends Run after the budget.

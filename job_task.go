@@ -48,7 +48,11 @@ func savepointMarkerName(job, savepoint string, id int) string {
 
 // onAssigned takes over the tasks of newly assigned partitions: claim the
 // output (fencing zombies), read the commit point, restore state, seek.
-func (r *run) onAssigned(ctx context.Context, parts []source.TopicPartition) error {
+func (r *run) onAssigned(_ context.Context, parts []source.TopicPartition) error {
+	// The hook's ctx is Poll's, whose deadline is the loop's short poll
+	// wait; taking a task over gets the checkpoint timeout instead.
+	ctx, cancel := context.WithTimeout(r.ctx, r.j.o.checkpointLimit)
+	defer cancel()
 	byTask := make(map[int]map[string][]int32)
 	for _, tp := range parts {
 		id := int(tp.Partition)
@@ -77,7 +81,7 @@ func (r *run) onAssigned(ctx context.Context, parts []source.TopicPartition) err
 	return nil
 }
 
-func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (t *task, err error) {
+func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (_ *task, err error) {
 	j := r.j
 	log := j.o.log.With("job", j.name, "task", id)
 	info := TaskInfo{Job: j.name, Group: j.group, Task: id, Partitions: parts, Logger: log}
@@ -85,7 +89,7 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 	if err != nil {
 		return nil, err
 	}
-	t = &task{id: id, info: info, out: out, proc: proc, log: log}
+	t := &task{id: id, info: info, out: out, proc: proc, log: log}
 	defer func() {
 		if err != nil {
 			t.close()
@@ -235,7 +239,8 @@ func parsePositions(m map[string]int64, parts map[string][]int32) (source.Positi
 // onRevoked hands off revoked tasks: a last checkpoint, then close. A
 // failure only costs the reprocessing of the uncommitted records by the
 // next owner, so it is logged, counted, and not returned.
-func (r *run) onRevoked(ctx context.Context, parts []source.TopicPartition) error {
+func (r *run) onRevoked(_ context.Context, parts []source.TopicPartition) error {
+	ctx := r.ctx // not Poll's short deadline; checkpointTasks bounds it
 	ids := make(map[int]bool)
 	for _, tp := range parts {
 		ids[int(tp.Partition)] = true
@@ -273,8 +278,11 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	}
 	stage, class := "process", ""
 	var se *StageError
+	var sse *sink.StageError // a processor in package sink, which cannot import this one
 	if errors.As(err, &se) {
 		stage, class = se.Stage, se.Class
+	} else if errors.As(err, &sse) {
+		stage, class = sse.Stage, sse.Class
 	}
 	var pp *panicError
 	if errors.As(err, &pp) {
@@ -358,7 +366,7 @@ func (r *run) checkpointTasks(ctx context.Context, ts []*task, force bool) error
 		first error
 	)
 	for _, t := range ts {
-		if t.records == 0 && !force && t.committed != 0 {
+		if t.records == 0 && !force { // nothing new to commit
 			continue
 		}
 		wg.Add(1)
