@@ -184,8 +184,8 @@ type run struct {
 	tasks     map[int]*task
 	committed atomic.Bool // a checkpoint committed during this run
 	// ctx is Run's context, for the work the source's hooks do.
-	ctx context.Context
-	hookErr   error
+	ctx     context.Context
+	hookErr error
 }
 
 func (r *run) run(ctx context.Context) (err error) {
