@@ -284,6 +284,10 @@ func (k *Kafka) Run(ctx context.Context) error {
 		if runCtx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			return nil
 		}
+		if isConfigError(err) {
+			// Retrying cannot help: the broker refuses the group settings.
+			return fmt.Errorf("%w: group %q: %w", ErrInvalidConfig, k.group, err)
+		}
 		if err != nil {
 			k.opts.logger.Warn("source: consume failed, rejoining", "group", k.group, "err", err)
 			select {
@@ -528,4 +532,12 @@ func (k *Kafka) Assigned() []TopicPartition {
 		out = append(out, tp)
 	}
 	return sortedTPs(out)
+}
+
+// isConfigError reports errors from the group coordinator that say the
+// member's configuration is unacceptable, which no rejoin can fix.
+func isConfigError(err error) bool {
+	return errors.Is(err, sarama.ErrInvalidSessionTimeout) || errors.Is(err, sarama.ErrInconsistentGroupProtocol) ||
+		errors.Is(err, sarama.ErrGroupAuthorizationFailed) || errors.Is(err, sarama.ErrTopicAuthorizationFailed) ||
+		errors.Is(err, sarama.ErrInvalidGroupId)
 }
