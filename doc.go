@@ -31,9 +31,7 @@
 //     and the SPARQL client and update builder for triple stores.
 //   - sidecar (planned): the HTTP control plane beside a running job.
 //
-// The Job runner that wires these together and drives the checkpoint cycle
-// below is the next piece to be written; the packages are shaped for it (no
-// component commits on its own: the commit point is the runner's).
+// This package holds the Job runner that wires them together.
 //
 // # Exactly once: one commit point per checkpoint
 //
@@ -55,12 +53,74 @@
 // A crash anywhere therefore leaves either checkpoint N-1 or N, never a mix,
 // and no output transaction stays open across a restart.
 //
+// # The Job runner
+//
+// A [Job] consumes its [Input] topics as a member of a consumer group and
+// splits the work into tasks. Task p owns partition p of every input topic
+// (the topics are co-partitioned, like the same stream under "eqiad." and
+// "codfw." prefixes; the range assignor, which the job enforces, keeps them
+// together), the keyed state of those partitions, and its own [Output]: the
+// system that receives the task's output and holds its commit point. For
+// each task it takes over the job calls the constructors given to [NewJob]:
+// one makes the Output ([KafkaOutputs] for Kafka, sink.SPARQL for a triple
+// store, sink.GraphOutput in memory), the other the [Processor] (your code)
+// bound to it. Records of a task are handed to its Processor one at a time,
+// in offset order per partition.
+//
+// Every checkpoint interval the job runs the protocol above per task, the
+// tasks in parallel: barrier ([Flusher]), snapshot of the task's tables into
+// the checkpoint store under the namespace "<job>.task-<p>" (see package
+// checkpoint), then [Output.Commit] with the task's positions and checkpoint
+// ID. When a task is taken over — at start, or after a rebalance — the job
+// first claims its output ([Output.Claim]: fence the previous owner and
+// abort what it left open), then reads its commit point, restores the
+// snapshot it names and seeks to its positions. A task being revoked is
+// checkpointed and committed before its partitions are released. Any failure
+// (a snapshot or commit that fails, a fenced producer, a broken connection)
+// aborts every open output, drops the tasks, and starts again from the
+// commit points after a backoff; WithMaxCheckpointFailures bounds how many
+// times in a row before Run gives up.
+//
+// Fencing. Each task's Kafka output has its own transactional ID,
+// "<job>.task-<p>", the same on every instance. Whoever takes a task over
+// initialises a producer with it before reading the commit point, which
+// bumps the ID's epoch: the previous owner — a zombie that lost its
+// partitions during a long pause — can no longer commit anything, and its
+// open transaction is aborted. (KIP-447's alternative, one producer per
+// instance fenced by the group generation, needs the generation in the
+// transactional offset commit, which sarama does not send.) The per-task
+// checkpoint namespaces make state hand-off safe too: a zombie's snapshot
+// either collides with the new owner's checkpoint ID or is never named by a
+// commit point.
+//
+// Operating a job. [Job.Stop] drains and commits; [Job.Savepoint] pins the
+// committed checkpoint of every task under a name and keeps running;
+// [Job.StopWithSavepoint] does both at one barrier. A job started with
+// [WithRestoreFromSavepoint] restores each task from the savepoint once, and
+// from its commit point ever after (a marker object records that the
+// savepoint was used, so a restarted or second instance does not rewind
+// again). Starting from a savepoint or a commit point checks the state's
+// table schemas first and fails with a checkpoint.IncompatibleError naming
+// every mismatch.
+//
+// Scaling out. Instances of one job share its tasks through the consumer
+// group: start more processes with the same job name and group, up to one
+// per task (input partition). A stream with fewer partitions than the work
+// needs — the single-partition MediaWiki topics — is first re-keyed into an
+// intermediate topic with more partitions by a repartition job, exactly
+// once; stateful jobs then run on that topic with as many instances as it
+// has partitions. Every rebalance reloads the moved tasks' state from the
+// checkpoint store (rebalancing is eager).
+//
 // # Bad input
 //
-// A record that cannot be decoded or that a handler or sink rejects is meant
-// to go to the dead-letter sink with its provenance (topic, partition,
-// offset, stage, error), never to crash a job or stall a partition. The
-// pieces for that exist (typed errors from the rdfdiff decoders that carry
-// the caller's provenance, sink.DeadLetter in the output transaction); the
-// job runner that routes records to it is not written yet.
+// A record whose Process fails (a decode error, a rejection, even a panic)
+// goes to the dead-letter topic given by [WithDeadLetterTopic], through the
+// task's output, in the same transaction as the task's other output: a
+// record is either processed or dead-lettered, never lost and never both.
+// The dead letter keeps the record's bytes and adds its provenance (topic,
+// partition, offset, timestamp, key), the failing stage ([Stage]), the error
+// class and message, and the job (see sink.DeadLetter). The partition keeps
+// flowing. Without a dead-letter topic a failed record stops the job with a
+// [*ProcessError] naming it, rather than lose it.
 package streamkit
