@@ -213,6 +213,9 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	done := sess.Context().Done()
 	k.mu.Lock()
 	gen := k.gen
+	if st := k.assigned[tp]; st != nil {
+		st.highWater = claim.HighWaterMarkOffset
+	}
 	if k.pausedLocked(tp) {
 		k.pauseSaramaLocked([]TopicPartition{tp})
 	}

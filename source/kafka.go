@@ -66,6 +66,9 @@ type partState struct {
 	next       int64
 	maxEvent   time.Time
 	lastActive time.Time
+	// highWater reads the partition's high watermark from its sarama
+	// claim (updated by every fetch response); nil until the claim starts.
+	highWater func() int64
 }
 
 // Stats are counters of a running source, for metrics and tests.
@@ -480,6 +483,27 @@ func (k *Kafka) Positions() Positions {
 	out := make(Positions, len(k.assigned))
 	for tp, st := range k.assigned {
 		out[tp] = st.next
+	}
+	return out
+}
+
+// Lag returns, per assigned partition whose fetching has started, how many
+// records the job is behind: the partition's high watermark (as of the last
+// fetch response) minus its position. Under read_committed the high
+// watermark counts records of open and aborted transactions too, so a
+// caught-up job can show a small lag while a producer's transaction is open.
+// It is safe to call from any goroutine (for metrics).
+func (k *Kafka) Lag() map[TopicPartition]int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make(map[TopicPartition]int64, len(k.assigned))
+	for tp, st := range k.assigned {
+		if st.highWater == nil {
+			continue
+		}
+		if hw := st.highWater(); hw >= 0 {
+			out[tp] = max(hw-st.next, 0)
+		}
 	}
 	return out
 }
