@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"sync"
 	"time"
@@ -248,17 +249,31 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *jobOptions) { o.log = l }
 }
 
-// WithOnCheckpoint calls fn after every checkpoint attempt of every task,
-// on the job's goroutine: a hook for metrics (the sidecar) and tests. fn
-// must not block.
+// WithOnCheckpoint calls fn after every checkpoint attempt of every task: a
+// hook for metrics (the sidecar) and tests. Tasks checkpoint in parallel,
+// so fn may be called concurrently; it must not block. Several hooks may
+// be given; they run in order.
 func WithOnCheckpoint(fn func(CheckpointEvent)) Option {
-	return func(o *jobOptions) { o.onCheckpoint = fn }
+	return func(o *jobOptions) {
+		if prev := o.onCheckpoint; prev != nil && fn != nil {
+			o.onCheckpoint = func(ev CheckpointEvent) { prev(ev); fn(ev) }
+		} else if fn != nil {
+			o.onCheckpoint = fn
+		}
+	}
 }
 
 // WithOnDeadLetter calls fn for every record the job dead-letters, after it
-// was written into the open transaction. fn must not block.
+// was written into the open transaction, on the job's goroutine. fn must
+// not block. Several hooks may be given; they run in order.
 func WithOnDeadLetter(fn func(sink.Failure)) Option {
-	return func(o *jobOptions) { o.onDeadLetter = fn }
+	return func(o *jobOptions) {
+		if prev := o.onDeadLetter; prev != nil && fn != nil {
+			o.onDeadLetter = func(f sink.Failure) { prev(f); fn(f) }
+		} else if fn != nil {
+			o.onDeadLetter = fn
+		}
+	}
 }
 
 // CheckpointEvent describes one task's checkpoint attempt.
@@ -270,6 +285,13 @@ type CheckpointEvent struct {
 	Records int64
 	// Snapshot and Commit are how long the two steps took.
 	Snapshot, Commit time.Duration
+	// Committed is when the commit point was written (zero on failure).
+	Committed time.Time
+	// EventTimes are the event times (source.Record.EventTime, zero when
+	// unknown) of the records the checkpoint committed: Committed minus
+	// each is the edit latency the sidecar's SLO measures. The slice is
+	// reused after the hook returns; copy what you keep.
+	EventTimes []time.Time
 	// Err is nil for a committed checkpoint.
 	Err error
 }
@@ -292,6 +314,14 @@ type Stats struct {
 	LastCheckpoint time.Time
 	// Watermark is the source's combined event-time watermark.
 	Watermark time.Time
+	// Positions are the next offsets to read of this instance's
+	// partitions, and Lag how many records each is behind its high
+	// watermark (see source.Kafka.Lag). Both are refreshed about every
+	// second and at every checkpoint.
+	Positions source.Positions
+	Lag       map[source.TopicPartition]int64
+	// Paused reports whether Pause is in effect.
+	Paused bool
 }
 
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
@@ -314,6 +344,8 @@ type Job struct {
 	running bool
 	done    chan struct{}
 	stats   Stats
+	src     *source.Kafka // the current run's source, for Pause and Resume
+	paused  bool
 }
 
 // NewJob returns a job named name (letters, digits, '.', '_', '-'; the
@@ -393,7 +425,34 @@ func (j *Job) Stats() Stats {
 	defer j.mu.Unlock()
 	s := j.stats
 	s.Tasks = append([]int(nil), s.Tasks...)
+	s.Positions = maps.Clone(s.Positions)
+	s.Lag = maps.Clone(s.Lag)
+	s.Paused = j.paused
 	return s
+}
+
+// Pause stops taking records from every input partition, without leaving
+// the consumer group and without checkpointing: checkpoints go on at their
+// interval (committing nothing new), so nothing times out while paused. It
+// lasts until Resume, across restarts of the run, and is how an operator
+// holds a job while a downstream store is being worked on.
+func (j *Job) Pause() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.paused = true
+	if j.src != nil {
+		j.src.Pause()
+	}
+}
+
+// Resume undoes Pause.
+func (j *Job) Resume() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.paused = false
+	if j.src != nil {
+		j.src.Resume()
+	}
 }
 
 func (j *Job) updateStats(fn func(*Stats)) {

@@ -203,19 +203,33 @@ func (r *run) run(ctx context.Context) (err error) {
 		return err
 	}
 	r.src, r.ctx = src, ctx
+	j.mu.Lock()
+	j.src = src
+	if j.paused {
+		src.Pause()
+	}
+	j.mu.Unlock()
 	runCtx, cancel := context.WithCancel(ctx)
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(runCtx) }()
 	defer func() {
 		cancel()
 		r.closeAll(context.WithoutCancel(ctx), err)
+		j.mu.Lock()
+		j.src = nil
+		j.mu.Unlock()
 		_ = src.Close()
 		<-srcDone
-		j.updateStats(func(s *Stats) { s.Tasks = nil })
+		j.updateStats(func(s *Stats) { s.Tasks, s.Positions, s.Lag = nil, nil, nil })
 	}()
 
 	next := time.Now().Add(j.o.interval)
+	nextStats := time.Now()
 	for {
+		if time.Now().After(nextStats) {
+			r.publishTasks()
+			nextStats = time.Now().Add(time.Second)
+		}
 		select {
 		case req := <-j.reqs:
 			if err := r.serve(ctx, req); err != nil {
@@ -337,8 +351,8 @@ func (r *run) taskIDs() []int {
 
 func (r *run) publishTasks() {
 	ids := r.taskIDs()
-	wm := r.src.Watermark()
-	r.j.updateStats(func(s *Stats) { s.Tasks, s.Watermark = ids, wm })
+	wm, pos, lag := r.src.Watermark(), r.src.Positions(), r.src.Lag()
+	r.j.updateStats(func(s *Stats) { s.Tasks, s.Watermark, s.Positions, s.Lag = ids, wm, pos, lag })
 }
 
 // closeAll aborts and closes every task still open (after a failure) .

@@ -32,6 +32,9 @@ type task struct {
 
 	committed uint64 // checkpoint ID of the last commit point
 	records   int64  // records processed since the last commit
+	// eventTimes are the event times of those records, for the edit
+	// latency hook (kept only when WithOnCheckpoint is set).
+	eventTimes []time.Time
 	sinceGC   int
 	// savepointMarker is the savepoint this task was restored from and
 	// whose marker is written after the next commit.
@@ -272,6 +275,9 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	}
 	err := safeProcess(ctx, t.proc, rec)
 	t.records++
+	if r.j.o.onCheckpoint != nil {
+		t.eventTimes = append(t.eventTimes, rec.EventTime)
+	}
 	r.j.updateStats(func(s *Stats) { s.Processed++ })
 	if err == nil {
 		return nil
@@ -446,7 +452,9 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 		return fmt.Errorf("streamkit: task %d: commit checkpoint %d: %w", t.id, cp.CheckpointID, err)
 	}
 	ev.Commit = time.Since(start)
-	t.committed, t.records = cp.CheckpointID, 0
+	ev.Committed = time.Now()
+	ev.EventTimes = t.eventTimes
+	t.committed, t.records, t.eventTimes = cp.CheckpointID, 0, t.eventTimes[:0]
 	r.committed.Store(true)
 	if t.savepointMarker != "" {
 		name := savepointMarkerName(j.name, t.savepointMarker, t.id)
