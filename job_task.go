@@ -35,7 +35,7 @@ type task struct {
 	// eventTimes are the event times of those records, for the edit
 	// latency hook (kept only when WithOnCheckpoint is set).
 	eventTimes []time.Time
-	sinceGC   int
+	sinceGC    int
 	// savepointMarker is the savepoint this task was restored from and
 	// whose marker is written after the next commit.
 	savepointMarker string
