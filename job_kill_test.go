@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -197,6 +198,32 @@ func killFreePort(t *testing.T) int {
 	return port
 }
 
+// logWriter returns the writer of an instance's child output: the
+// take-over log, and the file STREAMKIT_KILL_LOGS/<test>-<instance>.log if
+// that variable names a directory (full logs of every run, for debugging).
+func (e *killEnv) logWriter(instance string) io.Writer {
+	w := io.Writer(e.takeovers.writer(instance))
+	if dir := os.Getenv("STREAMKIT_KILL_LOGS"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, e.t.Name()+"-"+instance+".log"))
+		require.NoError(e.t, err, "STREAMKIT_KILL_LOGS")
+		e.t.Cleanup(func() { _ = f.Close() })
+		w = io.MultiWriter(w, &syncWriter{w: f})
+	}
+	return w
+}
+
+// syncWriter serialises writes from a child's stdout and stderr copiers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
 func (e *killEnv) track(c *jobtest.Child) {
 	e.mu.Lock()
 	e.children = append(e.children, c)
@@ -215,11 +242,11 @@ func (e *killEnv) loop(instance string, kills int, salt uint64) *jobtest.KillLoo
 		MinUptime: 300 * time.Millisecond,
 		MaxUptime: 2500 * time.Millisecond,
 		Seed:      e.seed + salt,
-		Output:    e.takeovers.writer(instance),
+		Output:    e.logWriter(instance),
 		Command: func(run int) *exec.Cmd {
 			return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
 				"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
-				"-session-timeout", "1s", "-heartbeat", "200ms", "-max-failures", "10", "-v",
+				"-session-timeout", "1s", "-heartbeat", "200ms", "-rebalance-timeout", "3s", "-max-failures", "10", "-v",
 				"-seed", strconv.FormatUint(e.seed+salt*1000+uint64(run)+1, 10))
 		},
 	}
@@ -272,7 +299,10 @@ func (e *killEnv) finish(children ...*jobtest.Child) {
 	close(e.stopProd)
 	require.NoError(t, <-e.prodDone, "producing input")
 	want := e.produced
-	err := e.cl.WaitFor(e.ctx, fmt.Sprintf("%d committed outputs", want), func(ctx context.Context) (bool, string, error) {
+	drainStart := time.Now()
+	dctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
+	defer cancel()
+	err := e.cl.WaitFor(dctx, fmt.Sprintf("%d committed outputs", want), func(ctx context.Context) (bool, string, error) {
 		for _, c := range children {
 			if c.Exited() {
 				return false, "", fmt.Errorf("child exited while draining: %w", c.Err())
@@ -284,7 +314,13 @@ func (e *killEnv) finish(children ...*jobtest.Child) {
 		}
 		return len(out) >= want, fmt.Sprintf("%d outputs", len(out)), nil
 	})
+	if err != nil {
+		for _, c := range children {
+			t.Logf("output of %s run %d (tail):\n%s", c.Name(), c.Run(), c.Output())
+		}
+	}
 	require.NoError(t, err)
+	t.Logf("drained %d outputs %v after the last start", want, time.Since(drainStart).Round(time.Millisecond))
 	for _, c := range children {
 		sctx, cancel := context.WithTimeout(e.ctx, time.Minute)
 		err := c.Stop(sctx)

@@ -54,7 +54,7 @@ const (
 type config struct {
 	brokers, topics, out, job, group, state string
 	interval, pause, sessionTimeout         time.Duration
-	heartbeat, stopTimeout                  time.Duration
+	heartbeat, stopTimeout, rebalance       time.Duration
 	maxFailures                             int
 	seed                                    uint64
 	verbose                                 bool
@@ -72,6 +72,8 @@ func main() {
 	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, barrier, snapshot and commit (0: none)")
 	flag.DurationVar(&c.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout (how long a killed member holds its partitions)")
 	flag.DurationVar(&c.heartbeat, "heartbeat", 3*time.Second, "consumer group heartbeat interval")
+	flag.DurationVar(&c.rebalance, "rebalance-timeout", time.Minute,
+		"consumer group rebalance timeout: how long a rebalance waits for members to rejoin (a member killed during a rebalance holds the group that long)")
 	flag.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "how long a clean stop may take")
 	flag.IntVar(&c.maxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures, "consecutive checkpoint failures tolerated")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
@@ -106,6 +108,7 @@ func run(c config) error {
 	kcfg.Consumer.MaxWaitTime = 25 * time.Millisecond
 	kcfg.Consumer.Group.Session.Timeout = c.sessionTimeout
 	kcfg.Consumer.Group.Heartbeat.Interval = c.heartbeat
+	kcfg.Consumer.Group.Rebalance.Timeout = c.rebalance
 	kcfg.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
 	kcfg.Metadata.Retry.Backoff = 100 * time.Millisecond
 	kcfg.Producer.Retry.Backoff = 50 * time.Millisecond
