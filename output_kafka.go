@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/IBM/sarama"
 
@@ -124,9 +125,44 @@ func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions map[string
 }
 
 // Commit commits the open transaction with cp's positions as the group's
-// offsets.
+// offsets. If the commit fails, the transaction is aborted before Commit
+// returns, even when the sink's own abort failed (see Abort).
 func (o *KafkaOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
-	return o.Kafka.Commit(ctx, cp, o.group)
+	err := o.Kafka.Commit(ctx, cp, o.group)
+	if err != nil {
+		o.reclaim(ctx, err)
+	}
+	return err
+}
+
+// Abort aborts the open transaction. If the sink cannot (it then drops its
+// producer), the producer is initialised again with the task's
+// transactional ID, which makes the broker abort the transaction at once.
+func (o *KafkaOutput) Abort(ctx context.Context) error {
+	err := o.Kafka.Abort(ctx)
+	if err != nil {
+		o.reclaim(ctx, err)
+	}
+	return err
+}
+
+// reclaim makes sure no transaction of this output stays open after a
+// failed commit or abort. When the sink's abort fails it drops its producer
+// and the transaction stays open on the broker until its timeout; its
+// pending offsets keep the group's committed offsets unstable meanwhile, so
+// the restart's read_committed offset fetch — which comes before any task
+// is claimed again — would wait for the whole transaction timeout. A new
+// producer with the same transactional ID aborts it now. Init does nothing
+// while the producer is still there (the abort went through) and refuses
+// on a fenced sink: another instance owns the task, and must not be fenced
+// in turn.
+func (o *KafkaOutput) reclaim(ctx context.Context, cause error) {
+	if errors.Is(cause, sink.ErrFenced) {
+		return
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = o.Init(ictx) // best effort: the transaction timeout remains the backstop
 }
 
 // Close aborts an open transaction and closes the producer and the reader.
