@@ -56,6 +56,7 @@ type plannedRequest struct {
 	pieces  []*rdfdiff.ConsolidatedPatch
 	triples int
 	bytes   int
+	body    []byte // already built, commit point included (the fast path)
 }
 
 // planner cuts consolidated patches into requests under the limits,
@@ -217,9 +218,55 @@ type commitRun struct {
 	mutations int64
 }
 
+// requestWeight is what patches count against BatchLimits.MaxTriples, and
+// a guess of their size in bytes (to size the request buffer).
+func (r *commitRun) requestWeight(patches []*rdfdiff.ConsolidatedPatch) (weight, size int) {
+	add := func(ts []rdfdiff.Triple) {
+		weight += len(ts)
+		for _, tr := range ts {
+			size += termBytes(tr.S) + termBytes(tr.P) + termBytes(tr.O)
+		}
+	}
+	for _, p := range patches {
+		add(p.Removed)
+		add(p.Added)
+		add(p.LinkedShared)
+		weight += rdfdiff.TriplesPerDelete * len(p.DeletedEntities)
+		size += len(p.DeletedEntities) * (r.s.costs.deleteFrame/4 + 64)
+		for _, rec := range p.Reconciliations {
+			add(rec.Triples)
+			weight += max(1-len(rec.Triples), 0)
+			size += r.s.costs.deleteFrame
+		}
+		if r.s.b.lagSubject != "" && !p.AvgEventTime.IsZero() {
+			weight++
+			size += r.s.costs.lag
+		}
+	}
+	return weight, size
+}
+
 // plan cuts patches into requests, leaving room in each for the commit
-// point. It fails only for a term that cannot be written (ErrUnsafeTerm).
-func (r *commitRun) plan(patches []*rdfdiff.ConsolidatedPatch) ([]*plannedRequest, error) {
+// point, which the last one carries when cp is not nil. When everything fits
+// one request by triples, it builds that request at once and only plans
+// triple by triple if its bytes are over the limit: the common case costs one
+// serialization. It fails only for a term that cannot be written
+// (ErrUnsafeTerm).
+func (r *commitRun) plan(patches []*rdfdiff.ConsolidatedPatch, cp *CommitPoint) ([]*plannedRequest, error) {
+	if w, size := r.requestWeight(patches); w+r.cpTriples <= r.s.limits.MaxTriples {
+		q := &plannedRequest{pieces: patches, triples: w, bytes: size}
+		body, err := r.build(q, cp)
+		if err != nil {
+			return nil, err
+		}
+		if len(body) <= r.s.limits.MaxBytes {
+			if w == 0 && len(body) == 0 {
+				return nil, nil
+			}
+			q.body, q.bytes = body, len(body)
+			return []*plannedRequest{q}, nil
+		}
+	}
 	pl := &planner{
 		s:    r.s,
 		maxT: max(r.s.limits.MaxTriples-r.cpTriples, 1),
@@ -305,9 +352,12 @@ func (r *commitRun) send(ctx context.Context, reqs []*plannedRequest, cp *Commit
 		if i == len(reqs)-1 {
 			c = cp
 		}
-		body, err := r.build(q, c)
-		if err != nil {
-			return err
+		body := q.body
+		if body == nil {
+			var err error
+			if body, err = r.build(q, c); err != nil {
+				return err
+			}
 		}
 		if len(body) == 0 {
 			continue
@@ -377,7 +427,7 @@ func (r *commitRun) commit(ctx context.Context) error {
 	for i, seg := range s.segments {
 		patches[i] = seg.acc.Result()
 	}
-	reqs, err := r.plan(patches)
+	reqs, err := r.plan(patches, r.cp)
 	if err == nil {
 		if len(reqs) > 1 {
 			s.log.Warn("sink: SPARQL checkpoint needs several requests; only the last carries the commit point, "+
@@ -422,7 +472,7 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 			return fmt.Errorf("sink: re-merging %d changes to bisect them: %w", len(changes), err)
 		}
 	}
-	reqs, err := r.plan([]*rdfdiff.ConsolidatedPatch{acc.Result()})
+	reqs, err := r.plan([]*rdfdiff.ConsolidatedPatch{acc.Result()}, cp)
 	if err == nil {
 		err = r.send(ctx, reqs, cp)
 	}

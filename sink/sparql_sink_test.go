@@ -652,3 +652,48 @@ func TestSPARQLReadCommitPointRules(t *testing.T) {
 	_, err = s.ReadCommitPoint(ctx, parts)
 	require.ErrorIs(t, err, boom)
 }
+
+// discardStore accepts every update without I/O, to measure the sink's own
+// cost: merging, planning and writing requests.
+type discardStore struct{ bytes int }
+
+func (d *discardStore) Query(context.Context, string) (*Results, error) { return &Results{}, nil }
+
+func (d *discardStore) UpdateResponse(_ context.Context, update string) (*UpdateResponse, error) {
+	d.bytes += len(update)
+	return &UpdateResponse{Attempts: 1}, nil
+}
+
+// BenchmarkSPARQLCommit measures one checkpoint of 100 entity imports of 50
+// triples each (5 000 triples) through Add and Commit into a store that
+// discards, with the default limits (one request) and with 1 000-triple
+// requests (Virtuoso's ceiling; six requests).
+func BenchmarkSPARQLCommit(b *testing.B) {
+	changes := make([]*rdfdiff.EntityChange, 100)
+	for i := range changes {
+		changes[i] = entityImport(fmt.Sprintf("Q%d", i+1), 1, 50)
+	}
+	for _, maxTriples := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("maxTriples=%d", maxTriples), func(b *testing.B) {
+			ctx := context.Background()
+			store := &discardStore{}
+			bu, err := NewUpdateBuilder(wd, WithDataGraph("http://streamkit.test/data"), WithCommitGraph("http://streamkit.test/commit"))
+			require.NoError(b, err)
+			s, err := NewSPARQL(store, bu, WithSPARQLLogger(quietLogger(nil)), WithBatchLimits(BatchLimits{MaxTriples: maxTriples}))
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				require.NoError(b, s.Begin(ctx))
+				for _, c := range changes {
+					require.NoError(b, s.Add(c))
+				}
+				require.NoError(b, s.Commit(ctx, testCP(uint64(i+1), int64(i))))
+			}
+			st := s.Stats()
+			b.SetBytes(int64(store.bytes) / max(st.Commits, 1))
+			b.ReportMetric(float64(st.Triples)/b.Elapsed().Seconds(), "triples/s")
+			b.ReportMetric(float64(st.Requests)/float64(max(st.Commits, 1)), "requests/commit")
+		})
+	}
+}
