@@ -108,6 +108,18 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// WatermarkHandler is implemented by a Processor that acts on event time —
+// a re-order buffer, timers, windows: OnWatermark is called, between
+// records, whenever the job's event-time watermark has advanced (see
+// source.Kafka.Watermark: the minimum over this instance's active
+// partitions, idle ones excluded, minus the allowed lateness). It may write
+// output like Process. An error fails the run (the job restarts from its
+// commit points), since it is not tied to one record that could be
+// dead-lettered.
+type WatermarkHandler interface {
+	OnWatermark(ctx context.Context, watermark time.Time) error
+}
+
 // TaskInfo describes the task an Output or Processor is created for.
 type TaskInfo struct {
 	// Job is the job name.

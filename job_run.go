@@ -186,6 +186,8 @@ type run struct {
 	// ctx is Run's context, for the work the source's hooks do.
 	ctx     context.Context
 	hookErr error
+	// watermark is the last watermark handed to the tasks.
+	watermark time.Time
 }
 
 func (r *run) run(ctx context.Context) (err error) {
@@ -270,6 +272,9 @@ func (r *run) run(ctx context.Context) (err error) {
 				return err
 			}
 		}
+		if err := r.advanceWatermark(runCtx); err != nil {
+			return err
+		}
 		if !time.Now().Before(next) || r.wantsCommit() {
 			if err := r.checkpointAll(ctx, false); err != nil {
 				return err
@@ -277,6 +282,25 @@ func (r *run) run(ctx context.Context) (err error) {
 			next = time.Now().Add(j.o.interval)
 		}
 	}
+}
+
+// advanceWatermark tells the tasks' WatermarkHandlers that event time moved.
+func (r *run) advanceWatermark(ctx context.Context) error {
+	wm := r.src.Watermark()
+	if !wm.After(r.watermark) {
+		return nil
+	}
+	r.watermark = wm
+	for _, id := range r.taskIDs() {
+		t := r.tasks[id]
+		if h, ok := t.proc.(WatermarkHandler); ok {
+			if err := h.OnWatermark(ctx, wm); err != nil {
+				return fmt.Errorf("streamkit: task %d: watermark %v: %w", id, wm, err)
+			}
+			t.pending = true // it may have written output or state: commit it
+		}
+	}
+	return nil
 }
 
 func (r *run) poll(ctx context.Context, wait time.Duration) ([]source.Record, error) {

@@ -32,6 +32,7 @@ type task struct {
 
 	committed uint64 // checkpoint ID of the last commit point
 	records   int64  // records processed since the last commit
+	pending   bool   // something (a record, a watermark) may have changed output or state
 	// eventTimes are the event times of those records, for the edit
 	// latency hook (kept only when WithOnCheckpoint is set).
 	eventTimes []time.Time
@@ -275,6 +276,7 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	}
 	err := safeProcess(ctx, t.proc, rec)
 	t.records++
+	t.pending = true
 	if r.j.o.onCheckpoint != nil {
 		t.eventTimes = append(t.eventTimes, rec.EventTime)
 	}
@@ -372,7 +374,7 @@ func (r *run) checkpointTasks(ctx context.Context, ts []*task, force bool) error
 		first error
 	)
 	for _, t := range ts {
-		if t.records == 0 && !force { // nothing new to commit
+		if !t.pending && !force { // nothing new to commit
 			continue
 		}
 		wg.Add(1)
@@ -454,7 +456,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	ev.Commit = time.Since(start)
 	ev.Committed = time.Now()
 	ev.EventTimes = t.eventTimes
-	t.committed, t.records, t.eventTimes = cp.CheckpointID, 0, t.eventTimes[:0]
+	t.committed, t.records, t.pending, t.eventTimes = cp.CheckpointID, 0, false, t.eventTimes[:0]
 	r.committed.Store(true)
 	if t.savepointMarker != "" {
 		name := savepointMarkerName(j.name, t.savepointMarker, t.id)
