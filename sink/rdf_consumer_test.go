@@ -1,0 +1,316 @@
+package sink_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
+)
+
+// consumerFixture reads a file of testdata/consumer.
+func consumerFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "consumer", name))
+	require.NoError(t, err)
+	return data
+}
+
+// q42Import returns the import of the real munged Q42 (revision rev) as a
+// logical change, and its rdf_change messages chunked at softMax characters.
+func q42Import(t testing.TB, rev int64, softMax int) (*rdfdiff.EntityChange, [][]byte) {
+	t.Helper()
+	ts, err := rdfdiff.ParseTurtleBytes(consumerFixture(t, "Q42-munged.ttl"), rdfdiff.WithFileName("Q42-munged.ttl"))
+	require.NoError(t, err)
+	wd := rdfdiff.WikidataScheme()
+	c := &rdfdiff.EntityChange{EntityID: "Q42", Revision: rev, Operation: rdfdiff.OpImport,
+		EventTime: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), RequestID: "req-q42-" + strconv.FormatInt(rev, 10),
+		Domain: "www.wikidata.org", Stream: "rdf-streaming-updater.mutation",
+		Patch: rdfdiff.Diff(nil, ts, rdfdiff.WikibaseShared(wd))}
+	return c, encodeChange(t, c, softMax)
+}
+
+// encodeChange chunks c as the WDQS producer does, with deterministic meta.
+func encodeChange(t testing.TB, c *rdfdiff.EntityChange, softMax int) [][]byte {
+	t.Helper()
+	evs, err := rdfdiff.ChunkChange(*c, rdfdiff.WithSoftMaxChars(softMax), rdfdiff.WithMeta(func(seq int, m *rdfdiff.EventMeta) {
+		m.ID = fmt.Sprintf("%s-%d", c.RequestID, seq)
+		m.DT = c.EventTime
+	}))
+	require.NoError(t, err)
+	out := make([][]byte, len(evs))
+	for i, ev := range evs {
+		out[i], err = ev.AppendJSON(nil)
+		require.NoError(t, err)
+	}
+	return out
+}
+
+// referenceGraph applies changes one at a time, as a store fed one event
+// per batch would hold them.
+func referenceGraph(t testing.TB, changes ...*rdfdiff.EntityChange) *sink.Graph {
+	t.Helper()
+	g := sink.NewGraph()
+	for _, c := range changes {
+		acc := rdfdiff.NewAccumulator()
+		require.NoError(t, acc.Accumulate(c))
+		require.NoError(t, g.Apply(context.Background(), acc.Result(), nil))
+	}
+	return g
+}
+
+func dumpGraph(t testing.TB, g *sink.Graph) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, g.Dump(&b))
+	return b.String()
+}
+
+// decodeAll turns single-message events into changes.
+func decodeAll(t testing.TB, msgs ...[]byte) []*rdfdiff.EntityChange {
+	t.Helper()
+	re := rdfdiff.NewReassembler()
+	var out []*rdfdiff.EntityChange
+	for _, m := range msgs {
+		ev, err := rdfdiff.DecodeEvent(m)
+		require.NoError(t, err)
+		c, err := re.Add(ev, nil)
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		out = append(out, c)
+	}
+	return out
+}
+
+// consumerHarness runs RDFConsumer jobs over one graph, collecting the
+// outputs the tasks used (for their dead letters).
+type consumerHarness struct {
+	t     *testing.T
+	cl    *kafkatest.Cluster
+	g     *sink.Graph
+	store checkpoint.Store
+
+	mu        sync.Mutex
+	outs      []*sink.GraphOutput
+	consumers []*sink.RDFConsumer
+}
+
+const (
+	consumerTopic = "mutation"
+	consumerDLQ   = "mutation-dlq"
+	consumerJob   = "wdqs-consumer"
+)
+
+func newConsumerHarness(t *testing.T, ctx context.Context) *consumerHarness {
+	cl := kafkatest.NewCluster(t)
+	require.NoError(t, cl.CreateTopic(ctx, consumerTopic, 1))
+	require.NoError(t, cl.CreateTopic(ctx, consumerDLQ, 1))
+	return &consumerHarness{t: t, cl: cl, g: sink.NewGraph(), store: checkpoint.NewMemoryStore()}
+}
+
+func (h *consumerHarness) job(opts ...streamkit.Option) *streamkit.Job {
+	in := streamkit.Input{Brokers: h.cl.Addrs(), Topics: []string{consumerTopic},
+		Options: []source.Option{source.WithBaseConfig(h.cl.SaramaConfig())}}
+	opts = append([]streamkit.Option{
+		streamkit.WithCheckpointStore(h.store),
+		streamkit.WithCheckpointInterval(100 * time.Millisecond),
+		streamkit.WithDeadLetterTopic(consumerDLQ),
+		streamkit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	}, opts...)
+	job, err := streamkit.NewJob(consumerJob, in,
+		func(ctx context.Context, info streamkit.TaskInfo) (*sink.GraphOutput, error) {
+			out, err := sink.NewGraphOutput(h.g)
+			if err == nil {
+				h.mu.Lock()
+				h.outs = append(h.outs, out)
+				h.mu.Unlock()
+			}
+			return out, err
+		},
+		func(info streamkit.TaskInfo, out *sink.GraphOutput) (streamkit.Processor, error) {
+			dl, err := sink.NewDeadLetter(out, consumerDLQ, info.Job)
+			if err != nil {
+				return nil, err
+			}
+			c, err := sink.NewRDFConsumer(out, sink.WithConsumerDeadLetter(dl), sink.WithConsumerLogger(info.Logger))
+			if err == nil {
+				h.mu.Lock()
+				h.consumers = append(h.consumers, c)
+				h.mu.Unlock()
+			}
+			return c, err
+		}, opts...)
+	require.NoError(h.t, err)
+	return job
+}
+
+func (h *consumerHarness) produce(ctx context.Context, msgs ...[]byte) {
+	recs := make([]kafkatest.Record, len(msgs))
+	for i, m := range msgs {
+		recs[i] = kafkatest.Record{Key: []byte("k"), Value: m}
+	}
+	require.NoError(h.t, h.cl.Produce(ctx, consumerTopic, recs...))
+}
+
+// run starts job and returns a function that stops it and checks Run's
+// result.
+func (h *consumerHarness) run(ctx context.Context, job *streamkit.Job) (stop func()) {
+	done := make(chan error, 1)
+	go func() { done <- job.Run(ctx) }()
+	return func() {
+		require.NoError(h.t, job.Stop(ctx))
+		require.NoError(h.t, <-done)
+	}
+}
+
+// waitCommitted waits until the graph's commit point is at offset.
+func (h *consumerHarness) waitCommitted(ctx context.Context, offset int64) {
+	require.NoError(h.t, h.cl.WaitFor(ctx, fmt.Sprintf("graph committed up to offset %d", offset),
+		func(ctx context.Context) (bool, string, error) {
+			cp, err := h.g.Positions(ctx)
+			if err != nil || cp == nil {
+				return false, "no commit point", err
+			}
+			return len(cp.Positions) == 1 && cp.Positions[0].Offset == offset, fmt.Sprintf("%+v", cp), nil
+		}))
+}
+
+func (h *consumerHarness) deadLetters() []sink.KafkaRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []sink.KafkaRecord
+	for _, o := range h.outs {
+		out = append(out, o.DeadLetters()...)
+	}
+	return out
+}
+
+func header(r sink.KafkaRecord, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// TestRDFConsumerJob runs the consumer through the real job runner: the real
+// WDQS mutation events, a chunked import of the real Q42 and an undecodable
+// record; the graph ends as the reference and the bad record is
+// dead-lettered with stage "decode".
+func TestRDFConsumerJob(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newConsumerHarness(t, ctx)
+
+	fixtures := [][]byte{consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json")}
+	q42, chunks := q42Import(t, 100, 20_000)
+	require.Greater(t, len(chunks), 3, "Q42 must be chunked")
+	var msgs [][]byte
+	msgs = append(msgs, fixtures...)
+	msgs = append(msgs, []byte(`{"not": "an rdf_change event"`)) // offset 2
+	msgs = append(msgs, chunks...)
+	h.produce(ctx, msgs...)
+
+	stop := h.run(ctx, h.job())
+	h.waitCommitted(ctx, int64(len(msgs)))
+	stop()
+
+	want := referenceGraph(t, append(decodeAll(t, fixtures...), q42)...)
+	require.Equal(t, dumpGraph(t, want), dumpGraph(t, h.g))
+	assert.True(t, h.g.Contains(rdfdiff.Triple{S: rdfdiff.NewIRI("http://www.wikidata.org/entity/Q42"),
+		P: rdfdiff.NewIRI("http://schema.org/version"), O: rdfdiff.NewTypedLiteral("1234567", rdfdiff.XSDInteger)}) ||
+		len(h.g.Match(rdfdiff.NewIRI("http://www.wikidata.org/entity/Q42"), rdfdiff.Term{}, rdfdiff.Term{})) > 0)
+
+	dl := h.deadLetters()
+	require.Len(t, dl, 1)
+	assert.Equal(t, sink.StageDecode, header(dl[0], sink.HeaderDLQStage))
+	assert.Equal(t, sink.ClassInvalidEvent, header(dl[0], sink.HeaderDLQErrorClass))
+	assert.Equal(t, "2", header(dl[0], sink.HeaderDLQOffset))
+	assert.Equal(t, consumerTopic, header(dl[0], sink.HeaderDLQTopic))
+	assert.Equal(t, msgs[2], dl[0].Value)
+}
+
+// TestRDFConsumerChunkedEventAcrossCheckpoint commits a checkpoint (and
+// stops the job) in the middle of a chunked event: the partial event lives
+// in the checkpointed state table, a new job restores it and completes it
+// with the remaining chunks, and the graph holds the whole entity once.
+func TestRDFConsumerChunkedEventAcrossCheckpoint(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newConsumerHarness(t, ctx)
+	q42, chunks := q42Import(t, 100, 20_000)
+	require.Greater(t, len(chunks), 3)
+	split := len(chunks) / 2
+
+	h.produce(ctx, chunks[:split]...)
+	stop := h.run(ctx, h.job())
+	h.waitCommitted(ctx, int64(split))
+	stop()
+	assert.Zero(t, h.g.Len(), "an incomplete event must not reach the graph")
+	h.mu.Lock()
+	assert.Equal(t, split, h.consumers[len(h.consumers)-1].Pending(), "the partial event's chunks are state")
+	h.mu.Unlock()
+
+	h.produce(ctx, chunks[split:]...)
+	stop = h.run(ctx, h.job())
+	h.waitCommitted(ctx, int64(len(chunks)))
+	stop()
+
+	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, h.g))
+	assert.Empty(t, h.deadLetters())
+	h.mu.Lock()
+	last := h.consumers[len(h.consumers)-1]
+	h.mu.Unlock()
+	assert.Zero(t, last.Pending())
+	assert.Equal(t, int64(1), last.Stats().Changes)
+}
+
+// TestRDFConsumerBrokenSequenceJob dead-letters, through the real job,
+// every record of a broken chunk sequence: the earlier chunks through the
+// consumer's writer, the record that revealed the break through the runner,
+// both with stage "reassemble"; the events around it apply.
+func TestRDFConsumerBrokenSequenceJob(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newConsumerHarness(t, ctx)
+	q42, chunks := q42Import(t, 100, 20_000)
+	require.Greater(t, len(chunks), 3)
+	fixtures := [][]byte{consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json")}
+
+	// Offsets 0-1: chunks 0 and 1; 2: chunk 3 (a gap: 0, 1 and 3 are
+	// dropped); 3: a fixture import; then the complete Q42; then a diff.
+	msgs := [][]byte{chunks[0], chunks[1], chunks[3], fixtures[0]}
+	msgs = append(msgs, chunks...)
+	msgs = append(msgs, fixtures[1])
+	h.produce(ctx, msgs...)
+	stop := h.run(ctx, h.job())
+	h.waitCommitted(ctx, int64(len(msgs)))
+	stop()
+
+	want := referenceGraph(t, append(decodeAll(t, fixtures[0]), q42, decodeAll(t, fixtures[1])[0])...)
+	require.Equal(t, dumpGraph(t, want), dumpGraph(t, h.g))
+	dl := h.deadLetters()
+	offsets := map[string]string{}
+	for _, d := range dl {
+		offsets[header(d, sink.HeaderDLQOffset)] = header(d, sink.HeaderDLQStage)
+		assert.Equal(t, sink.ClassBrokenChunkSequence, header(d, sink.HeaderDLQErrorClass))
+	}
+	assert.Equal(t, map[string]string{"0": sink.StageReassemble, "1": sink.StageReassemble, "2": sink.StageReassemble}, offsets)
+}
