@@ -658,3 +658,57 @@ func estimateChangeBytes(c *rdfdiff.EntityChange) int {
 func termBytes(t rdfdiff.Term) int {
 	return len(t.Value()) + len(t.Datatype()) + len(t.Lang()) + 8
 }
+
+// Dead-letter stage and error classes of changes a SPARQL store rejects.
+const (
+	// StageSPARQL is the Failure.Stage of a change a SPARQL store rejected.
+	StageSPARQL = "sink:sparql"
+	// ClassSPARQLRejected is the Failure.Class of a change the store
+	// answered 4xx to.
+	ClassSPARQLRejected = "sparql-rejected"
+	// ClassSPARQLUnsafeTerm is the Failure.Class of a change holding a term
+	// that cannot be written to SPARQL (ErrUnsafeTerm).
+	ClassSPARQLUnsafeTerm = "sparql-unsafe-term"
+)
+
+// DeadLetterRejected returns a RejectedHandler that writes every input
+// record a rejected change came from to w (normally a DeadLetter), so that
+// the dead-letter topic holds the original rdf_change messages with their
+// provenance, ready for Replay once the cause is fixed. The change's origins
+// (as given to SPARQL.Add) must be SourceRecord or *SourceRecord values;
+// anything else, or no origin at all, is an error, since a record cannot be
+// dead-lettered without its bytes.
+//
+// The dead letters are written while the SPARQL checkpoint commits, not in
+// the store's request: if the Commit then fails, the replayed checkpoint
+// dead-letters the change again (at-least-once for dead letters).
+func DeadLetterRejected(w FailureWriter) RejectedHandler {
+	return RejectedFunc(func(ctx context.Context, r *RejectedChange) error {
+		if len(r.Origins) == 0 {
+			return fmt.Errorf("sink: rejected change of %s revision %d has no origin to dead-letter", r.EntityID, r.Revision)
+		}
+		class := ClassSPARQLRejected
+		if errors.Is(r.Err, ErrUnsafeTerm) {
+			class = ClassSPARQLUnsafeTerm
+		}
+		err := fmt.Errorf("sink: SPARQL store rejected %s revision %d (%s): %w", r.EntityID, r.Revision, r.Operation, r.Err)
+		for i, o := range r.Origins {
+			var rec SourceRecord
+			switch v := o.(type) {
+			case SourceRecord:
+				rec = v
+			case *SourceRecord:
+				if v == nil {
+					return fmt.Errorf("sink: rejected change of %s: origin %d is a nil *SourceRecord", r.EntityID, i)
+				}
+				rec = *v
+			default:
+				return fmt.Errorf("sink: rejected change of %s: origin %d is a %T, not a SourceRecord", r.EntityID, i, o)
+			}
+			if werr := w.Write(ctx, Failure{Record: rec, Stage: StageSPARQL, Err: err, Class: class, Attempts: 1}); werr != nil {
+				return werr
+			}
+		}
+		return nil
+	})
+}

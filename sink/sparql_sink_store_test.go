@@ -40,9 +40,9 @@ func mutationFixture(t *testing.T, name string) *rdfdiff.ChangeEvent {
 	return ev
 }
 
-// messages turns a change into the rdf_change messages a producer would
+// chunkedMessages turns a change into the rdf_change messages a producer would
 // emit, in chunks of about 4 000 characters, through their JSON form.
-func messages(t *testing.T, c *rdfdiff.EntityChange) []*rdfdiff.ChangeEvent {
+func chunkedMessages(t *testing.T, c *rdfdiff.EntityChange) []*rdfdiff.ChangeEvent {
 	t.Helper()
 	evs, err := rdfdiff.ChunkChange(*c, rdfdiff.WithSoftMaxChars(4000))
 	require.NoError(t, err)
@@ -166,7 +166,7 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 	for _, cpChanges := range checkpoints {
 		require.NoError(t, s.Begin(ctx))
 		for _, ch := range cpChanges {
-			feed(messages(t, ch))
+			feed(chunkedMessages(t, ch))
 		}
 		commit()
 	}

@@ -697,3 +697,47 @@ func BenchmarkSPARQLCommit(b *testing.B) {
 		})
 	}
 }
+
+type failureRecorder struct {
+	got []Failure
+	err error
+}
+
+func (f *failureRecorder) Write(_ context.Context, fl Failure) error {
+	f.got = append(f.got, fl)
+	return f.err
+}
+
+func TestDeadLetterRejected(t *testing.T) {
+	ctx := context.Background()
+	storeErr := &StoreError{Op: "update", Endpoint: "http://x/sparql", StatusCode: 400, Message: "bad tag"}
+	chunk := func(off int64) SourceRecord {
+		return SourceRecord{Topic: "mutation", Partition: 1, Offset: off, Value: []byte(fmt.Sprintf(`{"offset":%d}`, off))}
+	}
+	rec := &failureRecorder{}
+	h := DeadLetterRejected(rec)
+	r := &RejectedChange{EntityID: "Q9", Revision: 3, Operation: rdfdiff.OpDiff, Origins: []any{chunk(7), sourceRecordPtr(chunk(8))}, Err: storeErr}
+	require.NoError(t, h.Rejected(ctx, r))
+	require.Len(t, rec.got, 2)
+	for i, f := range rec.got {
+		assert.Equal(t, chunk(int64(7+i)), f.Record)
+		assert.Equal(t, StageSPARQL, f.Stage)
+		assert.Equal(t, ClassSPARQLRejected, f.Class)
+		require.ErrorIs(t, f.Err, ErrStoreRejected)
+		assert.Contains(t, f.Err.Error(), "Q9 revision 3 (diff)")
+	}
+
+	rec = &failureRecorder{}
+	termErr := fmt.Errorf("wrapped: %w", ErrUnsafeTerm)
+	require.NoError(t, DeadLetterRejected(rec).Rejected(ctx, &RejectedChange{EntityID: "Q9", Origins: []any{chunk(1)}, Err: termErr}))
+	require.Len(t, rec.got, 1)
+	assert.Equal(t, ClassSPARQLUnsafeTerm, rec.got[0].Class)
+
+	require.ErrorContains(t, h.Rejected(ctx, &RejectedChange{EntityID: "Q9", Err: storeErr}), "no origin")
+	require.ErrorContains(t, h.Rejected(ctx, &RejectedChange{EntityID: "Q9", Origins: []any{"offset 7"}, Err: storeErr}), "not a SourceRecord")
+	require.ErrorContains(t, h.Rejected(ctx, &RejectedChange{EntityID: "Q9", Origins: []any{(*SourceRecord)(nil)}, Err: storeErr}), "nil")
+	boom := errors.New("kafka down")
+	require.ErrorIs(t, DeadLetterRejected(&failureRecorder{err: boom}).Rejected(ctx, r), boom)
+}
+
+func sourceRecordPtr(r SourceRecord) *SourceRecord { return &r }
