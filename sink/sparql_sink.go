@@ -294,12 +294,14 @@ type segment struct {
 // point the claimer read) would need every data operation to be conditional
 // too and a store that reports zero matches, which SPARQL 1.1 Protocol
 // answers do not (Oxigraph answers 204, Virtuoso a text message). The job
-// must guarantee a single writer per partition: the runner's group
-// membership revokes a task before another member starts it, and a task's
-// Commit is the only writer of its partitions' commit nodes. A process that
-// keeps writing after losing its partitions (a zombie) can re-apply changes
-// the new owner already applied; they are idempotent, but the commit nodes
-// may move back until the new owner's next commit.
+// must guarantee a single writer per partition: the runner stops a task's
+// output (last Commit, then Close) when its partitions are revoked, before
+// the group's rebalance lets another member start them. A process that
+// keeps writing after losing its partitions (a zombie: paused past the
+// rebalance timeout, then resumed) is not stopped by the store: its late
+// request can write an entity's older revision over the new owner's newer
+// one, and move the commit nodes back, until the new owner's next commit
+// and the entity's next change (or a reconcile) repair them.
 //
 // A SPARQL sink is safe for concurrent use, though the runner calls it from
 // one goroutine per task; Stats and LastCommit never block on a commit in
