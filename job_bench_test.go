@@ -23,16 +23,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,12 +66,8 @@ const (
 	// benchBacklogRecords is the backlog of TestJobBacklogMemoryBounded in
 	// CI (STREAMKIT_BACKLOG overrides it; the figure is 1M).
 	benchBacklogRecords = 100_000
-	// benchBacklogBytes is the least backlog of TestJobBacklogMemoryBounded
-	// in bytes: that of the 1M records of 200 B.
-	benchBacklogBytes = 200_000_000
-	// benchBacklogRate is the pace of TestJobBacklogMemoryBounded's
-	// processor in records/s, far below what sarama fetches.
-	benchBacklogRate = 25_000
+	// benchMaxValueSize caps the value size benchValue cuts from benchPool.
+	benchMaxValueSize = 64 << 10
 	// benchBacklogEnv sets the backlog size of the test and the benchmark.
 	benchBacklogEnv = "STREAMKIT_BACKLOG"
 	// benchBrokerChildEnv marks the re-executed test binary that serves as
@@ -86,26 +85,26 @@ func init() {
 
 func benchKey(i int) []byte { return fmt.Appendf(make([]byte, 0, benchKeySize), "Q%019d", i) }
 
-// benchValue is the value of record i, size bytes of hex digits of a pseudo-random
-// stream seeded with i (splitmix64). They do not compress, unlike a
-// repeated pattern, whose tiny compressed fetches would make sarama's
-// fetch-size bound (in compressed bytes) hold many times more records.
-func benchValue(i, size int) []byte {
-	const hex = "0123456789abcdef"
-	v := make([]byte, size)
-	x := uint64(i)
-	for j := 0; j < len(v); j += 16 {
-		x += 0x9e3779b97f4a7c15
-		z := x
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-		z ^= z >> 31
-		for k := j; k < min(j+16, len(v)); k++ {
-			v[k] = hex[z&15]
-			z >>= 4
-		}
+// benchPool holds the bytes values are cut from: pseudo-random, so that
+// they do not compress (a repeated pattern would make sarama's fetch-size
+// bound, in compressed bytes, hold many times more records), and made once,
+// so that a big backlog costs no generation time (race-instrumented loops
+// over every byte are slow).
+var benchPool = func() []byte {
+	p := make([]byte, 1<<20)
+	r := rand.New(rand.NewPCG(4, 2))
+	for i := 0; i < len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], r.Uint64())
 	}
-	return v
+	return p
+}()
+
+// benchValue is the value of record i: size bytes of benchPool starting at
+// an offset that depends on i.
+func benchValue(i, size int) []byte {
+	size = min(size, benchMaxValueSize)
+	off := (i * 7919) % (len(benchPool) - size)
+	return benchPool[off : off+size : off+size]
 }
 
 // benchBacklogSize is STREAMKIT_BACKLOG if set, else def.
@@ -611,8 +610,8 @@ type benchPassThrough struct {
 	out   *streamkit.KafkaOutput
 	topic string
 	first *atomic.Int64 // unix nanoseconds of the first record, shared by the tasks
-	// pace, if set, is called before each record (a slow processor).
-	pace func()
+	// hold, if set, is called before each record: a paused processor.
+	hold func(ctx context.Context) error
 }
 
 func (p *benchPassThrough) Tables() []checkpoint.StateTable { return nil }
@@ -621,8 +620,10 @@ func (p *benchPassThrough) Process(ctx context.Context, rec *source.Record) erro
 	if p.first.Load() == 0 {
 		p.first.CompareAndSwap(0, time.Now().UnixNano())
 	}
-	if p.pace != nil {
-		p.pace()
+	if p.hold != nil {
+		if err := p.hold(ctx); err != nil {
+			return err
+		}
 	}
 	return p.out.Send(ctx, sink.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: rec.Value})
 }
@@ -631,7 +632,7 @@ func (p *benchPassThrough) Process(ctx context.Context, rec *source.Record) erro
 // exactly-once checkpoints every second (keyed state in a MemoryStore, so
 // every checkpoint writes its manifest), until checkpoints have committed
 // all n records; then it stops the job (outside the measurement).
-func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n int, pace func()) (benchCopy, error) {
+func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n int) (benchCopy, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -648,7 +649,7 @@ func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n i
 	start := time.Now()
 	job, err := streamkit.NewJob(name, input, streamkit.KafkaOutputs(outCfg),
 		func(info streamkit.TaskInfo, o *streamkit.KafkaOutput) (streamkit.Processor, error) {
-			return &benchPassThrough{out: o, topic: out, first: &first, pace: pace}, nil
+			return &benchPassThrough{out: o, topic: out, first: &first}, nil
 		},
 		streamkit.WithCheckpointInterval(time.Second),
 		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),
@@ -762,7 +763,7 @@ func BenchmarkPassThrough(b *testing.B) {
 			b.StopTimer()
 			br.do(b, "create %s %d", out, benchParts)
 			b.StartTimer()
-			c, err := benchJobCopy(ctx, br.addrs, out, "pt-in", out, n, nil)
+			c, err := benchJobCopy(ctx, br.addrs, out, "pt-in", out, n)
 			b.StopTimer()
 			require.NoError(b, err)
 			br.do(b, "verify %s %d %d", out, n, benchValueSize)
@@ -777,57 +778,114 @@ func BenchmarkPassThrough(b *testing.B) {
 	})
 }
 
-// TestJobBacklogMemoryBounded starts a pass-through job on a backlog that
-// is already in the input topic and samples the heap while the job works
-// through it, with a processor paced to benchBacklogRate records/s: sarama
-// could fetch far faster, so for the whole run only backpressure (the
-// source's bounded buffer, sarama's bounded per-partition channels and
-// fetches, the producer's bounded channels) keeps the backlog out of
-// memory. The live heap's growth must stay under a quarter of the
-// backlog's bytes; buffering the backlog would take all of them and more.
+// TestJobBacklogMemoryBounded shows that a job's memory does not grow with
+// its backlog: a pass-through job starts on a backlog of 100k records of
+// 200 B (STREAMKIT_BACKLOG=1000000 for the 1M) with its processor
+// paused on the first record, so that sarama and the source fetch ahead
+// until backpressure stops them (the source's bounded buffer, sarama's
+// bounded per-partition channels and fetches). Once the live heap is
+// steady, the backlog is doubled. The live heap (after a forced GC, so
+// exact) must grow by less than a quarter of the added backlog's bytes; a
+// job that buffered its backlog would grow by all of them and more. The
+// processor is then released and the job stopped cleanly.
 //
-// The backlog is 100k records (STREAMKIT_BACKLOG changes it) of at least
-// 200 B and at least 200 MB in all: the fixed buffers of the default
-// configuration hold about 10–20 MB, as much as 100k records of 200 B, so
-// the CI run uses 2 kB records (the bytes of the 1M × 200 B, and
-// 10 times the per-record buffer cost), while STREAMKIT_BACKLOG=1000000
-// runs the 1M × 200 B exactly (40 s at the paced rate).
+// The heap's peak while a job works through a 1M backlog at full speed is
+// reported by BenchmarkPassThrough (peak-live-MB of the job).
 func TestJobBacklogMemoryBounded(t *testing.T) {
 	n := benchBacklogSize(t, benchBacklogRecords)
-	valueSize := max(benchValueSize, benchBacklogBytes/n-benchKeySize)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(n)*time.Second/benchBacklogRate)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	br := startBenchBroker(t)
 	br.do(t, "create bl-in %d", benchParts)
 	br.do(t, "create bl-out %d", benchParts)
-	br.do(t, "produce bl-in %d %d", n, valueSize)
+	produced := time.Now()
+	br.do(t, "produce bl-in %d %d", n, benchValueSize)
+	t.Logf("backlog of %d records produced in %v", n, time.Since(produced).Round(time.Millisecond))
 
-	// Pace the processor (it runs on one goroutine) to benchBacklogRate.
-	var paced int64
-	var paceStart time.Time
-	pace := func() {
-		if paced == 0 {
-			paceStart = time.Now()
-		}
-		paced++
-		if paced%64 == 0 {
-			due := paceStart.Add(time.Duration(paced) * time.Second / benchBacklogRate)
-			if d := time.Until(due); d > 0 {
-				time.Sleep(d)
-			}
+	var first atomic.Int64
+	paused, release := make(chan struct{}), make(chan struct{})
+	var pauseOnce sync.Once
+	hold := func(ctx context.Context) error {
+		pauseOnce.Do(func() { close(paused) })
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	c, err := benchJobCopy(ctx, br.addrs, "bl-job", "bl-in", "bl-out", n, pace)
+	input := streamkit.Input{Brokers: br.addrs, Topics: []string{"bl-in"},
+		Options: []source.Option{source.WithBaseConfig(benchSaramaConfig()), source.WithLogger(benchQuiet)}}
+	outCfg := streamkit.KafkaOutputConfig{Brokers: br.addrs, Sarama: benchProducerConfig(),
+		Options: []sink.KafkaOption{sink.WithKafkaLogger(benchQuiet),
+			// The transaction stays open while the processor is paused.
+			sink.WithTransactionTimeout(10 * time.Minute)}}
+	base := benchLiveHeap()
+	job, err := streamkit.NewJob("bl-job", input, streamkit.KafkaOutputs(outCfg),
+		func(info streamkit.TaskInfo, o *streamkit.KafkaOutput) (streamkit.Processor, error) {
+			return &benchPassThrough{out: o, topic: "bl-out", first: &first, hold: hold}, nil
+		},
+		streamkit.WithCheckpointInterval(time.Second),
+		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),
+		streamkit.WithLogger(benchQuiet))
 	require.NoError(t, err)
+	ran := make(chan error, 1)
+	go func() { ran <- job.Run(ctx) }()
+	select {
+	case <-paused:
+	case err := <-ran:
+		t.Fatalf("job ended before its first record: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no record reached the processor")
+	}
+
+	before := benchSteadyLiveHeap(ctx, t)
+	produced = time.Now()
+	br.do(t, "produce bl-in %d %d", n, benchValueSize)
+	t.Logf("backlog doubled in %v", time.Since(produced).Round(time.Millisecond))
+	after := benchSteadyLiveHeap(ctx, t)
+
+	close(release)
+	require.NoError(t, job.Stop(ctx))
+	require.NoError(t, <-ran)
 
 	const mb = 1 << 20
-	backlog := uint64(n) * uint64(benchKeySize+valueSize)
-	growth := c.use.peak.live - min(c.use.base.live, c.use.peak.live)
-	t.Logf("backlog: %d records of %d B = %.1f MB, worked through in %v (%.0f records/s)",
-		n, benchKeySize+valueSize, float64(backlog)/mb, c.window.Round(time.Millisecond), float64(n)/c.window.Seconds())
-	t.Logf("live heap: %.1f MB before, peak %.1f MB (+%.1f MB = %.1f%% of the backlog), %.1f MB idle after it; "+
-		"peak HeapInuse %.1f MB, runtime total %.1f MB, RSS %.1f MB",
-		float64(c.use.base.live)/mb, float64(c.use.peak.live)/mb, float64(growth)/mb, 100*float64(growth)/float64(backlog),
-		float64(c.idleLive)/mb, float64(c.use.peak.heap)/mb, float64(c.use.peak.total)/mb, float64(c.use.peak.rss)/mb)
-	assert.Less(t, growth, backlog/4, "live heap grew by more than a quarter of the backlog")
+	backlog := uint64(n) * benchRecordSize
+	t.Logf("live heap: %.1f MB before the job; %.1f MB with the job paused on a backlog of %d records (%.1f MB); "+
+		"%.1f MB with %d records (%.1f MB)", float64(base)/mb, float64(before)/mb, n, float64(backlog)/mb,
+		float64(after)/mb, 2*n, float64(2*backlog)/mb)
+	assert.Less(t, int64(after)-int64(before), int64(backlog/4),
+		"the live heap grew by more than a quarter of the backlog that was added")
+}
+
+// benchLiveHeap collects garbage and returns the live heap.
+func benchLiveHeap() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// benchSteadyLiveHeap waits until the live heap has stayed within 256 kB for
+// two seconds (every fetch buffer full, nothing moving) and returns it.
+func benchSteadyLiveHeap(ctx context.Context, t *testing.T) uint64 {
+	t.Helper()
+	const window, tolerance = 8, 256 << 10 // 8 readings 250 ms apart
+	var last []uint64
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		last = append(last, benchLiveHeap())
+		if len(last) > window {
+			last = last[1:]
+		}
+		if len(last) == window && slices.Max(last)-slices.Min(last) < tolerance {
+			return slices.Max(last)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the live heap never settled; last readings %v", last)
+		}
+	}
 }
