@@ -48,6 +48,12 @@ type KillLoop struct {
 	// DefaultMinUptime and DefaultMaxUptime). Choose MaxUptime longer than
 	// the job's startup, or the kills never land past it.
 	MinUptime, MaxUptime time.Duration
+	// MinDowntime and MaxDowntime bound the uniformly random time between
+	// a kill and the next start (default: restart at once). A downtime
+	// longer than the job's consumer-group session timeout lets the group
+	// hand the dead instance's partitions to the others before it comes
+	// back, which is how partitions move between instances of one job.
+	MinDowntime, MaxDowntime time.Duration
 	// Seed seeds the random uptimes; zero picks a random seed. The seed
 	// used is in the Report, so that a failing sequence can be repeated.
 	Seed uint64
@@ -72,6 +78,8 @@ type Report struct {
 	Starts, Kills int
 	// Uptimes are the killed children's uptimes, in order.
 	Uptimes []time.Duration
+	// Downtime is the total time between kills and the next starts.
+	Downtime time.Duration
 	// Wall is how long Run took.
 	Wall time.Duration
 }
@@ -91,10 +99,10 @@ func (r *Report) String() string {
 }
 
 // Run runs the loop: Kills times start a child, wait a random uptime, check
-// that it is still running, and SIGKILL it; then start the final run and
-// return it, still running. A child that exits by itself before its kill
-// ends the loop with an *ExitError (matching ErrExited) carrying its
-// output. If ctx ends, the current child is killed and ctx's error
+// that it is still running, SIGKILL it, and wait a random downtime; then
+// start the final run and return it, still running. A child that exits by
+// itself before its kill ends the loop with an *ExitError (matching
+// ErrExited) carrying its output. If ctx ends, the current child is killed and ctx's error
 // returned. The report is returned in every case.
 func (k *KillLoop) Run(ctx context.Context) (*Child, *Report, error) {
 	start := time.Now()
@@ -111,6 +119,8 @@ func (k *KillLoop) Run(ctx context.Context) (*Child, *Report, error) {
 		return nil, rep, fmt.Errorf("%w: Kills %d", ErrInvalidLoop, k.Kills)
 	case minUp < 0 || maxUp < minUp:
 		return nil, rep, fmt.Errorf("%w: uptime %v..%v", ErrInvalidLoop, minUp, maxUp)
+	case k.MinDowntime < 0 || k.MaxDowntime < k.MinDowntime:
+		return nil, rep, fmt.Errorf("%w: downtime %v..%v", ErrInvalidLoop, k.MinDowntime, k.MaxDowntime)
 	}
 	if rep.Seed == 0 {
 		rep.Seed = rand.Uint64() | 1
@@ -154,6 +164,16 @@ func (k *KillLoop) Run(ctx context.Context) (*Child, *Report, error) {
 		rep.Uptimes = append(rep.Uptimes, uptime)
 		if k.OnKill != nil {
 			k.OnKill(c)
+		}
+		if down := k.MinDowntime + time.Duration(rnd.Int64N(int64(k.MaxDowntime-k.MinDowntime)+1)); down > 0 {
+			rep.Downtime += down
+			timer := time.NewTimer(down)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return nil, rep, ctx.Err()
+			}
 		}
 	}
 }

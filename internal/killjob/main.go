@@ -53,6 +53,7 @@ const (
 
 type config struct {
 	brokers, topics, out, job, group, state string
+	instanceID                              string
 	interval, pause, sessionTimeout         time.Duration
 	heartbeat, stopTimeout, rebalance       time.Duration
 	maxFailures                             int
@@ -71,6 +72,8 @@ func main() {
 	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "checkpoint interval")
 	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, barrier, snapshot and commit (0: none)")
 	flag.DurationVar(&c.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout (how long a killed member holds its partitions)")
+	flag.StringVar(&c.instanceID, "instance-id", "",
+		"static group membership ID (KIP-345): a restarted instance with the same ID takes its predecessor's place at once")
 	flag.DurationVar(&c.heartbeat, "heartbeat", 3*time.Second, "consumer group heartbeat interval")
 	flag.DurationVar(&c.rebalance, "rebalance-timeout", time.Minute,
 		"consumer group rebalance timeout: how long a rebalance waits for members to rejoin (a member killed during a rebalance holds the group that long)")
@@ -109,6 +112,7 @@ func run(c config) error {
 	kcfg.Consumer.Group.Session.Timeout = c.sessionTimeout
 	kcfg.Consumer.Group.Heartbeat.Interval = c.heartbeat
 	kcfg.Consumer.Group.Rebalance.Timeout = c.rebalance
+	kcfg.Consumer.Group.InstanceId = c.instanceID
 	kcfg.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
 	kcfg.Metadata.Retry.Backoff = 100 * time.Millisecond
 	kcfg.Producer.Retry.Backoff = 50 * time.Millisecond
