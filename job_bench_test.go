@@ -34,7 +34,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -414,12 +413,6 @@ func startBenchMeter() *benchMeter {
 		for {
 			cur, _ := benchSample(s)
 			m.peak.heap = max(m.peak.heap, cur.heap)
-			if cur.live > m.peak.live && os.Getenv("XX_HEAPPROF") != "" {
-				if f, err := os.Create(os.Getenv("XX_HEAPPROF")); err == nil {
-					_ = pprof.WriteHeapProfile(f)
-					_ = f.Close()
-				}
-			}
 			m.peak.live = max(m.peak.live, cur.live)
 			m.peak.total = max(m.peak.total, cur.total)
 			m.peak.rss = max(m.peak.rss, cur.rss)
