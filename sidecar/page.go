@@ -1,0 +1,233 @@
+package sidecar
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"html/template"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The status page is what an operator opens first: the job's state and the
+// two curves WDQS operators watch, edit latency and lag over the last hour.
+// It is rendered on the server (SVG inline, no JavaScript, no external CSS
+// or fonts), so it works from a port-forward with no internet access, and
+// refreshes itself every 30 seconds.
+
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"dur":  fmtDuration,
+	"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 2, 64) + " %" },
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="30">
+<title>{{.S.Job}} — streamkit</title>
+<style>
+body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1000px}
+h1{font-size:1.4em;margin:0 0 .3em}
+table{border-collapse:collapse;margin:.5em 0 1em}
+td,th{padding:.15em .8em .15em 0;text-align:left;vertical-align:top}
+th{font-weight:600;color:#555}
+.state{display:inline-block;padding:.1em .5em;border-radius:.3em;color:#fff;font-weight:600}
+.running{background:#2a7d2e}.paused{background:#b07a00}.idle{background:#777}.failing{background:#b3261e}
+.met{color:#2a7d2e;font-weight:600}.missed{color:#b3261e;font-weight:600}
+svg{display:block;margin:.3em 0 1.2em;background:#fafafa;border:1px solid #ddd}
+</style>
+</head>
+<body>
+<h1>{{.S.Job}} <span id="state" class="state {{.S.State}}">{{.S.State}}</span></h1>
+<p id="readiness">{{if .S.Ready}}Ready{{else}}Not ready{{end}}: {{.S.Reason}}</p>
+<table id="summary">
+<tr><th>Consumer group</th><td>{{.S.Group}}</td></tr>
+<tr><th>Tasks</th><td>{{range $i, $t := .S.Tasks}}{{if $i}}, {{end}}{{$t}}{{else}}none{{end}}</td></tr>
+<tr><th>Lag</th><td id="lag-total">{{.S.LagTotal}} records</td></tr>
+<tr><th>Watermark</th><td>{{with .S.Watermark}}{{time .}}{{else}}none yet{{end}}</td></tr>
+<tr><th>Processed</th><td>{{.S.Processed}} records, {{.S.DeadLettered}} dead-lettered</td></tr>
+<tr><th>Checkpoints</th><td>{{.S.Checkpoints}} committed, {{.S.CheckpointFailures}} failed, {{.S.Restarts}} restarts</td></tr>
+<tr><th>Last checkpoint</th><td>{{with .S.LastCheckpoint}}#{{.ID}} of task {{.Task}} at {{time .Time}} ({{printf "%.3f" .DurationSeconds}} s){{else}}none yet{{end}}</td></tr>
+{{with .S.LastCheckpointFailure}}<tr><th>Last failure</th><td>task {{.Task}} at {{time .Time}}: {{.Error}}</td></tr>{{end}}
+<tr><th>Edit latency SLO</th><td id="slo">{{with .S.SLO}}{{pct .Ratio}} of {{.Events}} edits within {{dur .TargetSeconds}} over the last {{dur .WindowSeconds}} (objective {{pct .Objective}}):
+ <span class="{{if .Met}}met{{else}}missed{{end}}">{{if .Met}}met{{else}}missed{{end}}</span>; p50 {{dur .P50Seconds}}, p99 {{dur .P99Seconds}}{{end}}</td></tr>
+</table>
+<h2>Edit latency, last hour</h2>
+{{.LatencyChart}}
+<h2>Lag, last hour</h2>
+{{.LagChart}}
+<h2>Partitions</h2>
+<table id="partitions"><tr><th>Topic</th><th>Partition</th><th>Position</th><th>Lag</th></tr>
+{{range .S.Partitions}}<tr><td>{{.Topic}}</td><td>{{.Partition}}</td><td>{{.Position}}</td><td>{{.Lag}}</td></tr>
+{{else}}<tr><td colspan="4">none owned</td></tr>{{end}}</table>
+{{if .S.Savepoints}}<h2>Savepoints</h2>
+<table id="savepoints"><tr><th>Name</th><th>Checkpoint taken</th><th>Tasks</th></tr>
+{{range .S.Savepoints}}<tr><td>{{.Name}}</td><td>{{time .Created}}</td><td>{{len .Tasks}}</td></tr>
+{{end}}</table>{{end}}
+{{with .S.SavepointsError}}<p>Savepoints: {{.}}</p>{{end}}
+<p><a href="status">status (JSON)</a> · <a href="metrics">metrics</a> · <a href="readyz">readyz</a> · rendered {{time .S.Time}}</p>
+</body>
+</html>
+`))
+
+type pageData struct {
+	S                      Status
+	LatencyChart, LagChart template.HTML
+}
+
+func (s *Sidecar) handlePage(w http.ResponseWriter, r *http.Request) {
+	st := s.Status(r.Context())
+	now := s.now()
+	data := pageData{S: st,
+		LatencyChart: template.HTML(latencyChart(s.obs.slo, now)),
+		LagChart:     template.HTML(lagChart(s.history.minutes(now)))}
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, data); err != nil {
+		s.o.log.Error("sidecar: rendering the status page", "error", err)
+		http.Error(w, "sidecar: rendering the status page failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func fmtDuration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Millisecond).String()
+	}
+}
+
+// chartSeries is one curve of a chart: a value per minute, ok false for a
+// minute without data (the curve is broken there).
+type chartSeries struct {
+	name, label, color string
+	values             []float64
+	ok                 []bool
+	dashed             bool
+}
+
+func latencyChart(slo *LatencySLO, now time.Time) string {
+	mins := slo.Minutes(now)
+	// The chart shows the last hour even for a longer SLO window.
+	if len(mins) > 60 {
+		mins = mins[len(mins)-60:]
+	}
+	p50 := chartSeries{name: "p50", label: "p50", color: "#1f77b4"}
+	p99 := chartSeries{name: "p99", label: "p99", color: "#d62728"}
+	target := chartSeries{name: "target", label: "target " + slo.Target().String(), color: "#555", dashed: true}
+	for _, m := range mins {
+		has := m.Events > 0
+		p50.values, p50.ok = append(p50.values, m.P50.Seconds()), append(p50.ok, has)
+		p99.values, p99.ok = append(p99.values, m.P99.Seconds()), append(p99.ok, has)
+		target.values, target.ok = append(target.values, slo.Target().Seconds()), append(target.ok, true)
+	}
+	return renderChart("latency-chart", "Edit latency per minute (commit time − event time)", fmtDuration,
+		[]chartSeries{p50, p99, target})
+}
+
+func lagChart(samples []LagSample) string {
+	lag := chartSeries{name: "lag", label: "lag (records, max per minute)", color: "#9467bd"}
+	for _, s := range samples {
+		lag.values, lag.ok = append(lag.values, float64(s.Max)), append(lag.ok, s.Sampled)
+	}
+	return renderChart("lag-chart", "Consumer lag per minute", func(v float64) string {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}, []chartSeries{lag})
+}
+
+// renderChart draws series over the same minutes as an SVG line chart.
+// Every element carries what a test (or a scraper) needs to read it back:
+// the series name in data-series and its number of points in data-points.
+func renderChart(id, title string, fmtY func(float64) string, series []chartSeries) string {
+	const (
+		width, height             = 720, 220
+		left, right, top, bottomM = 70, 10, 28, 30
+	)
+	pw, ph := float64(width-left-right), float64(height-top-bottomM)
+	n := 0
+	ymax := 0.0
+	for _, s := range series {
+		n = max(n, len(s.values))
+		for i, v := range s.values {
+			if s.ok[i] && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				ymax = max(ymax, v)
+			}
+		}
+	}
+	if ymax <= 0 {
+		ymax = 1
+	}
+	ymax *= 1.1
+	x := func(i int) float64 {
+		if n <= 1 {
+			return float64(left)
+		}
+		return float64(left) + pw*float64(i)/float64(n-1)
+	}
+	y := func(v float64) float64 { return float64(top) + ph*(1-math.Max(0, v)/ymax) }
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg id="%s" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
+		id, width, height, width, height, html.EscapeString(title))
+	fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(title))
+	// Axes, grid and labels.
+	fmt.Fprintf(&b, `<g class="axes" stroke="#999" stroke-width="1"><line x1="%d" y1="%d" x2="%d" y2="%d"/><line x1="%d" y1="%d" x2="%d" y2="%d"/></g>`,
+		left, top, left, height-bottomM, left, height-bottomM, width-right, height-bottomM)
+	for _, f := range []float64{0.25, 0.5, 0.75, 1} {
+		v := ymax / 1.1 * f
+		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e3e3e3"/>`, left, y(v), width-right, y(v))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#555">%s</text>`,
+			left-4, y(v)+4, html.EscapeString(fmtY(v)))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#555">0</text>`, left-4, height-bottomM+4)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#555">−%d min</text>`, left, height-8, n)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#555">now</text>`, width-right, height-8)
+	// Legend.
+	lx := left
+	for _, s := range series {
+		fmt.Fprintf(&b, `<rect x="%d" y="8" width="12" height="4" fill="%s"/><text x="%d" y="14" font-size="11" fill="#333">%s</text>`,
+			lx, s.color, lx+16, html.EscapeString(s.label))
+		lx += 24 + 7*len(s.label)
+	}
+	// Curves: one path per series, broken where a minute has no data; a
+	// lone minute is drawn as a dot so that it is visible.
+	for _, s := range series {
+		var d strings.Builder
+		points := 0
+		pen := false
+		for i, v := range s.values {
+			if !s.ok[i] {
+				pen = false
+				continue
+			}
+			cmd := "L"
+			if !pen {
+				cmd = "M"
+			}
+			fmt.Fprintf(&d, "%s%.1f %.1f ", cmd, x(i), y(v))
+			if !pen && (i+1 == len(s.values) || !s.ok[i+1]) {
+				d.WriteString("h0.1 ") // a lone minute: a dot, thanks to the round cap
+			}
+			pen = true
+			points++
+		}
+		dash := ""
+		if s.dashed {
+			dash = ` stroke-dasharray="6 4"`
+		}
+		fmt.Fprintf(&b, `<path class="series" data-series="%s" data-points="%d" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"%s/>`,
+			s.name, points, strings.TrimSpace(d.String()), s.color, dash)
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}

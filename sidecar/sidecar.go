@@ -1,0 +1,386 @@
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+)
+
+// Defaults of the sidecar options.
+const (
+	// DefaultAddr is where Run listens: loopback only, so that a sidecar
+	// without a token is reachable from its own host (or Kubernetes pod:
+	// probes, preStop hooks) and nowhere else. 9102 sits next to the WDQS
+	// consumer's jmx_exporter port (9101).
+	DefaultAddr = "127.0.0.1:9102"
+	// DefaultMaxReadyLag is the total lag, in records, above which /readyz
+	// fails: about ten minutes of Wikidata's edit rate (25 edits/s).
+	DefaultMaxReadyLag = 15000
+	// DefaultOperationTimeout bounds a savepoint or stop requested over HTTP
+	// or by a signal. Keep Kubernetes' terminationGracePeriodSeconds above it.
+	DefaultOperationTimeout = 5 * time.Minute
+	// DefaultSavepointTemplate names savepoints taken without a name: the
+	// job name and the UTC time, e.g. "wdqs-updater-20260125T143000Z".
+	DefaultSavepointTemplate = "{job}-{time}"
+	// DefaultSampleInterval is how often Run samples the job's lag for the
+	// status page's chart.
+	DefaultSampleInterval = 10 * time.Second
+)
+
+var (
+	// ErrInsecureAddr is returned by New, Run and Serve for a non-loopback
+	// address without a bearer token: the mutating endpoints would let
+	// anyone who can reach the port stop or rewind the job.
+	ErrInsecureAddr = errors.New("sidecar: refusing to serve on a non-loopback address without a bearer token")
+	// ErrInvalidOption is matched by the errors New, NewObserver and
+	// NewLatencySLO return for option values that can never work.
+	ErrInvalidOption = errors.New("sidecar: invalid option")
+	// ErrClosed is returned by Run and Serve after Close.
+	ErrClosed = errors.New("sidecar: closed")
+)
+
+// Controller is what the sidecar needs of a job: *streamkit.Job implements
+// it. It is an interface so that tests can use a fake and applications can
+// wrap a job (to log operator actions, or to fan a savepoint out to several
+// jobs of one process).
+type Controller interface {
+	Name() string
+	Group() string
+	Stats() streamkit.Stats
+	Pause()
+	Resume()
+	Savepoint(ctx context.Context, name string) (*streamkit.SavepointResult, error)
+	StopWithSavepoint(ctx context.Context, name string) (*streamkit.SavepointResult, error)
+	Stop(ctx context.Context) error
+}
+
+var _ Controller = (*streamkit.Job)(nil)
+
+// Option configures a Sidecar.
+type Option func(*options)
+
+type options struct {
+	addr          string
+	token         string
+	observer      *Observer
+	savepoints    SavepointLister
+	maxLag        int64
+	idleReady     time.Duration
+	opTimeout     time.Duration
+	template      string
+	savepointTerm bool
+	registry      *prometheus.Registry
+	registerer    prometheus.Registerer
+	gatherer      prometheus.Gatherer
+	log           *slog.Logger
+}
+
+// WithAddr sets the address Run listens on (default DefaultAddr). A
+// non-loopback address (including ":port" and "0.0.0.0:port") needs
+// WithToken.
+func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
+
+// WithToken sets the bearer token the mutating endpoints (POST /savepoint,
+// /stop, /pause, /resume) require in "Authorization: Bearer <token>".
+// Without a token they only accept requests from loopback addresses, and
+// the sidecar only listens on loopback.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithObserver sets the Observer that the job's hooks feed (see
+// Observer.JobOptions); without one the sidecar has no checkpoint durations,
+// dead-letter stages or edit latencies, only what Controller.Stats reports.
+func WithObserver(obs *Observer) Option { return func(o *options) { o.observer = obs } }
+
+// WithSavepoints lists the job's savepoints in /status and on the status
+// page (see StoreSavepoints for a checkpoint.Store).
+func WithSavepoints(l SavepointLister) Option { return func(o *options) { o.savepoints = l } }
+
+// WithMaxReadyLag sets the total lag, in records over all owned partitions,
+// above which /readyz fails (default DefaultMaxReadyLag). A paused job is
+// exempt: its lag grows by the operator's choice.
+func WithMaxReadyLag(records int64) Option { return func(o *options) { o.maxLag = records } }
+
+// WithIdleReady makes an instance that has owned no task for at least d
+// report ready, as a standby. Use it when a job runs more instances than it
+// has tasks (a Kubernetes Deployment with spare replicas): otherwise a
+// rolling update waits forever for a new pod that the consumer group gives
+// nothing to do. The sidecar cannot tell such a standby from an instance
+// that cannot reach Kafka, so keep lag alerting on the instances that own
+// tasks. Default: an instance without tasks is never ready.
+func WithIdleReady(d time.Duration) Option { return func(o *options) { o.idleReady = d } }
+
+// WithOperationTimeout bounds each savepoint, stop, and signal-triggered
+// stop (default DefaultOperationTimeout). The operation is not tied to
+// the HTTP request: a client that hangs up does not abort a stop half-way.
+func WithOperationTimeout(d time.Duration) Option { return func(o *options) { o.opTimeout = d } }
+
+// WithSavepointTemplate sets how savepoints requested without a name are
+// named (default DefaultSavepointTemplate): "{job}" becomes the job name
+// and "{time}" the UTC time as 20060102T150405Z. The result must be a valid
+// savepoint name: 1-128 of [A-Za-z0-9._-].
+func WithSavepointTemplate(tmpl string) Option { return func(o *options) { o.template = tmpl } }
+
+// WithSavepointOnSignal makes StopOnSignal stop the job with a savepoint
+// (named by the template) instead of a plain Stop: the Kubernetes
+// termination path then leaves a savepoint to roll back to.
+func WithSavepointOnSignal() Option { return func(o *options) { o.savepointTerm = true } }
+
+// WithRegistry serves /metrics from reg and registers the sidecar's
+// collectors in it, for an application that adds metrics of its own.
+// By default the sidecar has a registry of its own (with the Go runtime and
+// process collectors), so that two sidecars in one process or a library
+// that uses the global registry never collide.
+func WithRegistry(reg *prometheus.Registry) Option {
+	return func(o *options) { o.registry = reg }
+}
+
+// WithDefaultRegistry registers the sidecar's collectors in Prometheus'
+// global registry and serves that: for programs whose other libraries
+// report there. Only one sidecar per process can do so.
+func WithDefaultRegistry() Option {
+	return func(o *options) { o.registerer, o.gatherer = prometheus.DefaultRegisterer, prometheus.DefaultGatherer }
+}
+
+// WithLogger sets the logger of operator actions and server errors
+// (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Sidecar is the HTTP control plane of one job: health and readiness
+// probes, Prometheus metrics, a JSON status, a status page, and the operator
+// actions savepoint, stop, pause and resume. Create it with New, serve it
+// with Run (or mount Handler in a server of your own), and end it with
+// Close or by cancelling Run's context.
+type Sidecar struct {
+	job     Controller
+	o       options
+	obs     *Observer
+	gather  prometheus.Gatherer
+	handler http.Handler
+	history *lagHistory
+	started time.Time
+	now     func() time.Time // the clock; tests replace it
+
+	sampleEvery time.Duration
+
+	mu        sync.Mutex
+	closed    bool
+	closeCh   chan struct{}
+	servers   []*http.Server
+	idleSince time.Time // when the instance was last seen owning no task; zero while it owns some
+
+	spMu     sync.Mutex
+	spCache  []Savepoint
+	spErr    error
+	spAt     time.Time
+	stopOnce sync.Once
+}
+
+var savepointNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// New returns a Sidecar for job. It validates the options, including the
+// rule that a non-loopback address needs a token, and registers its
+// metrics; it does no I/O (Run listens).
+func New(job Controller, opts ...Option) (*Sidecar, error) {
+	if job == nil {
+		return nil, fmt.Errorf("%w: nil job", ErrInvalidOption)
+	}
+	o := options{addr: DefaultAddr, maxLag: DefaultMaxReadyLag, opTimeout: DefaultOperationTimeout,
+		template: DefaultSavepointTemplate, log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case o.maxLag < 0:
+		return nil, fmt.Errorf("%w: max ready lag %d is negative", ErrInvalidOption, o.maxLag)
+	case o.idleReady < 0:
+		return nil, fmt.Errorf("%w: idle-ready delay %v is negative", ErrInvalidOption, o.idleReady)
+	case o.opTimeout <= 0:
+		return nil, fmt.Errorf("%w: operation timeout %v must be positive", ErrInvalidOption, o.opTimeout)
+	case o.log == nil:
+		return nil, fmt.Errorf("%w: nil logger", ErrInvalidOption)
+	case strings.ContainsAny(o.token, " \t\r\n"):
+		return nil, fmt.Errorf("%w: the bearer token contains white space", ErrInvalidOption)
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return nil, fmt.Errorf("%w: address %q: %v", ErrInvalidOption, o.addr, err)
+	}
+	if o.token == "" && !isLoopbackHost(o.addr) {
+		return nil, fmt.Errorf("%w: %q (use WithToken, or a 127.0.0.1 / [::1] / localhost address)", ErrInsecureAddr, o.addr)
+	}
+	if name := expandTemplate(o.template, job.Name(), time.Unix(0, 0)); !savepointNameRE.MatchString(name) {
+		return nil, fmt.Errorf("%w: savepoint template %q gives %q, not a valid savepoint name (1-128 of [A-Za-z0-9._-])",
+			ErrInvalidOption, o.template, name)
+	}
+	s := &Sidecar{job: job, o: o, obs: o.observer, history: newLagHistory(60),
+		now: time.Now, sampleEvery: DefaultSampleInterval, closeCh: make(chan struct{})}
+	if s.obs == nil {
+		obs, err := NewObserver()
+		if err != nil {
+			return nil, err
+		}
+		s.obs = obs
+	}
+	s.started = s.now()
+	reg, gather := o.registerer, o.gatherer
+	switch {
+	case o.registry != nil:
+		reg, gather = o.registry, o.registry
+	case reg == nil:
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg, gather = r, r
+	}
+	if err := reg.Register(newStatsCollector(s)); err != nil {
+		return nil, fmt.Errorf("sidecar: registering metrics: %w", err)
+	}
+	s.gather = gather
+	s.handler = s.routes()
+	return s, nil
+}
+
+// isLoopbackHost reports whether the host of addr is a loopback IP or
+// "localhost". Other host names are not resolved (New does no I/O) and
+// count as non-loopback.
+func isLoopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Observer returns the sidecar's Observer (the one given with WithObserver,
+// or its own).
+func (s *Sidecar) Observer() *Observer { return s.obs }
+
+// Handler returns the sidecar's HTTP handler, for mounting in a server of
+// the application's own. The token rule still holds per request: without
+// a token, mutating requests from non-loopback clients are refused. Lag
+// history for the status page is only sampled while Run or Serve runs.
+func (s *Sidecar) Handler() http.Handler { return s.handler }
+
+// Run listens on the configured address and serves until ctx is done or
+// Close is called; it then shuts the server down gracefully (in-flight
+// requests get up to five seconds) and returns nil. It fails if the address
+// cannot be bound.
+func (s *Sidecar) Run(ctx context.Context) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.o.addr)
+	if err != nil {
+		return fmt.Errorf("sidecar: listening on %s: %w", s.o.addr, err)
+	}
+	return s.Serve(ctx, l)
+}
+
+// Serve is Run on a listener of the caller's (which it closes). It checks
+// the bound address: a non-loopback listener needs a token.
+func (s *Sidecar) Serve(ctx context.Context, l net.Listener) error {
+	if s.o.token == "" {
+		if ta, ok := l.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+			l.Close()
+			return fmt.Errorf("%w: listener on %s", ErrInsecureAddr, l.Addr())
+		}
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.o.log.Handler(), slog.LevelWarn)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrClosed
+	}
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	s.o.log.Info("sidecar: serving", "addr", l.Addr().String(), "job", s.job.Name())
+
+	tick := time.NewTicker(s.sampleEvery)
+	defer tick.Stop()
+	s.sample()
+	for {
+		select {
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("sidecar: serving: %w", err)
+		case <-tick.C:
+			s.sample()
+		case <-ctx.Done():
+			return s.shutdown(srv, errc)
+		case <-s.closeCh:
+			return s.shutdown(srv, errc)
+		}
+	}
+}
+
+func (s *Sidecar) shutdown(srv *http.Server, errc chan error) error {
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("sidecar: serving: %w", err)
+	}
+	return nil
+}
+
+// Close stops every Run and Serve of the sidecar (they return nil) and
+// makes later ones fail with ErrClosed. It does not stop the job.
+func (s *Sidecar) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.closeCh)
+	}
+	return nil
+}
+
+func (s *Sidecar) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// sample records the job's current lag in the per-minute history.
+func (s *Sidecar) sample() {
+	st := s.job.Stats()
+	var total int64
+	for _, l := range st.Lag {
+		total += l
+	}
+	s.history.add(s.now(), total)
+}
+
+// expandTemplate fills a savepoint name template.
+func expandTemplate(tmpl, job string, t time.Time) string {
+	return strings.NewReplacer("{job}", job, "{time}", t.UTC().Format("20060102T150405Z")).Replace(tmpl)
+}
+
+// SavepointName returns the name the sidecar gives a savepoint taken at t
+// without an explicit name (see WithSavepointTemplate).
+func (s *Sidecar) SavepointName(t time.Time) string {
+	return expandTemplate(s.o.template, s.job.Name(), t)
+}
