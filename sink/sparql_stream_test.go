@@ -150,18 +150,20 @@ func dsRealEntities(t testing.TB) []*dsEntity {
 // nodes and its forms and senses get newID's IRIs and its sitelinks new
 // article IRIs, while value and reference nodes, sites and links to other
 // entities stay — so clones share real value and reference nodes with the
-// original. keep is the fraction of statements kept, so that clones of big
-// entities stay small.
+// original. keep is the fraction of statements, sitelinks, labels,
+// descriptions and aliases kept, so that clones of big entities stay small.
 func dsClone(r *rand.Rand, id string, base []rdfdiff.Triple, newID string, keep float64) []rdfdiff.Triple {
 	entity, newEntity := wd.EntityIRI(id), wd.EntityIRI(newID)
 	stmt := wd.StatementPrefix()
 	drop := map[rdfdiff.Term]bool{}
 	ent := rdfdiff.NewIRI(entity)
 	for _, tr := range base {
-		if tr.S == ent && tr.O.HasPrefix(stmt) && r.Float64() > keep {
+		if (tr.S == ent && tr.O.HasPrefix(stmt) || tr.P == gSchemaAbout && tr.O == ent) && r.Float64() > keep {
 			drop[tr.O] = true
+			drop[tr.S] = true
 		}
 	}
+	drop[ent] = false
 	rename := func(t rdfdiff.Term) rdfdiff.Term {
 		if !t.IsIRI() {
 			return t
@@ -185,7 +187,7 @@ func dsClone(r *rand.Rand, id string, base []rdfdiff.Triple, newID string, keep 
 	}
 	var out []rdfdiff.Triple
 	for _, tr := range base {
-		if drop[tr.S] || drop[tr.O] {
+		if drop[tr.S] || drop[tr.O] || tr.S == ent && tr.O.Lang() != "" && r.Float64() > keep {
 			continue
 		}
 		if articles[tr.S] {
@@ -206,16 +208,22 @@ func dsPrune(id string, ts []rdfdiff.Triple) []rdfdiff.Triple {
 }
 
 // newDSStream returns a stream over the real entities and clones of them:
-// clones entities per real one (at least 0).
-func newDSStream(t testing.TB, seed uint64, clones int) *dsStream {
+// clones entities per real one. Real entities of more than maxReal triples
+// (0: no limit) take part only through their (smaller) clones, which keeps
+// the stream light for slow stores.
+func newDSStream(t testing.TB, seed uint64, clones, maxReal int) *dsStream {
 	s := &dsStream{t: t, r: rand.New(rand.NewPCG(seed, 0x5eed)), ops: map[string]int{},
 		clock: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), rev: 2_000_000_000}
 	real := dsRealEntities(t)
-	s.ents = append(s.ents, real...)
+	for _, e := range real {
+		if maxReal == 0 || len(e.bases[0]) <= maxReal {
+			s.ents = append(s.ents, e)
+		}
+	}
 	for i := range clones {
 		for j, e := range real {
 			newID := fmt.Sprintf("%c%d", e.id[0], 9_000_000+i*100+j)
-			keep := min(1, 400/float64(len(e.bases[0])))
+			keep := min(1, 250/float64(len(e.bases[0])))
 			s.ents = append(s.ents, &dsEntity{id: newID, bases: [][]rdfdiff.Triple{dsClone(s.r, e.id, e.bases[0], newID, keep)}})
 		}
 	}
