@@ -144,7 +144,12 @@ func sfTerm(r *rand.Rand, i int, virtuoso bool) rdfdiff.Term {
 	case 0, 1:
 		return rdfdiff.NewLiteral(text)
 	case 2:
-		return rdfdiff.NewLangLiteral(text, sfLangs[r.IntN(len(sfLangs))])
+		lang := sfLangs[r.IntN(len(sfLangs))]
+		for !virtuoso && !sfBCP47(lang) {
+			// Oxigraph refuses it (TestOxigraphRefusesMalformedLanguageTags).
+			lang = sfLangs[r.IntN(len(sfLangs))]
+		}
+		return rdfdiff.NewLangLiteral(text, lang)
 	case 3:
 		return rdfdiff.NewTypedLiteral(text, sfIRI(r))
 	case 4:
@@ -330,6 +335,28 @@ func requireSameTerms(t testing.TB, want, got map[rdfdiff.Triple]bool, virtuoso 
 	}
 }
 
+// TestOxigraphRefusesMalformedLanguageTags pins the Oxigraph quirk
+// documented at the top of this file: a request holding a language tag that
+// is valid SPARQL but not well-formed BCP 47 is refused whole (400, so
+// ErrStoreRejected: the sink bisects and dead-letters the patch), never
+// stored altered.
+func TestOxigraphRefusesMalformedLanguageTags(t *testing.T) {
+	s := newSFStore(t, "STREAMKIT_OXIGRAPH_URL")
+	ctx := context.Background()
+	for _, tag := range []string{"a-b", "zh-classical", "en-abcdefghi"} {
+		require.False(t, sfBCP47(tag), tag)
+		p := &rdfdiff.ConsolidatedPatch{}
+		p.Added = []rdfdiff.Triple{
+			{S: rdfdiff.NewIRI("http://ex.test/s/ok"), P: s.pred, O: rdfdiff.NewLiteral("ok")},
+			{S: rdfdiff.NewIRI("http://ex.test/s/tag"), P: s.pred, O: rdfdiff.NewLangLiteral("x", tag)},
+		}
+		err := s.update(ctx, p)
+		require.ErrorIs(t, err, ErrStoreRejected, tag)
+		assert.Contains(t, err.Error(), "language tag", tag)
+		require.Empty(t, s.readBack(t), "nothing of the refused request is stored")
+	}
+}
+
 // storeTermProperty writes n deterministic terms in batches, reads the graph
 // back, deletes every second term's triples by DELETE DATA, and reads back
 // again.
@@ -339,7 +366,6 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 	r := rand.New(rand.NewPCG(5, 20261125))
 	want := map[rdfdiff.Triple]bool{}
 	var all [][]rdfdiff.Triple
-	refused := 0
 	for start := 0; start < n; start += batch {
 		var ts []rdfdiff.Triple
 		var terms []rdfdiff.Term
@@ -350,26 +376,9 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 		}
 		p := &rdfdiff.ConsolidatedPatch{}
 		p.Added = ts
-		err := s.update(ctx, p)
-		if err != nil && !s.virtuoso && assert.ErrorIs(t, err, ErrStoreRejected) {
-			// Oxigraph refused the batch: find the terms it refuses one by
-			// one, and check each is one it may refuse.
-			for i, o := range terms {
-				one := &rdfdiff.ConsolidatedPatch{}
-				one.Added = s.triples(start+i, o)
-				if err := s.update(ctx, one); err != nil {
-					require.ErrorIs(t, err, ErrStoreRejected)
-					require.True(t, refusedByOxigraph(o), "Oxigraph refused %.300q: %v", o.String(), err)
-					refused++
-					continue
-				}
-				all = append(all, one.Added)
-			}
-			continue
-		}
-		require.NoError(t, err)
-		for i := start; i < min(start+batch, n); i++ {
-			all = append(all, s.triples(i, terms[i-start]))
+		require.NoError(t, s.update(ctx, p), "terms %d to %d", start, start+len(terms)-1)
+		for i, o := range terms {
+			all = append(all, s.triples(start+i, o))
 		}
 	}
 	var flat []rdfdiff.Triple
@@ -397,7 +406,7 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 		require.NoError(t, s.update(ctx, p))
 	}
 	requireSameTerms(t, want, s.readBack(t), s.virtuoso)
-	t.Logf("%d terms, %d triples written, %d refused by the store", n, len(flat), refused)
+	t.Logf("%d terms, %d triples written and read back, %d deleted", n, len(flat), len(gone))
 }
 
 func TestStoreTermPropertyOxigraph(t *testing.T) {
