@@ -76,26 +76,37 @@ func JSONFieldKey(path ...string) KeyFunc {
 }
 
 // jsonField returns the string or number at path in the JSON object data.
+// It checks the whole value is JSON (json.Valid, which does not allocate),
+// then walks it once without decoding what is not on the path: a key
+// function runs for every record of a repartition, so it must be cheap.
 func jsonField(data []byte, path []string) ([]byte, error) {
-	cur := json.RawMessage(data)
-	for i, name := range path {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(cur, &obj); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				return nil, fmt.Errorf("%w: %s is %s, not an object", ErrNoKey, fieldName(path[:i]), te.Value)
-			}
-			return nil, fmt.Errorf("streamkit: JSON key %s: %w", fieldName(path), err)
+	if !json.Valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v) // the decoder's *json.SyntaxError, with its offset
+		if err == nil {
+			err = errors.New("invalid JSON")
 		}
-		v, ok := obj[name]
+		return nil, fmt.Errorf("streamkit: JSON key %s: %w", fieldName(path), err)
+	}
+	cur := skipSpace(data, 0)
+	for i, name := range path {
+		if data[cur] != '{' {
+			return nil, fmt.Errorf("%w: %s is %s, not an object", ErrNoKey, fieldName(path[:i]), jsonKind(data[cur]))
+		}
+		v, ok := objectField(data, cur, name)
 		if !ok {
 			return nil, fmt.Errorf("%w: no field %s", ErrNoKey, fieldName(path[:i+1]))
 		}
 		cur = v
 	}
-	leaf := bytes.TrimSpace(cur)
-	switch {
-	case len(leaf) > 0 && leaf[0] == '"':
+	leaf := data[cur:skipValue(data, cur)]
+	switch c := leaf[0]; {
+	case c == '"' && bytes.IndexByte(leaf, '\\') < 0:
+		if len(leaf) == 2 {
+			return nil, fmt.Errorf("%w: field %s is empty", ErrNoKey, fieldName(path))
+		}
+		return bytes.Clone(leaf[1 : len(leaf)-1]), nil
+	case c == '"':
 		var s string
 		if err := json.Unmarshal(leaf, &s); err != nil {
 			return nil, fmt.Errorf("streamkit: JSON key %s: %w", fieldName(path), err)
@@ -104,11 +115,101 @@ func jsonField(data []byte, path []string) ([]byte, error) {
 			return nil, fmt.Errorf("%w: field %s is empty", ErrNoKey, fieldName(path))
 		}
 		return []byte(s), nil
-	case len(leaf) > 0 && (leaf[0] == '-' || leaf[0] >= '0' && leaf[0] <= '9'):
+	case c == '-' || c >= '0' && c <= '9':
 		return bytes.Clone(leaf), nil
 	default:
-		return nil, fmt.Errorf("%w: field %s is %.20s, not a string or number", ErrNoKey, fieldName(path), leaf)
+		return nil, fmt.Errorf("%w: field %s is %s, not a string or number", ErrNoKey, fieldName(path), jsonKind(c))
 	}
+}
+
+// objectField returns the offset of the value of member name in the object
+// starting at data[i] ('{'); of its last occurrence, as encoding/json
+// decodes duplicates. data is valid JSON.
+func objectField(data []byte, i int, name string) (found int, ok bool) {
+	i = skipSpace(data, i+1)
+	for data[i] != '}' {
+		kEnd := skipString(data, i)
+		key := data[i+1 : kEnd-1]
+		match := string(key) == name
+		if !match && bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			match = json.Unmarshal(data[i:kEnd], &k) == nil && k == name
+		}
+		v := skipSpace(data, skipSpace(data, kEnd)+1) // past ':'
+		if match {
+			found, ok = v, true
+		}
+		i = skipSpace(data, skipValue(data, v))
+		if data[i] == ',' {
+			i = skipSpace(data, i+1)
+		}
+	}
+	return found, ok
+}
+
+// skipValue returns the offset just past the JSON value at data[i].
+func skipValue(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(data); i++ {
+			switch data[i] {
+			case '"':
+				i = skipString(data, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	default: // number, true, false, null
+		for i < len(data) && !strings.ContainsRune(",}] \t\r\n", rune(data[i])) {
+			i++
+		}
+		return i
+	}
+}
+
+// skipString returns the offset just past the string starting at data[i].
+func skipString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonKind names the kind of the JSON value starting with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 func fieldName(path []string) string {

@@ -36,8 +36,8 @@ func TestJSONFieldKey(t *testing.T) {
 		{"null", `{"page":{"page_title":null}}`, "", "not a string or number"},
 		{"empty", `{"page":{"page_title":""}}`, "", "is empty"},
 		{"object", `{"page":{"page_title":{"a":1}}}`, "", "not a string or number"},
-		{"parent not object", `{"page":"Q1"}`, "", `"page" is string, not an object`},
-		{"top not object", `[1,2]`, "", "(the value) is array, not an object"},
+		{"parent not object", `{"page":"Q1"}`, "", `"page" is a string, not an object`},
+		{"top not object", `[1,2]`, "", "(the value) is an array, not an object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := key(&source.Record{Value: []byte(c.value)})
@@ -351,4 +351,66 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 		assert.Equal(t, orig[o].Value, d.Value)
 	}
 	assert.Equal(t, map[string]string{"17": "no-key", "90": "no-key", "151": "*json.SyntaxError"}, classes)
+}
+
+// BenchmarkJSONFieldKey measures the entity-ID key function of a
+// repartition on a real page_change event (about 2 KB).
+func BenchmarkJSONFieldKey(b *testing.B) {
+	rec := &source.Record{Value: pageChangeFixture(b, "item-edit.json")}
+	key := streamkit.JSONFieldKey("page", "page_title")
+	b.SetBytes(int64(len(rec.Value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := key(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzJSONFieldKey checks the scanning key function against a reference
+// that decodes every level with encoding/json (exact member names, the
+// last of duplicates): the same key, or both fail; never a panic.
+func FuzzJSONFieldKey(f *testing.F) {
+	f.Add(pageChangeFixture(f, "item-edit.json"))
+	f.Add(pageChangeFixture(f, "lexeme-create.json"))
+	for _, s := range []string{`{"page":{"page_title":"Q\u0031"}}`, `{"pa\u0067e":{"page_title":"Q2"}}`,
+		`{"page":{"page_title":-1.5e3}}`, `{"page":[{"page_title":"Q1"}]}`, `{"page":{"page_title":"a\"b"}}`,
+		` { "page" : { "x" : [1,{"y":"}"}], "page_title" : "Q3" } } `, `{"page":{"page_title":true}}`,
+		`{"page":{"page_title":"a","page_title":"b"}}`, `{"PAGE":{"page_title":"Q4"}}`, `"x"`, `{`, ``} {
+		f.Add([]byte(s))
+	}
+	key := streamkit.JSONFieldKey("page", "page_title")
+	f.Fuzz(func(t *testing.T, value []byte) {
+		got, err := key(&source.Record{Value: value})
+		want, ok := referenceField(value, "page", "page_title")
+		if !ok {
+			require.Error(t, err, "key %q", got)
+			return
+		}
+		require.NoError(t, err)
+		assert.Equal(t, want, string(got))
+	})
+}
+
+// referenceField is JSONFieldKey the slow way.
+func referenceField(data []byte, path ...string) (string, bool) {
+	cur := json.RawMessage(data)
+	for _, name := range path {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(cur, &obj) != nil || obj == nil {
+			return "", false
+		}
+		if cur = obj[name]; cur == nil {
+			return "", false
+		}
+	}
+	var s string
+	if json.Unmarshal(cur, &s) == nil {
+		return s, s != ""
+	}
+	var n json.Number
+	if json.Unmarshal(cur, &n) == nil {
+		return string(n), true
+	}
+	return "", false
 }
