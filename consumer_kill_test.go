@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -129,7 +130,11 @@ func TestConsumerKillOxigraph(t *testing.T) {
 		Name: "consumerjob", Kills: kills, Seed: seed, Output: logs,
 		MinUptime: 300 * time.Millisecond, MaxUptime: 2500 * time.Millisecond,
 		Command: func(run int) *exec.Cmd {
+			// A new consumer group per run: the commit point is in the
+			// store, not in the group, and a fresh group never waits for
+			// the session timeout of the member just killed.
 			return exec.Command(bin, "-brokers", cl.Addrs()[0], "-topic", ckTopic, "-job", ckJob,
+				"-group", ckJob+"-"+strconv.Itoa(run),
 				"-state", stateDir, "-sparql", endpoint, "-data-graph", dataGraph, "-commit-graph", commitGraph,
 				"-interval", "150ms", "-pause", "100ms", "-session-timeout", "1s", "-heartbeat", "200ms",
 				"-rebalance-timeout", "3s", "-max-failures", "10", "-v",
@@ -155,13 +160,16 @@ func TestConsumerKillOxigraph(t *testing.T) {
 				prodDone <- err
 				return
 			}
-			recs := make([]kafkatest.Record, len(msgs))
-			for j, m := range msgs {
-				recs[j] = kafkatest.Record{Key: []byte(c.EntityID), Value: m}
-			}
-			if err := cl.Produce(ctx, ckTopic, recs...); err != nil {
-				prodDone <- fmt.Errorf("change %d: %w", i, err)
-				return
+			// The chunks of an event one by one, with a pause now and
+			// then, so that checkpoints land between them.
+			for _, m := range msgs {
+				if err := cl.Produce(ctx, ckTopic, kafkatest.Record{Key: []byte(c.EntityID), Value: m}); err != nil {
+					prodDone <- fmt.Errorf("change %d: %w", i, err)
+					return
+				}
+				if len(msgs) > 1 && gen.r.IntN(3) == 0 {
+					time.Sleep(time.Duration(gen.r.IntN(200)) * time.Millisecond)
+				}
 			}
 			acc := rdfdiff.NewAccumulator()
 			if err := acc.Accumulate(c); err != nil {
@@ -194,9 +202,27 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	require.NoError(t, err)
 	t.Log(rep)
 	require.NoError(t, <-prodDone, "producing the stream")
+	// The kills must have landed on work: most killed runs committed.
+	mu.Lock()
+	committedRuns, midEvent := 0, 0
+	for _, c := range children {
+		out := c.Output()
+		if c != final && strings.Contains(out, "consumerjob: committed checkpoint") {
+			committedRuns++
+		}
+		midEvent += len(ckMidEventRE.FindAllString(out, -1))
+	}
+	mu.Unlock()
+	if kills >= 10 {
+		assert.GreaterOrEqual(t, committedRuns, kills/2, "killed runs that committed a checkpoint: the kills did not hit the commit cycle")
+		assert.Positive(t, midEvent, "no checkpoint committed between two chunks of an event")
+	}
 	total := produced
 
-	// Drain: the final run commits up to the end of the topic.
+	// Drain: the final run commits up to the end of the topic (a killed run
+	// may have got there already; the final one must still start and stop
+	// cleanly).
+	require.NoError(t, final.WaitOutput(ctx, "consumerjob: pid"), "start of the final run")
 	out, err := sink.NewSPARQL(client, builder)
 	require.NoError(t, err)
 	parts := map[string][]int32{ckTopic: {0}}
@@ -256,9 +282,13 @@ func TestConsumerKillOxigraph(t *testing.T) {
 		live++
 		assert.Equal(t, strconv.FormatInt(e.rev, 10), versions[e.id], "schema:version of %s", e.id)
 	}
-	t.Logf("consumer kill test: %d kills, %d starts, %d changes %v in %d records, %d live entities, %d triples in the store (%d after dropping orphans), wall %v",
-		rep.Kills, rep.Starts, changes, gen.ops, total, live, len(got), len(gotN), time.Since(start).Round(time.Millisecond))
+	t.Logf("consumer kill test: %d kills (%d runs committed before their kill; %d checkpoints between chunks of an event), %d starts, %d changes %v in %d records, %d live entities, %d triples in the store (%d after dropping orphans), wall %v",
+		rep.Kills, committedRuns, midEvent, rep.Starts, changes, gen.ops, total, live, len(got), len(gotN), time.Since(start).Round(time.Millisecond))
 }
+
+// ckMidEventRE matches the child's log of a checkpoint committed while an
+// event was incomplete (its chunks in the state table).
+var ckMidEventRE = regexp.MustCompile(`committed checkpoint \d+ of task \d+ \(\d+ records, [1-9]\d* pending chunks\)`)
 
 // buildConsumerJob builds internal/consumerjob (without -race) into the
 // test's temporary directory.

@@ -133,17 +133,31 @@ func run(c config) error {
 		}
 		return &pausingOutput{SPARQL: s, p: p}, nil
 	}
+	var consumers sync.Map // task → *sink.RDFConsumer, for the checkpoint log
 	newProcessor := func(info streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
 		rc, err := sink.NewRDFConsumer(out, sink.WithConsumerLogger(info.Logger))
 		if err != nil {
 			return nil, err
 		}
+		consumers.Store(info.Task, rc)
 		return &pausingProcessor{RDFConsumer: rc, p: p}, nil
 	}
 	job, err := streamkit.NewJob(c.job, in, newOutput, newProcessor,
 		streamkit.WithCheckpointStore(store),
 		streamkit.WithCheckpointInterval(c.interval),
 		streamkit.WithMaxCheckpointFailures(c.maxFailures),
+		streamkit.WithOnCheckpoint(func(ev streamkit.CheckpointEvent) {
+			// For the kill test: which runs got as far as a commit.
+			if ev.Err != nil {
+				return
+			}
+			pending := 0
+			if rc, ok := consumers.Load(ev.Task); ok {
+				pending = rc.(*sink.RDFConsumer).Pending()
+			}
+			fmt.Fprintf(os.Stderr, "consumerjob: committed checkpoint %d of task %d (%d records, %d pending chunks)\n",
+				ev.CheckpointID, ev.Task, ev.Records, pending)
+		}),
 		streamkit.WithLogger(log))
 	if err != nil {
 		return err
