@@ -15,9 +15,9 @@ package streamkit_test
 // the raw sarama copy, or the job.
 //
 // Records are 200 bytes of payload: a 20-byte key ("Q" and 19 digits, the
-// record's index) and a 180-byte value derived from the index, so that the
-// verification can check every output record byte for byte and find
-// duplicates and losses.
+// record's index) and a 180-byte value that is a function of the index, so
+// that the verification can check every output record byte for byte and
+// find duplicates and losses.
 
 import (
 	"bufio"
@@ -65,7 +65,8 @@ const (
 	// benchBacklogRecords is the backlog of TestJobBacklogMemoryBounded in
 	// CI (STREAMKIT_BACKLOG overrides it; the figure is 1M).
 	benchBacklogRecords = 100_000
-	// benchMaxValueSize caps the value size benchValue cuts from benchPool.
+	// benchMaxValueSize caps the values benchValue cuts from benchPool (a
+	// broker command may ask for any size).
 	benchMaxValueSize = 64 << 10
 	// benchBacklogEnv sets the backlog size of the test and the benchmark.
 	benchBacklogEnv = "STREAMKIT_BACKLOG"
@@ -89,21 +90,22 @@ func benchKey(i int) []byte { return fmt.Appendf(make([]byte, 0, benchKeySize), 
 // bound, in compressed bytes, hold many times more records), and made once,
 // so that a big backlog costs no generation time (race-instrumented loops
 // over every byte are slow).
-var benchPool = func() []byte {
+var benchPool = sync.OnceValue(func() []byte {
 	p := make([]byte, 1<<20)
 	r := rand.New(rand.NewPCG(4, 2))
 	for i := 0; i < len(p); i += 8 {
 		binary.LittleEndian.PutUint64(p[i:], r.Uint64())
 	}
 	return p
-}()
+})
 
-// benchValue is the value of record i: size bytes of benchPool starting at
-// an offset that depends on i.
+// benchValue is the value of record i: size bytes (at most
+// benchMaxValueSize) of benchPool, from an offset that depends on i.
 func benchValue(i, size int) []byte {
+	pool := benchPool()
 	size = min(size, benchMaxValueSize)
-	off := (i * 7919) % (len(benchPool) - size)
-	return benchPool[off : off+size : off+size]
+	off := (i * 7919) % (len(pool) - size)
+	return pool[off : off+size : off+size]
 }
 
 // benchBacklogSize is STREAMKIT_BACKLOG if set, else def.
@@ -220,8 +222,27 @@ type benchBroker struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	lines  chan string
-	stderr *bytes.Buffer
+	closed chan struct{}
+	stderr *benchSyncBuffer
 	mu     sync.Mutex
+}
+
+// benchSyncBuffer collects the broker process's stderr for failure messages.
+type benchSyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *benchSyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *benchSyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startBenchBroker starts the broker process and stops it at cleanup.
@@ -231,7 +252,7 @@ func startBenchBroker(tb testing.TB) *benchBroker {
 	require.NoError(tb, err)
 	cmd := exec.Command(exe, "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), benchBrokerChildEnv+"=1")
-	br := &benchBroker{cmd: cmd, lines: make(chan string, 1), stderr: new(bytes.Buffer)}
+	br := &benchBroker{cmd: cmd, lines: make(chan string, 1), closed: make(chan struct{}), stderr: new(benchSyncBuffer)}
 	cmd.Stderr = br.stderr
 	br.in, err = cmd.StdinPipe()
 	require.NoError(tb, err)
@@ -240,12 +261,17 @@ func startBenchBroker(tb testing.TB) *benchBroker {
 	require.NoError(tb, cmd.Start())
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		defer close(br.lines)
 		for sc.Scan() {
-			br.lines <- sc.Text()
+			select {
+			case br.lines <- sc.Text():
+			case <-br.closed:
+				return
+			}
 		}
-		close(br.lines)
 	}()
 	tb.Cleanup(func() {
+		close(br.closed)
 		_ = br.in.Close() // the child closes its cluster and exits on EOF
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()

@@ -1,0 +1,350 @@
+package updater
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+// State table names and versions: part of the savepoint format.
+const (
+	stateTableName   = "last-seen-rev"
+	reorderTableName = "reorder"
+	stateVersion     = 1
+)
+
+// Processor is the updater's streamkit.Processor for one task. Its state is
+// the last revision of every entity (an EntityTable, as WDQS's lastSeenRev:
+// +rev created, -rev deleted) and the re-order buffer's events.
+//
+// Where the fetching happens, and why. Events leave the re-order buffer in
+// OnWatermark, in batches (everything the watermark made due). A batch is
+// grouped by entity; each entity's events run as one sequential chain
+// (decide, fetch, diff, next event) in its own goroutine, at most
+// MaxConcurrentRequests chains at a time, and the Fetcher bounds the HTTP
+// requests of all tasks together. The output of the batch is then written
+// from the task's goroutine in release order. So per-entity order holds (a
+// chain is sequential and its output is written in order), entities are
+// fetched in parallel, and nothing is in flight at a barrier: OnWatermark
+// returns only when the batch is written, so the runner's checkpoint never
+// needs a Flusher and the state snapshot always matches the output. The
+// price is that a slow fetch holds the task (head-of-line blocking, as
+// WDQS's orderedWait) for at most HTTPTimeout × FetchAttempts.
+//
+// The WDQS bug this fixes (reference §7.2 item 5): WDQS moves an entity's
+// state to the new revision before the fetch, so after a failed fetch the
+// next edit is diffed against a revision the store never received, and the
+// store stays wrong until the hourly reconciliation. Here the state
+// advances only when the operation's events were produced: after a fetch
+// failure (fetch-failure side output) the entity's state stays at the last
+// revision actually emitted, and the next edit is diffed from there.
+type Processor struct {
+	cfg     *Config
+	info    streamkit.TaskInfo
+	out     sink.RecordSender
+	fetcher *Fetcher
+	shared  rdfdiff.SharedPredicate
+	log     *slog.Logger
+
+	state *checkpoint.EntityTable
+	buf   *streamkit.ReorderBuffer[string, InputEvent]
+}
+
+var (
+	_ streamkit.Processor        = (*Processor)(nil)
+	_ streamkit.WatermarkHandler = (*Processor)(nil)
+)
+
+// NewProcessor returns the processor of one task writing to out. cfg must
+// come from NewJob's validation (its defaults filled).
+func NewProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, fetcher *Fetcher) (*Processor, error) {
+	buf, err := streamkit.NewReorderBuffer[string, InputEvent](reorderTableName, cfg.ReorderWindow,
+		streamkit.WithReorderSequenceOrder(), streamkit.WithReorderLateByWatermark(),
+		streamkit.WithReorderMaxBuffered(cfg.MaxBuffered))
+	if err != nil {
+		return nil, err
+	}
+	log := info.Logger
+	if log == nil {
+		log = cfg.Logger
+	}
+	return &Processor{
+		cfg: cfg, info: info, out: out, fetcher: fetcher, log: log,
+		shared: rdfdiff.WikibaseShared(*cfg.Scheme),
+		state:  checkpoint.NewEntityTable(stateTableName, stateVersion),
+		buf:    buf,
+	}, nil
+}
+
+// Tables implements streamkit.Processor.
+func (p *Processor) Tables() []checkpoint.StateTable {
+	return append([]checkpoint.StateTable{p.state}, p.buf.Tables()...)
+}
+
+// State returns the entity's state (for tests and tools).
+func (p *Processor) State(item string) EntityState {
+	v, ok := p.state.Get(item)
+	return stateOf(v, ok)
+}
+
+// Process implements streamkit.Processor: it decodes and filters the event
+// and buffers it for re-ordering; a reconcile event, which is not part of
+// the revision history, is applied at once (as in WDQS).
+func (p *Processor) Process(ctx context.Context, rec *source.Record) error {
+	ev, err := p.cfg.Filter.Decode(rec.Topic, rec.Value, p.cfg.now())
+	if err != nil {
+		return streamkit.Stage("decode", err)
+	}
+	if ev == nil {
+		p.cfg.Metrics.Filtered.Add(1)
+		return nil
+	}
+	p.cfg.Metrics.Events.Add(1)
+	if ev.Action.isReconcile() {
+		return p.apply(ctx, []InputEvent{*ev})
+	}
+	err = p.buf.Add(ev.Item, streamkit.ReorderEvent[InputEvent]{Time: ev.EventTime, Seq: ev.Revision, Value: *ev})
+	var late *streamkit.LateEventError
+	switch {
+	case errors.As(err, &late):
+		p.cfg.Metrics.Late.Add(1)
+		return p.sendSide(ctx, p.cfg.LapsedActionTopic, p.lapsed(ev))
+	case err != nil:
+		return streamkit.Stage("reorder", err)
+	}
+	return nil
+}
+
+// OnWatermark implements streamkit.WatermarkHandler: it applies the events
+// the watermark released. An error (a send that failed, ctx done) fails the
+// run; the job restarts from its commit point, buffer included.
+func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
+	var batch []InputEvent
+	err := p.buf.OnWatermark(wm, func(_ string, ev streamkit.ReorderEvent[InputEvent]) error {
+		batch = append(batch, ev.Value)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return p.apply(ctx, batch)
+}
+
+// result is what one event produced: the records to write, in order.
+type result struct {
+	records []sink.KafkaRecord
+}
+
+// chain is one entity's events of a batch.
+type chain struct {
+	item  string
+	idx   []int
+	state EntityState
+	err   error
+}
+
+// apply runs a batch of events: per entity sequentially, entities in
+// parallel, then writes the output in batch order and moves the states.
+func (p *Processor) apply(ctx context.Context, evs []InputEvent) error {
+	results := make([]result, len(evs))
+	byItem := map[string]*chain{}
+	var chains []*chain
+	for i := range evs {
+		c := byItem[evs[i].Item]
+		if c == nil {
+			v, ok := p.state.Get(evs[i].Item)
+			c = &chain{item: evs[i].Item, state: stateOf(v, ok)}
+			byItem[c.item] = c
+			chains = append(chains, c)
+		}
+		c.idx = append(c.idx, i)
+	}
+	if len(chains) == 1 {
+		p.runChain(ctx, chains[0], evs, results)
+	} else {
+		sem := make(chan struct{}, p.cfg.MaxConcurrentRequests)
+		var wg sync.WaitGroup
+		for _, c := range chains {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				p.runChain(ctx, c, evs, results)
+			}()
+		}
+		wg.Wait()
+	}
+	for _, c := range chains {
+		if c.err != nil {
+			return c.err
+		}
+	}
+	for _, r := range results {
+		for _, rec := range r.records {
+			if err := p.out.Send(ctx, rec); err != nil {
+				return fmt.Errorf("updater: send to %s: %w", rec.Topic, err)
+			}
+		}
+	}
+	for _, c := range chains {
+		if v, ok := c.state.value(); ok {
+			p.state.Set(c.item, v)
+		} else {
+			p.state.Delete(c.item)
+		}
+	}
+	return nil
+}
+
+// runChain applies one entity's events in order, from its current state.
+// Only a done ctx or an encoding bug is an error (c.err); everything about
+// the data goes to a side output.
+func (p *Processor) runChain(ctx context.Context, c *chain, evs []InputEvent, results []result) {
+	for _, i := range c.idx {
+		ev := &evs[i]
+		d := Decide(ev, c.state)
+		r := &results[i]
+		if d.Inconsistency != "" {
+			p.cfg.Metrics.Inconsistent.Add(1)
+			if err := p.side(r, p.cfg.StateInconsistencyTopic, p.inconsistency(ev, c.state, d.Inconsistency)); err != nil {
+				c.err = err
+				return
+			}
+		}
+		if d.Op == "" {
+			continue
+		}
+		msgs, err := p.operation(ctx, ev, d)
+		if err != nil {
+			if ctx.Err() != nil {
+				c.err = ctx.Err()
+				return
+			}
+			// The fix: the state does not advance past an operation the
+			// store never received.
+			p.cfg.Metrics.FetchFailures.Add(1)
+			p.log.Warn("updater: operation failed, state kept", "entity", ev.Item, "op", d.Op,
+				"revision", d.Revision, "state", c.state.Revision, "error", err)
+			if err := p.side(r, p.cfg.FetchFailureTopic, p.fetchFailure(ev, d, err)); err != nil {
+				c.err = err
+				return
+			}
+			continue
+		}
+		r.records = append(r.records, msgs...)
+		c.state = d.Next
+	}
+}
+
+// operation builds the rdf_change messages of a decision: it fetches and
+// diffs what the operation needs. An error is a *FetchError, an error
+// chunking the patch, or ctx's error.
+func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision) ([]sink.KafkaRecord, error) {
+	change := rdfdiff.EntityChange{
+		EntityID: ev.Item, Revision: d.Revision, Operation: d.Op, EventTime: ev.EventTime,
+		RequestID: ev.Original.Meta.RequestID, Domain: p.cfg.Filter.Hostname, Stream: p.cfg.OutputStream,
+	}
+	switch d.Op {
+	case rdfdiff.OpImport, rdfdiff.OpReconcile:
+		ts, err := p.fetcher.Fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
+		if err != nil {
+			return nil, err
+		}
+		change.Patch = rdfdiff.Diff(nil, ts, p.shared)
+		if d.Op == rdfdiff.OpReconcile {
+			// A reconcile carries the entity's own triples only
+			// (PatchChunkOperation sends Patch.getAdded()).
+			change.Patch = rdfdiff.Patch{Added: change.Patch.Added}
+		}
+	case rdfdiff.OpDiff:
+		// Both revisions concurrently, as WDQS does; only the new one gets
+		// the 404 retry.
+		var old []rdfdiff.Triple
+		var oldErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			old, oldErr = p.fetcher.Fetch(ctx, ev.Item, d.FromRevision, ev.EventTime, false)
+		}()
+		cur, err := p.fetcher.Fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
+		<-done
+		if err != nil {
+			return nil, err
+		}
+		if oldErr != nil {
+			return nil, oldErr
+		}
+		change.Patch = rdfdiff.Diff(old, cur, p.shared)
+	}
+	msgs, err := rdfdiff.ChunkChange(change, rdfdiff.WithSoftMaxChars(p.cfg.SoftMaxChars))
+	if err != nil {
+		return nil, fmt.Errorf("updater: chunk %s of %s@%d: %w", d.Op, ev.Item, d.Revision, err)
+	}
+	recs := make([]sink.KafkaRecord, 0, len(msgs))
+	for _, m := range msgs {
+		b, err := m.AppendJSON(nil)
+		if err != nil {
+			return nil, fmt.Errorf("updater: encode %s of %s@%d: %w", d.Op, ev.Item, d.Revision, err)
+		}
+		recs = append(recs, sink.KafkaRecord{
+			Topic: p.cfg.OutputTopic, Partition: p.cfg.OutputPartition, FixedPartition: true,
+			Key: []byte(ev.Item), Value: b,
+		})
+	}
+	m := p.cfg.Metrics
+	switch d.Op {
+	case rdfdiff.OpImport:
+		m.Imports.Add(1)
+	case rdfdiff.OpDiff:
+		m.Diffs.Add(1)
+	case rdfdiff.OpDelete:
+		m.Deletes.Add(1)
+	case rdfdiff.OpReconcile:
+		m.Reconciles.Add(1)
+	}
+	m.Messages.Add(int64(len(recs)))
+	m.Triples.Add(int64(change.Patch.Len()))
+	return recs, nil
+}
+
+// side queues a side-output event in r (or logs it when its topic is off).
+func (p *Processor) side(r *result, topic string, e *SideOutputEvent) error {
+	if topic == "" {
+		p.log.Info("updater: side output off, event dropped", "stream", e.Meta.Stream, "entity", e.Item,
+			"revision", e.RevisionID, "inconsistency", e.Inconsistency, "error", e.ExceptionMsg)
+		return nil
+	}
+	b, err := e.marshal()
+	if err != nil {
+		return err
+	}
+	r.records = append(r.records, sink.KafkaRecord{Topic: topic, Key: []byte(e.Item), Value: b})
+	return nil
+}
+
+// sendSide writes a side-output event at once.
+func (p *Processor) sendSide(ctx context.Context, topic string, e *SideOutputEvent) error {
+	var r result
+	if err := p.side(&r, topic, e); err != nil {
+		return err
+	}
+	for _, rec := range r.records {
+		if err := p.out.Send(ctx, rec); err != nil {
+			return fmt.Errorf("updater: send to %s: %w", rec.Topic, err)
+		}
+	}
+	return nil
+}
