@@ -53,10 +53,19 @@ func (s *SPARQL) perDeleteID(id string) int {
 // plannedRequest is one update request: consecutive slices of one or more
 // consolidated patches, in order.
 type plannedRequest struct {
-	pieces  []*rdfdiff.ConsolidatedPatch
+	pieces  []requestPiece
 	triples int
 	bytes   int
 	body    []byte // already built, commit point included (the fast path)
+}
+
+// requestPiece is one part of a request: a slice of a consolidated patch, or
+// a slice of one large reconciliation (see planner.bigReconciliation). Only
+// one field is set.
+type requestPiece struct {
+	patch  *rdfdiff.ConsolidatedPatch
+	clear  []rdfdiff.Triple // delete every triple of these triples' subjects
+	insert []rdfdiff.Triple // INSERT DATA into the data graph
 }
 
 // planner cuts consolidated patches into requests under the limits,
@@ -82,7 +91,7 @@ func (pl *planner) newRequest() {
 func (pl *planner) curPiece() *rdfdiff.ConsolidatedPatch {
 	if pl.piece == nil {
 		pl.piece = &rdfdiff.ConsolidatedPatch{}
-		pl.cur.pieces = append(pl.cur.pieces, pl.piece)
+		pl.cur.pieces = append(pl.cur.pieces, requestPiece{patch: pl.piece})
 	}
 	return pl.piece
 }
@@ -91,12 +100,18 @@ func (pl *planner) curPiece() *rdfdiff.ConsolidatedPatch {
 // of t triples and b bytes would overflow it; it reports whether it did. An
 // item larger than the limits goes alone into a request of its own.
 func (pl *planner) fit(t, b int) bool {
-	c := pl.cur
-	if (c.triples > 0 || c.bytes > 0) && (c.triples+t > pl.maxT || c.bytes+b > pl.maxB) {
+	if pl.full(t, b) {
 		pl.newRequest()
 		return true
 	}
 	return false
+}
+
+// full reports whether the current request holds something and an item of
+// t triples and b bytes would overflow it.
+func (pl *planner) full(t, b int) bool {
+	c := pl.cur
+	return (c.triples > 0 || c.bytes > 0) && (c.triples+t > pl.maxT || c.bytes+b > pl.maxB)
 }
 
 func (pl *planner) take(t, b int) {
@@ -193,6 +208,16 @@ func (pl *planner) patch(p *rdfdiff.ConsolidatedPatch) error {
 				}
 			}
 			t := max(len(r.Triples), 1)
+			if t > pl.maxT || cost > pl.maxB {
+				// Larger than any request: split it over several.
+				piece.Reconciliations = recs[lo:i]
+				if err := pl.bigReconciliation(r); err != nil {
+					return err
+				}
+				lo = i + 1
+				piece = pl.curPiece()
+				continue
+			}
 			if pl.fit(t, cost) {
 				piece.Reconciliations = recs[lo:i]
 				lo = i
@@ -202,6 +227,77 @@ func (pl *planner) patch(p *rdfdiff.ConsolidatedPatch) error {
 		}
 		piece.Reconciliations = recs[lo:]
 	}
+	return nil
+}
+
+// bigReconciliation plans a reconciliation larger than a request as the
+// same operations, in the same order, over several requests: the
+// entity-delete templates, then the clearing of every subject of the new
+// list, in slices, then INSERT DATA of the list, in slices. Virtuoso cannot
+// take one request of more than about 3 000 triples however it is split into
+// operations, and a reconciled Wikidata item can have tens of thousands; the
+// price is a window in which the entity is partly written (at-least-once,
+// like every multi-request checkpoint).
+func (pl *planner) bigReconciliation(r *rdfdiff.Reconciliation) error {
+	s := pl.s
+	cost := s.costs.deleteFrame + s.perDeleteID(r.EntityID)
+	pl.fit(1, cost)
+	pl.curPiece().Reconciliations = []rdfdiff.Reconciliation{{EntityID: r.EntityID, Revision: r.Revision}}
+	pl.take(1, cost)
+	pl.piece = nil
+	// Clearing: one unit of weight per subject (the list is sorted, so a
+	// subject's triples are adjacent).
+	err := pl.run(r.Triples, func(j int) (int, int, error) {
+		sz := termBytes(r.Triples[j].S) + 1
+		if j > 0 && r.Triples[j-1].S == r.Triples[j].S {
+			return 0, 0, nil
+		}
+		return 1, sz, nil
+	}, s.costs.subjectFrame, func(ts []rdfdiff.Triple) requestPiece { return requestPiece{clear: ts} })
+	if err != nil {
+		return err
+	}
+	md := s.b.maxData
+	err = pl.run(r.Triples, func(j int) (int, int, error) {
+		sz, err := pl.tripleSize(r.Triples[j])
+		if md > 0 && j > 0 && j%md == 0 {
+			sz += s.costs.dataOp
+		}
+		return 1, sz, err
+	}, s.costs.dataOp, func(ts []rdfdiff.Triple) requestPiece { return requestPiece{insert: ts} })
+	pl.piece = nil
+	return err
+}
+
+// run plans ts as consecutive pieces made by mk, starting a new request
+// whenever the next triple would overflow the current one; cost gives each
+// triple's weight and bytes, frame the bytes of a piece's own text.
+func (pl *planner) run(ts []rdfdiff.Triple, cost func(j int) (int, int, error), frame int,
+	mk func([]rdfdiff.Triple) requestPiece) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	lo := 0
+	for j := range ts {
+		t, b, err := cost(j)
+		if err != nil {
+			return err
+		}
+		if j == lo {
+			b += frame
+		}
+		if pl.full(t, b) {
+			if j > lo {
+				pl.cur.pieces = append(pl.cur.pieces, mk(ts[lo:j]))
+				b += frame
+			}
+			pl.newRequest()
+			lo = j
+		}
+		pl.take(t, b)
+	}
+	pl.cur.pieces = append(pl.cur.pieces, mk(ts[lo:]))
+	pl.piece = nil
 	return nil
 }
 
@@ -254,7 +350,10 @@ func (r *commitRun) requestWeight(patches []*rdfdiff.ConsolidatedPatch) (weight,
 // (ErrUnsafeTerm).
 func (r *commitRun) plan(patches []*rdfdiff.ConsolidatedPatch, cp *CommitPoint) ([]*plannedRequest, error) {
 	if w, size := r.requestWeight(patches); w+r.cpTriples <= r.s.limits.MaxTriples {
-		q := &plannedRequest{pieces: patches, triples: w, bytes: size}
+		q := &plannedRequest{triples: w, bytes: size}
+		for _, p := range patches {
+			q.pieces = append(q.pieces, requestPiece{patch: p})
+		}
 		body, err := r.build(q, cp)
 		if err != nil {
 			return nil, err
@@ -295,12 +394,29 @@ func (r *commitRun) plan(patches []*rdfdiff.ConsolidatedPatch, cp *CommitPoint) 
 func (r *commitRun) build(q *plannedRequest, cp *CommitPoint) ([]byte, error) {
 	b := r.s.b
 	buf := make([]byte, 0, q.bytes+r.cpBytes+64)
-	for _, p := range q.pieces {
+	for _, pc := range q.pieces {
+		if pc.patch == nil {
+			w := &updateWriter{buf: buf, maxData: b.maxData}
+			if len(buf) > 0 {
+				w.ops = 1
+			}
+			var err error
+			if len(pc.clear) > 0 {
+				err = b.deleteSubjects(w, pc.clear)
+			} else {
+				err = w.data("INSERT DATA", b.graph, pc.insert)
+			}
+			if err != nil {
+				return nil, err
+			}
+			buf = w.buf
+			continue
+		}
 		n := len(buf)
 		if n > 0 {
 			buf = append(buf, ";\n"...)
 		}
-		out, err := b.AppendUpdate(buf, p, nil)
+		out, err := b.AppendUpdate(buf, pc.patch, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -67,8 +67,12 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 	b, err := NewUpdateBuilder(wd, WithDataGraph(graph), WithCommitGraph(commitGraph))
 	require.NoError(t, err)
 	var rejected []*RejectedChange
+	limits := BatchLimits{MaxTriples: 400, MaxBytes: 64 << 10}
+	if dialect == DialectVirtuoso {
+		limits = BatchLimits{} // the dialect's: fewer, larger requests; Virtuoso is slow per request
+	}
 	s, err := NewSPARQL(c, b, WithDialect(dialect), WithSPARQLLogger(quietLogger(nil)),
-		WithBatchLimits(BatchLimits{MaxTriples: 400, MaxBytes: 64 << 10}),
+		WithBatchLimits(limits),
 		WithRejectedHandler(RejectedFunc(func(_ context.Context, r *RejectedChange) error {
 			rejected = append(rejected, r)
 			return nil
@@ -191,7 +195,7 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 
 	st := s.Stats()
 	assert.Equal(t, int64(len(checkpoints)+len(fixtures)), st.Commits)
-	assert.Positive(t, st.MultiRequestCommits, "400-triple requests cannot carry Q42 in one")
+	assert.Positive(t, st.MultiRequestCommits, "Q42's import does not fit one request")
 	if env == "STREAMKIT_OXIGRAPH_URL" {
 		require.Len(t, rejected, 1, "Oxigraph refuses Q513's zh-classical labels")
 		assert.Equal(t, "Q513", rejected[0].EntityID)

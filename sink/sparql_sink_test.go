@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -185,15 +186,84 @@ func TestSPARQLVirtuosoWarnsAndSplits(t *testing.T) {
 	s, err := NewSPARQL(rs.client(t), b, WithDialect(DialectVirtuoso), WithSPARQLLogger(quietLogger(&logs)))
 	require.NoError(t, err)
 	assert.Contains(t, logs.String(), "AT-LEAST-ONCE")
-	assert.Equal(t, 1000, s.Limits().MaxTriples)
+	assert.Equal(t, 250, s.Limits().MaxTriples)
 	assert.Equal(t, 0, b.maxData, "the caller's builder is not changed")
 
 	require.NoError(t, s.Begin(ctx))
-	require.NoError(t, s.Add(entityImport("Q1", 1, 900)))
+	require.NoError(t, s.Add(entityImport("Q1", 1, 240)))
 	require.NoError(t, s.Commit(ctx, testCP(1, 5)))
 	ups := rs.accepted()
 	require.Len(t, ups, 1)
-	assert.Equal(t, 3, strings.Count(ups[0], "INSERT DATA"), "900 triples in INSERT DATA of at most 500, then the commit point")
+	assert.Equal(t, 2, strings.Count(ups[0], "INSERT DATA"), "data, then the commit point")
+}
+
+// bigReconcile is a reconciliation of entity id with n statement nodes of
+// three triples each, plus the entity's links to them.
+func bigReconcile(id string, n int) *rdfdiff.EntityChange {
+	e := wd.EntityTerm(id)
+	var ts []rdfdiff.Triple
+	for i := range n {
+		st := rdfdiff.NewIRI(fmt.Sprintf("%s%s-%04d", wd.StatementPrefix(), id, i))
+		ts = append(ts,
+			rdfdiff.Triple{S: e, P: rdfdiff.NewIRI("http://www.wikidata.org/prop/P31"), O: st},
+			rdfdiff.Triple{S: st, P: rdfdiff.NewIRI("http://www.wikidata.org/prop/statement/P31"), O: rdfdiff.NewLiteral(fmt.Sprint(i))},
+			rdfdiff.Triple{S: st, P: rdfdiff.NewIRI("http://wikiba.se/ontology#rank"), O: rdfdiff.NewIRI("http://wikiba.se/ontology#NormalRank")},
+		)
+	}
+	rdfdiff.SortTriples(ts)
+	return &rdfdiff.EntityChange{EntityID: id, Revision: 2, Operation: rdfdiff.OpReconcile, Patch: rdfdiff.Patch{Added: ts}}
+}
+
+func TestSPARQLSplitsALargeReconciliation(t *testing.T) {
+	ctx := context.Background()
+	rs := newRecordingStore(t, nil)
+	s := newTestSPARQL(t, rs.client(t), WithDialect(DialectVirtuoso))
+	require.NoError(t, s.Begin(ctx))
+	require.NoError(t, s.Add(entityImport("Q7", 1, 3)))
+	rec := bigReconcile("Q1", 300) // 900 triples, 301 subjects
+	require.NoError(t, s.Add(rec))
+	require.NoError(t, s.Commit(ctx, testCP(1, 5)))
+
+	ups := rs.accepted()
+	require.Greater(t, len(ups), 4, "900 triples at most 250 per request")
+	inserted := map[string]bool{}
+	var order []string // the kind of each operation, in order
+	for i, u := range ups {
+		data, commit := dataTriples(u)
+		assert.LessOrEqual(t, data+commit, 250, "request %d", i)
+		for _, line := range strings.Split(u, "\n") {
+			if strings.HasPrefix(line, "VALUES ?s {") {
+				assert.LessOrEqual(t, strings.Count(line, "<"), 250, "request %d: VALUES of at most 250 subjects", i)
+			}
+		}
+		for _, op := range strings.Split(u, ";\n") {
+			switch {
+			case strings.Contains(op, "VALUES ?entity"):
+				order = append(order, "entity")
+			case strings.Contains(op, "VALUES ?s"):
+				order = append(order, "clear")
+			case strings.Contains(op, "INSERT DATA") && strings.Contains(op, "entity/Q7>"):
+				order = append(order, "Q7")
+			case strings.Contains(op, "INSERT DATA") && strings.Contains(op, "/cp/1>"):
+				order = append(order, "commit")
+			case strings.Contains(op, "INSERT DATA"):
+				order = append(order, "insert")
+				for _, line := range strings.Split(op, "\n") {
+					if strings.HasSuffix(line, " .") {
+						inserted[line] = true
+					}
+				}
+			}
+		}
+	}
+	assert.Len(t, inserted, 900, "every triple of the list inserted")
+	compact := slices.Compact(slices.Clone(order))
+	assert.Equal(t, []string{"Q7", "entity", "clear", "insert", "commit"}, compact, "operations keep their order: %v", order)
+	assert.Equal(t, int64(1), s.Stats().MultiRequestCommits)
+	clearText := strings.Join(ups, "")
+	for i := range 300 {
+		assert.Contains(t, clearText, fmt.Sprintf("<%sQ1-%04d>", wd.StatementPrefix(), i))
+	}
 }
 
 func TestSPARQLCommitIsOneRequest(t *testing.T) {
