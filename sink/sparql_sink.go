@@ -269,11 +269,13 @@ type segment struct {
 // together or not at all, and a restarted task resumes exactly there.
 //
 // At-least-once windows, said loudly. A checkpoint whose data exceeds the
-// request limits (BatchLimits), or whose changes need a barrier (a diff of an
-// entity deleted earlier in the checkpoint), or that was bisected, is sent
-// as several requests and only the LAST carries the commit point. A crash
-// between them leaves a prefix of the checkpoint applied with the previous
-// commit point: the restarted task applies it again. Every operation the sink
+// request limits (BatchLimits) — a reconciliation larger than a request is
+// split too — or that was bisected is sent as several requests, and only the
+// LAST carries the commit point. A crash between them leaves a prefix of the
+// checkpoint applied with the previous commit point: the restarted task
+// applies it again. (Changes that need a barrier, such as a diff of an entity
+// deleted earlier in the checkpoint, only start a new segment of operations;
+// segments share a request when they fit.) Every operation the sink
 // sends is idempotent (DELETE DATA, INSERT DATA, templated DELETE … WHERE),
 // so the store ends the same, but that checkpoint is at-least-once, and the
 // sink logs a warning each time and counts it in
@@ -293,10 +295,14 @@ type segment struct {
 // it; WDQS's reconciliation repairs such entities.
 //
 // Fencing. Claim is a documented no-op: a plain SPARQL store cannot fence a
-// zombie writer. A conditional commit (DELETE/INSERT … WHERE on the commit
-// point the claimer read) would need every data operation to be conditional
-// too and a store that reports zero matches, which SPARQL 1.1 Protocol
-// answers do not (Oxigraph answers 204, Virtuoso a text message). The job
+// zombie writer. Compare-and-set on the commit point (DELETE/INSERT … WHERE
+// on the checkpoint ID the claimer read) was considered and not built: it
+// fences only if every data operation of the request is made conditional
+// too (INSERT DATA becoming INSERT … WHERE, slower on every store), SPARQL
+// 1.1 Protocol answers do not say whether anything matched (Oxigraph answers
+// 204), so a zero match could only be detected by a query afterwards, which
+// is sound only on a store that applies requests atomically and one at a
+// time, and Virtuoso is not atomic at all. The job
 // must guarantee a single writer per partition: the runner stops a task's
 // output (last Commit, then Close) when its partitions are revoked, before
 // the group's rebalance lets another member start them. A process that
