@@ -233,6 +233,15 @@ func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if err := o.openLocked(); err != nil {
 		return err
 	}
+	if c.Operation == rdfdiff.OpDelete || c.Operation == rdfdiff.OpReconcile {
+		// Refuse here what Commit would: a failed Commit fails the whole
+		// checkpoint, again after every restart.
+		if err := o.g.checkEntityID(c.EntityID); err != nil {
+			return fmt.Errorf("sink: graph output cannot take change of %s: %w", c.EntityID, &rdfdiff.InvalidChangeError{
+				EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation,
+				Msg: "entity ID outside the graph's URI scheme", Err: err})
+		}
+	}
 	if len(o.segments) == 0 {
 		o.segments = append(o.segments, &graphSegment{acc: rdfdiff.NewAccumulator(o.accOpts...)})
 	}

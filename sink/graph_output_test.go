@@ -1,0 +1,202 @@
+package sink_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+)
+
+var goParts = map[string][]int32{"mutation": {0}}
+
+func goCommit(id uint64, offset int64) *sink.CommitPoint {
+	return &sink.CommitPoint{Job: "j", CheckpointID: id, Positions: []sink.Position{{Topic: "mutation", Partition: 0, Offset: offset}}}
+}
+
+func newGraphOutput(t *testing.T, g *sink.Graph, opts ...sink.GraphOutputOption) *sink.GraphOutput {
+	t.Helper()
+	o, err := sink.NewGraphOutput(g, opts...)
+	require.NoError(t, err)
+	return o
+}
+
+func TestGraphOutputLifecycle(t *testing.T) {
+	ctx := context.Background()
+	_, err := sink.NewGraphOutput(nil)
+	require.Error(t, err)
+	o := newGraphOutput(t, sink.NewGraph())
+	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
+
+	require.NoError(t, o.Claim(ctx))
+	_, err = o.ReadCommitPoint(ctx, goParts)
+	require.ErrorIs(t, err, sink.ErrNoCommitPoint)
+	require.ErrorIs(t, o.Add(q42), sink.ErrGraphOutputNotOpen)
+	require.ErrorIs(t, o.Send(ctx, sink.KafkaRecord{Topic: "dlq"}), sink.ErrGraphOutputNotOpen)
+	require.ErrorIs(t, o.Commit(ctx, goCommit(1, 1)), sink.ErrGraphOutputNotOpen)
+	require.NoError(t, o.Abort(ctx), "abort without an open checkpoint is a no-op")
+	require.NoError(t, o.Begin(ctx))
+	require.ErrorIs(t, o.Begin(ctx), sink.ErrGraphOutputOpen)
+	require.ErrorIs(t, o.Add(nil), rdfdiff.ErrInvalidChange)
+	require.ErrorIs(t, o.Send(ctx, sink.KafkaRecord{}), sink.ErrInvalidRecord)
+	require.ErrorIs(t, o.Commit(ctx, &sink.CommitPoint{}), sink.ErrInvalidCommitPoint)
+	require.NoError(t, o.Close())
+	require.NoError(t, o.Close(), "closing twice is fine")
+	for _, err := range []error{o.Claim(ctx), o.Begin(ctx), o.Add(q42), o.Commit(ctx, goCommit(1, 1)), o.Abort(ctx)} {
+		require.ErrorIs(t, err, sink.ErrGraphOutputClosed)
+	}
+	_, err = o.ReadCommitPoint(ctx, goParts)
+	require.ErrorIs(t, err, sink.ErrGraphOutputClosed)
+	assert.Equal(t, sink.GraphOutputStats{Aborts: 1}, o.Stats())
+}
+
+// TestGraphOutputCommitAndAbort: a commit applies the checkpoint's changes
+// with its commit point; an abort leaves the graph and the commit point as
+// they were, and drops the checkpoint's dead letters.
+func TestGraphOutputCommitAndAbort(t *testing.T) {
+	ctx := context.Background()
+	g := sink.NewGraph()
+	o := newGraphOutput(t, g)
+	changes := decodeAll(t, consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json"))
+	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
+
+	require.NoError(t, o.Begin(ctx))
+	require.NoError(t, o.Add(changes[0]))
+	require.NoError(t, o.Send(ctx, sink.KafkaRecord{Topic: "dlq", Value: []byte("bad one")}))
+	assert.Equal(t, 1, o.Pending())
+	assert.Zero(t, g.Len(), "nothing is visible before the commit")
+	require.NoError(t, o.Commit(ctx, goCommit(1, 1)))
+	cp, err := o.ReadCommitPoint(ctx, goParts)
+	require.NoError(t, err)
+	assert.Equal(t, goCommit(1, 1), cp)
+	require.Len(t, o.DeadLetters(), 1)
+	assert.Equal(t, "bad one", string(o.DeadLetters()[0].Value))
+	after1 := dumpGraph(t, g)
+	require.Equal(t, dumpGraph(t, referenceGraph(t, changes[0])), after1)
+
+	require.NoError(t, o.Begin(ctx))
+	require.NoError(t, o.Add(changes[1]))
+	require.NoError(t, o.Add(q42))
+	require.NoError(t, o.Send(ctx, sink.KafkaRecord{Topic: "dlq", Value: []byte("aborted")}))
+	require.NoError(t, o.Abort(ctx))
+	assert.Equal(t, after1, dumpGraph(t, g))
+	cp, err = o.ReadCommitPoint(ctx, goParts)
+	require.NoError(t, err)
+	assert.Equal(t, goCommit(1, 1), cp)
+	assert.Len(t, o.DeadLetters(), 1)
+
+	// A commit whose context is done changes nothing and keeps the
+	// checkpoint open; the next commit applies it.
+	require.NoError(t, o.Begin(ctx))
+	require.NoError(t, o.Add(changes[1]))
+	require.NoError(t, o.Add(q42))
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, o.Commit(cancelled, goCommit(2, 3)), context.Canceled)
+	assert.Equal(t, after1, dumpGraph(t, g))
+	require.NoError(t, o.Commit(ctx, goCommit(2, 3)))
+	require.Equal(t, dumpGraph(t, referenceGraph(t, changes[0], changes[1], q42)), dumpGraph(t, g))
+	assert.Equal(t, sink.GraphOutputStats{Commits: 2, Aborts: 1, Changes: 3, DeadLetters: 1}, o.Stats())
+}
+
+// TestGraphOutputBarrier: changes the accumulator must keep apart (a diff
+// or import after a delete of the same entity, a delete after a reconcile)
+// open segments, ask for a commit, and still commit as one step with the
+// result of applying them one by one.
+func TestGraphOutputBarrier(t *testing.T) {
+	ctx := context.Background()
+	g := sink.NewGraph()
+	o := newGraphOutput(t, g)
+	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
+	del := &rdfdiff.EntityChange{EntityID: "Q42", Revision: 2, Operation: rdfdiff.OpDelete}
+	again, _ := q42Import(t, 3, rdfdiff.DefaultSoftMaxChars)
+	rec := &rdfdiff.EntityChange{EntityID: "Q42", Revision: 4, Operation: rdfdiff.OpReconcile,
+		Patch: rdfdiff.Patch{Added: q42.Patch.Added[:len(q42.Patch.Added)/2]}}
+	del2 := &rdfdiff.EntityChange{EntityID: "Q42", Revision: 5, Operation: rdfdiff.OpDelete}
+	final, _ := q42Import(t, 6, rdfdiff.DefaultSoftMaxChars)
+
+	require.NoError(t, o.Begin(ctx))
+	require.NoError(t, o.Add(q42))
+	require.NoError(t, o.Add(del))
+	assert.False(t, o.WantsCommit(), "a delete after an import merges")
+	require.NoError(t, o.Add(again))
+	assert.True(t, o.WantsCommit(), "an import after a delete opens a segment")
+	for _, c := range []*rdfdiff.EntityChange{rec, del2, final} {
+		require.NoError(t, o.Add(c))
+	}
+	require.NoError(t, o.Commit(ctx, goCommit(1, 6)))
+	require.Equal(t, dumpGraph(t, referenceGraph(t, q42, del, again, rec, del2, final)), dumpGraph(t, g))
+	assert.False(t, o.WantsCommit())
+}
+
+func TestGraphOutputWantsCommitAtTarget(t *testing.T) {
+	ctx := context.Background()
+	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
+	o := newGraphOutput(t, sink.NewGraph(), sink.WithGraphOutputTarget(len(q42.Patch.Added)))
+	require.NoError(t, o.Begin(ctx))
+	assert.False(t, o.WantsCommit())
+	require.NoError(t, o.Add(decodeAll(t, consumerFixture(t, "Import-v2.json"))[0]))
+	assert.False(t, o.WantsCommit())
+	require.NoError(t, o.Add(q42))
+	assert.True(t, o.WantsCommit())
+
+	off := newGraphOutput(t, sink.NewGraph(), sink.WithGraphOutputTarget(0))
+	require.NoError(t, off.Begin(ctx))
+	require.NoError(t, off.Add(q42))
+	assert.False(t, off.WantsCommit(), "target 0: only barriers ask")
+}
+
+// TestGraphOutputRefusesInvalidChanges: what the graph could never apply is
+// refused at Add (so the consumer dead-letters it) and leaves the
+// checkpoint as it was.
+func TestGraphOutputRefusesInvalidChanges(t *testing.T) {
+	ctx := context.Background()
+	g := sink.NewGraph()
+	o := newGraphOutput(t, g)
+	require.NoError(t, o.Begin(ctx))
+	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
+	require.NoError(t, o.Add(q42))
+
+	wd := rdfdiff.WikidataScheme()
+	art := rdfdiff.NewIRI("https://en.wikipedia.org/wiki/Foo")
+	noSite := &rdfdiff.EntityChange{EntityID: "Q1", Revision: 1, Operation: rdfdiff.OpImport, Patch: rdfdiff.Patch{Added: []rdfdiff.Triple{
+		{S: art, P: rdfdiff.NewIRI(rdfdiff.RDFType), O: rdfdiff.NewIRI("http://schema.org/Article")},
+		{S: art, P: rdfdiff.NewIRI("http://schema.org/about"), O: wd.EntityTerm("Q1")},
+	}}}
+	for name, c := range map[string]*rdfdiff.EntityChange{
+		"sitelink without site": noSite,
+		"delete of a bad ID":    {EntityID: "Q1/x", Revision: 1, Operation: rdfdiff.OpDelete},
+		"reconcile bad ID":      {EntityID: "Q 1", Revision: 1, Operation: rdfdiff.OpReconcile},
+	} {
+		err := o.Add(c)
+		require.ErrorIs(t, err, rdfdiff.ErrInvalidChange, name)
+	}
+	assert.Equal(t, 1, o.Pending())
+	require.NoError(t, o.Commit(ctx, goCommit(1, 1)))
+	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, g))
+}
+
+// TestGraphOutputOneGraphPerTask: a graph records one commit point, so an
+// output of other partitions refuses to read or overwrite it.
+func TestGraphOutputOneGraphPerTask(t *testing.T) {
+	ctx := context.Background()
+	g := sink.NewGraph()
+	a := newGraphOutput(t, g)
+	require.NoError(t, a.Begin(ctx))
+	require.NoError(t, a.Commit(ctx, goCommit(1, 5)))
+
+	b := newGraphOutput(t, g)
+	_, err := b.ReadCommitPoint(ctx, map[string][]int32{"mutation": {1}})
+	require.ErrorIs(t, err, sink.ErrInvalidCommitPoint)
+	require.NoError(t, b.Begin(ctx))
+	require.NoError(t, b.Add(decodeAll(t, consumerFixture(t, "Import-v2.json"))[0]))
+	other := &sink.CommitPoint{Job: "j", CheckpointID: 1, Positions: []sink.Position{{Topic: "mutation", Partition: 1, Offset: 1}}}
+	require.ErrorIs(t, b.Commit(ctx, other), sink.ErrInvalidCommitPoint)
+	assert.Zero(t, g.Len())
+	cp, err := a.ReadCommitPoint(ctx, goParts)
+	require.NoError(t, err)
+	assert.Equal(t, goCommit(1, 5), cp)
+}
