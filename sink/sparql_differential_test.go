@@ -257,8 +257,8 @@ func TestSPARQLDifferential(t *testing.T) {
 		events    int
 		maxReal   int
 	}{
-		{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false, 1500, 0},
-		{"virtuoso", "STREAMKIT_VIRTUOSO_URL", true, 150, 1000},
+		{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false, 1000, 0},
+		{"virtuoso", "STREAMKIT_VIRTUOSO_URL", true, 120, 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newDiffStore(t, c.name, c.env, c.byOps)
