@@ -116,11 +116,13 @@ func TestFetchErrorTypes(t *testing.T) {
 		h   http.HandlerFunc
 		typ FetchErrorType
 	}{
-		"204":       {func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }, FetchNoContent},
-		"403":       {func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) }, FetchUnexpectedResponse},
-		"empty":     {func(w http.ResponseWriter, _ *http.Request) {}, FetchEmptyResponse},
-		"bad ttl":   {func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<a> <b> ")) }, FetchUnknown},
-		"not Q1's":  {func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<http://x/a> <http://x/b> <http://x/c> .")) }, FetchUnknown},
+		"204":     {func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }, FetchNoContent},
+		"403":     {func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) }, FetchUnexpectedResponse},
+		"empty":   {func(w http.ResponseWriter, _ *http.Request) {}, FetchEmptyResponse},
+		"bad ttl": {func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<a> <b> ")) }, FetchUnknown},
+		"not Q1's": {func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("<http://x/a> <http://x/b> <http://x/c> ."))
+		}, FetchUnknown},
 		"transport": {func(w http.ResponseWriter, _ *http.Request) { panic(http.ErrAbortHandler) }, FetchUnknown},
 	} {
 		t.Run(name, func(t *testing.T) {
