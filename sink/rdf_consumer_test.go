@@ -3,11 +3,13 @@ package sink_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -313,4 +315,247 @@ func TestRDFConsumerBrokenSequenceJob(t *testing.T) {
 		assert.Equal(t, sink.ClassBrokenChunkSequence, header(d, sink.HeaderDLQErrorClass))
 	}
 	assert.Equal(t, map[string]string{"0": sink.StageReassemble, "1": sink.StageReassemble, "2": sink.StageReassemble}, offsets)
+}
+
+// failures collects dead letters written by a consumer.
+type failures struct{ got []sink.Failure }
+
+func (f *failures) Write(_ context.Context, fl sink.Failure) error {
+	f.got = append(f.got, fl)
+	return nil
+}
+
+func (f *failures) offsets() []int64 {
+	var out []int64
+	for _, fl := range f.got {
+		out = append(out, fl.Record.Offset)
+	}
+	return out
+}
+
+// feeder hands messages to a consumer as consecutive records of one
+// partition.
+type feeder struct {
+	c    *sink.RDFConsumer
+	next int64
+}
+
+func (f *feeder) feed(t *testing.T, msg []byte) error {
+	t.Helper()
+	rec := &source.Record{Topic: consumerTopic, Partition: 0, Offset: f.next, Key: []byte("k"), Value: msg,
+		Timestamp: time.UnixMilli(1_700_000_000_000 + f.next), Headers: []source.Header{{Key: []byte("h"), Value: []byte("v")}}}
+	f.next++
+	return f.c.Process(context.Background(), rec)
+}
+
+func stageOf(t *testing.T, err error) string {
+	t.Helper()
+	var se *sink.StageError
+	require.ErrorAs(t, err, &se)
+	return se.Stage
+}
+
+func TestRDFConsumerFilters(t *testing.T) {
+	ctx := context.Background()
+	canary := bytes.Replace(consumerFixture(t, "Import-v2.json"), []byte(`"domain":"unittest.local"`), []byte(`"domain":"canary"`), 1)
+	require.NotEqual(t, consumerFixture(t, "Import-v2.json"), canary)
+	q42, chunks := q42Import(t, 7, 20_000)
+
+	for _, tc := range []struct {
+		name    string
+		opts    []sink.RDFConsumerOption
+		want    []*rdfdiff.EntityChange
+		dropped int64
+	}{
+		{"default drops canary", nil, []*rdfdiff.EntityChange{q42}, 1},
+		{"canary kept", []sink.RDFConsumerOption{sink.WithCanaryEvents(true)}, append(decodeAll(t, canary), q42), 0},
+		{"entity filter", []sink.RDFConsumerOption{sink.WithCanaryEvents(true), sink.WithEntityFilter(regexp.MustCompile(`^Q1\d+$`))},
+			decodeAll(t, canary), int64(len(chunks))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := sink.NewGraph()
+			out := newGraphOutput(t, g)
+			c, err := sink.NewRDFConsumer(out, tc.opts...)
+			require.NoError(t, err)
+			require.NoError(t, out.Begin(ctx))
+			f := &feeder{c: c}
+			require.NoError(t, f.feed(t, canary))
+			for _, m := range chunks {
+				require.NoError(t, f.feed(t, m))
+			}
+			require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
+			require.Equal(t, dumpGraph(t, referenceGraph(t, tc.want...)), dumpGraph(t, g))
+			assert.Equal(t, tc.dropped, c.Stats().Filtered)
+		})
+	}
+}
+
+// TestRDFConsumerRestoresPartialEvent checkpoints the consumer's table in
+// the middle of a chunked event (through a real Checkpointer, so the chunks
+// round-trip through the snapshot encoding) and restores it into a new
+// consumer, which completes the event; a broken chunk after the restore is
+// dead-lettered with the restored chunks' exact provenance.
+func TestRDFConsumerRestoresPartialEvent(t *testing.T) {
+	ctx := context.Background()
+	q42, chunks := q42Import(t, 7, 20_000)
+	require.Greater(t, len(chunks), 3)
+	store := checkpoint.NewMemoryStore()
+	ck, err := checkpoint.NewCheckpointer(store, "restore-test")
+	require.NoError(t, err)
+
+	g := sink.NewGraph()
+	out := newGraphOutput(t, g)
+	a, err := sink.NewRDFConsumer(out)
+	require.NoError(t, err)
+	require.NoError(t, out.Begin(ctx))
+	f := &feeder{c: a}
+	for _, m := range chunks[:2] {
+		require.NoError(t, f.feed(t, m))
+	}
+	assert.Equal(t, 2, a.Pending())
+	m, err := ck.Checkpoint(ctx, map[string]int64{"mutation/0": 2}, []checkpoint.PartitionState{{Partition: 0, Tables: a.Tables()}})
+	require.NoError(t, err)
+
+	restore := func() *sink.RDFConsumer {
+		c, err := sink.NewRDFConsumer(out, sink.WithConsumerDeadLetter(&failures{}))
+		require.NoError(t, err)
+		_, err = ck.Restore(ctx, m.ID, []checkpoint.PartitionState{{Partition: 0, Tables: c.Tables()}})
+		require.NoError(t, err)
+		assert.Equal(t, 2, c.Pending())
+		return c
+	}
+	b := restore()
+	f = &feeder{c: b, next: 2}
+	for _, m := range chunks[2:] {
+		require.NoError(t, f.feed(t, m))
+	}
+	assert.Zero(t, b.Pending())
+	require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
+	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, g))
+
+	// The same restore, then a chunk out of sequence: the two restored
+	// chunks go to the consumer's writer, byte for byte with their
+	// provenance, and the record at fault is refused.
+	dl := &failures{}
+	c, err := sink.NewRDFConsumer(out, sink.WithConsumerDeadLetter(dl))
+	require.NoError(t, err)
+	_, err = ck.Restore(ctx, m.ID, []checkpoint.PartitionState{{Partition: 0, Tables: c.Tables()}})
+	require.NoError(t, err)
+	require.NoError(t, out.Begin(ctx))
+	f = &feeder{c: c, next: 2}
+	err = f.feed(t, chunks[3])
+	assert.Equal(t, sink.StageReassemble, stageOf(t, err))
+	require.ErrorIs(t, err, rdfdiff.ErrBrokenChunkSequence)
+	assert.Equal(t, []int64{0, 1}, dl.offsets())
+	for i, fl := range dl.got {
+		assert.Equal(t, chunks[i], fl.Record.Value)
+		assert.Equal(t, []byte("k"), fl.Record.Key)
+		assert.Equal(t, consumerTopic, fl.Record.Topic)
+		assert.Equal(t, []sink.KafkaHeader{{Key: "h", Value: []byte("v")}}, fl.Record.Headers)
+		assert.Equal(t, time.UnixMilli(1_700_000_000_000+int64(i)).UnixNano(), fl.Record.Timestamp.UnixNano())
+		assert.Equal(t, sink.StageReassemble, fl.Stage)
+		assert.Equal(t, sink.ClassBrokenChunkSequence, fl.Class)
+	}
+	assert.Zero(t, c.Pending())
+	assert.Equal(t, int64(2), c.Stats().DeadLettered)
+}
+
+// TestRDFConsumerInvalidChange refuses every record of a change the output
+// cannot take: earlier chunks through the writer, the last through Process.
+// Without a writer the earlier chunks are counted as unrecorded.
+func TestRDFConsumerInvalidChange(t *testing.T) {
+	ctx := context.Background()
+	wd := rdfdiff.WikidataScheme()
+	ent := wd.EntityTerm("Q1")
+	var added []rdfdiff.Triple
+	for i := range 40 {
+		added = append(added, rdfdiff.Triple{S: ent, P: rdfdiff.NewIRI("http://www.w3.org/2000/01/rdf-schema#label"),
+			O: rdfdiff.NewLangLiteral(fmt.Sprintf("label %d %s", i, bytes.Repeat([]byte("x"), 100)), "en")})
+	}
+	art := rdfdiff.NewIRI("https://en.wikipedia.org/wiki/Foo")
+	added = append(added, rdfdiff.Triple{S: art, P: rdfdiff.NewIRI(rdfdiff.RDFType), O: rdfdiff.NewIRI("http://schema.org/Article")},
+		rdfdiff.Triple{S: art, P: rdfdiff.NewIRI("http://schema.org/about"), O: ent})
+	bad := &rdfdiff.EntityChange{EntityID: "Q1", Revision: 3, Operation: rdfdiff.OpImport, RequestID: "r",
+		EventTime: time.Unix(1_700_000_000, 0), Stream: "s", Patch: rdfdiff.Patch{Added: added}}
+	msgs := encodeChange(t, bad, 1000)
+	require.Greater(t, len(msgs), 2)
+
+	for _, withWriter := range []bool{true, false} {
+		g := sink.NewGraph()
+		out := newGraphOutput(t, g)
+		dl := &failures{}
+		var opts []sink.RDFConsumerOption
+		if withWriter {
+			opts = append(opts, sink.WithConsumerDeadLetter(dl))
+		}
+		opts = append(opts, sink.WithConsumerLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		c, err := sink.NewRDFConsumer(out, opts...)
+		require.NoError(t, err)
+		require.NoError(t, out.Begin(ctx))
+		f := &feeder{c: c}
+		for _, m := range msgs[:len(msgs)-1] {
+			require.NoError(t, f.feed(t, m))
+		}
+		err = f.feed(t, msgs[len(msgs)-1])
+		assert.Equal(t, sink.StageAccumulate, stageOf(t, err))
+		require.ErrorIs(t, err, rdfdiff.ErrInvalidChange)
+		st := c.Stats()
+		assert.Equal(t, int64(1), st.InvalidChanges)
+		if withWriter {
+			assert.Len(t, dl.got, len(msgs)-1)
+			assert.Equal(t, int64(len(msgs)-1), st.DeadLettered)
+			for _, fl := range dl.got {
+				assert.Equal(t, sink.StageAccumulate, fl.Stage)
+			}
+		} else {
+			assert.Equal(t, int64(len(msgs)-1), st.Unrecorded)
+		}
+		assert.Zero(t, c.Pending())
+		require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
+		assert.Zero(t, g.Len())
+	}
+}
+
+// TestRDFConsumerOutputErrorUndoesRecord: when the output cannot take a
+// change (no checkpoint open), Process fails without a stage (not a bad
+// record) and the consumer is as before the record, so the same record
+// processed again completes the event.
+func TestRDFConsumerOutputErrorUndoesRecord(t *testing.T) {
+	ctx := context.Background()
+	q42, chunks := q42Import(t, 7, 20_000)
+	g := sink.NewGraph()
+	out := newGraphOutput(t, g)
+	c, err := sink.NewRDFConsumer(out)
+	require.NoError(t, err)
+	f := &feeder{c: c}
+	for _, m := range chunks[:len(chunks)-1] {
+		require.NoError(t, f.feed(t, m))
+	}
+	err = f.feed(t, chunks[len(chunks)-1])
+	require.ErrorIs(t, err, sink.ErrGraphOutputNotOpen)
+	var se *sink.StageError
+	assert.False(t, errors.As(err, &se), "an output failure is not a bad record")
+	assert.Equal(t, len(chunks)-1, c.Pending())
+
+	require.NoError(t, out.Begin(ctx))
+	f.next--
+	require.NoError(t, f.feed(t, chunks[len(chunks)-1]))
+	require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
+	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, g))
+}
+
+func TestRDFConsumerBadInput(t *testing.T) {
+	_, err := sink.NewRDFConsumer(nil)
+	require.Error(t, err)
+	c, err := sink.NewRDFConsumer(newGraphOutput(t, sink.NewGraph()))
+	require.NoError(t, err)
+	require.Len(t, c.Tables(), 1)
+	assert.Equal(t, sink.RDFConsumerTable, c.Tables()[0].Schema().Name)
+	assert.Equal(t, sink.StageDecode, stageOf(t, c.Process(context.Background(), nil)))
+	for _, v := range []string{"", "null", "[]", `{"$schema":"/mediawiki/wikibase/entity/rdf_change/2.0.0"}`, "\xff"} {
+		err := c.Process(context.Background(), &source.Record{Topic: "t", Value: []byte(v)})
+		assert.Equal(t, sink.StageDecode, stageOf(t, err), "%q", v)
+		require.ErrorIs(t, err, rdfdiff.ErrInvalidEvent)
+	}
+	assert.Equal(t, int64(5), c.Stats().Undecodable)
 }
