@@ -58,8 +58,8 @@ func TestJobKillLoopSingleInstance(t *testing.T) {
 	t.Log(rep)
 	env.finish(final)
 	res := env.verify()
-	t.Logf("single instance: %d kills, %d starts, %d input records, %d outputs, %d aborted output records in %d aborted runs, wall %v",
-		rep.Kills, rep.Starts, res.inputs, res.outputs, res.aborted, res.abortedRuns, time.Since(env.start).Round(time.Millisecond))
+	t.Logf("single instance: %d kills (by phase %v), %d starts, %d input records, %d outputs, %d aborted output records (%d runs of consecutive offsets), wall %v",
+		rep.Kills, env.killedIn, rep.Starts, res.inputs, res.outputs, res.aborted, res.abortedRuns, time.Since(env.start).Round(time.Millisecond))
 	if kills >= 10 {
 		assert.Positive(t, res.aborted, "no kill aborted a transaction holding records: the kills did not hit the commit cycle")
 	}
@@ -92,8 +92,8 @@ func TestJobKillLoopTwoInstances(t *testing.T) {
 	env.finish(finals...)
 	res := env.verify()
 	moved := env.takeovers.moved()
-	t.Logf("two instances: %d kills, %d starts, %d input records, %d outputs, %d aborted output records in %d aborted runs, task take-overs %v, wall %v",
-		reps[0].Kills+reps[1].Kills, reps[0].Starts+reps[1].Starts, res.inputs, res.outputs, res.aborted, res.abortedRuns,
+	t.Logf("two instances: %d kills (by phase %v), %d starts, %d input records, %d outputs, %d aborted output records (%d runs of consecutive offsets), task take-overs %v, wall %v",
+		reps[0].Kills+reps[1].Kills, env.killedIn, reps[0].Starts+reps[1].Starts, res.inputs, res.outputs, res.aborted, res.abortedRuns,
 		env.takeovers.summary(), time.Since(env.start).Round(time.Millisecond))
 	if kills >= 4 {
 		assert.NotEmpty(t, moved, "no task was taken over by both instances: partitions never moved between them")
@@ -133,13 +133,15 @@ type killEnv struct {
 	prodDone chan error
 
 	takeovers *killTakeoverLog
+	// killedIn counts kills by the phase the killed child was last in.
+	killedIn map[string]int
 }
 
 func newKillEnv(t *testing.T, kills int) *killEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(kills)*5*time.Second)
 	t.Cleanup(cancel)
 	env := &killEnv{t: t, ctx: ctx, start: time.Now(), stateDir: t.TempDir(), counts: make(map[string]int),
-		takeovers: newKillTakeoverLog()}
+		takeovers: newKillTakeoverLog(), killedIn: make(map[string]int)}
 	env.seed = rand.Uint64() | 1
 	if s := os.Getenv("STREAMKIT_KILL_SEED"); s != "" {
 		var err error
@@ -201,6 +203,22 @@ func killFreePort(t *testing.T) int {
 	return port
 }
 
+var killPhaseRE = regexp.MustCompile(`killjob: phase=(\w+)`)
+
+// recordKill notes the phase a killed child was last in: the last phase
+// line it printed ("startup" if none: killed before it was given a task).
+// The phases are per task, and tasks checkpoint in parallel, so this is
+// the phase of the task that moved last.
+func (e *killEnv) recordKill(c *jobtest.Child) {
+	phase := "startup"
+	if m := killPhaseRE.FindAllStringSubmatch(c.Output(), -1); len(m) > 0 {
+		phase = m[len(m)-1][1]
+	}
+	e.mu.Lock()
+	e.killedIn[phase]++
+	e.mu.Unlock()
+}
+
 // logWriter returns the writer of an instance's child output: the
 // take-over log, and the file STREAMKIT_KILL_LOGS/<test>-<instance>.log if
 // that variable names a directory (full logs of every run, for debugging).
@@ -250,15 +268,16 @@ func (e *killEnv) loop(instance string, kills int, salt uint64, maxDown time.Dur
 		Name:        "killjob-" + instance,
 		Kills:       kills,
 		MinUptime:   300 * time.Millisecond,
-		MaxUptime:   2500 * time.Millisecond,
+		MaxUptime:   2 * time.Second,
 		MaxDowntime: maxDown,
+		OnKill:      e.recordKill,
 		Seed:        e.seed + salt,
 		Output:      e.logWriter(instance),
 		Command: func(run int) *exec.Cmd {
 			return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
 				"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
 				"-session-timeout", "1s", "-heartbeat", "200ms", "-rebalance-timeout", "3s",
-				"-instance-id", instance, "-max-failures", "10", "-v",
+				"-instance-id", instance, "-trace", "-max-failures", "10", "-v",
 				"-seed", strconv.FormatUint(e.seed+salt*1000+uint64(run)+1, 10))
 		},
 	}
@@ -416,7 +435,8 @@ func (e *killEnv) verify() killResult {
 
 	// What the kills aborted: records a read_uncommitted reader sees and a
 	// read_committed one does not, and the runs of consecutive offsets they
-	// form (about one per aborted transaction and partition).
+	// form (roughly one per aborted transaction and output partition; tasks
+	// share output partitions, so runs of different tasks can interleave).
 	unc, err := e.cl.ReadUncommitted(ctx, "out")
 	require.NoError(t, err)
 	res.uncommitted = unc
@@ -430,7 +450,7 @@ func (e *killEnv) verify() killResult {
 			continue
 		}
 		res.aborted++
-		if prev, ok := last[r.Partition]; !ok || r.Offset > prev+2 { // +2: an abort marker in between
+		if prev, ok := last[r.Partition]; !ok || r.Offset != prev+1 {
 			res.abortedRuns++
 		}
 		last[r.Partition] = r.Offset

@@ -17,6 +17,10 @@
 // record, at the barrier (flush), while writing checkpoint objects, and just
 // before and just after the Kafka commit.
 //
+// -trace prints a line as each task enters a phase of its cycle, so that a
+// kill test can tell from the last line before a kill where the kill
+// landed.
+//
 // SIGTERM or SIGINT stop the job cleanly (Job.Stop: a last checkpoint and
 // commit) and the process exits 0; any failure of the job exits 1.
 package main
@@ -33,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,7 +63,7 @@ type config struct {
 	heartbeat, stopTimeout, rebalance       time.Duration
 	maxFailures                             int
 	seed                                    uint64
-	verbose                                 bool
+	verbose, trace                          bool
 }
 
 func main() {
@@ -81,6 +86,8 @@ func main() {
 	flag.IntVar(&c.maxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures, "consecutive checkpoint failures tolerated")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
 	flag.BoolVar(&c.verbose, "v", false, "log at info level (default: warnings)")
+	flag.BoolVar(&c.trace, "trace", false,
+		`print "killjob: phase=<phase> task=<n>" to stderr as each task enters a phase of its cycle (claim, process, barrier, snapshot, commit, committed), so that a test can tell where its kills landed`)
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "killjob:", err)
@@ -117,7 +124,8 @@ func run(c config) error {
 	kcfg.Metadata.Retry.Backoff = 100 * time.Millisecond
 	kcfg.Producer.Retry.Backoff = 50 * time.Millisecond
 
-	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p}
+	tr := &tracer{on: c.trace}
+	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p, tr: tr}
 	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","), Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg})
@@ -126,10 +134,13 @@ func run(c config) error {
 		if err != nil {
 			return nil, err
 		}
-		return &pausingOutput{KafkaOutput: o, p: p}, nil
+		tt := &taskTrace{tr: tr, task: info.Task}
+		tt.phase("claim")
+		return &pausingOutput{KafkaOutput: o, p: p, tt: tt}, nil
 	}
 	newProcessor := func(_ streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
-		return &counter{out: out, topic: c.out, p: p, counts: checkpoint.NewTable[string, int64](Table, TableVersion)}, nil
+		return &counter{out: out, topic: c.out, p: p, tt: out.tt,
+			counts: checkpoint.NewTable[string, int64](Table, TableVersion)}, nil
 	}
 	job, err := streamkit.NewJob(c.job, in, newOutput, newProcessor,
 		streamkit.WithCheckpointStore(store),
@@ -170,6 +181,7 @@ type counter struct {
 	out    *pausingOutput
 	topic  string
 	p      *pauser
+	tt     *taskTrace
 	counts *checkpoint.Table[string, int64]
 }
 
@@ -178,6 +190,9 @@ func (c *counter) Tables() []checkpoint.StateTable { return []checkpoint.StateTa
 func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	if len(rec.Key) == 0 {
 		return streamkit.Stage("decode", fmt.Errorf("killjob: record without a key"))
+	}
+	if !c.tt.processing.Swap(true) {
+		c.tt.phase("process")
 	}
 	c.p.maybe(ctx, 500) // now and then, a kill lands mid-batch
 	k := string(rec.Key)
@@ -193,6 +208,7 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 
 // Flush is the barrier: the first step of every checkpoint.
 func (c *counter) Flush(ctx context.Context) error {
+	c.tt.phase("barrier")
 	c.p.maybe(ctx, 4)
 	return nil
 }
@@ -200,12 +216,18 @@ func (c *counter) Flush(ctx context.Context) error {
 // pausingOutput pauses around the commit of a KafkaOutput.
 type pausingOutput struct {
 	*streamkit.KafkaOutput
-	p *pauser
+	p  *pauser
+	tt *taskTrace
 }
 
 func (o *pausingOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
+	o.tt.phase("commit")
 	o.p.maybe(ctx, 4)
 	err := o.KafkaOutput.Commit(ctx, cp)
+	if err == nil {
+		o.tt.phase("committed")
+		o.tt.processing.Store(false)
+	}
 	o.p.maybe(ctx, 4)
 	return err
 }
@@ -213,10 +235,12 @@ func (o *pausingOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error 
 // pausingStore pauses before committing a checkpoint object.
 type pausingStore struct {
 	checkpoint.Store
-	p *pauser
+	p  *pauser
+	tr *tracer
 }
 
 func (s *pausingStore) Create(ctx context.Context, name string) (checkpoint.ObjectWriter, error) {
+	s.tr.printf("killjob: phase=snapshot object=%s\n", name)
 	w, err := s.Store.Create(ctx, name)
 	if err != nil {
 		return nil, err
@@ -234,6 +258,25 @@ func (w *pausingWriter) Close() error {
 	w.p.maybe(w.ctx, 4)
 	return w.ObjectWriter.Close()
 }
+
+// tracer prints phase lines when -trace is on.
+type tracer struct{ on bool }
+
+func (t *tracer) printf(format string, args ...any) {
+	if t.on {
+		fmt.Fprintf(os.Stderr, format, args...)
+	}
+}
+
+// taskTrace is the phase tracing of one task.
+type taskTrace struct {
+	tr   *tracer
+	task int
+	// processing is set by the first record after a take-over or commit.
+	processing atomic.Bool
+}
+
+func (t *taskTrace) phase(name string) { t.tr.printf("killjob: phase=%s task=%d\n", name, t.task) }
 
 // pauser sleeps a random time up to max with probability 1/oneIn.
 type pauser struct {
