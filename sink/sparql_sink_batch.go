@@ -603,6 +603,10 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 		}
 		return r.bisect(ctx, changes[mid:], origins[mid:], last)
 	}
+	if perr := r.probe(ctx); perr != nil {
+		return fmt.Errorf("sink: the store rejected %s revision %d (%w), but also a no-op update (%w): "+
+			"it is not the change's fault, so it is not dead-lettered", changes[0].EntityID, changes[0].Revision, err, perr)
+	}
 	c := changes[0]
 	rc := &RejectedChange{EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation, Change: c, Origins: origins[0], Err: err}
 	var re *requestError
@@ -620,4 +624,20 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 		return r.send(ctx, nil, cp)
 	}
 	return nil
+}
+
+// probe sends an update that any healthy store accepts and that changes
+// nothing (DELETE DATA of a triple that never exists, in the commit graph),
+// before a change is dead-lettered: a store that answers 400 to everything
+// (the Oxigraph shim answers 400 to any exception, even one of its own)
+// must fail the commit, not dead-letter the whole checkpoint.
+func (r *commitRun) probe(ctx context.Context) error {
+	b := r.s.b
+	node := rdfdiff.NewIRI(b.commitNS + "probe")
+	w := &updateWriter{}
+	if err := w.data("DELETE DATA", b.commitGraph, []rdfdiff.Triple{{S: node, P: node, O: node}}); err != nil {
+		return err
+	}
+	_, err := r.s.store.UpdateResponse(ctx, string(w.buf))
+	return err
 }

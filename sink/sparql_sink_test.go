@@ -453,6 +453,24 @@ func TestSPARQLBisectsToTheRejectedChange(t *testing.T) {
 	}
 }
 
+func TestSPARQLStoreRejectingEverythingDeadLettersNothing(t *testing.T) {
+	ctx := context.Background()
+	rs := newRecordingStore(t, func(string, int) (int, string) { return http.StatusBadRequest, "java.lang.OutOfMemoryError" })
+	calls := 0
+	s := newTestSPARQL(t, rs.client(t), WithRejectedHandler(RejectedFunc(func(context.Context, *RejectedChange) error {
+		calls++
+		return nil
+	})))
+	require.NoError(t, s.Begin(ctx))
+	require.NoError(t, s.Add(entityImport("Q1", 1, 1)))
+	require.NoError(t, s.Add(entityImport("Q2", 1, 1)))
+	err := s.Commit(ctx, testCP(1, 2))
+	require.ErrorIs(t, err, ErrStoreRejected)
+	require.ErrorContains(t, err, "not dead-lettered")
+	assert.Zero(t, calls)
+	assert.Zero(t, s.Stats().RejectedChanges)
+}
+
 func TestSPARQLUnsafeTermIsRejectedWithoutSending(t *testing.T) {
 	ctx := context.Background()
 	rs := newRecordingStore(t, nil)
