@@ -289,8 +289,10 @@ type segment struct {
 // data) or a term that cannot be written safely means some change is bad:
 // with a RejectedHandler the sink re-sends the checkpoint's changes in
 // halves, recursively, down to single changes; each change still rejected
-// alone goes to the handler with its provenance, and the rest applies, in
-// order, with the commit point on the last request. A rejected change is
+// alone goes to the handler with its provenance (after a no-op update proves
+// that the store accepts requests at all: one that rejects everything fails
+// the Commit instead of dead-lettering the checkpoint), and the rest applies,
+// in order, with the commit point on the last request. A rejected change is
 // skipped, so later changes of the same entity apply to a store that lacks
 // it; WDQS's reconciliation repairs such entities.
 //
