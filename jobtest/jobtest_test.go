@@ -87,7 +87,10 @@ func TestKillLoopKillsAndRestarts(t *testing.T) {
 		Kills:     4,
 		MinUptime: 10 * time.Millisecond,
 		MaxUptime: 80 * time.Millisecond,
-		Seed:      42,
+		// A downtime between a kill and the next start.
+		MinDowntime: 5 * time.Millisecond,
+		MaxDowntime: 30 * time.Millisecond,
+		Seed:        42,
 		Command: func(run int) *exec.Cmd {
 			runs = append(runs, run)
 			return helperCmd("serve")
@@ -108,6 +111,8 @@ func TestKillLoopKillsAndRestarts(t *testing.T) {
 		assert.GreaterOrEqual(t, u, 10*time.Millisecond)
 	}
 	assert.Contains(t, rep.String(), "serve: 4 kills, 5 starts")
+	assert.GreaterOrEqual(t, rep.Downtime, 4*5*time.Millisecond)
+	assert.LessOrEqual(t, rep.Downtime, 4*30*time.Millisecond)
 
 	assert.Equal(t, 4, final.Run())
 	require.NoError(t, final.WaitOutput(ctx, "ready"))
@@ -139,6 +144,7 @@ func TestKillLoopInvalid(t *testing.T) {
 		"no command":     {Kills: 1},
 		"negative kills": {Kills: -1, Command: func(int) *exec.Cmd { return helperCmd("serve") }},
 		"uptimes":        {MinUptime: time.Second, MaxUptime: time.Millisecond, Command: func(int) *exec.Cmd { return helperCmd("serve") }},
+		"downtimes":      {MinDowntime: time.Second, Command: func(int) *exec.Cmd { return helperCmd("serve") }},
 	} {
 		_, _, err := l.Run(ctx)
 		assert.ErrorIs(t, err, jobtest.ErrInvalidLoop, name)
