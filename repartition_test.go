@@ -204,47 +204,54 @@ func (c *entityCounter) Process(ctx context.Context, rec *source.Record) error {
 	return nil
 }
 
-// TestRepartitionJobFeedsTwoInstances re-keys a single-partition MediaWiki
-// topic by entity ID into 4 partitions, exactly once, while two instances
-// of a stateful job share those 4 partitions through their consumer group.
+// TestRepartitionJobFeedsTwoInstances re-keys the single-partition
+// MediaWiki topics of two data centers by entity ID into 4 partitions,
+// exactly once, while two instances of a stateful job share those 4
+// partitions through their consumer group.
 func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const (
-		mw       = "eqiad.mediawiki.page_change.v1"
+		eqiad    = "eqiad.mediawiki.page_change.v1"
+		codfw    = "codfw.mediawiki.page_change.v1"
 		entities = 12
 	)
 	cl := kafkatest.NewCluster(t)
-	for topic, n := range map[string]int{mw: 1, "by-entity": 4, "counts": 4, "dlq": 1, "counts-dlq": 1} {
+	for topic, n := range map[string]int{eqiad: 1, codfw: 1, "by-entity": 4, "counts": 4, "dlq": 1, "counts-dlq": 1} {
 		require.NoError(t, cl.CreateTopic(ctx, topic, n))
 	}
 
 	// 180 edits of 12 entities, interleaved, revisions increasing per
-	// entity; and 3 events without a usable entity ID.
+	// entity, each entity edited in one data center; and 3 events without
+	// a usable entity ID.
 	var input []kafkatest.Record
 	base := time.UnixMilli(1_728_054_986_000)
 	edits := map[string]int{}
 	badAt := map[int]bool{17: true, 90: true, 151: true}
 	for i := 0; len(input) < 183; i++ {
-		rec := kafkatest.Record{Timestamp: base.Add(time.Duration(len(input)) * time.Second),
+		rec := kafkatest.Record{Topic: eqiad, Timestamp: base.Add(time.Duration(len(input)) * time.Second),
 			Headers: []kafkatest.Header{{Key: "content-type", Value: []byte("application/json")}}}
 		switch {
 		case badAt[len(input)] && len(input) == 17:
 			rec.Value = []byte(`{"page_change_kind":"edit","page":{"namespace_id":0}}`)
 		case badAt[len(input)] && len(input) == 90:
-			rec.Value = pageChange(t, "", 3)
+			rec.Topic, rec.Value = codfw, pageChange(t, "", 3)
 		case badAt[len(input)]:
 			rec.Value = []byte("not json")
 		default:
-			id := "Q" + strconv.Itoa(1+(i*7)%entities)
+			n := 1 + (i*7)%entities
+			id := "Q" + strconv.Itoa(n)
+			if n%2 == 1 {
+				rec.Topic = codfw
+			}
 			edits[id]++
 			rec.Value = pageChange(t, id, int64(1000*edits[id]+i))
 		}
 		input = append(input, rec)
 	}
 
-	in := func(topic string) streamkit.Input {
-		return streamkit.Input{Brokers: cl.Addrs(), Topics: []string{topic},
+	in := func(topics ...string) streamkit.Input {
+		return streamkit.Input{Brokers: cl.Addrs(), Topics: topics,
 			Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
 	}
 	outCfg := streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}
@@ -271,12 +278,26 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 	sort.Ints(tasks)
 	assert.Equal(t, []int{0, 1, 2, 3}, tasks)
 
-	rep, err := streamkit.NewRepartitionJob("mw-by-entity", in(mw), outCfg, "by-entity",
+	rep, err := streamkit.NewRepartitionJob("mw-by-entity", in(eqiad, codfw), outCfg, "by-entity",
 		streamkit.JSONFieldKey("page", "page_title"),
 		streamkit.WithCheckpointInterval(200*time.Millisecond), streamkit.WithDeadLetterTopic("dlq"))
 	require.NoError(t, err)
 	go func() { done <- rep.Run(ctx) }()
-	require.NoError(t, cl.Produce(ctx, mw, input...))
+	byTopic := map[string][]kafkatest.Record{}
+	wantDead := map[string]string{} // "topic@offset" to error class
+	for i, r := range input {
+		if badAt[i] {
+			class := "no-key"
+			if string(r.Value) == "not json" {
+				class = "*json.SyntaxError"
+			}
+			wantDead[r.Topic+"@"+strconv.Itoa(len(byTopic[r.Topic]))] = class
+		}
+		byTopic[r.Topic] = append(byTopic[r.Topic], r)
+	}
+	for topic, recs := range byTopic {
+		require.NoError(t, cl.Produce(ctx, topic, recs...))
+	}
 
 	good := len(input) - len(badAt)
 	_, err = cl.WaitForRecords(ctx, "counts", good)
@@ -292,8 +313,12 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 	// The intermediate topic: every good record once, in the partition of
 	// its entity, in input order per entity, value, headers and timestamp
 	// as read, plus the origin.
-	orig, err := cl.ReadCommitted(ctx, mw)
-	require.NoError(t, err)
+	orig := map[string][]kafkatest.Record{}
+	for _, topic := range []string{eqiad, codfw} {
+		recs, err := cl.ReadCommitted(ctx, topic)
+		require.NoError(t, err)
+		orig[topic] = recs
+	}
 	mid, err := cl.ReadCommitted(ctx, "by-entity")
 	require.NoError(t, err)
 	require.Len(t, mid, good)
@@ -302,11 +327,12 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 		id := string(r.Key)
 		assert.Equal(t, kafkatest.SaramaHashPartition(r.Key, 4), r.Partition, "%s in the partition of its key", id)
 		h := func(k string) string { v, _ := r.HeaderValue(k); return string(v) }
-		assert.Equal(t, mw, h(streamkit.HeaderOriginTopic))
+		topic := h(streamkit.HeaderOriginTopic)
+		require.Contains(t, orig, topic)
 		assert.Equal(t, "0", h(streamkit.HeaderOriginPartition))
 		off, err := strconv.ParseInt(h(streamkit.HeaderOriginOffset), 10, 64)
 		require.NoError(t, err)
-		src := orig[off]
+		src := orig[topic][off]
 		assert.Equal(t, src.Value, r.Value)
 		assert.True(t, src.Timestamp.Equal(r.Timestamp), "timestamp kept")
 		assert.Equal(t, src.Headers, r.Headers[:len(src.Headers)])
@@ -329,7 +355,11 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 		v, origin, ok := strings.Cut(string(r.Value), " ")
 		require.True(t, ok)
 		assert.True(t, strings.HasPrefix(v, id+"="+strconv.Itoa(n[id])+"@"), "output %q is event %d of %s", r.Value, n[id], id)
-		assert.True(t, strings.HasPrefix(origin, mw+"/0@"), "origin %q", origin)
+		dc := eqiad
+		if n, _ := strconv.Atoi(id[1:]); n%2 == 1 {
+			dc = codfw
+		}
+		assert.True(t, strings.HasPrefix(origin, dc+"/0@"), "origin %q of %s", origin, id)
 	}
 	assert.Equal(t, edits, n)
 	cdl, err := cl.ReadCommitted(ctx, "counts-dlq")
@@ -344,13 +374,15 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 	for _, d := range dl {
 		stage, _ := d.HeaderValue(sink.HeaderDLQStage)
 		assert.Equal(t, streamkit.StageRepartitionKey, string(stage))
+		topic, _ := d.HeaderValue(sink.HeaderDLQTopic)
 		off, _ := d.HeaderValue(sink.HeaderDLQOffset)
 		class, _ := d.HeaderValue(sink.HeaderDLQErrorClass)
-		classes[string(off)] = string(class)
+		classes[string(topic)+"@"+string(off)] = string(class)
 		o, _ := strconv.Atoi(string(off))
-		assert.Equal(t, orig[o].Value, d.Value)
+		require.Less(t, o, len(orig[string(topic)]))
+		assert.Equal(t, orig[string(topic)][o].Value, d.Value)
 	}
-	assert.Equal(t, map[string]string{"17": "no-key", "90": "no-key", "151": "*json.SyntaxError"}, classes)
+	assert.Equal(t, wantDead, classes)
 }
 
 // BenchmarkJSONFieldKey measures the entity-ID key function of a
