@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,4 +208,37 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 		assert.Empty(t, rejected, "Virtuoso takes every change")
 	}
 	t.Logf("%s: %+v", dialect, st)
+}
+
+// BenchmarkSPARQLSinkOxigraph measures checkpoints of 100 entity imports
+// (50 triples each, 5 000 triples) committed into Oxigraph through the sink,
+// for several request sizes: the effect of batch size, end to end (merge,
+// plan, write, HTTP, store). Gated by STREAMKIT_OXIGRAPH_URL.
+func BenchmarkSPARQLSinkOxigraph(b *testing.B) {
+	c := storeClient(b, "STREAMKIT_OXIGRAPH_URL")
+	for _, maxTriples := range []int{500, 2000, 10_000} {
+		b.Run(fmt.Sprintf("maxTriples=%d", maxTriples), func(b *testing.B) {
+			ctx := context.Background()
+			graph := testGraph(b)
+			b.Cleanup(func() {
+				_ = c.Update(context.Background(), "DROP SILENT GRAPH <"+graph+"> ; DROP SILENT GRAPH <"+graph+"/commit>")
+			})
+			bu, err := NewUpdateBuilder(wd, WithDataGraph(graph), WithCommitGraph(graph+"/commit"))
+			require.NoError(b, err)
+			s, err := NewSPARQL(c, bu, WithSPARQLLogger(quietLogger(nil)), WithBatchLimits(BatchLimits{MaxTriples: maxTriples}))
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				require.NoError(b, s.Begin(ctx))
+				for j := range 100 {
+					require.NoError(b, s.Add(entityImport(fmt.Sprintf("Q%d", i*100+j+1), 1, 50)))
+				}
+				require.NoError(b, s.Commit(ctx, testCP(uint64(i+1), int64(i))))
+			}
+			st := s.Stats()
+			b.SetBytes(st.Bytes / max(st.Commits, 1))
+			b.ReportMetric(float64(st.Triples)/b.Elapsed().Seconds(), "triples/s")
+			b.ReportMetric(float64(st.Requests)/float64(max(st.Commits, 1)), "requests/commit")
+		})
+	}
 }
