@@ -146,7 +146,10 @@ type reorderMark struct {
 // An event is late, and Add refuses it with a *LateEventError, when its key
 // already released an event at or after it in the key's order: releasing it
 // now would break the order. With WithReorderLateByWatermark the rule is
-// instead WDQS's: time + delay before the last watermark.
+// instead WDQS's: time + delay before the last watermark. The watermark is
+// not state (a restarted job computes it again from the records it reads,
+// as Flink does), so until the first OnWatermark after a restore that rule
+// lets every event in.
 //
 // V must round-trip through msgpack (exported fields, or msgpack tags). A
 // ReorderBuffer is not safe for concurrent use: like a Table it is used by

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,35 +22,33 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
-// entityServer is a Special:EntityData stand-in serving fixture revisions
-// ("Q42/100" → Turtle); a revision it does not know answers 500, so its
-// fetch fails after the retries. It logs the requested revisions.
+// entityServer is a Special:EntityData stand-in (updater.EntityDataHandler)
+// serving fixture revisions ("Q42/100" → Turtle); the revisions in fail
+// answer 500, so their fetch fails after the retries. It logs the requested
+// revisions.
 type entityServer struct {
 	*httptest.Server
-	revs map[string][]byte
-	mu   sync.Mutex
-	log  []string
+	mu  sync.Mutex
+	log []string
 }
 
-func newEntityServer(t *testing.T, revs map[string][]byte) *entityServer {
-	s := &entityServer{revs: revs}
+func newEntityServer(t *testing.T, revs map[string][]byte, fail ...string) *entityServer {
+	s := &entityServer{}
+	data := updater.EntityDataHandler(func(id string, rev int64) ([]byte, bool) {
+		b, ok := revs[fmt.Sprintf("%s/%d", id, rev)]
+		return b, ok
+	})
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/wiki/Special:EntityData/"), ".ttl")
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, updater.EntityDataPath), ".ttl")
 		key := id + "/" + r.URL.Query().Get("revision")
 		s.mu.Lock()
 		s.log = append(s.log, key)
 		s.mu.Unlock()
-		if r.URL.Query().Get("flavor") != "dump" {
-			http.Error(w, "flavor=dump expected", http.StatusBadRequest)
-			return
-		}
-		body, ok := s.revs[key]
-		if !ok {
+		if slices.Contains(fail, key) {
 			http.Error(w, "backend down", http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "text/turtle")
-		_, _ = w.Write(body)
+		data.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -190,7 +189,7 @@ func TestUpdaterEndToEnd(t *testing.T) {
 		"Q2/1": q2r1, "Q2/2": q2r2, "Q2/3": q2r1, // revision 3 reverts to 1
 		"Q42/100": q42, "Q42/102": q42edited, // 101: the backend fails
 		"L691820/50": lex,
-	})
+	}, "Q42/101")
 
 	cl := kafkatest.NewCluster(t)
 	const (
@@ -209,7 +208,7 @@ func TestUpdaterEndToEnd(t *testing.T) {
 	cfg := updater.Config{
 		Brokers: cl.Addrs(), Topics: []string{eqiad, codfw, reconcileIn}, Sarama: cl.SaramaConfig(),
 		Filter:        wikidataFilter,
-		EntityDataURL: srv.URL + "/wiki/Special:EntityData/",
+		EntityDataURL: srv.URL + updater.EntityDataPath,
 		FetchAttempts: 2, FetchRetryDelay: 10 * time.Millisecond,
 		ReorderWindow: time.Second, MaxLateness: time.Second, IdleTimeout: 2 * time.Second,
 		OutputTopic: out, LapsedActionTopic: lapsed, StateInconsistencyTopic: inconsistent, FetchFailureTopic: failed,

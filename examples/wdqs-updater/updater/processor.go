@@ -136,10 +136,18 @@ func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
 	if err != nil {
 		return err
 	}
-	if len(batch) == 0 {
-		return nil
+	// A backfill can release a great many events at once: apply them in
+	// slices, so the output held in memory stays bounded. Slices run one
+	// after the other, so per-entity order holds across them.
+	n := max(64, 4*p.cfg.MaxConcurrentRequests)
+	for len(batch) > 0 {
+		k := min(n, len(batch))
+		if err := p.apply(ctx, batch[:k]); err != nil {
+			return err
+		}
+		batch = batch[k:]
 	}
-	return p.apply(ctx, batch)
+	return nil
 }
 
 // result is what one event produced: the records to write, in order.
