@@ -64,7 +64,9 @@ type KeyFunc func(rec *source.Record) ([]byte, error)
 // properties outside the main namespace); the legacy revision-create events
 // carry it as JSONFieldKey("page_title"). A value that is not JSON fails
 // with the decoder's error (error class "*json.SyntaxError"); a missing,
-// null, empty or non-scalar field fails with ErrNoKey.
+// null, empty or non-scalar field fails with ErrNoKey. Member names match
+// exactly (encoding/json would also accept other cases), and of duplicate
+// members the last counts, as in encoding/json.
 func JSONFieldKey(path ...string) KeyFunc {
 	path = slices.Clone(path)
 	return func(rec *source.Record) ([]byte, error) {
