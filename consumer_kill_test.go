@@ -128,7 +128,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	}
 	loop := &jobtest.KillLoop{
 		Name: "consumerjob", Kills: kills, Seed: seed, Output: logs,
-		MinUptime: 300 * time.Millisecond, MaxUptime: 2500 * time.Millisecond,
+		MinUptime: 300 * time.Millisecond, MaxUptime: 2 * time.Second,
 		Command: func(run int) *exec.Cmd {
 			// A new consumer group per run: the commit point is in the
 			// store, not in the group, and a fresh group never waits for

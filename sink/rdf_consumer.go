@@ -78,6 +78,12 @@ type ChangeWriter interface {
 	Add(c *rdfdiff.EntityChange, origins ...any) error
 }
 
+// The outputs an RDFConsumer feeds.
+var (
+	_ ChangeWriter = (*SPARQL)(nil)
+	_ ChangeWriter = (*GraphOutput)(nil)
+)
+
 // FailureWriter dead-letters a record: *DeadLetter implements it.
 type FailureWriter interface {
 	Write(ctx context.Context, f Failure) error
