@@ -446,3 +446,25 @@ func referenceField(data []byte, path ...string) (string, bool) {
 	}
 	return "", false
 }
+
+// discardSender drops what it is sent.
+type discardSender struct{}
+
+func (discardSender) Send(context.Context, sink.KafkaRecord) error { return nil }
+
+// BenchmarkRepartitionerProcess measures a Repartitioner's work per record
+// (key, headers, origin) without Kafka, on a real page_change event.
+func BenchmarkRepartitionerProcess(b *testing.B) {
+	p, err := streamkit.NewRepartitioner(discardSender{}, "by-entity", streamkit.JSONFieldKey("page", "page_title"))
+	require.NoError(b, err)
+	rec := &source.Record{Topic: "eqiad.mediawiki.page_change.v1", Offset: 123456789, Timestamp: time.Now(),
+		Value: pageChangeFixture(b, "item-edit.json"), Headers: []source.Header{{Key: []byte("content-type"), Value: []byte("application/json")}}}
+	ctx := context.Background()
+	b.SetBytes(int64(len(rec.Value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Process(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
