@@ -57,13 +57,13 @@ const (
 )
 
 type config struct {
-	brokers, topics, out, job, group, state string
-	instanceID                              string
-	interval, pause, sessionTimeout         time.Duration
-	heartbeat, stopTimeout, rebalance       time.Duration
-	maxFailures                             int
-	seed                                    uint64
-	verbose, trace                          bool
+	brokers, topics, out, job, group, state       string
+	instanceID                                    string
+	interval, pause, sessionTimeout               time.Duration
+	heartbeat, stopTimeout, rebalance, txnTimeout time.Duration
+	maxFailures                                   int
+	seed                                          uint64
+	verbose, trace                                bool
 }
 
 func main() {
@@ -83,6 +83,8 @@ func main() {
 	flag.DurationVar(&c.rebalance, "rebalance-timeout", time.Minute,
 		"consumer group rebalance timeout: how long a rebalance waits for members to rejoin (a member killed during a rebalance holds the group that long)")
 	flag.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "how long a clean stop may take")
+	flag.DurationVar(&c.txnTimeout, "txn-timeout", sink.DefaultTransactionTimeout,
+		"transaction timeout: also how long a restart can be blocked by the transaction of an instance killed in the middle of its commit (see the kill tests)")
 	flag.IntVar(&c.maxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures, "consecutive checkpoint failures tolerated")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
 	flag.BoolVar(&c.verbose, "v", false, "log at info level (default: warnings)")
@@ -128,7 +130,8 @@ func run(c config) error {
 	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p, tr: tr}
 	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","), Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
-	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg})
+	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg,
+		Options: []sink.KafkaOption{sink.WithTransactionTimeout(c.txnTimeout)}})
 	newOutput := func(ctx context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
 		o, err := outputs(ctx, info)
 		if err != nil {
