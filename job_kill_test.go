@@ -39,7 +39,8 @@ import (
 // STREAMKIT_KILLS sets the number of kills of the single-instance test
 // (default 20; the two-instance test does half as many, split between its
 // instances); STREAMKIT_KILL_SEED fixes the random seeds to repeat a run;
-// STREAMKIT_KCAT (path to kcat) adds the independent librdkafka reader.
+// STREAMKIT_KCAT (path to kcat) adds the independent librdkafka reader;
+// STREAMKIT_KILL_LOGS=<dir> keeps every child's full log there.
 
 const (
 	killJobName      = "killjob"

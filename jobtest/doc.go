@@ -35,8 +35,14 @@
 //     for a fixed loopback port) and keep producing input while the loop
 //     runs, so that kills land during processing, snapshots and commits.
 //  2. Build the job into a binary once (go build into t.TempDir()) and give
-//     KillLoop a Command that starts it with a short checkpoint interval and
-//     a short consumer-group session timeout, so that restarts are quick.
+//     KillLoop a Command that starts it with a short checkpoint interval, so
+//     that kills land in every phase, and settings that keep restarts quick:
+//     a static group member ID per instance (sarama's
+//     Consumer.Group.InstanceId; a restart then takes the dead member's
+//     place at once), short session and rebalance timeouts, and a
+//     transaction timeout of a few seconds (an instance killed between its
+//     offset commit and EndTxn blocks the group's offset fetches until the
+//     broker expires its transaction).
 //  3. Stop producing, wait until the final run's output is complete, Stop it,
 //     then check the read_committed output (kafkatest.Cluster.ReadCommitted)
 //     and the last committed checkpoint against a reference computed from the
