@@ -312,7 +312,10 @@ type CheckpointEvent struct {
 type Stats struct {
 	// Processed counts records handed to processors (including failed ones).
 	Processed int64
-	// DeadLettered counts records written to the dead-letter topic.
+	// DeadLettered counts records written to the dead-letter topic,
+	// including writes into transactions that were later aborted (the
+	// record is then processed again and dead-lettered again), so it can
+	// exceed the number of dead letters in the topic.
 	DeadLettered int64
 	// Checkpoints counts committed task checkpoints; CheckpointFailures
 	// failed ones.
