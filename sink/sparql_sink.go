@@ -330,7 +330,8 @@ type SPARQL struct {
 	mu       sync.Mutex
 	state    sparqlState
 	segments []*segment
-	pending  int // changes in segments
+	pending  int                  // changes in segments
+	spare    *rdfdiff.Accumulator // reset, for the next checkpoint's first segment
 
 	last  atomic.Pointer[SPARQLCommit]
 	stats sparqlCounters
@@ -517,6 +518,10 @@ func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 }
 
 func (s *SPARQL) newSegment() *segment {
+	if a := s.spare; a != nil {
+		s.spare = nil
+		return &segment{acc: a}
+	}
 	return &segment{acc: rdfdiff.NewAccumulator(s.accOpts...)}
 }
 
@@ -619,6 +624,11 @@ func (s *SPARQL) Close() error {
 }
 
 func (s *SPARQL) reset() {
+	if len(s.segments) > 0 {
+		// Keep one accumulator's memory for the next checkpoint.
+		s.spare = s.segments[0].acc
+		s.spare.Reset()
+	}
 	s.segments = nil
 	s.pending = 0
 }
