@@ -257,8 +257,8 @@ func TestSPARQLDifferential(t *testing.T) {
 		events    int
 		maxReal   int
 	}{
-		{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false, 1000, 0},
-		{"virtuoso", "STREAMKIT_VIRTUOSO_URL", true, 120, 1000},
+		{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false, 800, 0},
+		{"virtuoso", "STREAMKIT_VIRTUOSO_URL", true, 100, 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newDiffStore(t, c.name, c.env, c.byOps)
@@ -292,8 +292,12 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 
 	g := NewGraph(WithLagMarker(wd.ConceptURI()))
 	gen := newDSStream(t, seed, 3, maxReal)
-	for _, e := range gen.ents {
-		t.Logf("entity %s: %d triples", e.id, len(e.bases[0]))
+	if store != nil {
+		// Known bug, see TestSPARQLReconcileKeepsOtherSitelinkClaims: until
+		// UpdateBuilder's reconciliation stops clearing every subject of the
+		// new list, merged sitelinks make the stores differ from sink.Graph.
+		gen.noMerges = true
+		t.Log("sitelink merges off for the store: UpdateBuilder reconcile bug, see TestSPARQLReconcileKeepsOtherSitelinkClaims")
 	}
 	var (
 		re      = rdfdiff.NewReassembler()
@@ -414,4 +418,83 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 	}
 	require.Positive(t, checked)
 	t.Logf("%d batches, %d triples of patch weight, %d messages, graph of %d triples; ops %v", batch, triples, offset, g.Len(), gen.ops)
+}
+
+// TestSPARQLReconcileKeepsOtherSitelinkClaims is the smallest case the
+// differential test found where UpdateBuilder and sink.Graph disagree.
+// Entity A has a sitelink; entity B takes it over (a merge: B's revision
+// holds the article with schema:about B while A's still claims it) and B is
+// reconciled. WDQS's MultiSync (reference §3.4) and sink.Graph delete only
+// B's old sitelinks, B's statement nodes' and B's own triples that are not
+// in the new list, so <article> schema:about A stays. UpdateBuilder's
+// reconciliation also runs DELETE { ?s ?p ?o } for every subject of the new
+// list (sparql_update.go, appendPatch → deleteSubjects(w, all)), which
+// includes the article, so the store loses <article> schema:about A.
+// Expected fix: clear only the new list's statement nodes (and the lexeme's
+// forms and senses), as clearOodStatementsAboutStatements does.
+func TestSPARQLReconcileKeepsOtherSitelinkClaims(t *testing.T) {
+	ctx := context.Background()
+	a, b := wd.EntityTerm("Q1000001"), wd.EntityTerm("Q1000002")
+	article := rdfdiff.NewIRI("https://en.wikipedia.org/wiki/Merged_article")
+	site := rdfdiff.NewIRI("https://en.wikipedia.org/")
+	block := func(about rdfdiff.Term) []rdfdiff.Triple {
+		return []rdfdiff.Triple{
+			{S: article, P: gRDFType, O: dsArticle},
+			{S: article, P: gSchemaAbout, O: about},
+			{S: article, P: dsIsPartOf, O: site},
+			{S: article, P: dsSchemaName, O: rdfdiff.NewLangLiteral("Merged article", "en")},
+		}
+	}
+	label := func(e rdfdiff.Term, text string) rdfdiff.Triple {
+		return rdfdiff.Triple{S: e, P: dsRDFSLabel, O: rdfdiff.NewLangLiteral(text, "en")}
+	}
+	shared := rdfdiff.WikibaseShared(wd)
+	revA := append(block(a), label(a, "A"), rdfdiff.Triple{S: site, P: gWikiGroup, O: rdfdiff.NewLiteral("wikipedia")})
+	revB := []rdfdiff.Triple{label(b, "B")}
+	newB := append(block(b), label(b, "B merged"))
+	batches := []*rdfdiff.ConsolidatedPatch{
+		gBatch(t, &rdfdiff.EntityChange{EntityID: "Q1000001", Revision: 1, Operation: rdfdiff.OpImport, Patch: rdfdiff.Diff(nil, revA, shared)},
+			&rdfdiff.EntityChange{EntityID: "Q1000002", Revision: 2, Operation: rdfdiff.OpImport, Patch: rdfdiff.Diff(nil, revB, shared)}),
+		gBatch(t, &rdfdiff.EntityChange{EntityID: "Q1000002", Revision: 3, Operation: rdfdiff.OpReconcile,
+			Patch: rdfdiff.Patch{Added: rdfdiff.Diff(nil, newB, shared).Added}}),
+	}
+
+	g := NewGraph()
+	for i, p := range batches {
+		require.NoError(t, g.Apply(ctx, p, &CommitPoint{Job: diffJob, CheckpointID: uint64(i + 1)}))
+	}
+	require.True(t, g.Contains(rdfdiff.Triple{S: article, P: gSchemaAbout, O: a}), "sink.Graph keeps A's claim, as WDQS does")
+	require.True(t, g.Contains(rdfdiff.Triple{S: article, P: gSchemaAbout, O: b}))
+	want := diffCanonical(g.Triples())
+
+	ran := false
+	for _, c := range []struct {
+		name, env string
+		byOps     bool
+	}{{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false}, {"virtuoso", "STREAMKIT_VIRTUOSO_URL", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newDiffStore(t, c.name, c.env, c.byOps)
+			if s == nil {
+				t.Skipf("%s not set", c.env)
+			}
+			ran = true
+			for i, p := range batches {
+				s.apply(t, ctx, p, &CommitPoint{Job: diffJob, CheckpointID: uint64(i + 1)})
+			}
+			requireSameNTriples(t, want, s.dump(t), c.name+" vs sink.Graph after reconciling B")
+		})
+	}
+	if !ran {
+		// Without a store, show the difference on the request itself.
+		ub, err := NewUpdateBuilder(wd)
+		require.NoError(t, err)
+		req, err := ub.Build(batches[1], nil)
+		require.NoError(t, err)
+		for _, line := range strings.Split(req, "\n") {
+			if strings.HasPrefix(line, "VALUES ?s {") {
+				require.NotContains(t, line, "<"+article.Value()+">",
+					"the reconciliation clears every triple of the article, also <article> schema:about A")
+			}
+		}
+	}
 }

@@ -70,14 +70,14 @@ type dsEntity struct {
 	// cur is the entity's current revision as the producer knows it; nil
 	// while the entity is deleted (or not created yet).
 	cur []rdfdiff.Triple
-	// sites are the sites its sitelinks use, so that no revision has two
-	// sitelinks to one site (which the consumer's reclassification refuses).
+	// genSites counts the generated sites of its sitelinks: each new
+	// sitelink gets a new site, so that no revision has two sitelinks to one
+	// site (which the consumer's sitelink reclassification refuses).
 	genSites int
 }
 
 // dsStream generates the events.
 type dsStream struct {
-	t     testing.TB
 	r     *rand.Rand
 	ents  []*dsEntity
 	clock time.Time
@@ -88,6 +88,8 @@ type dsStream struct {
 	refBlocks [][]rdfdiff.Triple
 	// Counts of what was generated, for the test log.
 	ops map[string]int
+	// noMerges turns off stealSitelink (see TestSPARQLReconcileKeepsOtherSitelinkClaims).
+	noMerges bool
 }
 
 // dsLoadTurtle parses a Turtle fixture of testdata/<dir>.
@@ -212,7 +214,7 @@ func dsPrune(id string, ts []rdfdiff.Triple) []rdfdiff.Triple {
 // (0: no limit) take part only through their (smaller) clones, which keeps
 // the stream light for slow stores.
 func newDSStream(t testing.TB, seed uint64, clones, maxReal int) *dsStream {
-	s := &dsStream{t: t, r: rand.New(rand.NewPCG(seed, 0x5eed)), ops: map[string]int{},
+	s := &dsStream{r: rand.New(rand.NewPCG(seed, 0x5eed)), ops: map[string]int{},
 		clock: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), rev: 2_000_000_000}
 	real := dsRealEntities(t)
 	for _, e := range real {
@@ -310,7 +312,7 @@ func (s *dsStream) next(e *dsEntity) []rdfdiff.Triple {
 	return slices.Compact(ts)
 }
 
-// links returns the nodes the entity links to that match keep.
+// dsLinked returns the objects of the entity's triples that match keep.
 func dsLinked(ts []rdfdiff.Triple, ent rdfdiff.Term, keep func(rdfdiff.Triple) bool) []rdfdiff.Term {
 	var out []rdfdiff.Term
 	for _, tr := range ts {
@@ -455,6 +457,10 @@ func (s *dsStream) changeSitelink(e *dsEntity, ts []rdfdiff.Triple) []rdfdiff.Tr
 		}
 		s.ops["edit: rename sitelink"]++
 		return ts
+	case k == 2 && r.IntN(2) == 0 && !s.noMerges:
+		if ts, ok := s.stealSitelink(e, ts); ok {
+			return ts
+		}
 	}
 	e.genSites++
 	site := rdfdiff.NewIRI(fmt.Sprintf("https://gen%d.wikipedia.org/", e.genSites))
@@ -469,6 +475,44 @@ func (s *dsStream) changeSitelink(e *dsEntity, ts []rdfdiff.Triple) []rdfdiff.Tr
 	)
 	s.ops["edit: add sitelink"]++
 	return ts
+}
+
+// stealSitelink moves a sitelink of another entity to e, as a merge does:
+// e's revision gets the article (about e), while the other entity's current
+// revision still claims it until its next edit. Both entities' events then
+// carry the same shared article triples, and deleting either entity deletes
+// the article's triples (deleteEntity.sparql's ?sl schema:about ?entity).
+func (s *dsStream) stealSitelink(e *dsEntity, ts []rdfdiff.Triple) ([]rdfdiff.Triple, bool) {
+	other := s.ents[s.r.IntN(len(s.ents))]
+	if other == e || other.cur == nil {
+		return ts, false
+	}
+	from := wd.EntityTerm(other.id)
+	articles := dsLinkedFrom(other.cur, gSchemaAbout, from)
+	if len(articles) == 0 {
+		return ts, false
+	}
+	a := articles[s.r.IntN(len(articles))]
+	var block []rdfdiff.Triple
+	var site rdfdiff.Term
+	for _, tr := range other.cur {
+		if tr.S == a {
+			if tr.P == gSchemaAbout {
+				tr.O = wd.EntityTerm(e.id)
+			}
+			if tr.P == dsIsPartOf {
+				site = tr.O
+			}
+			block = append(block, tr)
+		}
+	}
+	for _, tr := range ts {
+		if tr.P == dsIsPartOf && tr.O == site || tr.S == a {
+			return ts, false // e has a sitelink to that site already
+		}
+	}
+	s.ops["edit: steal sitelink (merge)"]++
+	return append(ts, block...), true
 }
 
 // dsLinkedFrom returns the subjects of triples (?s p o).
