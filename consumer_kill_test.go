@@ -107,6 +107,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	require.NoError(t, cl.CreateTopic(ctx, ckTopic, 1))
 
 	bin := buildConsumerJob(t)
+	t.Logf("child built in %v", time.Since(start).Round(time.Millisecond))
 	stateDir := t.TempDir()
 	var (
 		mu       sync.Mutex
@@ -152,6 +153,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	ref := sink.NewGraph()
 	var produced int64
 	prodDone := make(chan error, 1)
+	prodStart := time.Now()
 	go func() {
 		for i := range changes {
 			c := gen.change()
@@ -167,8 +169,8 @@ func TestConsumerKillOxigraph(t *testing.T) {
 					prodDone <- fmt.Errorf("change %d: %w", i, err)
 					return
 				}
-				if len(msgs) > 1 && gen.r.IntN(3) == 0 {
-					time.Sleep(time.Duration(gen.r.IntN(200)) * time.Millisecond)
+				if len(msgs) > 1 && gen.r.IntN(4) == 0 {
+					time.Sleep(time.Duration(gen.r.IntN(150)) * time.Millisecond)
 				}
 			}
 			acc := rdfdiff.NewAccumulator()
@@ -184,12 +186,13 @@ func TestConsumerKillOxigraph(t *testing.T) {
 			produced += int64(len(msgs))
 			mu.Unlock()
 			select { // pace the stream over the loop, so kills land on work
-			case <-time.After(40 * time.Millisecond):
+			case <-time.After(15 * time.Millisecond):
 			case <-ctx.Done():
 				prodDone <- ctx.Err()
 				return
 			}
 		}
+		t.Logf("stream produced in %v", time.Since(prodStart).Round(time.Millisecond))
 		prodDone <- nil
 	}()
 
@@ -202,6 +205,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	require.NoError(t, err)
 	t.Log(rep)
 	require.NoError(t, <-prodDone, "producing the stream")
+	loopEnd := time.Now()
 	// The kills must have landed on work: most killed runs committed.
 	mu.Lock()
 	committedRuns, midEvent := 0, 0
@@ -242,6 +246,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	}
 	require.NoError(t, err)
 	sctx, scancel := context.WithTimeout(ctx, time.Minute)
+	t.Logf("drained %v after the loop", time.Since(loopEnd).Round(time.Millisecond))
 	require.NoError(t, final.Stop(sctx), "clean stop of the final run")
 	scancel()
 	require.Contains(t, final.Output(), "consumerjob: stopped cleanly")
