@@ -2,7 +2,6 @@ package streamkit
 
 import (
 	"cmp"
-	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -293,7 +292,7 @@ func (b *ReorderBuffer[K, V]) Add(key K, ev ReorderEvent[V]) error {
 	for i > 0 && b.compare(es[i-1].T, es[i-1].S, t, ev.Seq) > 0 {
 		i--
 	}
-	es = slices.Insert(slices.Clip(es), i, e)
+	es = slices.Insert(es, i, e)
 	b.pending.Set(key, es)
 	b.n++
 	b.push(key, t)
@@ -313,7 +312,7 @@ func (b *ReorderBuffer[K, V]) push(key K, t int64) {
 		due = 1<<63 - 1
 	}
 	b.tick++
-	heap.Push(&b.timers, reorderTimer[K]{due: due, tick: b.tick, key: key})
+	b.timers.push(reorderTimer[K]{due: due, tick: b.tick, key: key})
 }
 
 // OnWatermark releases every event due at wm — time + delay ≤ wm — through
@@ -331,7 +330,7 @@ func (b *ReorderBuffer[K, V]) OnWatermark(wm time.Time, release func(key K, ev R
 	b.wm = w
 	for len(b.timers) > 0 && b.timers[0].due <= w {
 		key, limit := b.timers[0].key, b.timers[0].due
-		heap.Pop(&b.timers)
+		b.timers.pop()
 		es, ok := b.pending.Get(key)
 		if !ok {
 			continue // released before its own timer fired
@@ -354,7 +353,7 @@ func (b *ReorderBuffer[K, V]) OnWatermark(wm time.Time, release func(key K, ev R
 		for i := 0; i <= last; i++ {
 			e := es[i]
 			if err := release(key, ReorderEvent[V]{Time: time.Unix(0, e.T).UTC(), Seq: e.S, Value: e.V}); err != nil {
-				b.setRemaining(key, es[i:])
+				b.setRemaining(key, slices.Delete(es, 0, i))
 				// The timer of this key's first remaining event may have
 				// been popped already: re-arm it.
 				b.push(key, es[i].T)
@@ -365,7 +364,7 @@ func (b *ReorderBuffer[K, V]) OnWatermark(wm time.Time, release func(key K, ev R
 				b.marks.Set(key, reorderMark{T: e.T, S: e.S})
 			}
 		}
-		b.setRemaining(key, es[last+1:])
+		b.setRemaining(key, slices.Delete(es, 0, last+1))
 	}
 	return nil
 }
@@ -375,7 +374,7 @@ func (b *ReorderBuffer[K, V]) setRemaining(key K, rest []reorderEntry[V]) {
 		b.pending.Delete(key)
 		return
 	}
-	b.pending.Set(key, slices.Clone(rest))
+	b.pending.Set(key, rest)
 }
 
 // rebuild recomputes the count and the timers from the pending table after
@@ -423,17 +422,46 @@ type reorderTimer[K comparable] struct {
 	key       K
 }
 
+// reorderHeap is a binary min-heap of timers by (due, tick), without
+// container/heap's boxing of every element.
 type reorderHeap[K comparable] []reorderTimer[K]
 
-func (h reorderHeap[K]) Len() int { return len(h) }
-func (h reorderHeap[K]) Less(i, j int) bool {
+func (h reorderHeap[K]) less(i, j int) bool {
 	return h[i].due < h[j].due || h[i].due == h[j].due && h[i].tick < h[j].tick
 }
-func (h reorderHeap[K]) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *reorderHeap[K]) Push(x any)   { *h = append(*h, x.(reorderTimer[K])) }
-func (h *reorderHeap[K]) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *reorderHeap[K]) push(t reorderTimer[K]) {
+	*h = append(*h, t)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *reorderHeap[K]) pop() {
+	s := *h
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = reorderTimer[K]{}
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s.less(l, m) {
+			m = l
+		}
+		if r := l + 1; r < n && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
 }
