@@ -41,8 +41,9 @@
 // advances it, which leaves the store wrong until reconciliation).
 //
 // Checkpoints: -checkpoint-dir DIR (a filesystem store), or Swift with
-// -swift-auth-url, -swift-user, -swift-container and the key in the
-// environment variable STREAMKIT_SWIFT_KEY (kept off the command line).
+// -swift-auth-url, -swift-user (or $STREAMKIT_SWIFT_USER), -swift-container
+// and the key in the environment variable STREAMKIT_SWIFT_KEY (kept off the
+// command line); these are the variables the Swift tests use.
 // -checkpoint-interval (10s) is also the output latency. -from-savepoint
 // NAME starts from a savepoint once. On SIGINT or SIGTERM the updater drains
 // and commits, and with -stop-savepoint NAME also takes a savepoint, then
@@ -159,7 +160,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.DeadLetterTopic, "dlq-topic", "", "dead-letter topic of undecodable records (without it such a record stops the job)")
 	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "filesystem checkpoint store directory")
 	fs.StringVar(&o.swiftAuthURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
-	fs.StringVar(&o.swiftUser, "swift-user", "", "Swift user")
+	fs.StringVar(&o.swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
 	fs.StringVar(&o.swiftContainer, "swift-container", "wdqs-updater", "Swift container")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", streamkit.DefaultCheckpointInterval, "checkpoint interval (and output latency)")
 	fs.StringVar(&c.RestoreFromSavepoint, "from-savepoint", "", "start once from this savepoint")

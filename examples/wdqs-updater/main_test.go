@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
@@ -47,6 +48,21 @@ func TestUsage(t *testing.T) {
 // cluster until an import is out, then cancels its context as SIGTERM
 // would: it must drain, take the savepoint and exit 0.
 func TestRunStopsWithSavepoint(t *testing.T) {
+	dir := t.TempDir()
+	runStopsWithSavepoint(t, []string{"-checkpoint-dir", dir}, checkpoint.NewFileStore(dir))
+}
+
+// TestRunStopsWithSavepointSwift is the same with the checkpoints in a real
+// Swift (STREAMKIT_SWIFT_AUTH_URL, _USER, _KEY; scripts/swift-saio.sh).
+func TestRunStopsWithSavepointSwift(t *testing.T) {
+	conn := checkpointtest.RealSwiftConnection(t)
+	container := checkpointtest.TempContainer(t, conn)
+	t.Setenv(checkpointtest.EnvSwiftKey, conn.ApiKey)
+	runStopsWithSavepoint(t, []string{"-swift-auth-url", conn.AuthUrl, "-swift-user", conn.UserName, "-swift-container", container},
+		checkpoint.NewSwiftStore(conn, container))
+}
+
+func runStopsWithSavepoint(t *testing.T, storeArgs []string, store checkpoint.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	q42, err := os.ReadFile("updater/testdata/entities/Q42.ttl")
@@ -73,14 +89,13 @@ func TestRunStopsWithSavepoint(t *testing.T) {
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	require.NoError(t, cl.Produce(ctx, "in", event("Q42", 1997465481, t0, "www.wikidata.org"), event("Q1", 1, t0.Add(time.Hour), "elsewhere.org")))
 
-	dir := t.TempDir()
-	args := []string{
+	args := append([]string{
 		"-brokers", strings.Join(cl.Addrs(), ","), "-topics", "in", "-output-topic", "out",
-		"-entitydata-url", srv.URL + updater.EntityDataPath, "-checkpoint-dir", dir,
+		"-entitydata-url", srv.URL + updater.EntityDataPath,
 		"-reorder-window", "1s", "-max-lateness", "1s", "-checkpoint-interval", "200ms",
 		"-lapsed-topic", "", "-inconsistency-topic", "", "-fetch-failure-topic", "",
 		"-stop-savepoint", "before-upgrade",
-	}
+	}, storeArgs...)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var logs bytes.Buffer
@@ -102,7 +117,7 @@ func TestRunStopsWithSavepoint(t *testing.T) {
 		t.Fatal("run did not stop")
 	}
 	assert.Contains(t, logs.String(), "savepoint taken")
-	cp, err := checkpoint.NewCheckpointer(checkpoint.NewFileStore(dir), updater.DefaultJobName+".task-0")
+	cp, err := checkpoint.NewCheckpointer(store, updater.DefaultJobName+".task-0")
 	require.NoError(t, err)
 	sps, err := cp.Savepoints(ctx)
 	require.NoError(t, err)
