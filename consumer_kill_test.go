@@ -44,6 +44,12 @@ import (
 //     a deleted entity has none: no patch was applied twice or out of order;
 //   - the store's commit point is at the end of the topic.
 //
+// The generated data avoids what Oxigraph reads back in another form
+// (xsd:decimal and xsd:double values, language subtags longer than eight
+// characters; see the sink package documentation), so no store quirk needs
+// normalising; the terms still hold quotes, backslashes, line breaks and
+// non-ASCII text.
+//
 // It needs STREAMKIT_OXIGRAPH_URL (the SPARQL endpoint). STREAMKIT_KILLS
 // sets the number of kills (default 20), STREAMKIT_KILL_SEED the seed,
 // STREAMKIT_CONSUMER_KILL_CHANGES the number of generated changes (default

@@ -591,3 +591,53 @@ func BenchmarkRDFConsumer(b *testing.B) {
 	}
 	b.ReportMetric(float64(int64(b.N)*int64(len(chunks)))/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestRDFConsumerJobTwoTasks runs a job on a two-partition topic: each task
+// has its own graph (a graph records one commit point) and its own
+// consumer, and each graph ends with its partition's data.
+func TestRDFConsumerJobTwoTasks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := kafkatest.NewCluster(t)
+	require.NoError(t, cl.CreateTopic(ctx, consumerTopic, 2))
+	graphs := []*sink.Graph{sink.NewGraph(), sink.NewGraph()}
+	fixture := consumerFixture(t, "Import-v2.json")
+	q42, chunks := q42Import(t, 100, 20_000)
+	require.NoError(t, cl.Produce(ctx, consumerTopic, kafkatest.Record{Partition: 0, Value: fixture}))
+	for _, m := range chunks {
+		require.NoError(t, cl.Produce(ctx, consumerTopic, kafkatest.Record{Partition: 1, Value: m}))
+	}
+
+	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{consumerTopic},
+		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
+	job, err := streamkit.NewJob(consumerJob, in,
+		func(ctx context.Context, info streamkit.TaskInfo) (*sink.GraphOutput, error) {
+			return sink.NewGraphOutput(graphs[info.Task])
+		},
+		func(info streamkit.TaskInfo, out *sink.GraphOutput) (streamkit.Processor, error) {
+			return sink.NewRDFConsumer(out, sink.WithConsumerLogger(info.Logger))
+		},
+		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),
+		streamkit.WithCheckpointInterval(100*time.Millisecond),
+		streamkit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- job.Run(ctx) }()
+	want := []int64{1, int64(len(chunks))}
+	require.NoError(t, cl.WaitFor(ctx, "both graphs committed to the end of their partition", func(ctx context.Context) (bool, string, error) {
+		for p, g := range graphs {
+			cp, err := g.Positions(ctx)
+			if err != nil || cp == nil {
+				return false, fmt.Sprintf("task %d: no commit point", p), err
+			}
+			if len(cp.Positions) != 1 || cp.Positions[0] != (sink.Position{Topic: consumerTopic, Partition: int32(p), Offset: want[p]}) {
+				return false, fmt.Sprintf("task %d: %+v", p, cp), nil
+			}
+		}
+		return true, "", nil
+	}))
+	require.NoError(t, job.Stop(ctx))
+	require.NoError(t, <-done)
+	require.Equal(t, dumpGraph(t, referenceGraph(t, decodeAll(t, fixture)...)), dumpGraph(t, graphs[0]))
+	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, graphs[1]))
+}
