@@ -182,13 +182,18 @@ type partitionReassembly struct {
 // partial event from the table before its next record. No chunk is lost or
 // read twice, which the WDQS consumer cannot promise (reference §4.5).
 //
-// Bad input never stops the partition. A record that does not decode is
-// refused with a *StageError (stage "decode"); a broken chunk sequence
-// (rdfdiff.ChunkSequenceError) refuses the records it drops, stage
+// Bad input is refused, never applied in part. A record that does not
+// decode is refused with a *StageError (stage "decode"); a broken chunk
+// sequence (rdfdiff.ChunkSequenceError) refuses the records it drops, stage
 // "reassemble"; a change the output finds invalid refuses its records, stage
 // "accumulate". The record being processed is refused through Process's
-// error (the runner dead-letters it); earlier chunks of the same event go to
-// the consumer's FailureWriter (WithConsumerDeadLetter).
+// error, which the runner dead-letters (WithDeadLetterTopic) so that the
+// partition moves on, or, without a dead-letter topic, stops the job on
+// rather than lose it. Earlier chunks of the same event go to the consumer's
+// FailureWriter (WithConsumerDeadLetter). The runner dead-letters through
+// the task's output, so this needs an output that is a RecordSender
+// (GraphOutput, KafkaOutput); a job writing to a SPARQL store has no
+// dead-letter topic today and stops on a bad record, as WDQS's consumer does.
 //
 // Canary events are dropped and an entity filter applies, as in WDQS. An
 // RDFConsumer is one task's processor: not safe for concurrent use (Stats
