@@ -3,9 +3,15 @@ package sink
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,6 +252,100 @@ func BenchmarkSPARQLSinkOxigraph(b *testing.B) {
 			b.SetBytes(st.Bytes / max(st.Commits, 1))
 			b.ReportMetric(float64(st.Triples)/b.Elapsed().Seconds(), "triples/s")
 			b.ReportMetric(float64(st.Requests)/float64(max(st.Commits, 1)), "requests/commit")
+		})
+	}
+}
+
+// TestSPARQLSinkReplayAfterCrashOxigraph checks the at-least-once window of
+// a checkpoint sent as several requests: the store stops answering after k
+// of them (as if the process died there), a new sink reads the commit point
+// back, the same changes are sent again, and the store ends equal to the
+// reference, with the new commit point.
+func TestSPARQLSinkReplayAfterCrashOxigraph(t *testing.T) {
+	c := storeClient(t, "STREAMKIT_OXIGRAPH_URL")
+	target, err := url.Parse(c.Endpoint())
+	require.NoError(t, err)
+	q42 := withoutOxigraphRefused(loadMunged(t, "Q42-munged.ttl"))
+	borked := withoutOxigraphRefused(loadMunged(t, "Q42-borked.ttl"))
+	l4082 := withoutOxigraphRefused(loadMunged(t, "L4082-munged.ttl"))
+	first := []*rdfdiff.EntityChange{
+		{EntityID: "Q42", Revision: 1, Operation: rdfdiff.OpImport, Patch: q42},
+		{EntityID: "L4082", Revision: 1, Operation: rdfdiff.OpImport, Patch: l4082},
+	}
+	second := []*rdfdiff.EntityChange{
+		{EntityID: "Q42", Revision: 2, Operation: rdfdiff.OpDiff,
+			Patch: rdfdiff.Diff(q42.Added, append(slices.Clone(q42.Added), borked.Added...), rdfdiff.WikibaseShared(wd))},
+		{EntityID: "L4082", Revision: 2, Operation: rdfdiff.OpDelete},
+		{EntityID: "Q42", Revision: 3, Operation: rdfdiff.OpReconcile, Patch: rdfdiff.Patch{Added: q42.Added}},
+	}
+	want := NewGraph()
+	for _, ch := range append(slices.Clone(first), second...) {
+		acc := rdfdiff.NewAccumulator()
+		require.NoError(t, acc.Accumulate(ch))
+		require.NoError(t, want.Apply(context.Background(), acc.Result(), nil))
+	}
+	const topic = "mutation"
+	parts := map[string][]int32{topic: {0}}
+	cp := func(id uint64) *CommitPoint {
+		return &CommitPoint{Job: "replay", CheckpointID: id, Positions: []Position{{Topic: topic, Offset: int64(id * 10)}}}
+	}
+	for _, k := range []int{1, 4} {
+		t.Run(fmt.Sprintf("crash after %d requests", k), func(t *testing.T) {
+			ctx := context.Background()
+			graph := testGraph(t)
+			t.Cleanup(func() {
+				_ = c.Update(context.Background(), "DROP SILENT GRAPH <"+graph+"> ; DROP SILENT GRAPH <"+graph+"/commit>")
+			})
+			b, err := NewUpdateBuilder(wd, WithDataGraph(graph), WithCommitGraph(graph+"/commit"))
+			require.NoError(t, err)
+			limits := WithBatchLimits(BatchLimits{MaxTriples: 500})
+			commitAll := func(s *SPARQL, changes []*rdfdiff.EntityChange, id uint64) error {
+				require.NoError(t, s.Begin(ctx))
+				for _, ch := range changes {
+					require.NoError(t, s.Add(ch))
+				}
+				return s.Commit(ctx, cp(id))
+			}
+			s, err := NewSPARQL(c, b, WithSPARQLLogger(quietLogger(nil)), limits)
+			require.NoError(t, err)
+			require.NoError(t, commitAll(s, first, 1))
+
+			// The dying process: its store connection fails after k updates.
+			var mu sync.Mutex
+			updates := 0
+			proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+			dying := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.Header.Get("Content-Type"), "application/sparql-update") {
+					mu.Lock()
+					updates++
+					n := updates
+					mu.Unlock()
+					if n > k {
+						http.Error(w, "gone", http.StatusServiceUnavailable)
+						return
+					}
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			defer dying.Close()
+			dc, err := NewClient(dying.URL+target.Path, WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
+			require.NoError(t, err)
+			zombie, err := NewSPARQL(dc, b, WithSPARQLLogger(quietLogger(nil)), limits)
+			require.NoError(t, err)
+			require.ErrorIs(t, commitAll(zombie, second, 2), ErrStoreUnavailable)
+			require.Equal(t, int64(k), zombie.Stats().Requests, "k requests of the checkpoint landed")
+
+			// The restarted task: the commit point is still checkpoint 1's.
+			s, err = NewSPARQL(c, b, WithSPARQLLogger(quietLogger(nil)), limits)
+			require.NoError(t, err)
+			got, err := s.ReadCommitPoint(ctx, parts)
+			require.NoError(t, err)
+			require.Equal(t, cp(1), got)
+			require.NoError(t, commitAll(s, second, 2))
+			got, err = s.ReadCommitPoint(ctx, parts)
+			require.NoError(t, err)
+			require.Equal(t, cp(2), got)
+			requireSameGraph(t, tripleSet(want.Triples()), dumpGraph(t, c, graph), storeNormalize)
 		})
 	}
 }
