@@ -188,7 +188,7 @@ type partitionReassembly struct {
 // "reassemble"; a change the output finds invalid refuses its records, stage
 // "accumulate". The record being processed is refused through Process's
 // error, which the runner dead-letters (WithDeadLetterTopic) so that the
-// partition moves on, or, without a dead-letter topic, stops the job on
+// partition moves on, or, without a dead-letter topic, stops the job
 // rather than lose it. Earlier chunks of the same event go to the consumer's
 // FailureWriter (WithConsumerDeadLetter). The runner dead-letters through
 // the task's output, so this needs an output that is a RecordSender
