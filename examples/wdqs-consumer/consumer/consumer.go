@@ -1,0 +1,430 @@
+// Package consumer is the WDQS per-replica consumer assembled from
+// streamkit's public API, as a library: command wdqs-consumer is a thin flag
+// parser over it, and the quickstart runs it in-process.
+//
+// It reads the rdf_change mutation topic, reassembles chunked events
+// (sink.RDFConsumer), merges each checkpoint's changes with WDQS's rules and
+// writes them into one SPARQL store (sink.SPARQL: Blazegraph, Oxigraph,
+// Virtuoso, any SPARQL 1.1 store) or an in-memory graph (sink.GraphOutput).
+// The source positions are written into the store in the same update request
+// as the data, so on an atomic store the consumer is exactly once: a restarted
+// consumer resumes from the positions the store holds, whatever Kafka's
+// consumer group says. The chunks of an event not yet complete are the only
+// state, checkpointed in the checkpoint store so that an event split across a
+// checkpoint is neither lost nor applied twice.
+//
+// Bad input (undecodable records, broken chunk sequences, changes the store
+// rejects) goes to the dead-letter topic when one is configured. Dead letters
+// are sent synchronously to Kafka as they happen, before the store commit
+// that moves past them: they are at-least-once (a checkpoint that fails and
+// is redone dead-letters its records again), never lost.
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+// Defaults of Config.
+const (
+	// DefaultJobName names the job: its checkpoint namespace and the job
+	// node of its commit point in the store.
+	DefaultJobName = "wdqs-consumer"
+	// DefaultLagMarker is the subject of the batch's average event time
+	// (schema:dateModified) that the WDQS UI and WMF monitoring read; it is
+	// hard-coded in WDQS (reference §4.4).
+	DefaultLagMarker = "http://www.wikidata.org"
+)
+
+// ErrInvalidConfig is matched by every error NewJob returns for a
+// configuration that cannot work.
+var ErrInvalidConfig = errors.New("consumer: invalid configuration")
+
+// Config configures the consumer. Brokers, Topics, CheckpointStore and one of
+// StoreURL or Graph are required.
+type Config struct {
+	// JobName names the job (default DefaultJobName): the namespace of its
+	// checkpoints and the job of its commit point in the store. A replica
+	// cloned from another keeps the job name (see the package README).
+	JobName string
+	// Brokers are the Kafka bootstrap addresses; Topics the mutation topics
+	// (co-partitioned; WDQS has one, with one partition).
+	Brokers []string
+	Topics  []string
+	// Group is the consumer group (default the job name). WDQS uses the
+	// host name: every replica must have its own group, since every replica
+	// reads the whole topic. Its offsets are not the commit point (the
+	// store is), so they matter only for partition assignment.
+	Group string
+	// Sarama is the base configuration of the Kafka clients (TLS, SASL,
+	// version); nil for sarama's defaults.
+	Sarama *sarama.Config
+	// Start is where partitions without a commit point in the store start
+	// (default earliest); WDQS's --initialOffsets.
+	Start *source.StartPosition
+
+	// StoreURL is the SPARQL endpoint (query URL) of the store;
+	// UpdateURL its update endpoint when different. Dialect selects the
+	// store's quirks. Mutually exclusive with Graph.
+	StoreURL, UpdateURL string
+	Dialect             sink.Dialect
+	// StoreUser and StorePassword are HTTP basic credentials, if any.
+	StoreUser, StorePassword string
+	// DataGraph and CommitGraph name the graphs of the data and of the
+	// commit point (default: the default graph; Virtuoso needs a data
+	// graph). A separate commit graph keeps the positions out of dumps.
+	DataGraph, CommitGraph string
+	// LagMarker is the subject of the batch's average event time (default
+	// DefaultLagMarker; "-" writes none).
+	LagMarker string
+	// Limits bound each update request (zero fields: the dialect's
+	// defaults); Limits.TargetTriples is WDQS's --batchSize.
+	Limits sink.BatchLimits
+	// RequestTimeout bounds one HTTP request to the store (default: the
+	// client's).
+	RequestTimeout time.Duration
+
+	// Graph, when set, is the in-memory store written instead of a SPARQL
+	// store (the quickstart, tests). It holds one commit point, so the
+	// input must have one partition.
+	Graph *sink.Graph
+	// GraphTarget is the accumulated weight at which a Graph output asks
+	// for an early checkpoint (default sink.DefaultGraphOutputTarget).
+	GraphTarget int
+
+	// Scheme is the Wikibase URI scheme of the entities (default
+	// rdfdiff.WikidataScheme).
+	Scheme *rdfdiff.URIScheme
+	// EntityFilter keeps only the entities it matches (WDQS's
+	// --entityFilter); KeepCanary applies events of the "canary" domain,
+	// which are dropped by default.
+	EntityFilter *regexp.Regexp
+	KeepCanary   bool
+
+	// DeadLetterTopic receives records that cannot be applied, with their
+	// provenance; without it such a record stops the job.
+	// DeadLetterBrokers is its cluster (default Brokers).
+	DeadLetterTopic   string
+	DeadLetterBrokers []string
+
+	// CheckpointStore keeps the incomplete events; CheckpointInterval is
+	// how often the store is written (default
+	// streamkit.DefaultCheckpointInterval; a full batch commits earlier).
+	CheckpointStore    checkpoint.Store
+	CheckpointInterval time.Duration
+	// RestoreFromSavepoint starts once from that savepoint (see
+	// streamkit.WithRestoreFromSavepoint). The store's commit point must
+	// then match the savepoint's positions: restore the store's data from
+	// the same moment.
+	RestoreFromSavepoint string
+
+	// Logger is the job's logger (default slog.Default()).
+	Logger *slog.Logger
+	// JobOptions and SourceOptions are appended to what NewJob builds (a
+	// sidecar's hooks, a test's clock).
+	JobOptions    []streamkit.Option
+	SourceOptions []source.Option
+}
+
+// withDefaults checks cfg and fills its defaults.
+func (cfg Config) withDefaults() (*Config, error) {
+	c := cfg
+	if c.JobName == "" {
+		c.JobName = DefaultJobName
+	}
+	if len(c.Brokers) == 0 {
+		return nil, fmt.Errorf("%w: no brokers", ErrInvalidConfig)
+	}
+	if len(c.Topics) == 0 {
+		return nil, fmt.Errorf("%w: no topics", ErrInvalidConfig)
+	}
+	switch {
+	case c.StoreURL == "" && c.Graph == nil:
+		return nil, fmt.Errorf("%w: a store URL or a Graph is required", ErrInvalidConfig)
+	case c.StoreURL != "" && c.Graph != nil:
+		return nil, fmt.Errorf("%w: a store URL and a Graph are exclusive", ErrInvalidConfig)
+	case c.Graph == nil && c.UpdateURL == "":
+		c.UpdateURL = c.StoreURL
+	}
+	if c.Graph == nil {
+		if _, err := sink.NewClient(c.StoreURL); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		if _, err := sink.NewClient(c.UpdateURL); err != nil {
+			return nil, fmt.Errorf("%w: update URL: %w", ErrInvalidConfig, err)
+		}
+	}
+	if c.CheckpointStore == nil {
+		return nil, fmt.Errorf("%w: a checkpoint store is required (it keeps incomplete events)", ErrInvalidConfig)
+	}
+	if c.Dialect < sink.DialectSPARQL11 || c.Dialect > sink.DialectVirtuoso {
+		return nil, fmt.Errorf("%w: unknown dialect %d", ErrInvalidConfig, c.Dialect)
+	}
+	if c.Dialect == sink.DialectVirtuoso && c.DataGraph == "" && c.Graph == nil {
+		return nil, fmt.Errorf("%w: Virtuoso needs a data graph", ErrInvalidConfig)
+	}
+	if c.Scheme == nil {
+		s := rdfdiff.WikidataScheme()
+		c.Scheme = &s
+	}
+	switch c.LagMarker {
+	case "":
+		c.LagMarker = DefaultLagMarker
+	case "-":
+		c.LagMarker = ""
+	}
+	if len(c.DeadLetterBrokers) == 0 {
+		c.DeadLetterBrokers = c.Brokers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &c, nil
+}
+
+// ParseDialect returns the dialect named s: "blazegraph", "oxigraph" (a
+// SPARQL 1.1 store that applies requests atomically), "virtuoso" or
+// "generic" (the same as oxigraph).
+func ParseDialect(s string) (sink.Dialect, error) {
+	switch s {
+	case "blazegraph":
+		return sink.DialectBlazegraph, nil
+	case "oxigraph", "generic", "sparql11":
+		return sink.DialectSPARQL11, nil
+	case "virtuoso":
+		return sink.DialectVirtuoso, nil
+	}
+	return 0, fmt.Errorf("%w: dialect %q is not blazegraph, oxigraph, virtuoso or generic", ErrInvalidConfig, s)
+}
+
+// EventTime is the source's event-time extractor for rdf_change records:
+// the event's root dt (the edit time), which the sidecar's edit-latency SLO
+// measures from. A record without one gets the zero time (unknown).
+func EventTime(r *source.Record) time.Time {
+	var ev struct {
+		DT string `json:"dt"`
+	}
+	if json.Unmarshal(r.Value, &ev) != nil || ev.DT == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, ev.DT)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// Consumer is one consumer job and the dead-letter producer it writes
+// through. Create it with New, run it with Run, and stop it through Job
+// (Stop, StopWithSavepoint) or by cancelling Run's context.
+type Consumer struct {
+	job *streamkit.Job
+	dl  *KafkaSender
+
+	mu        sync.Mutex
+	graphOuts []*sink.GraphOutput
+}
+
+// New returns the consumer for cfg. It does no I/O.
+func New(cfg Config) (*Consumer, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var dl *KafkaSender
+	if c.DeadLetterTopic != "" {
+		if dl, err = NewKafkaSender(c.DeadLetterBrokers, c.Sarama); err != nil {
+			return nil, err
+		}
+	}
+	srcOpts := []source.Option{source.WithEventTime(EventTime), source.WithLogger(c.Logger)}
+	if c.Sarama != nil {
+		srcOpts = append(srcOpts, source.WithBaseConfig(c.Sarama))
+	}
+	if c.Start != nil {
+		srcOpts = append(srcOpts, source.WithStartPosition(*c.Start))
+	}
+	in := streamkit.Input{Brokers: c.Brokers, Topics: c.Topics, Group: c.Group,
+		Options: append(srcOpts, c.SourceOptions...)}
+	opts := []streamkit.Option{
+		streamkit.WithCheckpointStore(c.CheckpointStore),
+		streamkit.WithLogger(c.Logger),
+	}
+	if c.CheckpointInterval > 0 {
+		opts = append(opts, streamkit.WithCheckpointInterval(c.CheckpointInterval))
+	}
+	if c.DeadLetterTopic != "" {
+		opts = append(opts, streamkit.WithDeadLetterTopic(c.DeadLetterTopic))
+	}
+	if c.RestoreFromSavepoint != "" {
+		opts = append(opts, streamkit.WithRestoreFromSavepoint(c.RestoreFromSavepoint))
+	}
+	opts = append(opts, c.JobOptions...)
+
+	cons := &Consumer{dl: dl}
+	var job *streamkit.Job
+	if c.Graph != nil {
+		job, err = streamkit.NewJob(c.JobName, in,
+			func(_ context.Context, info streamkit.TaskInfo) (*sink.GraphOutput, error) {
+				if info.Task != 0 {
+					return nil, fmt.Errorf("%w: an in-memory graph holds the commit point of one task; task %d has none", ErrInvalidConfig, info.Task)
+				}
+				var gopts []sink.GraphOutputOption
+				if c.GraphTarget != 0 {
+					gopts = append(gopts, sink.WithGraphOutputTarget(c.GraphTarget))
+				}
+				out, err := sink.NewGraphOutput(c.Graph, gopts...)
+				if err == nil {
+					cons.mu.Lock()
+					cons.graphOuts = append(cons.graphOuts, out)
+					cons.mu.Unlock()
+				}
+				return out, err
+			},
+			func(info streamkit.TaskInfo, out *sink.GraphOutput) (streamkit.Processor, error) {
+				return c.newProcessor(info, out, out)
+			}, opts...)
+	} else {
+		job, err = streamkit.NewJob(c.JobName, in,
+			func(_ context.Context, info streamkit.TaskInfo) (*Output, error) {
+				return c.newOutput(info, dl)
+			},
+			func(info streamkit.TaskInfo, out *Output) (streamkit.Processor, error) {
+				return c.newProcessor(info, out, out)
+			}, opts...)
+	}
+	if err != nil {
+		if dl != nil {
+			_ = dl.Close()
+		}
+		if errors.Is(err, streamkit.ErrInvalidJob) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		return nil, err
+	}
+	cons.job = job
+	return cons, nil
+}
+
+// DeadLetters returns the dead letters committed into an in-memory graph's
+// outputs (Config.Graph), in order. With a SPARQL store they are in the
+// dead-letter topic instead, and DeadLetters returns nil.
+func (c *Consumer) DeadLetters() []sink.KafkaRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []sink.KafkaRecord
+	for _, o := range c.graphOuts {
+		out = append(out, o.DeadLetters()...)
+	}
+	return out
+}
+
+// Job returns the job, for a sidecar and for Stop and StopWithSavepoint.
+func (c *Consumer) Job() *streamkit.Job { return c.job }
+
+// Run runs the job (see streamkit.Job.Run) and then closes the dead-letter
+// producer: a Consumer runs once.
+func (c *Consumer) Run(ctx context.Context) error {
+	err := c.job.Run(ctx)
+	if c.dl != nil {
+		if cerr := c.dl.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("consumer: closing the dead-letter producer: %w", cerr)
+		}
+	}
+	return err
+}
+
+// newProcessor returns the task's RDFConsumer, dead-lettering the earlier
+// chunks of broken events through dl when a dead-letter topic is set.
+func (c *Config) newProcessor(info streamkit.TaskInfo, out sink.ChangeWriter, dl sink.RecordSender) (*sink.RDFConsumer, error) {
+	log := info.Logger
+	if log == nil {
+		log = c.Logger
+	}
+	opts := []sink.RDFConsumerOption{sink.WithConsumerLogger(log), sink.WithCanaryEvents(c.KeepCanary)}
+	if c.EntityFilter != nil {
+		opts = append(opts, sink.WithEntityFilter(c.EntityFilter))
+	}
+	if c.DeadLetterTopic != "" {
+		w, err := sink.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sink.WithConsumerDeadLetter(w))
+	}
+	return sink.NewRDFConsumer(out, opts...)
+}
+
+// newOutput returns the task's SPARQL output.
+func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, error) {
+	var copts []sink.ClientOption
+	if c.UpdateURL != c.StoreURL {
+		copts = append(copts, sink.WithUpdateEndpoint(c.UpdateURL))
+	}
+	if c.StoreUser != "" {
+		copts = append(copts, sink.WithBasicAuth(c.StoreUser, c.StorePassword))
+	}
+	if c.RequestTimeout > 0 {
+		copts = append(copts, sink.WithRequestTimeout(c.RequestTimeout))
+	}
+	client, err := sink.NewClient(c.StoreURL, copts...)
+	if err != nil {
+		return nil, err
+	}
+	var bopts []sink.UpdateOption
+	if c.DataGraph != "" {
+		bopts = append(bopts, sink.WithDataGraph(c.DataGraph))
+	}
+	if c.CommitGraph != "" {
+		bopts = append(bopts, sink.WithCommitGraph(c.CommitGraph))
+	}
+	if c.LagMarker != "" {
+		bopts = append(bopts, sink.WithUpdateLagMarker(c.LagMarker))
+	}
+	b, err := sink.NewUpdateBuilder(*c.Scheme, bopts...)
+	if err != nil {
+		return nil, err
+	}
+	log := info.Logger
+	if log == nil {
+		log = c.Logger
+	}
+	sopts := []sink.SPARQLOption{sink.WithDialect(c.Dialect), sink.WithBatchLimits(c.Limits), sink.WithSPARQLLogger(log)}
+	o := &Output{}
+	if dl != nil {
+		o.dl = dl
+		w, err := sink.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
+		if err != nil {
+			return nil, err
+		}
+		sopts = append(sopts, sink.WithRejectedHandler(sink.DeadLetterRejected(w)))
+	}
+	if o.SPARQL, err = sink.NewSPARQL(client, b, sopts...); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Run runs the consumer until ctx is done or the job fails; it is New
+// followed by Consumer.Run.
+func Run(ctx context.Context, cfg Config) error {
+	c, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return c.Run(ctx)
+}
