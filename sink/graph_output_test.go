@@ -17,7 +17,7 @@ func goCommit(id uint64, offset int64) *sink.CommitPoint {
 	return &sink.CommitPoint{Job: "j", CheckpointID: id, Positions: []sink.Position{{Topic: "mutation", Partition: 0, Offset: offset}}}
 }
 
-func newGraphOutput(t *testing.T, g *sink.Graph, opts ...sink.GraphOutputOption) *sink.GraphOutput {
+func rcGraphOutput(t *testing.T, g *sink.Graph, opts ...sink.GraphOutputOption) *sink.GraphOutput {
 	t.Helper()
 	o, err := sink.NewGraphOutput(g, opts...)
 	require.NoError(t, err)
@@ -28,7 +28,7 @@ func TestGraphOutputLifecycle(t *testing.T) {
 	ctx := context.Background()
 	_, err := sink.NewGraphOutput(nil)
 	require.Error(t, err)
-	o := newGraphOutput(t, sink.NewGraph())
+	o := rcGraphOutput(t, sink.NewGraph())
 	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
 
 	require.NoError(t, o.Claim(ctx))
@@ -59,8 +59,8 @@ func TestGraphOutputLifecycle(t *testing.T) {
 func TestGraphOutputCommitAndAbort(t *testing.T) {
 	ctx := context.Background()
 	g := sink.NewGraph()
-	o := newGraphOutput(t, g)
-	changes := decodeAll(t, consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json"))
+	o := rcGraphOutput(t, g)
+	changes := rcDecodeAll(t, consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json"))
 	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
 
 	require.NoError(t, o.Begin(ctx))
@@ -74,15 +74,15 @@ func TestGraphOutputCommitAndAbort(t *testing.T) {
 	assert.Equal(t, goCommit(1, 1), cp)
 	require.Len(t, o.DeadLetters(), 1)
 	assert.Equal(t, "bad one", string(o.DeadLetters()[0].Value))
-	after1 := dumpGraph(t, g)
-	require.Equal(t, dumpGraph(t, referenceGraph(t, changes[0])), after1)
+	after1 := rcDump(t, g)
+	require.Equal(t, rcDump(t, rcReference(t, changes[0])), after1)
 
 	require.NoError(t, o.Begin(ctx))
 	require.NoError(t, o.Add(changes[1]))
 	require.NoError(t, o.Add(q42))
 	require.NoError(t, o.Send(ctx, sink.KafkaRecord{Topic: "dlq", Value: []byte("aborted")}))
 	require.NoError(t, o.Abort(ctx))
-	assert.Equal(t, after1, dumpGraph(t, g))
+	assert.Equal(t, after1, rcDump(t, g))
 	cp, err = o.ReadCommitPoint(ctx, goParts)
 	require.NoError(t, err)
 	assert.Equal(t, goCommit(1, 1), cp)
@@ -96,9 +96,9 @@ func TestGraphOutputCommitAndAbort(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	require.ErrorIs(t, o.Commit(cancelled, goCommit(2, 3)), context.Canceled)
-	assert.Equal(t, after1, dumpGraph(t, g))
+	assert.Equal(t, after1, rcDump(t, g))
 	require.NoError(t, o.Commit(ctx, goCommit(2, 3)))
-	require.Equal(t, dumpGraph(t, referenceGraph(t, changes[0], changes[1], q42)), dumpGraph(t, g))
+	require.Equal(t, rcDump(t, rcReference(t, changes[0], changes[1], q42)), rcDump(t, g))
 	assert.Equal(t, sink.GraphOutputStats{Commits: 2, Aborts: 1, Changes: 3, DeadLetters: 1}, o.Stats())
 }
 
@@ -109,7 +109,7 @@ func TestGraphOutputCommitAndAbort(t *testing.T) {
 func TestGraphOutputBarrier(t *testing.T) {
 	ctx := context.Background()
 	g := sink.NewGraph()
-	o := newGraphOutput(t, g)
+	o := rcGraphOutput(t, g)
 	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
 	del := &rdfdiff.EntityChange{EntityID: "Q42", Revision: 2, Operation: rdfdiff.OpDelete}
 	again, _ := q42Import(t, 3, rdfdiff.DefaultSoftMaxChars)
@@ -128,22 +128,22 @@ func TestGraphOutputBarrier(t *testing.T) {
 		require.NoError(t, o.Add(c))
 	}
 	require.NoError(t, o.Commit(ctx, goCommit(1, 6)))
-	require.Equal(t, dumpGraph(t, referenceGraph(t, q42, del, again, rec, del2, final)), dumpGraph(t, g))
+	require.Equal(t, rcDump(t, rcReference(t, q42, del, again, rec, del2, final)), rcDump(t, g))
 	assert.False(t, o.WantsCommit())
 }
 
 func TestGraphOutputWantsCommitAtTarget(t *testing.T) {
 	ctx := context.Background()
 	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
-	o := newGraphOutput(t, sink.NewGraph(), sink.WithGraphOutputTarget(len(q42.Patch.Added)))
+	o := rcGraphOutput(t, sink.NewGraph(), sink.WithGraphOutputTarget(len(q42.Patch.Added)))
 	require.NoError(t, o.Begin(ctx))
 	assert.False(t, o.WantsCommit())
-	require.NoError(t, o.Add(decodeAll(t, consumerFixture(t, "Import-v2.json"))[0]))
+	require.NoError(t, o.Add(rcDecodeAll(t, consumerFixture(t, "Import-v2.json"))[0]))
 	assert.False(t, o.WantsCommit())
 	require.NoError(t, o.Add(q42))
 	assert.True(t, o.WantsCommit())
 
-	off := newGraphOutput(t, sink.NewGraph(), sink.WithGraphOutputTarget(0))
+	off := rcGraphOutput(t, sink.NewGraph(), sink.WithGraphOutputTarget(0))
 	require.NoError(t, off.Begin(ctx))
 	require.NoError(t, off.Add(q42))
 	assert.False(t, off.WantsCommit(), "target 0: only barriers ask")
@@ -155,7 +155,7 @@ func TestGraphOutputWantsCommitAtTarget(t *testing.T) {
 func TestGraphOutputRefusesInvalidChanges(t *testing.T) {
 	ctx := context.Background()
 	g := sink.NewGraph()
-	o := newGraphOutput(t, g)
+	o := rcGraphOutput(t, g)
 	require.NoError(t, o.Begin(ctx))
 	q42, _ := q42Import(t, 1, rdfdiff.DefaultSoftMaxChars)
 	require.NoError(t, o.Add(q42))
@@ -176,7 +176,7 @@ func TestGraphOutputRefusesInvalidChanges(t *testing.T) {
 	}
 	assert.Equal(t, 1, o.Pending())
 	require.NoError(t, o.Commit(ctx, goCommit(1, 1)))
-	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, g))
+	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, g))
 }
 
 // TestGraphOutputOneGraphPerTask: a graph records one commit point, so an
@@ -184,15 +184,15 @@ func TestGraphOutputRefusesInvalidChanges(t *testing.T) {
 func TestGraphOutputOneGraphPerTask(t *testing.T) {
 	ctx := context.Background()
 	g := sink.NewGraph()
-	a := newGraphOutput(t, g)
+	a := rcGraphOutput(t, g)
 	require.NoError(t, a.Begin(ctx))
 	require.NoError(t, a.Commit(ctx, goCommit(1, 5)))
 
-	b := newGraphOutput(t, g)
+	b := rcGraphOutput(t, g)
 	_, err := b.ReadCommitPoint(ctx, map[string][]int32{"mutation": {1}})
 	require.ErrorIs(t, err, sink.ErrInvalidCommitPoint)
 	require.NoError(t, b.Begin(ctx))
-	require.NoError(t, b.Add(decodeAll(t, consumerFixture(t, "Import-v2.json"))[0]))
+	require.NoError(t, b.Add(rcDecodeAll(t, consumerFixture(t, "Import-v2.json"))[0]))
 	other := &sink.CommitPoint{Job: "j", CheckpointID: 1, Positions: []sink.Position{{Topic: "mutation", Partition: 1, Offset: 1}}}
 	require.ErrorIs(t, b.Commit(ctx, other), sink.ErrInvalidCommitPoint)
 	assert.Zero(t, g.Len())

@@ -45,11 +45,11 @@ func q42Import(t testing.TB, rev int64, softMax int) (*rdfdiff.EntityChange, [][
 		EventTime: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), RequestID: "req-q42-" + strconv.FormatInt(rev, 10),
 		Domain: "www.wikidata.org", Stream: "rdf-streaming-updater.mutation",
 		Patch: rdfdiff.Diff(nil, ts, rdfdiff.WikibaseShared(wd))}
-	return c, encodeChange(t, c, softMax)
+	return c, rcEncode(t, c, softMax)
 }
 
-// encodeChange chunks c as the WDQS producer does, with deterministic meta.
-func encodeChange(t testing.TB, c *rdfdiff.EntityChange, softMax int) [][]byte {
+// rcEncode chunks c as the WDQS producer does, with deterministic meta.
+func rcEncode(t testing.TB, c *rdfdiff.EntityChange, softMax int) [][]byte {
 	t.Helper()
 	evs, err := rdfdiff.ChunkChange(*c, rdfdiff.WithSoftMaxChars(softMax), rdfdiff.WithMeta(func(seq int, m *rdfdiff.EventMeta) {
 		m.ID = fmt.Sprintf("%s-%d", c.RequestID, seq)
@@ -64,9 +64,9 @@ func encodeChange(t testing.TB, c *rdfdiff.EntityChange, softMax int) [][]byte {
 	return out
 }
 
-// referenceGraph applies changes one at a time, as a store fed one event
+// rcReference applies changes one at a time, as a store fed one event
 // per batch would hold them.
-func referenceGraph(t testing.TB, changes ...*rdfdiff.EntityChange) *sink.Graph {
+func rcReference(t testing.TB, changes ...*rdfdiff.EntityChange) *sink.Graph {
 	t.Helper()
 	g := sink.NewGraph()
 	for _, c := range changes {
@@ -77,15 +77,15 @@ func referenceGraph(t testing.TB, changes ...*rdfdiff.EntityChange) *sink.Graph 
 	return g
 }
 
-func dumpGraph(t testing.TB, g *sink.Graph) string {
+func rcDump(t testing.TB, g *sink.Graph) string {
 	t.Helper()
 	var b bytes.Buffer
 	require.NoError(t, g.Dump(&b))
 	return b.String()
 }
 
-// decodeAll turns single-message events into changes.
-func decodeAll(t testing.TB, msgs ...[]byte) []*rdfdiff.EntityChange {
+// rcDecodeAll turns single-message events into changes.
+func rcDecodeAll(t testing.TB, msgs ...[]byte) []*rdfdiff.EntityChange {
 	t.Helper()
 	re := rdfdiff.NewReassembler()
 	var out []*rdfdiff.EntityChange
@@ -203,7 +203,7 @@ func (h *consumerHarness) deadLetters() []sink.KafkaRecord {
 	return out
 }
 
-func header(r sink.KafkaRecord, key string) string {
+func rcHeader(r sink.KafkaRecord, key string) string {
 	for _, h := range r.Headers {
 		if h.Key == key {
 			return string(h.Value)
@@ -234,18 +234,18 @@ func TestRDFConsumerJob(t *testing.T) {
 	h.waitCommitted(ctx, int64(len(msgs)))
 	stop()
 
-	want := referenceGraph(t, append(decodeAll(t, fixtures...), q42)...)
-	require.Equal(t, dumpGraph(t, want), dumpGraph(t, h.g))
+	want := rcReference(t, append(rcDecodeAll(t, fixtures...), q42)...)
+	require.Equal(t, rcDump(t, want), rcDump(t, h.g))
 	assert.True(t, h.g.Contains(rdfdiff.Triple{S: rdfdiff.NewIRI("http://www.wikidata.org/entity/Q42"),
 		P: rdfdiff.NewIRI("http://schema.org/version"), O: rdfdiff.NewTypedLiteral("1234567", rdfdiff.XSDInteger)}) ||
 		len(h.g.Match(rdfdiff.NewIRI("http://www.wikidata.org/entity/Q42"), rdfdiff.Term{}, rdfdiff.Term{})) > 0)
 
 	dl := h.deadLetters()
 	require.Len(t, dl, 1)
-	assert.Equal(t, sink.StageDecode, header(dl[0], sink.HeaderDLQStage))
-	assert.Equal(t, sink.ClassInvalidEvent, header(dl[0], sink.HeaderDLQErrorClass))
-	assert.Equal(t, "2", header(dl[0], sink.HeaderDLQOffset))
-	assert.Equal(t, consumerTopic, header(dl[0], sink.HeaderDLQTopic))
+	assert.Equal(t, sink.StageDecode, rcHeader(dl[0], sink.HeaderDLQStage))
+	assert.Equal(t, sink.ClassInvalidEvent, rcHeader(dl[0], sink.HeaderDLQErrorClass))
+	assert.Equal(t, "2", rcHeader(dl[0], sink.HeaderDLQOffset))
+	assert.Equal(t, consumerTopic, rcHeader(dl[0], sink.HeaderDLQTopic))
 	assert.Equal(t, msgs[2], dl[0].Value)
 }
 
@@ -275,7 +275,7 @@ func TestRDFConsumerChunkedEventAcrossCheckpoint(t *testing.T) {
 	h.waitCommitted(ctx, int64(len(chunks)))
 	stop()
 
-	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, h.g))
+	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, h.g))
 	assert.Empty(t, h.deadLetters())
 	h.mu.Lock()
 	last := h.consumers[len(h.consumers)-1]
@@ -306,26 +306,26 @@ func TestRDFConsumerBrokenSequenceJob(t *testing.T) {
 	h.waitCommitted(ctx, int64(len(msgs)))
 	stop()
 
-	want := referenceGraph(t, append(decodeAll(t, fixtures[0]), q42, decodeAll(t, fixtures[1])[0])...)
-	require.Equal(t, dumpGraph(t, want), dumpGraph(t, h.g))
+	want := rcReference(t, append(rcDecodeAll(t, fixtures[0]), q42, rcDecodeAll(t, fixtures[1])[0])...)
+	require.Equal(t, rcDump(t, want), rcDump(t, h.g))
 	dl := h.deadLetters()
 	offsets := map[string]string{}
 	for _, d := range dl {
-		offsets[header(d, sink.HeaderDLQOffset)] = header(d, sink.HeaderDLQStage)
-		assert.Equal(t, sink.ClassBrokenChunkSequence, header(d, sink.HeaderDLQErrorClass))
+		offsets[rcHeader(d, sink.HeaderDLQOffset)] = rcHeader(d, sink.HeaderDLQStage)
+		assert.Equal(t, sink.ClassBrokenChunkSequence, rcHeader(d, sink.HeaderDLQErrorClass))
 	}
 	assert.Equal(t, map[string]string{"0": sink.StageReassemble, "1": sink.StageReassemble, "2": sink.StageReassemble}, offsets)
 }
 
-// failures collects dead letters written by a consumer.
-type failures struct{ got []sink.Failure }
+// rcFailures collects dead letters written by a consumer.
+type rcFailures struct{ got []sink.Failure }
 
-func (f *failures) Write(_ context.Context, fl sink.Failure) error {
+func (f *rcFailures) Write(_ context.Context, fl sink.Failure) error {
 	f.got = append(f.got, fl)
 	return nil
 }
 
-func (f *failures) offsets() []int64 {
+func (f *rcFailures) offsets() []int64 {
 	var out []int64
 	for _, fl := range f.got {
 		out = append(out, fl.Record.Offset)
@@ -333,14 +333,14 @@ func (f *failures) offsets() []int64 {
 	return out
 }
 
-// feeder hands messages to a consumer as consecutive records of one
+// rcFeeder hands messages to a consumer as consecutive records of one
 // partition.
-type feeder struct {
+type rcFeeder struct {
 	c    *sink.RDFConsumer
 	next int64
 }
 
-func (f *feeder) feed(t *testing.T, msg []byte) error {
+func (f *rcFeeder) feed(t *testing.T, msg []byte) error {
 	t.Helper()
 	rec := &source.Record{Topic: consumerTopic, Partition: 0, Offset: f.next, Key: []byte("k"), Value: msg,
 		Timestamp: time.UnixMilli(1_700_000_000_000 + f.next), Headers: []source.Header{{Key: []byte("h"), Value: []byte("v")}}}
@@ -348,7 +348,7 @@ func (f *feeder) feed(t *testing.T, msg []byte) error {
 	return f.c.Process(context.Background(), rec)
 }
 
-func stageOf(t *testing.T, err error) string {
+func rcStageOf(t *testing.T, err error) string {
 	t.Helper()
 	var se *sink.StageError
 	require.ErrorAs(t, err, &se)
@@ -368,23 +368,23 @@ func TestRDFConsumerFilters(t *testing.T) {
 		dropped int64
 	}{
 		{"default drops canary", nil, []*rdfdiff.EntityChange{q42}, 1},
-		{"canary kept", []sink.RDFConsumerOption{sink.WithCanaryEvents(true)}, append(decodeAll(t, canary), q42), 0},
+		{"canary kept", []sink.RDFConsumerOption{sink.WithCanaryEvents(true)}, append(rcDecodeAll(t, canary), q42), 0},
 		{"entity filter", []sink.RDFConsumerOption{sink.WithCanaryEvents(true), sink.WithEntityFilter(regexp.MustCompile(`^Q1\d+$`))},
-			decodeAll(t, canary), int64(len(chunks))},
+			rcDecodeAll(t, canary), int64(len(chunks))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := sink.NewGraph()
-			out := newGraphOutput(t, g)
+			out := rcGraphOutput(t, g)
 			c, err := sink.NewRDFConsumer(out, tc.opts...)
 			require.NoError(t, err)
 			require.NoError(t, out.Begin(ctx))
-			f := &feeder{c: c}
+			f := &rcFeeder{c: c}
 			require.NoError(t, f.feed(t, canary))
 			for _, m := range chunks {
 				require.NoError(t, f.feed(t, m))
 			}
 			require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
-			require.Equal(t, dumpGraph(t, referenceGraph(t, tc.want...)), dumpGraph(t, g))
+			require.Equal(t, rcDump(t, rcReference(t, tc.want...)), rcDump(t, g))
 			assert.Equal(t, tc.dropped, c.Stats().Filtered)
 		})
 	}
@@ -404,11 +404,11 @@ func TestRDFConsumerRestoresPartialEvent(t *testing.T) {
 	require.NoError(t, err)
 
 	g := sink.NewGraph()
-	out := newGraphOutput(t, g)
+	out := rcGraphOutput(t, g)
 	a, err := sink.NewRDFConsumer(out)
 	require.NoError(t, err)
 	require.NoError(t, out.Begin(ctx))
-	f := &feeder{c: a}
+	f := &rcFeeder{c: a}
 	for _, m := range chunks[:2] {
 		require.NoError(t, f.feed(t, m))
 	}
@@ -417,7 +417,7 @@ func TestRDFConsumerRestoresPartialEvent(t *testing.T) {
 	require.NoError(t, err)
 
 	restore := func() *sink.RDFConsumer {
-		c, err := sink.NewRDFConsumer(out, sink.WithConsumerDeadLetter(&failures{}))
+		c, err := sink.NewRDFConsumer(out, sink.WithConsumerDeadLetter(&rcFailures{}))
 		require.NoError(t, err)
 		_, err = ck.Restore(ctx, m.ID, []checkpoint.PartitionState{{Partition: 0, Tables: c.Tables()}})
 		require.NoError(t, err)
@@ -425,26 +425,26 @@ func TestRDFConsumerRestoresPartialEvent(t *testing.T) {
 		return c
 	}
 	b := restore()
-	f = &feeder{c: b, next: 2}
+	f = &rcFeeder{c: b, next: 2}
 	for _, m := range chunks[2:] {
 		require.NoError(t, f.feed(t, m))
 	}
 	assert.Zero(t, b.Pending())
 	require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
-	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, g))
+	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, g))
 
 	// The same restore, then a chunk out of sequence: the two restored
 	// chunks go to the consumer's writer, byte for byte with their
 	// provenance, and the record at fault is refused.
-	dl := &failures{}
+	dl := &rcFailures{}
 	c, err := sink.NewRDFConsumer(out, sink.WithConsumerDeadLetter(dl))
 	require.NoError(t, err)
 	_, err = ck.Restore(ctx, m.ID, []checkpoint.PartitionState{{Partition: 0, Tables: c.Tables()}})
 	require.NoError(t, err)
 	require.NoError(t, out.Begin(ctx))
-	f = &feeder{c: c, next: 2}
+	f = &rcFeeder{c: c, next: 2}
 	err = f.feed(t, chunks[3])
-	assert.Equal(t, sink.StageReassemble, stageOf(t, err))
+	assert.Equal(t, sink.StageReassemble, rcStageOf(t, err))
 	require.ErrorIs(t, err, rdfdiff.ErrBrokenChunkSequence)
 	assert.Equal(t, []int64{0, 1}, dl.offsets())
 	for i, fl := range dl.got {
@@ -477,13 +477,13 @@ func TestRDFConsumerInvalidChange(t *testing.T) {
 		rdfdiff.Triple{S: art, P: rdfdiff.NewIRI("http://schema.org/about"), O: ent})
 	bad := &rdfdiff.EntityChange{EntityID: "Q1", Revision: 3, Operation: rdfdiff.OpImport, RequestID: "r",
 		EventTime: time.Unix(1_700_000_000, 0), Stream: "s", Patch: rdfdiff.Patch{Added: added}}
-	msgs := encodeChange(t, bad, 1000)
+	msgs := rcEncode(t, bad, 1000)
 	require.Greater(t, len(msgs), 2)
 
 	for _, withWriter := range []bool{true, false} {
 		g := sink.NewGraph()
-		out := newGraphOutput(t, g)
-		dl := &failures{}
+		out := rcGraphOutput(t, g)
+		dl := &rcFailures{}
 		var opts []sink.RDFConsumerOption
 		if withWriter {
 			opts = append(opts, sink.WithConsumerDeadLetter(dl))
@@ -492,12 +492,12 @@ func TestRDFConsumerInvalidChange(t *testing.T) {
 		c, err := sink.NewRDFConsumer(out, opts...)
 		require.NoError(t, err)
 		require.NoError(t, out.Begin(ctx))
-		f := &feeder{c: c}
+		f := &rcFeeder{c: c}
 		for _, m := range msgs[:len(msgs)-1] {
 			require.NoError(t, f.feed(t, m))
 		}
 		err = f.feed(t, msgs[len(msgs)-1])
-		assert.Equal(t, sink.StageAccumulate, stageOf(t, err))
+		assert.Equal(t, sink.StageAccumulate, rcStageOf(t, err))
 		require.ErrorIs(t, err, rdfdiff.ErrInvalidChange)
 		st := c.Stats()
 		assert.Equal(t, int64(1), st.InvalidChanges)
@@ -524,10 +524,10 @@ func TestRDFConsumerOutputErrorUndoesRecord(t *testing.T) {
 	ctx := context.Background()
 	q42, chunks := q42Import(t, 7, 20_000)
 	g := sink.NewGraph()
-	out := newGraphOutput(t, g)
+	out := rcGraphOutput(t, g)
 	c, err := sink.NewRDFConsumer(out)
 	require.NoError(t, err)
-	f := &feeder{c: c}
+	f := &rcFeeder{c: c}
 	for _, m := range chunks[:len(chunks)-1] {
 		require.NoError(t, f.feed(t, m))
 	}
@@ -541,20 +541,20 @@ func TestRDFConsumerOutputErrorUndoesRecord(t *testing.T) {
 	f.next--
 	require.NoError(t, f.feed(t, chunks[len(chunks)-1]))
 	require.NoError(t, out.Commit(ctx, goCommit(1, f.next)))
-	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, g))
+	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, g))
 }
 
 func TestRDFConsumerBadInput(t *testing.T) {
 	_, err := sink.NewRDFConsumer(nil)
 	require.Error(t, err)
-	c, err := sink.NewRDFConsumer(newGraphOutput(t, sink.NewGraph()))
+	c, err := sink.NewRDFConsumer(rcGraphOutput(t, sink.NewGraph()))
 	require.NoError(t, err)
 	require.Len(t, c.Tables(), 1)
 	assert.Equal(t, sink.RDFConsumerTable, c.Tables()[0].Schema().Name)
-	assert.Equal(t, sink.StageDecode, stageOf(t, c.Process(context.Background(), nil)))
+	assert.Equal(t, sink.StageDecode, rcStageOf(t, c.Process(context.Background(), nil)))
 	for _, v := range []string{"", "null", "[]", `{"$schema":"/mediawiki/wikibase/entity/rdf_change/2.0.0"}`, "\xff"} {
 		err := c.Process(context.Background(), &source.Record{Topic: "t", Value: []byte(v)})
-		assert.Equal(t, sink.StageDecode, stageOf(t, err), "%q", v)
+		assert.Equal(t, sink.StageDecode, rcStageOf(t, err), "%q", v)
 		require.ErrorIs(t, err, rdfdiff.ErrInvalidEvent)
 	}
 	assert.Equal(t, int64(5), c.Stats().Undecodable)
@@ -638,6 +638,6 @@ func TestRDFConsumerJobTwoTasks(t *testing.T) {
 	}))
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
-	require.Equal(t, dumpGraph(t, referenceGraph(t, decodeAll(t, fixture)...)), dumpGraph(t, graphs[0]))
-	require.Equal(t, dumpGraph(t, referenceGraph(t, q42)), dumpGraph(t, graphs[1]))
+	require.Equal(t, rcDump(t, rcReference(t, rcDecodeAll(t, fixture)...)), rcDump(t, graphs[0]))
+	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, graphs[1]))
 }
