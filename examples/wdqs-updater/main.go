@@ -23,7 +23,9 @@
 // task. To spread entities over several instances, run once with
 // -repartition-to TOPIC (an intermediate topic created with N partitions),
 // which re-keys the input by entity ID exactly once, and run the updater
-// with -topics TOPIC on up to N instances.
+// with -topics TOPIC on up to N instances and -output-partition -1 (task p
+// writes partition p of the output topic, so that the chunks of one event
+// are never interleaved with another task's).
 //
 // Re-ordering and timing: -reorder-window (60s) holds each event,
 // -max-lateness (60s) is how far the watermark trails the newest event,
@@ -149,7 +151,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&c.MaxBuffered, "max-buffered", streamkit.DefaultReorderMaxBuffered, "events held for re-ordering per task at most")
 	fs.StringVar(&c.OutputTopic, "output-topic", "", "topic of the rdf_change events (required)")
 	var partition int
-	fs.IntVar(&partition, "output-partition", 0, "partition of the rdf_change events")
+	fs.IntVar(&partition, "output-partition", 0, "partition of the rdf_change events; -1: task p writes partition p (needed with several tasks)")
 	fs.StringVar(&c.OutputStream, "output-stream", updater.DefaultOutputStream, "meta.stream of the rdf_change events")
 	fs.IntVar(&c.SoftMaxChars, "chunk-soft-max", rdfdiff.DefaultSoftMaxChars, "soft limit of a chunk's Turtle, in characters")
 	fs.StringVar(&c.LapsedActionTopic, "lapsed-topic", updater.StreamLapsedAction, "late events side output topic (empty: off)")

@@ -130,9 +130,15 @@ func munged(t *testing.T, id string, ttl []byte) []rdfdiff.Triple {
 // changes reassembles the rdf_change events of the output topic.
 func changes(t *testing.T, recs []kafkatest.Record) []*rdfdiff.EntityChange {
 	t.Helper()
-	r := rdfdiff.NewReassembler()
+	// One reassembler per partition, as a consumer has.
+	rs := map[int32]*rdfdiff.Reassembler{}
 	var out []*rdfdiff.EntityChange
 	for _, rec := range recs {
+		r := rs[rec.Partition]
+		if r == nil {
+			r = rdfdiff.NewReassembler()
+			rs[rec.Partition] = r
+		}
 		ev, err := rdfdiff.DecodeEvent(rec.Value)
 		require.NoError(t, err, "offset %d", rec.Offset)
 		require.Equal(t, rdfdiff.SchemaRDFChangeV2, ev.Schema)
@@ -144,7 +150,9 @@ func changes(t *testing.T, recs []kafkatest.Record) []*rdfdiff.EntityChange {
 			out = append(out, c)
 		}
 	}
-	require.Empty(t, r.Pending(), "a partial event in the output")
+	for p, r := range rs {
+		require.Empty(t, r.Pending(), "a partial event in output partition %d", p)
+	}
 	return out
 }
 

@@ -55,6 +55,9 @@ type Processor struct {
 	shared  rdfdiff.SharedPredicate
 	log     *slog.Logger
 
+	// partition is the output partition of this task's events.
+	partition int32
+
 	state *checkpoint.EntityTable
 	buf   *streamkit.ReorderBuffer[string, InputEvent]
 }
@@ -64,9 +67,9 @@ var (
 	_ streamkit.WatermarkHandler = (*Processor)(nil)
 )
 
-// NewProcessor returns the processor of one task writing to out. cfg must
+// newProcessor returns the processor of one task writing to out. cfg must
 // come from NewJob's validation (its defaults filled).
-func NewProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, fetcher *Fetcher) (*Processor, error) {
+func newProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, fetcher *Fetcher) (*Processor, error) {
 	buf, err := streamkit.NewReorderBuffer[string, InputEvent](reorderTableName, cfg.ReorderWindow,
 		streamkit.WithReorderSequenceOrder(), streamkit.WithReorderLateByWatermark(),
 		streamkit.WithReorderMaxBuffered(cfg.MaxBuffered))
@@ -77,8 +80,16 @@ func NewProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, f
 	if log == nil {
 		log = cfg.Logger
 	}
+	partition := cfg.OutputPartition
+	switch {
+	case partition == OutputPartitionPerTask:
+		partition = int32(info.Task)
+	case info.Task != 0:
+		return nil, fmt.Errorf("%w: task %d would interleave its chunked events with task 0's in output partition %d; use OutputPartitionPerTask (-output-partition -1)",
+			ErrInvalidConfig, info.Task, partition)
+	}
 	return &Processor{
-		cfg: cfg, info: info, out: out, fetcher: fetcher, log: log,
+		cfg: cfg, info: info, out: out, fetcher: fetcher, log: log, partition: partition,
 		shared: rdfdiff.WikibaseShared(*cfg.Scheme),
 		state:  checkpoint.NewEntityTable(stateTableName, stateVersion),
 		buf:    buf,
@@ -308,7 +319,7 @@ func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision) (
 			return nil, fmt.Errorf("updater: encode %s of %s@%d: %w", d.Op, ev.Item, d.Revision, err)
 		}
 		recs = append(recs, sink.KafkaRecord{
-			Topic: p.cfg.OutputTopic, Partition: p.cfg.OutputPartition, FixedPartition: true,
+			Topic: p.cfg.OutputTopic, Partition: p.partition, FixedPartition: true,
 			Key: []byte(ev.Item), Value: b,
 		})
 	}

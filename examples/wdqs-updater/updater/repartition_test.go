@@ -29,7 +29,7 @@ func TestRepartitionThenUpdate(t *testing.T) {
 	const in, keyed, out = "eqiad.mediawiki.page_change.v1", "wdqs-updater.by-entity", "mutation"
 	require.NoError(t, cl.CreateTopic(ctx, in, 1))
 	require.NoError(t, cl.CreateTopic(ctx, keyed, 4))
-	require.NoError(t, cl.CreateTopic(ctx, out, 1))
+	require.NoError(t, cl.CreateTopic(ctx, out, 4))
 	require.NoError(t, cl.Produce(ctx, in,
 		item(t, "create", "Q2", 1, 0, sec(1)),
 		item(t, "create", "Q42", 100, 0, sec(2)),
@@ -41,7 +41,7 @@ func TestRepartitionThenUpdate(t *testing.T) {
 		Brokers: cl.Addrs(), Topics: []string{in}, Sarama: cl.SaramaConfig(),
 		Filter: wikidataFilter, EntityDataURL: srv.URL + updater.EntityDataPath,
 		ReorderWindow: time.Second, MaxLateness: time.Second, IdleTimeout: time.Second,
-		OutputTopic: out, CheckpointStore: checkpoint.NewMemoryStore(), CheckpointInterval: 200 * time.Millisecond,
+		OutputTopic: out, OutputPartition: updater.OutputPartitionPerTask, CheckpointStore: checkpoint.NewMemoryStore(), CheckpointInterval: 200 * time.Millisecond,
 	}
 	rep, err := updater.NewRepartitionJob(cfg, keyed)
 	require.NoError(t, err)
@@ -84,6 +84,12 @@ func TestRepartitionThenUpdate(t *testing.T) {
 		ops = append(ops, fmt.Sprintf("%s %s@%d", c.Operation, c.EntityID, c.Revision))
 	}
 	assert.ElementsMatch(t, []string{"import Q2@1", "diff Q2@2", "import Q42@100", "import L691820@50"}, ops)
+	// Each entity's events are in the partition of its task.
+	recs, err = cl.ReadCommitted(ctx, out)
+	require.NoError(t, err)
+	for _, r := range recs {
+		assert.Equal(t, partOf[string(r.Key)], r.Partition, string(r.Key))
+	}
 	assert.Less(t, indexOf(ops, "import Q2@1"), indexOf(ops, "diff Q2@2"))
 }
 

@@ -37,6 +37,11 @@ import (
 // configuration that cannot work.
 var ErrInvalidConfig = errors.New("updater: invalid configuration")
 
+// OutputPartitionPerTask as Config.OutputPartition writes the events of
+// task p to partition p of the output topic (which needs at least as many
+// partitions as the job has tasks).
+const OutputPartitionPerTask int32 = -1
+
 // Defaults of Config, those of the WDQS producer (UpdaterConfig.scala)
 // unless said otherwise.
 const (
@@ -114,7 +119,12 @@ type Config struct {
 	MaxBuffered int
 
 	// OutputTopic receives the rdf_change v2 events, all in
-	// OutputPartition (one partition keeps per-entity order, as in WDQS).
+	// OutputPartition (one partition keeps per-entity order, as in WDQS),
+	// or, with OutputPartitionPerTask, task p's in partition p. A job of
+	// several tasks (a repartitioned input) needs the latter: tasks commit
+	// their own transactions, so two tasks writing one partition would
+	// interleave the chunks of their events, which consumers reject (a
+	// task other than 0 refuses to start with a fixed partition).
 	OutputTopic     string
 	OutputPartition int32
 	// OutputStream is the events' meta.stream (default
@@ -197,25 +207,17 @@ func (cfg Config) withDefaults() (*Config, error) {
 	if len(c.Filter.EntityNamespaces) == 0 && len(c.Filter.MediaInfoNamespaces) == 0 {
 		return bad("no entity or MediaInfo namespace")
 	}
-	u, err := url.Parse(c.EntityDataURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("entity data URL %q is not an http(s) URL", c.EntityDataURL)
-	}
 	if c.OutputTopic == "" {
 		return bad("output topic is required")
 	}
-	if c.OutputPartition < 0 {
+	if c.OutputPartition < OutputPartitionPerTask {
 		return bad("output partition %d", c.OutputPartition)
 	}
 	if c.CheckpointStore == nil {
 		return bad("a checkpoint store is required (the per-entity state)")
 	}
-	if c.Scheme == nil {
-		s := rdfdiff.WikidataScheme()
-		c.Scheme = &s
-	}
-	if c.UserAgent == "" {
-		c.UserAgent = DefaultUserAgent
+	if err := c.fetchDefaults(); err != nil {
+		return nil, err
 	}
 	if c.OutputStream == "" {
 		c.OutputStream = DefaultOutputStream
@@ -225,9 +227,6 @@ func (cfg Config) withDefaults() (*Config, error) {
 		def time.Duration
 		n   string
 	}{
-		{&c.HTTPTimeout, DefaultHTTPTimeout, "HTTP timeout"},
-		{&c.FetchRetryDelay, DefaultFetchRetryDelay, "fetch retry delay"},
-		{&c.AcceptableLag, DefaultAcceptableLag, "acceptable lag"},
 		{&c.ReorderWindow, DefaultReorderWindow, "reorder window"},
 		{&c.MaxLateness, DefaultMaxLateness, "max lateness"},
 		{&c.IdleTimeout, DefaultIdleTimeout, "idle timeout"},
@@ -245,8 +244,6 @@ func (cfg Config) withDefaults() (*Config, error) {
 		def int
 		n   string
 	}{
-		{&c.FetchAttempts, DefaultFetchAttempts, "fetch attempts"},
-		{&c.MaxConcurrentRequests, DefaultMaxConcurrentRequests, "max concurrent requests"},
 		{&c.MaxBuffered, streamkit.DefaultReorderMaxBuffered, "max buffered events"},
 		{&c.SoftMaxChars, rdfdiff.DefaultSoftMaxChars, "chunk soft limit"},
 	}
@@ -265,6 +262,69 @@ func (cfg Config) withDefaults() (*Config, error) {
 		c.Metrics = &Metrics{}
 	}
 	return c, nil
+}
+
+// fetchDefaults validates the fetch settings and fills their defaults.
+func (c *Config) fetchDefaults() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	u, err := url.Parse(c.EntityDataURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("entity data URL %q is not an http(s) URL", c.EntityDataURL)
+	}
+	if c.Scheme == nil {
+		s := rdfdiff.WikidataScheme()
+		c.Scheme = &s
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = DefaultUserAgent
+	}
+	for _, d := range []struct {
+		d   *time.Duration
+		def time.Duration
+		n   string
+	}{
+		{&c.HTTPTimeout, DefaultHTTPTimeout, "HTTP timeout"},
+		{&c.FetchRetryDelay, DefaultFetchRetryDelay, "fetch retry delay"},
+		{&c.AcceptableLag, DefaultAcceptableLag, "acceptable lag"},
+	} {
+		if *d.d < 0 {
+			return bad("negative %s %s", d.n, *d.d)
+		}
+		if *d.d == 0 {
+			*d.d = d.def
+		}
+	}
+	for _, i := range []struct {
+		v   *int
+		def int
+		n   string
+	}{
+		{&c.FetchAttempts, DefaultFetchAttempts, "fetch attempts"},
+		{&c.MaxConcurrentRequests, DefaultMaxConcurrentRequests, "max concurrent requests"},
+	} {
+		if *i.v < 0 {
+			return bad("negative %s %d", i.n, *i.v)
+		}
+		if *i.v == 0 {
+			*i.v = i.def
+		}
+	}
+	return nil
+}
+
+// NewFetcher returns the Fetcher the updater uses, configured by the fetch
+// fields of cfg (EntityDataURL, Scheme, HTTPClient, UserAgent, HTTPTimeout,
+// FetchAttempts, FetchRetryDelay, AcceptableLag, MaxConcurrentRequests,
+// Now), for tools that need a revision's munged RDF as the updater sees it
+// (a reconciliation check, a bootstrap). It does no I/O.
+func NewFetcher(cfg Config) (*Fetcher, error) {
+	c := &cfg
+	if err := c.fetchDefaults(); err != nil {
+		return nil, err
+	}
+	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme)), nil
 }
 
 func (c *Config) now() time.Time {
@@ -318,7 +378,7 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	opts = append(opts, c.JobOptions...)
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: c.OutputBrokers, Sarama: c.Sarama})
 	return streamkit.NewJob(c.JobName, in, outputs, func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
-		return NewProcessor(c, info, out, fetcher)
+		return newProcessor(c, info, out, fetcher)
 	}, opts...)
 }
 
