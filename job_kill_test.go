@@ -22,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
@@ -101,6 +103,51 @@ func TestJobKillLoopTwoInstances(t *testing.T) {
 		assert.NotEmpty(t, moved, "no task was taken over by both instances: partitions never moved between them")
 	}
 	env.checkKcat(res)
+}
+
+// TestJobKillMidCommit kills the job at the most delicate moment on
+// purpose rather than by chance: every task has added its records and its
+// offsets (TxnOffsetCommit) to the transaction, and EndTxn has not gone
+// through (the broker answers it with CONCURRENT_TRANSACTIONS, which the
+// producer retries). The dead transactions hold the group's offsets
+// "unstable" until they are aborted. The next run must lose and duplicate
+// nothing, and it must start within the transaction timeout: the broker
+// aborts the dead transactions then at the latest (today that bound is
+// what frees the restart: sarama's session setup fetches stable offsets
+// before the runner's Claim could abort them; see loop).
+func TestJobKillMidCommit(t *testing.T) {
+	const txnTimeout = 5 * time.Second
+	env := newKillEnv(t, 1)
+	env.produce()
+	cmd := env.command("solo", 0, txnTimeout.String())
+	logs := env.logWriter("solo")
+	first, err := jobtest.Start(cmd(0), jobtest.Options{Name: "killjob-solo", Output: logs})
+	require.NoError(t, err)
+	env.track(first)
+	_, err = env.cl.WaitForRecords(env.ctx, "out", 100)
+	require.NoError(t, err, "first run never committed output:\n%s", first.Output())
+
+	fault, err := env.cl.FailNext(kmsg.EndTxn, -1, kerr.ConcurrentTransactions.Code)
+	require.NoError(t, err)
+	require.NoError(t, fault.Wait(env.ctx, 1))
+	require.NoError(t, first.Kill())
+	fault.Remove()
+	env.recordKill(first)
+	killedAt := time.Now()
+	// The producer retries the failed EndTxn for seconds: at the kill its
+	// transaction was certainly still open, with the offsets in it.
+
+	second, err := jobtest.Start(cmd(1), jobtest.Options{Name: "killjob-solo", Run: 1, Output: logs})
+	require.NoError(t, err)
+	env.track(second)
+	require.NoError(t, second.WaitOutput(env.ctx, "phase=process"), "the restarted job never processed")
+	restart := time.Since(killedAt)
+	assert.Less(t, restart, txnTimeout+30*time.Second, "restart after a kill mid-commit")
+	env.finish(second)
+	res := env.verify()
+	t.Logf("kill mid-commit: restart took %v (transaction timeout %v; %s); %d input records, %d outputs, %d aborted output records",
+		restart.Round(time.Millisecond), txnTimeout, env.takeovers.summary(), res.inputs, res.outputs, res.aborted)
+	assert.Positive(t, res.aborted, "the killed transactions held records")
 }
 
 // killCount returns STREAMKIT_KILLS or def.
@@ -212,13 +259,18 @@ var killPhaseRE = regexp.MustCompile(`killjob: phase=(\w+)`)
 // The phases are per task, and tasks checkpoint in parallel, so this is
 // the phase of the task that moved last.
 func (e *killEnv) recordKill(c *jobtest.Child) {
-	phase := "startup"
-	if m := killPhaseRE.FindAllStringSubmatch(c.Output(), -1); len(m) > 0 {
-		phase = m[len(m)-1][1]
-	}
+	phase := lastPhase(c)
 	e.mu.Lock()
 	e.killedIn[phase]++
 	e.mu.Unlock()
+}
+
+// lastPhase returns the last phase a child printed, or "startup".
+func lastPhase(c *jobtest.Child) string {
+	if m := killPhaseRE.FindAllStringSubmatch(c.Output(), -1); len(m) > 0 {
+		return m[len(m)-1][1]
+	}
+	return "startup"
 }
 
 // logWriter returns the writer of an instance's child output: the
@@ -280,17 +332,21 @@ func (e *killEnv) loop(instance string, kills int, salt uint64, maxDown time.Dur
 		MinUptime:   300 * time.Millisecond,
 		MaxUptime:   2 * time.Second,
 		MaxDowntime: maxDown,
+		OnKill:      e.recordKill,
+		Seed:        e.seed + salt,
+		Output:      e.logWriter(instance),
+		Command:     e.command(instance, salt, "5s"),
+	}
+}
 
-		OnKill: e.recordKill,
-		Seed:   e.seed + salt,
-		Output: e.logWriter(instance),
-		Command: func(run int) *exec.Cmd {
-			return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
-				"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
-				"-session-timeout", "1s", "-heartbeat", "200ms", "-rebalance-timeout", "3s",
-				"-instance-id", instance, "-trace", "-txn-timeout", "5s", "-max-failures", "10", "-v",
-				"-seed", strconv.FormatUint(e.seed+salt*1000+uint64(run)+1, 10))
-		},
+// command returns the command line of an instance's runs.
+func (e *killEnv) command(instance string, salt uint64, txnTimeout string) func(run int) *exec.Cmd {
+	return func(run int) *exec.Cmd {
+		return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
+			"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
+			"-session-timeout", "1s", "-heartbeat", "200ms", "-rebalance-timeout", "3s",
+			"-instance-id", instance, "-trace", "-txn-timeout", txnTimeout, "-max-failures", "10", "-v",
+			"-seed", strconv.FormatUint(e.seed+salt*1000+uint64(run)+1, 10))
 	}
 }
 
