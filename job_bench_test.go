@@ -62,7 +62,7 @@ const (
 	// benchPassThroughRecords is the backlog BenchmarkPassThrough copies
 	// per op (STREAMKIT_BACKLOG overrides it).
 	benchPassThroughRecords = 1_000_000
-	// benchBacklogRecords is the backlog of TestJobBacklogMemoryBounded in
+	// benchBacklogRecords is the backlog of TestBacklogMemoryBounded in
 	// CI (STREAMKIT_BACKLOG overrides it; the figure is 1M).
 	benchBacklogRecords = 100_000
 	// benchMaxValueSize caps the values benchValue cuts from benchPool (a
@@ -810,7 +810,7 @@ func benchMedian(xs []float64) float64 {
 	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
 
-// TestJobBacklogMemoryBounded shows that a job's memory does not grow with
+// TestBacklogMemoryBounded shows that a job's memory does not grow with
 // its backlog: a pass-through job starts on a backlog of 100k records of
 // 200 B (STREAMKIT_BACKLOG=1000000 for the 1M) with its processor
 // paused on the first record, so that sarama and the source fetch ahead
@@ -827,7 +827,7 @@ func benchMedian(xs []float64) float64 {
 //
 // The heap's peak while a job works through a 1M backlog at full speed is
 // reported by BenchmarkPassThrough (peak-live-MB of the job).
-func TestJobBacklogMemoryBounded(t *testing.T) {
+func TestBacklogMemoryBounded(t *testing.T) {
 	n := benchBacklogSize(t, benchBacklogRecords)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
