@@ -264,6 +264,10 @@ func TestUpdaterEndToEnd(t *testing.T) {
 	got := waitChanges(6)
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
+	// A restart (a checkpoint failing on a loaded machine) reprocesses
+	// from the commit point: the output stays exact, the counters and the
+	// request log do not.
+	restarts := job.Stats().Restarts
 
 	// Phase 2, a new instance from the commit points: Q2's third revision
 	// (a diff from the restored state), then, once the watermark is past
@@ -279,6 +283,7 @@ func TestUpdaterEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
+	restarts += job.Stats().Restarts
 
 	// The rdf_change events, per entity in revision order, each equal to
 	// what rdfdiff gives for the same revisions.
@@ -323,10 +328,15 @@ func TestUpdaterEndToEnd(t *testing.T) {
 	assert.Equal(t, "req-Q2-2-edit", byKey[key{"Q2", 2, rdfdiff.OpDiff}].RequestID)
 	assert.Equal(t, sec(5), byKey[key{"Q42", 102, rdfdiff.OpDiff}].EventTime)
 	assert.Len(t, diff("Q42", q42, q42edited).Added, 1)
-	// Revision 100: the import, then the base of 101's failed diff and of
-	// 102's diff.
-	assert.Equal(t, 3, srv.requested("Q42/100"))
-	assert.Equal(t, 2, srv.requested("Q42/101"), "FetchAttempts requests for the failing revision")
+	if restarts == 0 {
+		// Revision 100: the import, then the base of 101's failed diff
+		// and of 102's diff.
+		assert.Equal(t, 3, srv.requested("Q42/100"))
+		assert.Equal(t, 2, srv.requested("Q42/101"), "FetchAttempts requests for the failing revision")
+	} else {
+		t.Logf("%d restart(s): request and counter checks relaxed", restarts)
+		assert.Zero(t, srv.requested("Q42/101")%2, "FetchAttempts requests per try of the failing revision")
+	}
 
 	// Side outputs.
 	ff, err := cl.ReadCommitted(ctx, failed)
@@ -386,12 +396,16 @@ func TestUpdaterEndToEnd(t *testing.T) {
 		assert.Equal(t, v, got, id)
 	}
 
-	assert.Equal(t, int64(1), metrics.FetchFailures.Load())
-	assert.Equal(t, int64(1), metrics.Late.Load())
-	assert.Equal(t, int64(1), metrics.Inconsistent.Load())
-	assert.Equal(t, int64(3), metrics.Imports.Load())
-	assert.Equal(t, int64(3), metrics.Diffs.Load())
-	assert.Equal(t, int64(1), metrics.Deletes.Load())
-	assert.Equal(t, int64(1), metrics.Reconciles.Load())
+	check := assert.Equal
+	if restarts > 0 {
+		check = func(t assert.TestingT, want, got any, _ ...any) bool { return assert.GreaterOrEqual(t, got, want) }
+	}
+	check(t, int64(1), metrics.FetchFailures.Load())
+	check(t, int64(1), metrics.Late.Load())
+	check(t, int64(1), metrics.Inconsistent.Load())
+	check(t, int64(3), metrics.Imports.Load())
+	check(t, int64(3), metrics.Diffs.Load())
+	check(t, int64(1), metrics.Deletes.Load())
+	check(t, int64(1), metrics.Reconciles.Load())
 	t.Logf("events %d, filtered %d, messages %d, triples %d", metrics.Events.Load(), metrics.Filtered.Load(), metrics.Messages.Load(), metrics.Triples.Load())
 }
