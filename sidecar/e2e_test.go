@@ -152,6 +152,9 @@ func TestSidecarDrivesARealJob(t *testing.T) {
 	require.NotNil(t, st.LastCheckpoint)
 	assert.NotZero(t, st.LastCheckpoint.ID)
 	assert.WithinDuration(t, time.Now(), st.LastCheckpoint.Time, time.Minute)
+	require.NotNil(t, st.LastCheckpoint.State, "state size from the checkpoint store: %s", st.StateError)
+	assert.Positive(t, st.LastCheckpoint.State.Bytes)
+	assert.Positive(t, st.StateBytes)
 	assert.Equal(t, uint64(40), st.SLO.UnderTarget, "the 10 old edits miss the target")
 	assert.InDelta(t, 0.8, st.SLO.Ratio, 1e-9)
 	assert.False(t, st.SLO.Met)
@@ -161,7 +164,7 @@ func TestSidecarDrivesARealJob(t *testing.T) {
 	code, body = c.do(http.MethodGet, "/metrics")
 	require.Equal(t, http.StatusOK, code)
 	for _, want := range []string{"streamkit_records_processed_total 50\n", "streamkit_edit_latency_seconds_count 50\n",
-		"streamkit_edit_latency_slo_ratio 0.8\n", "streamkit_tasks 2\n", `streamkit_partition_lag_records{partition="1",topic="in"} 0` + "\n"} {
+		"streamkit_edit_latency_slo_ratio 0.8\n", "streamkit_tasks 2\n", "streamkit_state_bytes ", `streamkit_partition_lag_records{partition="1",topic="in"} 0` + "\n"} {
 		assert.Contains(t, body, want)
 	}
 

@@ -123,7 +123,12 @@ type Status struct {
 	// says why the list is missing when listing failed.
 	Savepoints      []Savepoint `json:"savepoints,omitempty"`
 	SavepointsError string      `json:"savepoints_error,omitempty"`
-	SLO             SLOStatus   `json:"slo"`
+	// StateBytes is the size of the keyed state of this instance's tasks,
+	// summed over their last checkpoints, when the lister of WithSavepoints
+	// is also a StateSizer; StateError says why a size is missing.
+	StateBytes int64     `json:"state_bytes,omitempty"`
+	StateError string    `json:"state_error,omitempty"`
+	SLO        SLOStatus `json:"slo"`
 	// Uptime is how long the sidecar has been up, in seconds.
 	UptimeSeconds float64   `json:"uptime_seconds"`
 	Time          time.Time `json:"time"`
@@ -144,6 +149,9 @@ type CheckpointStatus struct {
 	Time            time.Time `json:"time"`
 	DurationSeconds float64   `json:"duration_seconds"`
 	Records         int64     `json:"records"`
+	// State is the size of the task's state in that checkpoint (see
+	// StateSizer); absent when unknown.
+	State *StateSize `json:"state,omitempty"`
 }
 
 // SLOStatus is the edit-latency SLO in /status.
@@ -198,11 +206,27 @@ func (s *Sidecar) Status(ctx context.Context) Status {
 		wm := st.Watermark.UTC()
 		out.Watermark = &wm
 	}
+	sizer, _ := s.o.savepoints.(StateSizer)
 	for _, tc := range obs.tasks {
-		out.TaskCheckpoints = append(out.TaskCheckpoints, checkpointStatus(tc))
+		cs := checkpointStatus(tc)
+		if sizer != nil && slices.Contains(st.Tasks, tc.Task) {
+			size, err := s.stateSize(ctx, sizer, tc.Task, tc.CheckpointID)
+			if err != nil {
+				out.StateError = err.Error()
+			} else {
+				cs.State = &size
+				out.StateBytes += size.Bytes
+			}
+		}
+		out.TaskCheckpoints = append(out.TaskCheckpoints, cs)
 	}
 	if obs.last.CheckpointID != 0 {
 		cs := checkpointStatus(obs.last)
+		for _, tc := range out.TaskCheckpoints {
+			if tc.Task == cs.Task && tc.ID == cs.ID {
+				cs.State = tc.State
+			}
+		}
 		out.LastCheckpoint = &cs
 	}
 	if s.o.savepoints != nil {
@@ -222,7 +246,7 @@ func compareTP(a, b source.TopicPartition) int {
 	return int(a.Partition) - int(b.Partition)
 }
 
-func checkpointStatus(tc TaskCheckpoint) CheckpointStatus {
+func checkpointStatus(tc taskCheckpoint) CheckpointStatus {
 	return CheckpointStatus{Task: tc.Task, ID: tc.CheckpointID, Time: tc.Committed,
 		DurationSeconds: tc.Duration.Seconds(), Records: tc.Records}
 }
@@ -246,6 +270,43 @@ func (s *Sidecar) listSavepoints(ctx context.Context) ([]Savepoint, string) {
 		return nil, s.spErr.Error()
 	}
 	return slices.Clone(s.spCache), ""
+}
+
+// stateSize returns the state size of a task's checkpoint, from the cache
+// when it was read before (a checkpoint never changes).
+func (s *Sidecar) stateSize(ctx context.Context, sizer StateSizer, task int, id uint64) (StateSize, error) {
+	s.spMu.Lock()
+	defer s.spMu.Unlock()
+	if e, ok := s.sizes[task]; ok && e.id == id {
+		return e.size, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	size, err := sizer.StateSize(ctx, task, id)
+	if err != nil {
+		return StateSize{}, err
+	}
+	if s.sizes == nil {
+		s.sizes = make(map[int]sizeEntry)
+	}
+	s.sizes[task] = sizeEntry{id: id, size: size}
+	return size, nil
+}
+
+// cachedStateBytes sums the cached state sizes of tasks: what /metrics
+// reports, without reading the store on a scrape.
+func (s *Sidecar) cachedStateBytes(tasks []int) (int64, bool) {
+	s.spMu.Lock()
+	defer s.spMu.Unlock()
+	var total int64
+	found := false
+	for _, t := range tasks {
+		if e, ok := s.sizes[t]; ok {
+			total += e.size.Bytes
+			found = true
+		}
+	}
+	return total, found
 }
 
 func (s *Sidecar) invalidateSavepoints() {

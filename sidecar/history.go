@@ -19,8 +19,8 @@ type lagSlot struct {
 	max    int64
 }
 
-// LagSample is the largest total lag sampled in one minute.
-type LagSample struct {
+// lagSample is the largest total lag sampled in one minute.
+type lagSample struct {
 	Start time.Time
 	// Sampled is false for a minute without a sample (the sidecar was not
 	// running); Max is then zero.
@@ -49,15 +49,15 @@ func (h *lagHistory) add(now time.Time, lag int64) {
 
 // minutes returns one sample per minute of the window that ends at now,
 // oldest first.
-func (h *lagHistory) minutes(now time.Time) []LagSample {
+func (h *lagHistory) minutes(now time.Time) []lagSample {
 	nowMin := unixMinute(now)
 	n := int64(len(h.slots))
-	out := make([]LagSample, n)
+	out := make([]lagSample, n)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range n {
 		m := nowMin - n + 1 + i
-		ls := LagSample{Start: time.Unix(m*60, 0).UTC()}
+		ls := lagSample{Start: time.Unix(m*60, 0).UTC()}
 		if sl := h.slots[mod(m, n)]; sl.used && sl.minute == m {
 			ls.Sampled, ls.Max = true, sl.max
 		}

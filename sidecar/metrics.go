@@ -15,7 +15,7 @@ type statsCollector struct {
 
 	info, processed, deadLettered, checkpoints, ckptFailures, restarts *prometheus.Desc
 	tasks, paused, ready, lag, lagTotal, position, watermark           *prometheus.Desc
-	lastCkpt, lastCkptDuration, lastCkptID                             *prometheus.Desc
+	lastCkpt, lastCkptDuration, lastCkptID, stateBytes                 *prometheus.Desc
 	sloRatio, sloEvents, sloTarget, sloObjective, sloMet               *prometheus.Desc
 }
 
@@ -40,6 +40,7 @@ func newStatsCollector(s *Sidecar) prometheus.Collector {
 		lastCkpt:         d("last_checkpoint_timestamp_seconds", "When the last task checkpoint committed (Unix time); absent before the first."),
 		lastCkptDuration: d("last_checkpoint_duration_seconds", "Duration of the last committed task checkpoint (snapshot plus commit)."),
 		lastCkptID:       d("last_checkpoint_id", "ID of the last committed task checkpoint."),
+		stateBytes:       d("state_bytes", "Size of the keyed state of the owned tasks' last checkpoints, as last read for /status; absent before."),
 		sloRatio:         d("edit_latency_slo_ratio", "Share of the window's committed records whose edit latency was within the target (1 without records)."),
 		sloEvents:        d("edit_latency_slo_events", "Committed records with an event time in the SLO window."),
 		sloTarget:        d("edit_latency_slo_target_seconds", "The edit-latency target of the SLO."),
@@ -52,7 +53,7 @@ func newStatsCollector(s *Sidecar) prometheus.Collector {
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.processed, c.deadLettered, c.checkpoints, c.ckptFailures,
 		c.restarts, c.tasks, c.paused, c.ready, c.lag, c.lagTotal, c.position, c.watermark, c.lastCkpt,
-		c.lastCkptDuration, c.lastCkptID, c.sloRatio, c.sloEvents, c.sloTarget, c.sloObjective, c.sloMet} {
+		c.lastCkptDuration, c.lastCkptID, c.stateBytes, c.sloRatio, c.sloEvents, c.sloTarget, c.sloObjective, c.sloMet} {
 		ch <- d
 	}
 	for _, col := range c.s.obs.collectors() {
@@ -102,6 +103,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if obs.last.CheckpointID != 0 {
 		gauge(c.lastCkptDuration, obs.last.Duration.Seconds())
 		gauge(c.lastCkptID, float64(obs.last.CheckpointID))
+	}
+	if b, ok := s.cachedStateBytes(st.Tasks); ok {
+		gauge(c.stateBytes, float64(b))
 	}
 	r := s.obs.slo.Report(now)
 	gauge(c.sloRatio, r.Ratio)

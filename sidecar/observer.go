@@ -45,22 +45,19 @@ type Observer struct {
 	deadLetters   *prometheus.CounterVec
 	unknownEvents prometheus.Counter
 
-	mu        sync.Mutex
-	tasks     map[int]TaskCheckpoint
-	lastOK    TaskCheckpoint // the newest successful checkpoint of any task
-	lastFail  *CheckpointFailure
-	failures  int64
-	committed int64 // records with a known event time committed
+	mu       sync.Mutex
+	tasks    map[int]taskCheckpoint
+	lastOK   taskCheckpoint // the newest successful checkpoint of any task
+	lastFail *CheckpointFailure
 }
 
-// TaskCheckpoint is the last successful checkpoint of one task, as served
-// in /status.
-type TaskCheckpoint struct {
-	Task         int           `json:"task"`
-	CheckpointID uint64        `json:"checkpoint_id"`
-	Committed    time.Time     `json:"committed"`
-	Duration     time.Duration `json:"-"`
-	Records      int64         `json:"records"`
+// taskCheckpoint is the last successful checkpoint of one task.
+type taskCheckpoint struct {
+	Task         int
+	CheckpointID uint64
+	Committed    time.Time
+	Duration     time.Duration
+	Records      int64
 }
 
 // CheckpointFailure is the last failed checkpoint attempt.
@@ -102,7 +99,7 @@ func NewObserver(opts ...ObserverOption) (*Observer, error) {
 			Name: "streamkit_edit_latency_unknown_total",
 			Help: "Committed records without an event time, left out of the edit latency.",
 		}),
-		tasks: make(map[int]TaskCheckpoint),
+		tasks: make(map[int]taskCheckpoint),
 	}, nil
 }
 
@@ -120,7 +117,6 @@ func (o *Observer) JobOptions() []streamkit.Option {
 func (o *Observer) OnCheckpoint(ev streamkit.CheckpointEvent) {
 	if ev.Err != nil {
 		o.mu.Lock()
-		o.failures++
 		o.lastFail = &CheckpointFailure{Task: ev.Task, CheckpointID: ev.CheckpointID, Time: time.Now().UTC(), Error: ev.Err.Error()}
 		o.mu.Unlock()
 		return
@@ -140,14 +136,13 @@ func (o *Observer) OnCheckpoint(ev streamkit.CheckpointEvent) {
 	if unknown > 0 {
 		o.unknownEvents.Add(float64(unknown))
 	}
-	tc := TaskCheckpoint{Task: ev.Task, CheckpointID: ev.CheckpointID, Committed: committed.UTC(), Duration: d, Records: ev.Records}
+	tc := taskCheckpoint{Task: ev.Task, CheckpointID: ev.CheckpointID, Committed: committed.UTC(), Duration: d, Records: ev.Records}
 	o.mu.Lock()
 	o.tasks[ev.Task] = tc
 	if !committed.Before(o.lastOK.Committed) {
 		o.lastOK = tc
 	}
 	o.lastFail = nil // a success clears the failure for readiness
-	o.committed += int64(len(ev.EventTimes) - unknown)
 	o.mu.Unlock()
 }
 
@@ -166,16 +161,15 @@ func (o *Observer) OnDeadLetter(f sink.Failure) {
 
 // observerState is a consistent copy of the Observer's bookkeeping.
 type observerState struct {
-	tasks    []TaskCheckpoint
-	last     TaskCheckpoint
+	tasks    []taskCheckpoint
+	last     taskCheckpoint
 	lastFail *CheckpointFailure
-	failures int64
 }
 
 func (o *Observer) state() observerState {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	st := observerState{last: o.lastOK, failures: o.failures}
+	st := observerState{last: o.lastOK}
 	if o.lastFail != nil {
 		f := *o.lastFail
 		st.lastFail = &f
@@ -183,7 +177,7 @@ func (o *Observer) state() observerState {
 	for _, tc := range o.tasks {
 		st.tasks = append(st.tasks, tc)
 	}
-	slices.SortFunc(st.tasks, func(a, b TaskCheckpoint) int { return a.Task - b.Task })
+	slices.SortFunc(st.tasks, func(a, b taskCheckpoint) int { return a.Task - b.Task })
 	return st
 }
 

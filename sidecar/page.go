@@ -135,7 +135,7 @@ func latencyChart(slo *LatencySLO, now time.Time) string {
 		[]chartSeries{p50, p99, target})
 }
 
-func lagChart(samples []LagSample) string {
+func lagChart(samples []lagSample) string {
 	lag := chartSeries{name: "lag", label: "lag (records, max per minute)", color: "#9467bd"}
 	for _, s := range samples {
 		lag.values, lag.ok = append(lag.values, float64(s.Max)), append(lag.ok, s.Sampled)

@@ -121,12 +121,12 @@ func TestLagHistoryKeepsMaxPerMinute(t *testing.T) {
 	h.add(t0.Add(20*time.Second), 2)
 	h.add(t0.Add(2*time.Minute), 1)
 	got := h.minutes(t0.Add(2 * time.Minute))
-	assert.Equal(t, []LagSample{{Start: t0, Sampled: true, Max: 9}, {Start: t0.Add(time.Minute)},
+	assert.Equal(t, []lagSample{{Start: t0, Sampled: true, Max: 9}, {Start: t0.Add(time.Minute)},
 		{Start: t0.Add(2 * time.Minute), Sampled: true, Max: 1}}, got)
 	// Minute 3 reuses minute 0's slot; a late sample for minute 0 is dropped.
 	h.add(t0.Add(3*time.Minute), 4)
 	h.add(t0, 100)
 	got = h.minutes(t0.Add(3 * time.Minute))
-	assert.Equal(t, LagSample{Start: t0.Add(3 * time.Minute), Sampled: true, Max: 4}, got[2])
-	assert.Equal(t, LagSample{Start: t0.Add(time.Minute)}, got[0])
+	assert.Equal(t, lagSample{Start: t0.Add(3 * time.Minute), Sampled: true, Max: 4}, got[2])
+	assert.Equal(t, lagSample{Start: t0.Add(time.Minute)}, got[0])
 }

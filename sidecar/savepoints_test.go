@@ -3,6 +3,7 @@ package sidecar
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,30 @@ func TestStoreSavepointsMergesTasks(t *testing.T) {
 	sps, err = none.Savepoints(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, sps)
+}
+
+func TestStoreSavepointsStateSize(t *testing.T) {
+	ctx := context.Background()
+	store := checkpoint.NewMemoryStore()
+	id := savepointAt(t, store, "counts.task-3", "sp")
+	l, err := NewStoreSavepoints(store, "counts")
+	require.NoError(t, err)
+	size, err := l.StateSize(ctx, 3, id)
+	require.NoError(t, err)
+	assert.Equal(t, 1, size.Objects)
+	assert.Equal(t, int64(1), size.Records)
+	objs, err := store.List(ctx, "counts.task-3/chk-")
+	require.NoError(t, err)
+	var stateObj int64
+	for _, o := range objs {
+		if !strings.HasSuffix(o.Name, "MANIFEST") {
+			stateObj += o.Size
+		}
+	}
+	assert.Equal(t, stateObj, size.Bytes)
+	_, err = l.StateSize(ctx, 3, id+1)
+	require.ErrorIs(t, err, checkpoint.ErrNoCheckpoint)
+	assert.Contains(t, err.Error(), "sidecar: state size of task 3")
 }
 
 func TestStoreSavepointsErrors(t *testing.T) {

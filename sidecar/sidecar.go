@@ -104,7 +104,8 @@ func WithToken(token string) Option { return func(o *options) { o.token = token 
 func WithObserver(obs *Observer) Option { return func(o *options) { o.observer = obs } }
 
 // WithSavepoints lists the job's savepoints in /status and on the status
-// page (see StoreSavepoints for a checkpoint.Store).
+// page (see StoreSavepoints for a checkpoint.Store). If l is also a
+// StateSizer, /status and /metrics report the state size too.
 func WithSavepoints(l SavepointLister) Option { return func(o *options) { o.savepoints = l } }
 
 // WithMaxReadyLag sets the total lag, in records over all owned partitions,
@@ -180,11 +181,16 @@ type Sidecar struct {
 	servers   []*http.Server
 	idleSince time.Time // when the instance was last seen owning no task; zero while it owns some
 
-	spMu     sync.Mutex
-	spCache  []Savepoint
-	spErr    error
-	spAt     time.Time
-	stopOnce sync.Once
+	spMu    sync.Mutex
+	spCache []Savepoint
+	spErr   error
+	spAt    time.Time
+	sizes   map[int]sizeEntry // task → state size of its last checkpoint seen
+}
+
+type sizeEntry struct {
+	id   uint64
+	size StateSize
 }
 
 var savepointNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
