@@ -76,8 +76,9 @@ func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.
 //     statements, form and sense nodes, then the entities' own triples;
 //     value and reference nodes stay (they are shared)
 //  4. reconciliations: the same templates for the reconciled entities, a
-//     DELETE … WHERE of every subject in their new statement lists, then
-//     INSERT DATA of those lists
+//     DELETE … WHERE of every subject in their new statement lists that
+//     they own (statement nodes, forms, senses; not sitelink articles,
+//     which another entity may claim), then INSERT DATA of those lists
 //  5. the commit point: insert the new one (job, checkpoint ID, one node per
 //     topic and partition, named by checkpoint ID), then delete the job's
 //     other checkpoint ID and position nodes.
@@ -281,9 +282,11 @@ func (b *UpdateBuilder) appendPatch(w *updateWriter, p *rdfdiff.ConsolidatedPatc
 		}
 		// Nodes of the new list that the store holds but no longer links
 		// to the entity (a borked store: a statement node whose link was
-		// lost) would survive the templates above: clear every subject of
-		// the new list too, as WDQS's clearOodStatementsAboutStatements
-		// does for the new list's statement nodes.
+		// lost) would survive the templates above: clear the new list's
+		// subjects that the entity owns too (statement nodes, forms,
+		// senses; not sitelink articles, see deleteSubjects). This goes
+		// further than WDQS's clearOodStatementsAboutStatements, which
+		// only clears statement nodes the store still links.
 		if err := b.deleteSubjects(w, all); err != nil {
 			return err
 		}
@@ -295,24 +298,34 @@ func (b *UpdateBuilder) appendPatch(w *updateWriter, p *rdfdiff.ConsolidatedPatc
 }
 
 // deleteSubjects writes DELETE … WHERE for every triple whose subject is a
-// subject of ts.
+// subject of ts that the reconciled entity owns: an IRI in the entity
+// namespace (the entity, lexeme forms and senses) or the statement
+// namespace, whose names carry the entity's ID. Other subjects — sitelink
+// article nodes — are left alone: another entity may claim the same article
+// (a sitelink moving in a merge), and the sitelink template has already
+// cleared this entity's own sitelinks, as WDQS's clearOodSiteLinks does.
 func (b *UpdateBuilder) deleteSubjects(w *updateWriter, ts []rdfdiff.Triple) error {
-	if len(ts) == 0 {
-		return nil
-	}
 	vals := []byte("VALUES ?s {")
 	var prev rdfdiff.Term
 	seen := make(map[rdfdiff.Term]bool)
+	n := 0
 	for _, tr := range ts {
 		if tr.S == prev || seen[tr.S] {
 			continue
 		}
 		prev, seen[tr.S] = tr.S, true
+		if !tr.S.IsIRI() || !(tr.S.HasPrefix(b.scheme.EntityPrefix()) || tr.S.HasPrefix(b.scheme.StatementPrefix())) {
+			continue
+		}
 		var err error
 		vals = append(vals, ' ')
 		if vals, err = AppendSPARQLTerm(vals, tr.S); err != nil {
 			return err
 		}
+		n++
+	}
+	if n == 0 {
+		return nil
 	}
 	vals = append(vals, " }\n"...)
 	w.deleteWhere(b.graph, "?s ?p ?o .", string(vals), "?s ?p ?o .")
