@@ -97,7 +97,9 @@ type Processor interface {
 	// the task's Output (which it received when it was created). A
 	// returned error dead-letters the record (see Stage for naming the
 	// failing stage) and the partition moves on; so Process must leave
-	// state unchanged when it fails, validating before it mutates.
+	// state unchanged when it fails, validating before it mutates. An
+	// error that is not the record's fault is wrapped with Transient: the
+	// job then rewinds and retries instead.
 	Process(ctx context.Context, rec *source.Record) error
 }
 
@@ -168,6 +170,7 @@ type jobOptions struct {
 	pollRecords     int
 	gcEvery         int
 	dlqTopic        string
+	dlqKafka        *KafkaOutputConfig
 	dlqOpts         []sink.DeadLetterOption
 	fromSavepoint   string
 	restoreOpts     []checkpoint.RestoreOption
@@ -237,6 +240,17 @@ func WithGCEvery(n int) Option {
 // and never both. Without it, a failed record stops the job.
 func WithDeadLetterTopic(topic string, opts ...sink.DeadLetterOption) Option {
 	return func(o *jobOptions) { o.dlqTopic, o.dlqOpts = topic, opts }
+}
+
+// WithDeadLetterKafka dead-letters failed records to topic through a
+// transactional producer of their own per task (transactional ID
+// "<job>.dlq.task-<n>"), for outputs that cannot send Kafka records (a
+// SPARQL store). The dead letters of a checkpoint are committed just before
+// the task's output: if that commit then fails, the checkpoint is redone and
+// its dead letters are written again, so dead letters are at least once
+// (never lost, possibly repeated) while the output stays exactly once.
+func WithDeadLetterKafka(topic string, cfg KafkaOutputConfig, opts ...sink.DeadLetterOption) Option {
+	return func(o *jobOptions) { o.dlqTopic, o.dlqKafka, o.dlqOpts = topic, &cfg, opts }
 }
 
 // WithRestoreFromSavepoint starts each task from the named savepoint
@@ -474,6 +488,28 @@ func (j *Job) updateStats(fn func(*Stats)) {
 	j.mu.Lock()
 	fn(&j.stats)
 	j.mu.Unlock()
+}
+
+// ErrTransient is matched by errors made with Transient.
+var ErrTransient = errors.New("streamkit: transient failure")
+
+type transientError struct{ err error }
+
+func (e *transientError) Error() string        { return e.err.Error() }
+func (e *transientError) Unwrap() error        { return e.err }
+func (e *transientError) Is(target error) bool { return target == ErrTransient }
+
+// Transient marks err as a failure of something other than the record — a
+// store or service that is down, a timeout — so that the record must not be
+// dead-lettered: Process returning it fails the run, and the job restarts
+// from its commit points after a backoff and processes the record again
+// (counting against WithMaxCheckpointFailures). A Process error while the
+// job's context is done is treated the same way. It returns nil for nil.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err: err}
 }
 
 // ProcessError is returned by Run when a record failed and could not be

@@ -28,7 +28,9 @@ type task struct {
 	parts []checkpoint.PartitionState
 	ckpt  *checkpoint.Checkpointer // nil for a stateless job
 	dlq   *sink.DeadLetter         // nil without a dead-letter topic
-	log   *slog.Logger
+	// dlqOut is the dead letters' own producer (WithDeadLetterKafka).
+	dlqOut *KafkaOutput
+	log    *slog.Logger
 
 	committed uint64 // checkpoint ID of the last commit point
 	records   int64  // records processed since the last commit
@@ -112,9 +114,26 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 		}
 	}
 	if j.o.dlqTopic != "" {
-		sender, ok := out.(sink.RecordSender)
-		if !ok {
-			return nil, fmt.Errorf("%w: dead-letter topic %q needs an output that sends records; %T does not", ErrInvalidJob, j.o.dlqTopic, out)
+		var sender sink.RecordSender
+		if j.o.dlqKafka != nil {
+			// Dead letters through their own transactional producer,
+			// committed just before the task's output (see
+			// WithDeadLetterKafka).
+			dinfo := info
+			dinfo.Job = j.name + ".dlq"
+			if t.dlqOut, err = NewKafkaOutput(*j.o.dlqKafka, dinfo); err != nil {
+				return nil, err
+			}
+			if err := t.dlqOut.Init(ctx); err != nil {
+				return nil, fmt.Errorf("dead-letter producer: %w", err)
+			}
+			sender = t.dlqOut
+		} else {
+			var ok bool
+			if sender, ok = out.(sink.RecordSender); !ok {
+				return nil, fmt.Errorf("%w: dead-letter topic %q needs an output that sends records (%T does not), or WithDeadLetterKafka",
+					ErrInvalidJob, j.o.dlqTopic, out)
+			}
 		}
 		if t.dlq, err = sink.NewDeadLetter(sender, j.o.dlqTopic, j.name, j.o.dlqOpts...); err != nil {
 			return nil, err
@@ -132,10 +151,9 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 			return nil, err
 		}
 	}
-	if err := out.Begin(ctx); err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+	if err := t.begin(ctx); err != nil {
+		return nil, err
 	}
-	t.open = true
 	return t, nil
 }
 
@@ -284,6 +302,10 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	if err == nil {
 		return nil
 	}
+	if errors.Is(err, ErrTransient) || ctx.Err() != nil {
+		// Not the record's fault: rewind to the commit points and try again.
+		return fmt.Errorf("streamkit: task %d: %s/%d@%d: %w", t.id, rec.Topic, rec.Partition, rec.Offset, err)
+	}
 	stage, class := "process", ""
 	var se *StageError
 	var sse *sink.StageError // a processor in package sink, which cannot import this one
@@ -351,10 +373,9 @@ func (r *run) checkpointAll(ctx context.Context, force bool) error {
 	// Reopen the outputs for the next checkpoint.
 	for _, t := range ts {
 		if !t.open {
-			if err := t.out.Begin(ctx); err != nil {
-				return fmt.Errorf("streamkit: task %d: begin: %w", t.id, err)
+			if err := t.begin(ctx); err != nil {
+				return fmt.Errorf("streamkit: task %d: %w", t.id, err)
 			}
-			t.open = true
 		}
 	}
 	r.publishTasks()
@@ -450,6 +471,15 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	ev.Snapshot = time.Since(start)
 	start = time.Now()
 	t.open = false
+	if t.dlqOut != nil {
+		// Dead letters first: if the output's commit then fails, they are
+		// written again by the retry (at least once), but a record is
+		// never committed as processed without its dead letter.
+		if err := t.dlqOut.Commit(ctx, nil); err != nil {
+			_ = t.out.Abort(ctx)
+			return fmt.Errorf("streamkit: task %d: commit dead letters of checkpoint %d: %w", t.id, cp.CheckpointID, err)
+		}
+	}
 	if err := t.out.Commit(ctx, cp); err != nil {
 		return fmt.Errorf("streamkit: task %d: commit checkpoint %d: %w", t.id, cp.CheckpointID, err)
 	}
@@ -476,6 +506,21 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	return nil
 }
 
+// begin opens the task's output (and dead-letter producer) for the next
+// checkpoint.
+func (t *task) begin(ctx context.Context) error {
+	if t.dlqOut != nil {
+		if err := t.dlqOut.Begin(ctx); err != nil {
+			return fmt.Errorf("begin dead letters: %w", err)
+		}
+	}
+	if err := t.out.Begin(ctx); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t.open = true
+	return nil
+}
+
 func (t *task) abort(ctx context.Context) {
 	if !t.open {
 		return
@@ -486,11 +531,21 @@ func (t *task) abort(ctx context.Context) {
 	if err := t.out.Abort(actx); err != nil {
 		t.log.Warn("streamkit: abort failed", "err", err)
 	}
+	if t.dlqOut != nil {
+		if err := t.dlqOut.Abort(actx); err != nil {
+			t.log.Warn("streamkit: abort of dead letters failed", "err", err)
+		}
+	}
 }
 
 func (t *task) close() {
 	if err := t.out.Close(); err != nil {
 		t.log.Warn("streamkit: closing output", "err", err)
+	}
+	if t.dlqOut != nil {
+		if err := t.dlqOut.Close(); err != nil {
+			t.log.Warn("streamkit: closing dead-letter producer", "err", err)
+		}
 	}
 	if c, ok := t.proc.(io.Closer); ok {
 		_ = c.Close()

@@ -1,0 +1,139 @@
+package streamkit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
+)
+
+// memoryStore is a store-like output that is not a Kafka sender: values
+// are applied with their commit point in one locked step, as a SPARQL
+// store applies an update request.
+type memoryStore struct {
+	mu      sync.Mutex
+	values  []string
+	commits map[string]sink.Position // "topic/partition" -> position
+	job     string
+	id      uint64
+}
+
+type memoryOutput struct {
+	store   *memoryStore
+	pending []string
+}
+
+func (o *memoryOutput) Claim(context.Context) error { return nil }
+func (o *memoryOutput) ReadCommitPoint(_ context.Context, parts map[string][]int32) (*sink.CommitPoint, error) {
+	o.store.mu.Lock()
+	defer o.store.mu.Unlock()
+	cp := &sink.CommitPoint{Job: o.store.job, CheckpointID: o.store.id}
+	for topic, ps := range parts {
+		for _, p := range ps {
+			if pos, ok := o.store.commits[fmt.Sprintf("%s/%d", topic, p)]; ok {
+				cp.Positions = append(cp.Positions, pos)
+			}
+		}
+	}
+	if len(cp.Positions) == 0 {
+		return nil, sink.ErrNoCommitPoint
+	}
+	return cp, nil
+}
+func (o *memoryOutput) Begin(context.Context) error { o.pending = o.pending[:0]; return nil }
+func (o *memoryOutput) Commit(_ context.Context, cp *sink.CommitPoint) error {
+	o.store.mu.Lock()
+	defer o.store.mu.Unlock()
+	o.store.values = append(o.store.values, o.pending...)
+	o.store.job, o.store.id = cp.Job, cp.CheckpointID
+	for _, p := range cp.Positions {
+		o.store.commits[fmt.Sprintf("%s/%d", p.Topic, p.Partition)] = p
+	}
+	o.pending = nil
+	return nil
+}
+func (o *memoryOutput) Abort(context.Context) error { o.pending = nil; return nil }
+func (o *memoryOutput) Close() error                { return nil }
+
+// processorFunc is a stateless Processor.
+type processorFunc func(ctx context.Context, rec *source.Record) error
+
+func (f processorFunc) Tables() []checkpoint.StateTable                       { return nil }
+func (f processorFunc) Process(ctx context.Context, rec *source.Record) error { return f(ctx, rec) }
+
+func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := kafkatest.NewCluster(t)
+	require.NoError(t, cl.CreateTopic(ctx, "in", 1))
+	require.NoError(t, cl.CreateTopic(ctx, "dlq", 1))
+	store := &memoryStore{commits: map[string]sink.Position{}}
+	var down atomic.Int32
+	down.Store(2) // the first two attempts at record "slow" find the service down
+
+	var recs []kafkatest.Record
+	for _, v := range []string{"a", "b", "bad", "slow", "c"} {
+		recs = append(recs, kafkatest.Record{Value: []byte(v)})
+	}
+	require.NoError(t, cl.Produce(ctx, "in", recs...))
+
+	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{"in"},
+		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
+	job, err := streamkit.NewJob("store", in,
+		func(ctx context.Context, info streamkit.TaskInfo) (*memoryOutput, error) {
+			return &memoryOutput{store: store}, nil
+		},
+		func(info streamkit.TaskInfo, out *memoryOutput) (streamkit.Processor, error) {
+			return processorFunc(func(ctx context.Context, rec *source.Record) error {
+				switch string(rec.Value) {
+				case "bad":
+					return streamkit.Stage("validate", errors.New("bad value"))
+				case "slow":
+					if down.Add(-1) >= 0 {
+						return streamkit.Transient(errors.New("service unavailable"))
+					}
+				}
+				out.pending = append(out.pending, string(rec.Value))
+				return nil
+			}), nil
+		},
+		streamkit.WithCheckpointInterval(100*time.Millisecond),
+		streamkit.WithRestartBackoff(10*time.Millisecond, 20*time.Millisecond),
+		streamkit.WithDeadLetterKafka("dlq", streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- job.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		store.mu.Lock()
+		defer store.mu.Unlock()
+		return len(store.values) == 4
+	}, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, job.Stop(ctx))
+	require.NoError(t, <-done)
+
+	store.mu.Lock()
+	assert.Equal(t, []string{"a", "b", "slow", "c"}, store.values, "each good record applied once, in order")
+	assert.Equal(t, int64(5), store.commits["in/0"].Offset)
+	store.mu.Unlock()
+	assert.Equal(t, int64(2), job.Stats().Restarts, "each transient failure rewinds once")
+	dl, err := cl.ReadCommitted(ctx, "dlq")
+	require.NoError(t, err)
+	require.NotEmpty(t, dl)
+	for _, d := range dl {
+		assert.Equal(t, "bad", string(d.Value))
+		stage, _ := d.HeaderValue(sink.HeaderDLQStage)
+		assert.Equal(t, "validate", string(stage))
+	}
+}
