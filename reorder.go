@@ -253,7 +253,7 @@ func (b *ReorderBuffer[K, V]) Forget(key K) {
 	}
 }
 
-// less orders the events of one key.
+// compare orders the events of one key (as cmp.Compare does).
 func (b *ReorderBuffer[K, V]) compare(t1, s1, t2, s2 int64) int {
 	if b.cfg.bySeq {
 		return cmp.Or(cmp.Compare(s1, s2), cmp.Compare(t1, t2))
