@@ -31,7 +31,14 @@ const (
 	dlq   = "eqiad.rdf-streaming-updater.mutation.dlq"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testLogger()
+
+func testLogger() *slog.Logger {
+	if os.Getenv("STREAMKIT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()

@@ -1,0 +1,169 @@
+package consumer_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+)
+
+// oxigraph returns a client of the Oxigraph under test and fresh data and
+// commit graph IRIs, dropped at the end; it skips without
+// STREAMKIT_OXIGRAPH_URL.
+func oxigraph(t *testing.T) (c *sink.Client, url, data, commit string) {
+	url = os.Getenv("STREAMKIT_OXIGRAPH_URL")
+	if url == "" {
+		t.Skip("STREAMKIT_OXIGRAPH_URL not set (see scripts/oxigraph/run.sh)")
+	}
+	c, err := sink.NewClient(url, sink.WithRequestTimeout(30*time.Second))
+	require.NoError(t, err)
+	base := fmt.Sprintf("http://streamkit.test/wdqs-consumer/%s/%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
+	data, commit = base+"/data", base+"/commit"
+	t.Cleanup(func() {
+		_ = c.Update(context.Background(), "DROP SILENT GRAPH <"+data+"> ;\nDROP SILENT GRAPH <"+commit+">")
+	})
+	return c, url, data, commit
+}
+
+// storeTriples reads every triple of graph back from the store.
+func storeTriples(t testing.TB, c *sink.Client, graph string) []rdfdiff.Triple {
+	t.Helper()
+	res, err := c.Query(context.Background(), "SELECT ?s ?p ?o WHERE { GRAPH <"+graph+"> { ?s ?p ?o } }")
+	require.NoError(t, err)
+	out := make([]rdfdiff.Triple, 0, len(res.Bindings))
+	for _, row := range res.Bindings {
+		out = append(out, rdfdiff.Triple{S: row["s"], P: row["p"], O: row["o"]})
+	}
+	return out
+}
+
+// storeNormalize maps literals to the canonical forms Oxigraph returns:
+// integers and decimals without a sign or trailing zeros, doubles in
+// shortest form, and xsd:dateTime fractions without trailing zeros.
+func storeNormalize(tr rdfdiff.Triple) rdfdiff.Triple {
+	o := tr.O
+	if !o.IsLiteral() {
+		return tr
+	}
+	lex, dt := o.Value(), o.Datatype()
+	switch dt {
+	case rdfdiff.XSDInteger, rdfdiff.XSDDecimal:
+		lex = strings.TrimPrefix(lex, "+")
+		if strings.Contains(lex, ".") {
+			lex = strings.TrimRight(strings.TrimRight(lex, "0"), ".")
+		}
+		if lex == "" || lex == "-" {
+			lex += "0"
+		}
+		if !strings.Contains(lex, ".") {
+			dt = rdfdiff.XSDInteger
+		}
+		tr.O = rdfdiff.NewTypedLiteral(lex, dt)
+	case rdfdiff.XSDDouble:
+		if f, err := strconv.ParseFloat(lex, 64); err == nil {
+			tr.O = rdfdiff.NewTypedLiteral(strconv.FormatFloat(f, 'g', -1, 64), dt)
+		}
+	case rdfdiff.XSDDateTime:
+		if dot := strings.LastIndexByte(lex, '.'); dot > strings.LastIndexByte(lex, ':') {
+			end := dot + 1
+			for end < len(lex) && lex[end] >= '0' && lex[end] <= '9' {
+				end++
+			}
+			frac := strings.TrimRight(lex[dot+1:end], "0")
+			if frac == "" {
+				lex = lex[:dot] + lex[end:]
+			} else {
+				lex = lex[:dot+1] + frac + lex[end:]
+			}
+			tr.O = rdfdiff.NewTypedLiteral(lex, dt)
+		}
+	}
+	return tr
+}
+
+// withoutLagMarker drops the lag marker triple and reports whether it was
+// there.
+func withoutLagMarker(ts []rdfdiff.Triple) ([]rdfdiff.Triple, bool) {
+	out, found := ts[:0:0], false
+	for _, tr := range ts {
+		if tr.S == rdfdiff.NewIRI(consumer.DefaultLagMarker) && tr.P == rdfdiff.NewIRI("http://schema.org/dateModified") {
+			found = true
+			continue
+		}
+		out = append(out, tr)
+	}
+	return out, found
+}
+
+// TestConsumerOxigraph runs the consumer into Oxigraph over the fixture
+// stream, restarting half-way: the store's data graph ends equal to the
+// reference, with the lag marker; the commit graph holds the end of the topic
+// as the position; the undecodable record is in the dead-letter topic with
+// its provenance.
+func TestConsumerOxigraph(t *testing.T) {
+	client, url, data, commit := oxigraph(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := newCluster(t, ctx)
+	s := fixtureStream(t)
+	store := checkpoint.NewMemoryStore()
+	cfg := baseConfig(cl, store)
+	cfg.StoreURL, cfg.DataGraph, cfg.CommitGraph = url, data, commit
+	committedAt := func(n int) func(ctx context.Context) (bool, string, error) {
+		return func(ctx context.Context) (bool, string, error) {
+			cp, err := readCommitPoint(ctx, client, commit)
+			if err != nil || len(cp.Positions) != 1 {
+				return false, fmt.Sprint(err), nil
+			}
+			return cp.Positions[0].Offset == int64(n), fmt.Sprintf("offset %d", cp.Positions[0].Offset), nil
+		}
+	}
+	half := len(s.msgs) / 2
+	produce(t, cl, s.msgs[:half])
+	c, err := consumer.New(cfg)
+	require.NoError(t, err)
+	runUntil(t, ctx, cl, c, "first half committed", committedAt(half))
+	produce(t, cl, s.msgs[half:])
+	c, err = consumer.New(cfg)
+	require.NoError(t, err)
+	runUntil(t, ctx, cl, c, "whole stream committed", committedAt(len(s.msgs)))
+
+	got, marker := withoutLagMarker(storeTriples(t, client, data))
+	assert.True(t, marker, "lag marker missing")
+	requireSameGraph(t, s.reference(t).Triples(), got, storeNormalize)
+
+	dead, err := cl.ReadCommitted(ctx, dlq)
+	require.NoError(t, err)
+	require.Len(t, dead, len(s.bad))
+	for i, d := range dead {
+		assert.Equal(t, s.msgs[s.bad[i]], d.Value)
+		v, _ := d.HeaderValue(sink.HeaderDLQOffset)
+		assert.Equal(t, strconv.Itoa(s.bad[i]), string(v))
+	}
+}
+
+// readCommitPoint reads the consumer's commit point of the topic's partition
+// 0 from the store, as the job's task does on start.
+func readCommitPoint(ctx context.Context, c *sink.Client, commit string) (*sink.CommitPoint, error) {
+	b, err := sink.NewUpdateBuilder(rdfdiff.WikidataScheme(), sink.WithCommitGraph(commit))
+	if err != nil {
+		return nil, err
+	}
+	s, err := sink.NewSPARQL(c, b)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.ReadCommitPoint(ctx, map[string][]int32{topic: {0}})
+}
