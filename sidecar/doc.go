@@ -27,7 +27,7 @@
 //	GET  /readyz                200 when restored and consuming, 503 with the reason otherwise
 //	GET  /metrics               Prometheus, from the sidecar's own registry (streamkit_* names)
 //	GET  /status                JSON: job, group, state, tasks, positions and lag per partition,
-//	                            last checkpoint ID/time/duration per task, savepoints, SLO
+//	                            last checkpoint ID/time/duration/state size per task, savepoints, SLO
 //	POST /savepoint?name=N      savepoint of every task of this instance; the job keeps running
 //	POST /stop                  drain, commit and stop
 //	POST /stop?savepoint=N      stop with a savepoint at the same barrier (empty N: from the template)
@@ -40,6 +40,11 @@
 // or stop runs detached from its request, bounded by WithOperationTimeout;
 // the status codes are 409 when the job's state forbids it (not running, no
 // checkpoint store, savepoint name taken), 400 for a bad name, 504 on timeout.
+//
+// Savepoints and state sizes come from the checkpoint store through
+// NewStoreSavepoints (a SavepointLister and StateSizer over a
+// checkpoint.Store), cached so that a status page refreshed every few
+// seconds does not list a Swift container each time.
 //
 // # Readiness
 //

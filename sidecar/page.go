@@ -19,9 +19,10 @@ import (
 // refreshes itself every 30 seconds.
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"dur":  fmtDuration,
-	"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 2, 64) + " %" },
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"dur":   fmtDuration,
+	"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 2, 64) + " %" },
+	"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+	"bytes": fmtBytes,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -51,6 +52,7 @@ svg{display:block;margin:.3em 0 1.2em;background:#fafafa;border:1px solid #ddd}
 <tr><th>Processed</th><td>{{.S.Processed}} records, {{.S.DeadLettered}} dead-lettered</td></tr>
 <tr><th>Checkpoints</th><td>{{.S.Checkpoints}} committed, {{.S.CheckpointFailures}} failed, {{.S.Restarts}} restarts</td></tr>
 <tr><th>Last checkpoint</th><td>{{with .S.LastCheckpoint}}#{{.ID}} of task {{.Task}} at {{time .Time}} ({{printf "%.3f" .DurationSeconds}} s){{else}}none yet{{end}}</td></tr>
+{{if .S.StateBytes}}<tr><th>State size</th><td id="state-size">{{bytes .S.StateBytes}} in the last checkpoints</td></tr>{{end}}
 {{with .S.LastCheckpointFailure}}<tr><th>Last failure</th><td>task {{.Task}} at {{time .Time}}: {{.Error}}</td></tr>{{end}}
 <tr><th>Edit latency SLO</th><td id="slo">{{with .S.SLO}}{{pct .Ratio}} of {{.Events}} edits within {{dur .TargetSeconds}} over the last {{dur .WindowSeconds}} (objective {{pct .Objective}}):
  <span class="{{if .Met}}met{{else}}missed{{end}}">{{if .Met}}met{{else}}missed{{end}}</span>; p50 {{dur .P50Seconds}}, p99 {{dur .P99Seconds}}{{end}}</td></tr>
@@ -93,6 +95,20 @@ func (s *Sidecar) handlePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// fmtBytes formats a size with a binary unit.
+func fmtBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }
 
 func fmtDuration(sec float64) string {

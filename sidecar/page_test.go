@@ -114,6 +114,12 @@ func TestRenderChartLoneMinuteIsADot(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(m[3], "M"))
 }
 
+func TestFmtBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
+		assert.Equal(t, want, fmtBytes(n), n)
+	}
+}
+
 func TestLagHistoryKeepsMaxPerMinute(t *testing.T) {
 	h := newLagHistory(3)
 	h.add(t0, 5)
