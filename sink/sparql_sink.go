@@ -146,8 +146,10 @@ type RejectedChange struct {
 }
 
 // RejectedHandler takes the changes a SPARQL store rejects, typically to
-// write them to a dead-letter sink (DeadLetter) with their provenance. An
-// error fails the checkpoint's Commit.
+// write them to a dead-letter sink (DeadLetter, see DeadLetterRejected) with
+// their provenance. An error fails the checkpoint's Commit. It is called
+// from within Commit, so it must not call the sink's methods other than
+// Stats and LastCommit.
 type RejectedHandler interface {
 	Rejected(ctx context.Context, r *RejectedChange) error
 }
