@@ -53,7 +53,12 @@
 // checkpoint attempt did not fail, and the total lag is at most
 // WithMaxReadyLag records; a paused job is exempt from the lag rule. An
 // instance without tasks is not ready, unless WithIdleReady makes a
-// long-idle instance a ready standby (more instances than tasks).
+// long-idle instance a ready standby (more instances than tasks). Readiness
+// does not wait for a first checkpoint after start: restore already
+// happened when a task is listed, and a job on a quiet stream commits
+// nothing, so that rule would keep it unready for as long as nobody edits.
+// /healthz only says the process serves; a program should exit when
+// job.Run returns.
 //
 // # Termination
 //

@@ -34,7 +34,7 @@ var numBuckets = len(LatencyBuckets) + 1
 // It keeps no per-event memory: the window is a ring of one-minute slots,
 // each holding a count, a count under target and a small histogram over
 // LatencyBuckets (from which percentiles are estimated). Memory is fixed by
-// the window length (about 150 bytes a minute). Events are placed by their
+// the window length (about 200 bytes a minute). Events are placed by their
 // commit time, so a window ends at "now" as seen by the caller: every
 // method takes the time explicitly, which keeps the type pure and testable.
 //
