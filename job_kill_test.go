@@ -36,7 +36,14 @@ import (
 // jobtest.KillLoop SIGKILLs at random moments while input keeps arriving;
 // afterwards the read_committed output must hold, for every key k, exactly
 // "k=1" … "k=n" in order (n = input records of k) and the last committed
-// checkpoint of every task must hold count[k] = n.
+// checkpoint of every task must hold count[k] = n. Subtests: SingleInstance
+// (one instance, STREAMKIT_KILLS kills), TwoInstances (two instances of the
+// job killed independently, tasks moving between them), MidCommit (one kill
+// placed between the transactional offset commit and EndTxn).
+//
+// The soak (make kill-soak) runs
+//
+//	STREAMKIT_KILLS=200 STREAMKIT_KCAT=/usr/bin/kcat go test -count=1 -timeout 40m -run 'TestJobKill/(SingleInstance|TwoInstances)' -v .
 //
 // STREAMKIT_KILLS sets the number of kills of the single-instance test
 // (default 20; the two-instance test does half as many, split between its
@@ -51,9 +58,18 @@ const (
 	killDefaultKills = 20
 )
 
-func TestJobKillLoopSingleInstance(t *testing.T) {
+// TestJobKill runs the kill tests as subtests, so that the child program
+// is built once.
+func TestJobKill(t *testing.T) {
+	bin := buildKillJob(t)
+	t.Run("SingleInstance", func(t *testing.T) { testKillSingleInstance(t, bin) })
+	t.Run("TwoInstances", func(t *testing.T) { testKillTwoInstances(t, bin) })
+	t.Run("MidCommit", func(t *testing.T) { testKillMidCommit(t, bin) })
+}
+
+func testKillSingleInstance(t *testing.T, bin string) {
 	kills := killCount(t, killDefaultKills)
-	env := newKillEnv(t, kills)
+	env := newKillEnv(t, kills, bin)
 	loop := env.loop("solo", kills, 0, 0)
 	env.produce()
 	final, rep, err := loop.Run(env.ctx)
@@ -70,9 +86,9 @@ func TestJobKillLoopSingleInstance(t *testing.T) {
 	env.checkKcat(res)
 }
 
-func TestJobKillLoopTwoInstances(t *testing.T) {
+func testKillTwoInstances(t *testing.T, bin string) {
 	kills := killCount(t, killDefaultKills) / 2
-	env := newKillEnv(t, kills)
+	env := newKillEnv(t, kills, bin)
 	env.produce()
 	// Downtimes up to twice the children's 1 s session timeout: often the
 	// survivor takes the dead instance's tasks before it comes back, and
@@ -105,7 +121,7 @@ func TestJobKillLoopTwoInstances(t *testing.T) {
 	env.checkKcat(res)
 }
 
-// TestJobKillMidCommit kills the job at the most delicate moment on
+// testKillMidCommit kills the job at the most delicate moment on
 // purpose rather than by chance: every task has added its records and its
 // offsets (TxnOffsetCommit) to the transaction, and EndTxn has not gone
 // through (the broker answers it with CONCURRENT_TRANSACTIONS, which the
@@ -115,9 +131,9 @@ func TestJobKillLoopTwoInstances(t *testing.T) {
 // aborts the dead transactions then at the latest (today that bound is
 // what frees the restart: sarama's session setup fetches stable offsets
 // before the runner's Claim could abort them; see loop).
-func TestJobKillMidCommit(t *testing.T) {
+func testKillMidCommit(t *testing.T, bin string) {
 	const txnTimeout = 5 * time.Second
-	env := newKillEnv(t, 1)
+	env := newKillEnv(t, 1, bin)
 	env.produce()
 	cmd := env.command("solo", 0, txnTimeout.String())
 	logs := env.logWriter("solo")
@@ -186,7 +202,7 @@ type killEnv struct {
 	killedIn map[string]int
 }
 
-func newKillEnv(t *testing.T, kills int) *killEnv {
+func newKillEnv(t *testing.T, kills int, bin string) *killEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(kills)*5*time.Second)
 	t.Cleanup(cancel)
 	env := &killEnv{t: t, ctx: ctx, start: time.Now(), stateDir: t.TempDir(), counts: make(map[string]int),
@@ -198,7 +214,7 @@ func newKillEnv(t *testing.T, kills int) *killEnv {
 		require.NoError(t, err, "STREAMKIT_KILL_SEED")
 	}
 	t.Logf("seed %d (STREAMKIT_KILL_SEED to repeat)", env.seed)
-	env.bin = buildKillJob(t)
+	env.bin = bin
 
 	// A fixed port, so that kcat can be pointed at it; another process may
 	// take the port between the probe and the listen, hence the retries.
@@ -279,7 +295,7 @@ func lastPhase(c *jobtest.Child) string {
 func (e *killEnv) logWriter(instance string) io.Writer {
 	w := io.Writer(e.takeovers.writer(instance))
 	if dir := os.Getenv("STREAMKIT_KILL_LOGS"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, e.t.Name()+"-"+instance+".log"))
+		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(e.t.Name(), "/", "_")+"-"+instance+".log"))
 		require.NoError(e.t, err, "STREAMKIT_KILL_LOGS")
 		e.t.Cleanup(func() { _ = f.Close() })
 		w = io.MultiWriter(w, &syncWriter{w: f})
