@@ -3,8 +3,10 @@
 // replay, an in-memory RDF store with the semantics of a WDQS triple store,
 // and the SPARQL pieces that write a consolidated patch and the job's commit
 // point to a real store in one request. No sink commits on its own schedule:
-// the job runner calls Commit (or Apply) once per checkpoint. The SPARQL sink
-// type with batching and bisection is built on the pieces here.
+// the job runner calls Commit (or Apply) once per checkpoint. [SPARQL] and
+// [GraphOutput] are job task outputs (the root package's Output contract) for
+// a triple store and for the in-memory graph, and [RDFConsumer] is the WDQS
+// per-replica consumer as a job processor.
 //
 // # Commit points
 //
@@ -27,8 +29,8 @@
 // transactional ID aborts what its predecessor left open and the job
 // reprocesses from the committed offsets, so by design a restart after longer
 // than the broker's transaction timeout loses nothing, unlike Flink's
-// FLINK-16419 (the kill and long-outage tests that prove it end to end come
-// with the job runner).
+// FLINK-16419 (the root package's long-outage test shows it end to end with
+// a SIGKILLed child process).
 // The same ID fences zombies: after a newer producer initialises, the old
 // one's commit fails with [ErrFenced], and a fenced sink never writes again.
 //
@@ -82,6 +84,48 @@
 // operations: there it is at-least-once with idempotent replay, and a
 // half-applied commit point is reported (both commit points are visible),
 // never lost.
+//
+// # SPARQL sink
+//
+// [SPARQL] is a job task's output into a SPARQL store. The task's processor
+// hands it reassembled entity changes ([SPARQL.Add], with their source records
+// as provenance); [SPARQL.Commit] merges them with rdfdiff's Accumulator and
+// sends the consolidated patch together with the commit point (one node per
+// input partition: offset, checkpoint ID, job) in the same update request, so
+// on an atomic store (Oxigraph, Blazegraph) a checkpoint lands whole or not at
+// all and [SPARQL.ReadCommitPoint] tells a restarted task where to resume.
+// This per-partition layout is separate from the job-level one that
+// [UpdateBuilder.ReadCommitPoint] reads, because tasks commit independently;
+// two consumers writing one store need different commit graphs.
+// Requests stay under [BatchLimits] (triples and bytes, per [Dialect]); a
+// checkpoint that needs several requests carries the commit point in the last
+// and is at-least-once (idempotent replay), logged and counted, and
+// [SPARQL.WantsCommit] asks for early checkpoints to keep that rare. Virtuoso
+// is never atomic: at-least-once, said at construction. A 4xx answer is
+// bisected down to the offending change, which goes to a [RejectedHandler]
+// ([DeadLetterRejected]) while the rest applies. Claim cannot fence a zombie
+// on a plain SPARQL store: the job must keep one writer per partition.
+// Blazegraph's HTML update report is parsed for its mutation count
+// ([ParseBlazegraphUpdate]); that dialect was tested against recorded
+// answers only, no Blazegraph being available here.
+//
+// # The per-replica consumer
+//
+// [RDFConsumer] is the WDQS consumer as a job Processor: it decodes each
+// rdf_change record of the mutation topic, reassembles chunked events with
+// rdfdiff.Reassembler (one per input partition) and hands each complete entity
+// change to the task's output, a [ChangeWriter] ([SPARQL], [GraphOutput]), which
+// merges a checkpoint's changes and applies them with the commit point. The
+// chunks of an event not yet complete live byte for byte in a checkpointed
+// state table, so a checkpoint between two chunks of one event is exact after
+// a restart: no chunk is lost or read twice. Records that do not decode, broken
+// chunk sequences and changes that can never apply are refused with a
+// [*StageError] naming the stage ("decode", "reassemble", "accumulate"); the
+// runner dead-letters the record at fault and the consumer's [FailureWriter] the
+// earlier chunks of its event. [GraphOutput] is a [Graph] as a task's Output, with
+// the SPARQL sink's method set, for the quickstart and for unit tests: Commit
+// applies the checkpoint's changes and commit point in one atomic step, and
+// dead letters sent to it are kept with the checkpoint that commits them.
 //
 // # Store quirks the tests normalise
 //
