@@ -130,7 +130,11 @@ func (p *Processor) Process(ctx context.Context, rec *source.Record) error {
 		p.cfg.Metrics.Late.Add(1)
 		return p.sendSide(ctx, p.cfg.LapsedActionTopic, p.lapsed(ev))
 	case err != nil:
-		return streamkit.Stage("reorder", err)
+		// A full buffer means the watermark is stuck (an input that
+		// neither delivers nor idles): not this record's fault, and
+		// dead-lettering every record from now on would be worse than
+		// stopping. The job restarts and, if it fills up again, fails.
+		return streamkit.Transient(err)
 	}
 	return nil
 }
@@ -176,6 +180,9 @@ type chain struct {
 
 // apply runs a batch of events: per entity sequentially, entities in
 // parallel, then writes the output in batch order and moves the states.
+// Its errors (a failed send, ctx done) are not the events' fault: they are
+// streamkit.Transient, so a reconcile event applied from Process is retried
+// after a restart rather than dead-lettered.
 func (p *Processor) apply(ctx context.Context, evs []InputEvent) error {
 	results := make([]result, len(evs))
 	byItem := map[string]*chain{}
@@ -208,13 +215,13 @@ func (p *Processor) apply(ctx context.Context, evs []InputEvent) error {
 	}
 	for _, c := range chains {
 		if c.err != nil {
-			return c.err
+			return streamkit.Transient(c.err)
 		}
 	}
 	for _, r := range results {
 		for _, rec := range r.records {
 			if err := p.out.Send(ctx, rec); err != nil {
-				return fmt.Errorf("updater: send to %s: %w", rec.Topic, err)
+				return streamkit.Transient(fmt.Errorf("updater: send to %s: %w", rec.Topic, err))
 			}
 		}
 	}
@@ -362,7 +369,7 @@ func (p *Processor) sendSide(ctx context.Context, topic string, e *SideOutputEve
 	}
 	for _, rec := range r.records {
 		if err := p.out.Send(ctx, rec); err != nil {
-			return fmt.Errorf("updater: send to %s: %w", rec.Topic, err)
+			return streamkit.Transient(fmt.Errorf("updater: send to %s: %w", rec.Topic, err))
 		}
 	}
 	return nil
