@@ -112,7 +112,11 @@ type Config struct {
 	// (reordering_window_length); MaxLateness how far the watermark trails
 	// the newest event time (max_lateness); IdleTimeout after how long
 	// without records a partition stops holding the watermark back
-	// (input_idleness).
+	// (input_idleness). Only event time moves the watermark, as in Flink:
+	// the last events of a finite stream (a quickstart, a test) stay
+	// buffered until an event dated ReorderWindow + MaxLateness after them
+	// arrives; an event of another wiki does it (it is filtered out but
+	// still moves the watermark).
 	ReorderWindow, MaxLateness, IdleTimeout time.Duration
 	// MaxBuffered bounds the events held for re-ordering per task (default
 	// streamkit.DefaultReorderMaxBuffered).
