@@ -61,7 +61,9 @@ func TestStatusPageInChromium(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	url := "http://" + l.Addr().String() + "/"
 
-	dom := string(runChromium(t, bin, url, "--dump-dom"))
+	// One browser run both prints the DOM and takes the screenshot.
+	shot := filepath.Join(t.TempDir(), "status.png")
+	dom := string(runChromium(t, bin, url, "--dump-dom", "--window-size=1100,1700", "--screenshot="+shot))
 	require.Contains(t, dom, `<svg id="latency-chart"`)
 	require.Contains(t, dom, `<svg id="lag-chart"`)
 	series := map[string]string{}
@@ -72,8 +74,6 @@ func TestStatusPageInChromium(t *testing.T) {
 	assert.Contains(t, dom, `<span id="state" class="state running">running</span>`)
 	assert.Regexp(t, `of 40 edits within 10m0s`, dom)
 
-	shot := filepath.Join(t.TempDir(), "status.png")
-	runChromium(t, bin, url, "--window-size=1100,1700", "--screenshot="+shot)
 	f, err := os.Open(shot)
 	require.NoError(t, err)
 	defer f.Close()
