@@ -498,6 +498,17 @@ func TestMetrics(t *testing.T) {
 	assert.Empty(t, problems)
 }
 
+func TestLatencyHistogramHasTheTargetAsABucket(t *testing.T) {
+	obs, err := NewObserver(WithSLO(7*time.Minute, 0.95, 30*time.Minute))
+	require.NoError(t, err)
+	obs.OnCheckpoint(streamkit.CheckpointEvent{Committed: t0, EventTimes: []time.Time{t0.Add(-6 * time.Minute), t0.Add(-8 * time.Minute)}})
+	r := do(t, newTestSidecar(t, runningJob(), WithObserver(obs)).Handler(), http.MethodGet, "/metrics", "")
+	assert.Contains(t, r.body, `streamkit_edit_latency_seconds_bucket{le="420"} 1`+"\n")
+	assert.Contains(t, r.body, `streamkit_edit_latency_seconds_bucket{le="600"} 2`+"\n")
+	assert.Contains(t, r.body, "streamkit_edit_latency_slo_ratio 0.5\n")
+	assert.Equal(t, LatencyBuckets, latencyBucketsWith(10*time.Minute), "the default target is a bucket already")
+}
+
 func TestTwoSidecarsDoNotShareARegistry(t *testing.T) {
 	_, err := New(runningJob())
 	require.NoError(t, err)

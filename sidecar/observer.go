@@ -84,7 +84,7 @@ func NewObserver(opts ...ObserverOption) (*Observer, error) {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streamkit_edit_latency_seconds",
 			Help:    "Edit latency: commit time of the output minus the event time of each committed record.",
-			Buckets: LatencyBuckets,
+			Buckets: latencyBucketsWith(slo.Target()),
 		}),
 		ckptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "streamkit_checkpoint_duration_seconds",
@@ -101,6 +101,15 @@ func NewObserver(opts ...ObserverOption) (*Observer, error) {
 		}),
 		tasks: make(map[int]taskCheckpoint),
 	}, nil
+}
+
+// latencyBucketsWith returns LatencyBuckets plus the SLO target, so that
+// the histogram's bucket le="<target>" over its count is the SLO ratio
+// over any window a Prometheus query picks.
+func latencyBucketsWith(target time.Duration) []float64 {
+	b := append(slices.Clone(LatencyBuckets), target.Seconds())
+	slices.Sort(b)
+	return slices.Compact(b)
 }
 
 // SLO returns the edit-latency SLO the Observer feeds.
