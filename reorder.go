@@ -267,20 +267,10 @@ func (b *ReorderBuffer[K, V]) compare(t1, s1, t2, s2 int64) int {
 // time and sequence to a buffered one of its key is buffered too (both are
 // released, in arrival order).
 func (b *ReorderBuffer[K, V]) Add(key K, ev ReorderEvent[V]) error {
-	b.rebuild()
-	if ev.Time.Before(minReorderTime) || ev.Time.After(maxReorderTime) {
-		return fmt.Errorf("streamkit: reorder buffer %q: event time %s of key %v is out of range (years 1678 to 2261)",
-			b.name, ev.Time.UTC().Format(time.RFC3339Nano), key)
+	if err := b.CheckLate(key, ev.Time, ev.Seq); err != nil {
+		return err
 	}
 	t := ev.Time.UnixNano()
-	if b.cfg.lateByWM {
-		if b.wm != minInt64 && ev.Time.Add(b.delay).UnixNano() < b.wm {
-			return &LateEventError{Key: key, Time: ev.Time, Seq: ev.Seq, Watermark: time.Unix(0, b.wm).UTC(), Delay: b.delay}
-		}
-	} else if m, ok := b.marks.Get(key); ok && b.compare(t, ev.Seq, m.T, m.S) <= 0 {
-		return &LateEventError{Key: key, Time: ev.Time, Seq: ev.Seq, Watermark: b.watermark(), Delay: b.delay,
-			Released: true, LastTime: time.Unix(0, m.T).UTC(), LastSeq: m.S}
-	}
 	if b.n >= b.cfg.maxBuffered {
 		return fmt.Errorf("%w: %q holds %d events (the maximum); the watermark is %s: is an input stuck?",
 			ErrReorderBufferFull, b.name, b.n, b.watermark().Format(time.RFC3339Nano))
@@ -296,6 +286,28 @@ func (b *ReorderBuffer[K, V]) Add(key K, ev ReorderEvent[V]) error {
 	b.pending.Set(key, es)
 	b.n++
 	b.push(key, t)
+	return nil
+}
+
+// CheckLate returns the *LateEventError Add would return for an event of key
+// at time t with sequence seq, or an error for a time out of range, or nil,
+// without buffering anything: for a caller that lets some events bypass the
+// buffer (the WDQS producer applies an in-order edit at once when nothing of
+// its entity is buffered) but must still route late ones to its side output.
+func (b *ReorderBuffer[K, V]) CheckLate(key K, t time.Time, seq int64) error {
+	b.rebuild()
+	if t.Before(minReorderTime) || t.After(maxReorderTime) {
+		return fmt.Errorf("streamkit: reorder buffer %q: event time %s of key %v is out of range (years 1678 to 2261)",
+			b.name, t.UTC().Format(time.RFC3339Nano), key)
+	}
+	if b.cfg.lateByWM {
+		if b.wm != minInt64 && t.Add(b.delay).UnixNano() < b.wm {
+			return &LateEventError{Key: key, Time: t, Seq: seq, Watermark: time.Unix(0, b.wm).UTC(), Delay: b.delay}
+		}
+	} else if m, ok := b.marks.Get(key); ok && b.compare(t.UnixNano(), seq, m.T, m.S) <= 0 {
+		return &LateEventError{Key: key, Time: t, Seq: seq, Watermark: b.watermark(), Delay: b.delay,
+			Released: true, LastTime: time.Unix(0, m.T).UTC(), LastSeq: m.S}
+	}
 	return nil
 }
 

@@ -108,6 +108,12 @@ func TestReorderBufferLateEvents(t *testing.T) {
 	require.NoError(t, b.OnWatermark(at(20), collect(&out)))
 	assert.ElementsMatch(t, []released{{"Q2", 1, ""}, {"Q1", 12, ""}}, out)
 
+	// CheckLate tells without buffering.
+	require.ErrorIs(t, b.CheckLate("Q1", at(11), 12), streamkit.ErrLateEvent)
+	require.NoError(t, b.CheckLate("Q1", at(11), 13))
+	require.ErrorContains(t, b.CheckLate("Q1", time.Time{}, 13), "out of range")
+	assert.Zero(t, b.Len())
+
 	// Forget makes the key new again.
 	b.Forget("Q1")
 	_, _, ok := b.Last("Q1")
