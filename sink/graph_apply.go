@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
@@ -376,6 +377,25 @@ func (a *graphApplier) reconcile(r *rdfdiff.Reconciliation) {
 		a.removeSubjectsExcept(a.statementNodes(nil, nodes), keep)
 		a.removeSubjectsExcept(nodes, keep)
 		a.releaseAll(nodes)
+	}
+	// 3b. out-of-date triples of every subject of the new data that the
+	// entity owns (its namespace and its statement namespace), linked or
+	// not: a borked store's stale statement node the entity no longer links
+	// would survive the steps above. This goes further than WDQS, whose
+	// MultiSync only clears statement nodes the store still links, and
+	// matches what UpdateBuilder sends to a real store.
+	var own []uint32
+	for _, tr := range r.Triples {
+		if tr.S.IsIRI() && (tr.S.HasPrefix(a.cfg.scheme.EntityPrefix()) || tr.S.HasPrefix(a.cfg.scheme.StatementPrefix())) {
+			if id := a.st.lookup(tr.S); id != graphNoID && !slices.Contains(own, id) {
+				own = append(own, id)
+			}
+		}
+	}
+	if len(own) > 0 {
+		a.holdAll(own)
+		a.removeSubjectsExcept(own, keep)
+		a.releaseAll(own)
 	}
 	// 4. the new data.
 	for _, tr := range r.Triples {
