@@ -316,7 +316,9 @@ type CheckpointEvent struct {
 	// EventTimes are the event times (source.Record.EventTime, zero when
 	// unknown) of the records the checkpoint committed: Committed minus
 	// each is the edit latency the sidecar's SLO measures. The slice is
-	// reused after the hook returns; copy what you keep.
+	// reused after the hook returns; copy what you keep. Collecting them
+	// costs 24 bytes per record of a checkpoint, and only happens when a
+	// WithOnCheckpoint hook is set.
 	EventTimes []time.Time
 	// Err is nil for a committed checkpoint.
 	Err error
