@@ -414,7 +414,7 @@ func TestStoreTermPropertyOxigraph(t *testing.T) {
 }
 
 func TestStoreTermPropertyVirtuoso(t *testing.T) {
-	storeTermProperty(t, "STREAMKIT_VIRTUOSO_URL", 2000, 100)
+	storeTermProperty(t, "STREAMKIT_VIRTUOSO_URL", 1500, 150)
 }
 
 // sfFuzzStores are the stores the fuzz target writes to: those whose
