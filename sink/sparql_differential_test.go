@@ -312,13 +312,6 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 
 	g := NewGraph(WithLagMarker(wd.ConceptURI()))
 	gen := newDSStream(t, seed, 3, maxReal)
-	if store != nil {
-		// Known bug, see TestSPARQLReconcileKeepsOtherSitelinkClaims: until
-		// UpdateBuilder's reconciliation stops clearing every subject of the
-		// new list, merged sitelinks make the stores differ from sink.Graph.
-		gen.noMerges = true
-		t.Log("sitelink merges off for the store: UpdateBuilder reconcile bug, see TestSPARQLReconcileKeepsOtherSitelinkClaims")
-	}
 	var (
 		re      = rdfdiff.NewReassembler()
 		acc     = rdfdiff.NewAccumulator()
@@ -441,17 +434,15 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 }
 
 // TestSPARQLReconcileKeepsOtherSitelinkClaims is the smallest case the
-// differential test found where UpdateBuilder and sink.Graph disagree.
-// Entity A has a sitelink; entity B takes it over (a merge: B's revision
-// holds the article with schema:about B while A's still claims it) and B is
-// reconciled. WDQS's MultiSync (reference §3.4) and sink.Graph delete only
-// B's old sitelinks, B's statement nodes' and B's own triples that are not
-// in the new list, so <article> schema:about A stays. UpdateBuilder's
-// reconciliation also runs DELETE { ?s ?p ?o } for every subject of the new
-// list (sparql_update.go, appendPatch → deleteSubjects(w, all)), which
-// includes the article, so the store loses <article> schema:about A.
-// Expected fix: clear only the new list's statement nodes (and the lexeme's
-// forms and senses), as clearOodStatementsAboutStatements does.
+// differential test found where UpdateBuilder and sink.Graph disagreed (fixed
+// in 3d478e3; kept as a regression test). Entity A has a sitelink; entity B
+// takes it over (a merge: B's revision holds the article with schema:about B
+// while A's still claims it) and B is reconciled. WDQS's MultiSync
+// (reference §3.4) and sink.Graph delete only B's old sitelinks, B's
+// statement nodes' and B's own triples that are not in the new list, so
+// <article> schema:about A stays. UpdateBuilder's reconciliation used to run
+// DELETE { ?s ?p ?o } for every subject of the new list, the article
+// included, so the store lost <article> schema:about A.
 func TestSPARQLReconcileKeepsOtherSitelinkClaims(t *testing.T) {
 	ctx := context.Background()
 	a, b := wd.EntityTerm("Q1000001"), wd.EntityTerm("Q1000002")

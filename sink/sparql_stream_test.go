@@ -88,8 +88,6 @@ type dsStream struct {
 	refBlocks [][]rdfdiff.Triple
 	// Counts of what was generated, for the test log.
 	ops map[string]int
-	// noMerges turns off stealSitelink (see TestSPARQLReconcileKeepsOtherSitelinkClaims).
-	noMerges bool
 }
 
 // dsLoadTurtle parses a Turtle fixture of testdata/<dir>.
@@ -457,7 +455,7 @@ func (s *dsStream) changeSitelink(e *dsEntity, ts []rdfdiff.Triple) []rdfdiff.Tr
 		}
 		s.ops["edit: rename sitelink"]++
 		return ts
-	case k == 2 && r.IntN(2) == 0 && !s.noMerges:
+	case k == 2 && r.IntN(2) == 0:
 		if ts, ok := s.stealSitelink(e, ts); ok {
 			return ts
 		}
