@@ -127,12 +127,12 @@ func testKillTwoInstances(t *testing.T, bin string) {
 // through (the broker answers it with CONCURRENT_TRANSACTIONS, which the
 // producer retries). The dead transactions hold the group's offsets
 // "unstable" until they are aborted. The next run must lose and duplicate
-// nothing, and it must start within the transaction timeout: the broker
-// aborts the dead transactions then at the latest (today that bound is
-// what frees the restart: sarama's session setup fetches stable offsets
-// before the runner's Claim could abort them; see loop).
+// nothing, and it must start long before the broker would expire the dead
+// transactions (the transaction timeout): its Claim aborts them. (The job's
+// group session speaks Kafka 2.4 so that sarama's own offset fetch does
+// not wait for stable offsets before the Claim can run; see job_run.go.)
 func testKillMidCommit(t *testing.T, bin string) {
-	const txnTimeout = 5 * time.Second
+	const txnTimeout = 60 * time.Second
 	env := newKillEnv(t, 1, bin)
 	env.produce()
 	cmd := env.command("solo", 0, txnTimeout.String())
@@ -158,7 +158,7 @@ func testKillMidCommit(t *testing.T, bin string) {
 	env.track(second)
 	require.NoError(t, second.WaitOutput(env.ctx, "phase=process"), "the restarted job never processed")
 	restart := time.Since(killedAt)
-	assert.Less(t, restart, txnTimeout+30*time.Second, "restart after a kill mid-commit")
+	assert.Less(t, restart, txnTimeout/3, "restart after a kill mid-commit must not wait for the transaction timeout")
 	env.finish(second)
 	res := env.verify()
 	t.Logf("kill mid-commit: restart took %v (transaction timeout %v; %s); %d input records, %d outputs, %d aborted output records",

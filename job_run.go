@@ -199,6 +199,18 @@ func (r *run) run(ctx context.Context) (err error) {
 			// Range keeps partition p of every co-partitioned topic on one
 			// member, which is what makes a task.
 			c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
+			// sarama's group session fetches the committed offsets with
+			// require_stable (OffsetFetch v7+, Kafka 2.5+) before the
+			// OnAssigned hook runs; a transaction that a dead owner left
+			// open with its offsets inside makes every session fail until
+			// the broker expires it (the transaction timeout), and only our
+			// hook's Claim would abort it. Speaking 2.4 to the group keeps
+			// that fetch unstable-tolerant; it only picks a default start
+			// offset, which the hook replaces with the commit point it reads
+			// — with require_stable, after Claim has fenced the dead owner.
+			if c.Version.IsAtLeast(sarama.V2_5_0_0) {
+				c.Version = sarama.V2_4_0_0
+			}
 		}))
 	src, err := source.NewKafka(j.in.Brokers, j.group, j.in.Topics, srcOpts...)
 	if err != nil {
