@@ -2,7 +2,7 @@
 GO ?= go
 PKGS ?= ./...
 
-.PHONY: test test-short vet fmt-check bench fuzz quickstart
+.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak bench-passthrough memory-1m
 
 ## test: every test, with the race detector. Integration tests run when
 ## their backend's environment variable is set (see README "Testing").
@@ -29,3 +29,23 @@ fuzz:
 	@for t in $$($(GO) test -list '^Fuzz' ./rdfdiff | grep ^Fuzz); do \
 		echo "== $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./rdfdiff || exit 1; \
 	done
+
+## kill-soak: 200 SIGKILLs of the single-instance counting job and 100 of
+## the two-instance one, checked with kcat when it is installed (~7 min).
+kill-soak:
+	STREAMKIT_KILLS=200 STREAMKIT_KCAT=$$(command -v kcat || true) $(GO) test -count=1 -timeout 40m -run 'TestJobKill' -v .
+
+## consumer-kill-soak: 100 SIGKILLs of the per-replica consumer writing to
+## Oxigraph (needs STREAMKIT_OXIGRAPH_URL; see README "Testing").
+consumer-kill-soak:
+	@test -n "$$STREAMKIT_OXIGRAPH_URL" || { echo "set STREAMKIT_OXIGRAPH_URL (scripts/oxigraph/run.sh env)"; exit 1; }
+	STREAMKIT_KILLS=100 STREAMKIT_CONSUMER_KILL_CHANGES=2000 $(GO) test -count=1 -timeout 30m -run TestConsumerKillOxigraph -v .
+
+## bench-passthrough: a pass-through job with exactly-once checkpoints every
+## second against a raw sarama copy of the same 1M records (~5 min).
+bench-passthrough:
+	$(GO) test -run '^$$' -bench BenchmarkPassThrough -benchtime 3x .
+
+## memory-1m: the job's live heap while 1M records (191 MB) wait.
+memory-1m:
+	STREAMKIT_BACKLOG=1000000 $(GO) test -count=1 -run TestBacklogMemoryBounded -v .
