@@ -178,7 +178,6 @@ type Sidecar struct {
 	mu        sync.Mutex
 	closed    bool
 	closeCh   chan struct{}
-	servers   []*http.Server
 	idleSince time.Time // when the instance was last seen owning no task; zero while it owns some
 
 	spMu    sync.Mutex
@@ -307,14 +306,10 @@ func (s *Sidecar) Serve(ctx context.Context, l net.Listener) error {
 	}
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.o.log.Handler(), slog.LevelWarn)}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if s.isClosed() {
 		l.Close()
 		return ErrClosed
 	}
-	s.servers = append(s.servers, srv)
-	s.mu.Unlock()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
