@@ -50,4 +50,16 @@
 // Close do the same for programs that embed a broker outside tests (a
 // quickstart). With Ports the brokers listen on fixed ports, which external
 // clients such as kcat need. All data is kept in memory.
+//
+// # Known differences from Kafka
+//
+// A group member killed while it waits in JoinGroup is never given a
+// session timer by kfake (the reply to its dead connection fails before the
+// timer is armed), so it can keep its partitions forever where Kafka would
+// expire it after the session timeout. Tests that kill group members at
+// random (the root package's kill tests) therefore use static membership
+// (Consumer.Group.InstanceId, one per instance) and a short rebalance
+// timeout, so that a restarted instance takes its own place back. Set the
+// broker's group.min.session.timeout.ms with BrokerConfigs to test short
+// session timeouts.
 package kafkatest
