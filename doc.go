@@ -103,14 +103,36 @@
 // table schemas first and fails with a checkpoint.IncompatibleError naming
 // every mismatch.
 //
-// Scaling out. Instances of one job share its tasks through the consumer
-// group: start more processes with the same job name and group, up to one
-// per task (input partition). A stream with fewer partitions than the work
-// needs — the single-partition MediaWiki topics — is first re-keyed into an
-// intermediate topic with more partitions by a repartition job, exactly
-// once; stateful jobs then run on that topic with as many instances as it
-// has partitions. Every rebalance reloads the moved tasks' state from the
-// checkpoint store (rebalancing is eager).
+// Scaling out. A job scales through its Kafka consumer group; there is no
+// cluster to run. Start more instances with the same job name and group
+// (and the same checkpoint store: a task restores from wherever it was last
+// committed) to share the tasks; the range assignor moves whole tasks, and
+// instances beyond the number of partitions sit idle. The MediaWiki topics
+// have one partition per data center, so a job reading them has one task. To
+// scale a stateful stage, split the pipeline in two: a stateless
+// [NewRepartitionJob] reads "eqiad." and "codfw." and re-keys by entity
+// (for example [JSONFieldKey]("page", "page_title")) into an intermediate
+// topic created with N partitions, exactly once; the stateful job reads that
+// topic on up to N instances. Choose N for the largest parallelism you
+// expect: changing it later moves keys between partitions and the keyed
+// state has to be rebuilt. Order per entity is kept (one source partition
+// goes to one key partition, which goes to one task). Every rebalance
+// reloads the moved tasks' state from the checkpoint store (rebalancing is
+// eager).
+//
+// Re-keying. A [Repartitioner] is a ready-made, stateless Processor that
+// writes each record to an intermediate topic under a new key (a [KeyFunc]).
+// Value, headers and timestamp stay as they were, and three origin headers
+// ([HeaderOriginTopic], [HeaderOriginPartition], [HeaderOriginOffset])
+// record where the record was first read, so a stateful stage downstream
+// gets the real provenance back with [OriginOf] and its dead letters carry
+// it. A record whose key cannot be computed is dead-lettered in stage
+// [StageRepartitionKey].
+//
+// Event time. A Processor that also implements [WatermarkHandler] is told
+// when the source's event-time watermark advances; [ReorderBuffer] builds a
+// per-key event-time re-order buffer with timers on it, in checkpointed
+// state.
 //
 // # Bad input
 //
@@ -122,5 +144,42 @@
 // partition, offset, timestamp, key), the failing stage ([Stage]), the error
 // class and message, and the job (see sink.DeadLetter). The partition keeps
 // flowing. Without a dead-letter topic a failed record stops the job with a
-// [*ProcessError] naming it, rather than lose it.
+// [*ProcessError] naming it, rather than lose it. An output that cannot send
+// Kafka records (a SPARQL store) gets a dead-letter producer of its own with
+// [WithDeadLetterKafka], committed just before the output (dead letters are
+// then at least once). An error that is not the record's fault — a service
+// that is down — is wrapped with [Transient]: the job rewinds to its commit
+// points and tries again instead of dead-lettering.
+//
+// # What proves it
+//
+// Exactly once is shown by kill tests (job_kill_test.go): internal/killjob,
+// a per-key counting job built only on the public API, runs as a child
+// process while jobtest.KillLoop SIGKILLs it at random moments (during
+// restore, processing, snapshot and commit) with input arriving all the
+// while; 20 kills in CI and 200 in `make kill-soak`, plus two instances
+// killed independently so that tasks move between them, and one kill placed
+// between the transactional offset commit and EndTxn. Afterwards the
+// read_committed output holds, for every key, exactly "k=1" … "k=n" in
+// order; each task's committed offsets cover all its input; and the
+// checkpoint named by its commit point restores to the reference counts.
+// kcat (librdkafka) with isolation.level=read_committed agrees record for
+// record. A job killed with records in an open transaction and restarted
+// after longer than the broker's transaction.max.timeout.ms loses nothing
+// (job_outage_test.go): no transaction outlives the process, and a restarted
+// task reads again from its committed offsets. A zombie that wakes up after
+// its task moved is fenced (job_fencing_test.go). Package jobtest lets teams
+// write the same kind of test for their own jobs.
+//
+// Performance. BenchmarkPassThrough copies a backlog of 1M records of 200 B
+// twice on one kfake broker (run in a child process so that the client's
+// CPU and memory are measured alone): with a raw sarama consumer group →
+// AsyncProducer copy and with a stateless Job writing through per-task
+// transactional KafkaOutputs with exactly-once checkpoints every second. On
+// a shared, heavily loaded 2-core machine the job reached 0.75–0.96 of the
+// raw copy's records/s and 0.71–0.83 of its records per CPU-second
+// (131–172k records/cpu-s against 178–213k). Memory is bounded by
+// configuration, not by the backlog: TestBacklogMemoryBounded pauses a job on
+// a backlog and shows its live heap unchanged (about 7 MB) when 1M records
+// (191 MB) wait.
 package streamkit
