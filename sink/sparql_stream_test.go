@@ -70,10 +70,6 @@ type dsEntity struct {
 	// cur is the entity's current revision as the producer knows it; nil
 	// while the entity is deleted (or not created yet).
 	cur []rdfdiff.Triple
-	// genSites counts the generated sites of its sitelinks: each new
-	// sitelink gets a new site, so that no revision has two sitelinks to one
-	// site (which the consumer's sitelink reclassification refuses).
-	genSites int
 }
 
 // dsStream generates the events.
@@ -88,6 +84,11 @@ type dsStream struct {
 	refBlocks [][]rdfdiff.Triple
 	// Counts of what was generated, for the test log.
 	ops map[string]int
+	// genSites counts the generated sites: each new sitelink gets a new
+	// site, so that no revision has two sitelinks to one site (which the
+	// consumer's sitelink reclassification refuses), also after it took
+	// over another entity's sitelink.
+	genSites int
 }
 
 // dsLoadTurtle parses a Turtle fixture of testdata/<dir>.
@@ -460,9 +461,9 @@ func (s *dsStream) changeSitelink(e *dsEntity, ts []rdfdiff.Triple) []rdfdiff.Tr
 			return ts
 		}
 	}
-	e.genSites++
-	site := rdfdiff.NewIRI(fmt.Sprintf("https://gen%d.wikipedia.org/", e.genSites))
-	a := rdfdiff.NewIRI(fmt.Sprintf("https://gen%d.wikipedia.org/wiki/%s_%d", e.genSites, e.id, s.rev+1))
+	s.genSites++
+	site := rdfdiff.NewIRI(fmt.Sprintf("https://gen%d.wikipedia.org/", s.genSites))
+	a := rdfdiff.NewIRI(fmt.Sprintf("https://gen%d.wikipedia.org/wiki/%s_%d", s.genSites, e.id, s.rev+1))
 	ts = append(ts,
 		rdfdiff.Triple{S: a, P: gRDFType, O: dsArticle},
 		rdfdiff.Triple{S: a, P: gSchemaAbout, O: ent},
