@@ -29,7 +29,13 @@
 //   - [gitlab.wikimedia.org/repos/search-platform/streamkit/sink]: the
 //     transactional Kafka sink, the dead-letter sink, an in-memory RDF graph,
 //     and the SPARQL client and update builder for triple stores.
-//   - sidecar (planned): the HTTP control plane beside a running job.
+//   - [gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar]: the
+//     HTTP control plane beside a running job: probes, Prometheus metrics,
+//     status, savepoint/stop/pause/resume, SIGTERM stop and the edit-latency
+//     SLO.
+//   - [gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest]: a
+//     child-process runner and kill loop, for exactly-once tests of your
+//     own jobs.
 //
 // This package holds the Job runner that wires them together.
 //
