@@ -123,7 +123,8 @@ func (j *Job) Stop(ctx context.Context) error {
 // Savepoint commits a checkpoint of every task this instance owns and pins
 // it under name (see checkpoint.Checkpointer.Savepoint); the job keeps
 // running. In a job of several instances each instance pins its own tasks:
-// call it on every instance (the sidecar does), or stop all but one first.
+// call it on every instance (each instance's sidecar: POST /savepoint), or
+// stop all but one first.
 func (j *Job) Savepoint(ctx context.Context, name string) (*SavepointResult, error) {
 	return j.call(ctx, request{kind: reqSavepoint, savepoint: name})
 }

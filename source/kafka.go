@@ -492,6 +492,8 @@ func (k *Kafka) Positions() Positions {
 // fetch response) minus its position. Under read_committed the high
 // watermark counts records of open and aborted transactions too, so a
 // caught-up job can show a small lag while a producer's transaction is open.
+// A paused partition is not fetched, so its high watermark, and its lag,
+// stay as they were when it was paused.
 // It is safe to call from any goroutine (for metrics).
 func (k *Kafka) Lag() map[TopicPartition]int64 {
 	k.mu.Lock()
