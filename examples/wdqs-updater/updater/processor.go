@@ -27,7 +27,12 @@ const (
 // +rev created, -rev deleted) and the re-order buffer's events.
 //
 // Where the fetching happens, and why. Events leave the re-order buffer in
-// OnWatermark, in batches (everything the watermark made due). A batch is
+// OnWatermark, in batches (everything the watermark made due). An edit
+// whose parent is the entity's current revision, with nothing of its entity
+// buffered, skips the buffer as in WDQS (fastPath): it waits in a pending
+// batch that is applied at the next watermark, reconcile event or barrier
+// (Flush), so in-order edits see about a checkpoint interval of added
+// latency instead of the re-ordering window plus the lateness. A batch is
 // grouped by entity; each entity's events run as one sequential chain
 // (decide, fetch, diff, next event) in its own goroutine, at most
 // MaxConcurrentRequests chains at a time, and the Fetcher bounds the HTTP
@@ -60,11 +65,22 @@ type Processor struct {
 
 	state *checkpoint.EntityTable
 	buf   *streamkit.ReorderBuffer[string, InputEvent]
+
+	// pending are the in-order edits that skipped the buffer (the WDQS
+	// fast path), applied together at the next watermark, reconcile or
+	// barrier, or when there are fastPathBatch of them; pendingItems their
+	// entities. Never part of a snapshot: Flush empties it first.
+	pending      []InputEvent
+	pendingItems map[string]bool
 }
+
+// fastPathBatch is how many fast-path edits are applied at once at most.
+const fastPathBatch = 256
 
 var (
 	_ streamkit.Processor        = (*Processor)(nil)
 	_ streamkit.WatermarkHandler = (*Processor)(nil)
+	_ streamkit.Flusher          = (*Processor)(nil)
 )
 
 // newProcessor returns the processor of one task writing to out. cfg must
@@ -92,7 +108,7 @@ func newProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, f
 		cfg: cfg, info: info, out: out, fetcher: fetcher, log: log, partition: partition,
 		shared: rdfdiff.WikibaseShared(*cfg.Scheme),
 		state:  checkpoint.NewEntityTable(stateTableName, stateVersion),
-		buf:    buf,
+		buf:    buf, pendingItems: map[string]bool{},
 	}, nil
 }
 
@@ -121,9 +137,24 @@ func (p *Processor) Process(ctx context.Context, rec *source.Record) error {
 	}
 	p.cfg.Metrics.Events.Add(1)
 	if ev.Action.isReconcile() {
+		// After the fast-path edits already taken, as WDQS emits them.
+		if err := p.applyPending(ctx); err != nil {
+			return err
+		}
 		return p.apply(ctx, []InputEvent{*ev})
 	}
-	err = p.buf.Add(ev.Item, streamkit.ReorderEvent[InputEvent]{Time: ev.EventTime, Seq: ev.Revision, Value: *ev})
+	err = p.buf.CheckLate(ev.Item, ev.EventTime, ev.Revision)
+	if err == nil && p.fastPath(ev) {
+		p.pending = append(p.pending, *ev)
+		p.pendingItems[ev.Item] = true
+		if len(p.pending) >= fastPathBatch {
+			return p.applyPending(ctx)
+		}
+		return nil
+	}
+	if err == nil {
+		err = p.buf.Add(ev.Item, streamkit.ReorderEvent[InputEvent]{Time: ev.EventTime, Seq: ev.Revision, Value: *ev})
+	}
 	var late *streamkit.LateEventError
 	switch {
 	case errors.As(err, &late):
@@ -139,10 +170,50 @@ func (p *Processor) Process(ctx context.Context, rec *source.Record) error {
 	return nil
 }
 
-// OnWatermark implements streamkit.WatermarkHandler: it applies the events
-// the watermark released. An error (a send that failed, ctx done) fails the
-// run; the job restarts from its commit point, buffer included.
+// fastPath reports whether ev may skip the re-order buffer
+// (shouldBufferEvent in WDQS): an edit whose parent is the entity's current
+// revision, or one the state already passed (a duplicate, ignored at once),
+// when nothing of its entity is buffered or pending. Such an edit cannot be
+// reordered by anything still to come, so holding it only adds latency.
+func (p *Processor) fastPath(ev *InputEvent) bool {
+	if ev.Action != ActionRevisionCreate || ev.ParentRevision == 0 {
+		return false
+	}
+	if p.pendingItems[ev.Item] || p.buf.Buffered(ev.Item) > 0 {
+		return false
+	}
+	st := p.State(ev.Item)
+	return st.Known && !st.Deleted && (st.Revision == ev.ParentRevision || st.Revision >= ev.Revision)
+}
+
+// applyPending applies the fast-path edits taken so far.
+func (p *Processor) applyPending(ctx context.Context) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	if err := p.apply(ctx, p.pending); err != nil {
+		return err
+	}
+	p.pending = p.pending[:0]
+	clear(p.pendingItems)
+	return nil
+}
+
+// Flush implements streamkit.Flusher: at a barrier, the fast-path edits
+// taken since the last watermark are applied, so the snapshot and the
+// commit include them.
+func (p *Processor) Flush(ctx context.Context) error {
+	return p.applyPending(ctx)
+}
+
+// OnWatermark implements streamkit.WatermarkHandler: it applies the
+// fast-path edits taken so far, then the events the watermark released. An
+// error (a send that failed, ctx done) fails the run; the job restarts from
+// its commit point, buffer included.
 func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
+	if err := p.applyPending(ctx); err != nil {
+		return err
+	}
 	var batch []InputEvent
 	err := p.buf.OnWatermark(wm, func(_ string, ev streamkit.ReorderEvent[InputEvent]) error {
 		batch = append(batch, ev.Value)

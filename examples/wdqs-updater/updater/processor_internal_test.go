@@ -1,13 +1,22 @@
 package updater
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 func TestProcessorOutputPartition(t *testing.T) {
@@ -36,4 +45,96 @@ func TestProcessorOutputPartition(t *testing.T) {
 	cfg.OutputPartition = -2
 	_, err = cfg.withDefaults()
 	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// recorder is a sink.RecordSender that keeps what it is sent.
+type recorder struct{ recs []sink.KafkaRecord }
+
+func (r *recorder) Send(_ context.Context, rec sink.KafkaRecord) error {
+	r.recs = append(r.recs, rec)
+	return nil
+}
+
+func (r *recorder) ops(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, rec := range r.recs {
+		if rec.Topic != "o" {
+			out = append(out, rec.Topic)
+			continue
+		}
+		ev, err := rdfdiff.DecodeEvent(rec.Value)
+		require.NoError(t, err)
+		out = append(out, fmt.Sprintf("%s %s@%d", ev.Operation, ev.EntityID, ev.Revision))
+	}
+	r.recs = nil
+	return out
+}
+
+// TestProcessorFastPath: an edit whose parent is the entity's revision skips
+// the re-order buffer and goes out at the next barrier (Flush); one that is
+// not in order waits for the watermark.
+func TestProcessorFastPath(t *testing.T) {
+	ctx := context.Background()
+	revs := map[string]string{"Q2/1": "testdata/entities/Q2-rev1.ttl", "Q2/2": "testdata/entities/Q2-rev2.ttl", "Q2/3": "testdata/entities/Q2-rev1.ttl"}
+	srv := httptest.NewServer(EntityDataHandler(func(id string, rev int64) ([]byte, bool) {
+		f, ok := revs[fmt.Sprintf("%s/%d", id, rev)]
+		if !ok {
+			return nil, false
+		}
+		b, err := os.ReadFile(f)
+		return b, err == nil
+	}))
+	defer srv.Close()
+	cfg := Config{
+		Brokers: []string{"b"}, Topics: []string{"t"}, Filter: Filter{Hostname: "test.wikidata.org", EntityNamespaces: []int{0}, ContentModels: []string{"wikibase-item"}},
+		EntityDataURL: srv.URL + EntityDataPath, OutputTopic: "o", CheckpointStore: checkpoint.NewMemoryStore(),
+		StateInconsistencyTopic: "inconsistent", ReorderWindow: 10 * time.Second, MaxLateness: time.Second,
+	}
+	c, err := cfg.withDefaults()
+	require.NoError(t, err)
+	out := &recorder{}
+	p, err := newProcessor(c, streamkit.TaskInfo{Task: 0}, out, newFetcher(c, rdfdiff.NewMunger(*c.Scheme)))
+	require.NoError(t, err)
+	t0 := time.Date(2024, 10, 4, 15, 0, 0, 0, time.UTC)
+	edit := func(rev, parent int64, dt time.Time) *source.Record {
+		ev := map[string]any{
+			"$schema": "/mediawiki/page/change/1.2.0", "page_change_kind": "edit", "dt": dt.Format(time.RFC3339),
+			"meta":     map[string]any{"domain": "test.wikidata.org", "dt": dt.Format(time.RFC3339), "stream": "mediawiki.page_change.v1"},
+			"page":     map[string]any{"page_id": 1, "page_title": "Q2", "namespace_id": 0},
+			"revision": map[string]any{"rev_id": rev, "rev_parent_id": parent, "content_slots": map[string]any{"main": map[string]any{"content_model": "wikibase-item"}}},
+		}
+		if parent == 0 {
+			delete(ev["revision"].(map[string]any), "rev_parent_id")
+		}
+		b, err := json.Marshal(ev)
+		require.NoError(t, err)
+		return &source.Record{Topic: "t", Value: b}
+	}
+
+	// Unknown entity: buffered until the watermark passes time + window.
+	require.NoError(t, p.Process(ctx, edit(1, 0, t0)))
+	require.NoError(t, p.Flush(ctx))
+	assert.Empty(t, out.ops(t))
+	require.NoError(t, p.OnWatermark(ctx, t0.Add(10*time.Second)))
+	assert.Equal(t, []string{"import Q2@1"}, out.ops(t))
+
+	// In order (parent 1 = state): out at the next barrier, no watermark.
+	require.NoError(t, p.Process(ctx, edit(2, 1, t0.Add(time.Second))))
+	assert.Empty(t, out.ops(t), "held until the barrier")
+	require.NoError(t, p.Flush(ctx))
+	assert.Equal(t, []string{"diff Q2@2"}, out.ops(t))
+	assert.Equal(t, EntityState{Known: true, Revision: 2}, p.State("Q2"))
+
+	// A duplicate is ignored at once too; an edit whose parent is unknown
+	// (3's parent 2 is fine, 5's parent 4 is not) waits for the watermark,
+	// and so does everything of its entity behind it.
+	require.NoError(t, p.Process(ctx, edit(2, 1, t0.Add(time.Second))))
+	require.NoError(t, p.Process(ctx, edit(5, 4, t0.Add(5*time.Second))))
+	require.NoError(t, p.Process(ctx, edit(3, 2, t0.Add(3*time.Second))))
+	require.NoError(t, p.Flush(ctx))
+	assert.Equal(t, []string{"inconsistent"}, out.ops(t))
+	require.NoError(t, p.OnWatermark(ctx, t0.Add(13*time.Second)))
+	assert.Equal(t, []string{"diff Q2@3"}, out.ops(t))
+	assert.Equal(t, 1, p.buf.Len(), "5 waits for its time")
 }
