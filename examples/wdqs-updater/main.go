@@ -31,8 +31,9 @@
 // -max-lateness (60s) is how far the watermark trails the newest event,
 // -idleness (60s) when an idle input stops holding it back. An event whose
 // time plus the window is behind the watermark is late (lapsed-action side
-// output). An in-order edit is therefore emitted about window + lateness
-// after its edit time.
+// output). An edit whose parent is the entity's last revision, with
+// nothing of that entity held, skips the buffer (as in WDQS) and is emitted
+// at the next checkpoint; the others wait about window + lateness.
 //
 // Fetching: -entitydata-url (…/wiki/Special:EntityData/), -http-timeout (5s)
 // per request, -fetch-attempts (4) with -fetch-retry-delay (1s) for

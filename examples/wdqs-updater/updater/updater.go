@@ -5,7 +5,8 @@
 // Per task (one per input partition; the MediaWiki topics have one, see
 // NewRepartitionJob to scale out) it decodes and filters the input events
 // (Filter.Decode), puts each entity's events back in revision order in a
-// streamkit.ReorderBuffer (late events go to the lapsed-action side output),
+// streamkit.ReorderBuffer (late events go to the lapsed-action side output;
+// in-order edits skip it, as in WDQS),
 // applies the WDQS decision table (Decide; ignored events go to the
 // state-inconsistency side output), fetches the revisions' RDF from
 // Special:EntityData (Fetcher), munges, diffs and chunks it with package
