@@ -1,11 +1,15 @@
 package updater
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +141,117 @@ func TestProcessorFastPath(t *testing.T) {
 	require.NoError(t, p.OnWatermark(ctx, t0.Add(13*time.Second)))
 	assert.Equal(t, []string{"diff Q2@3"}, out.ops(t))
 	assert.Equal(t, 1, p.buf.Len(), "5 waits for its time")
+}
+
+// TestProcessorPropertyArrivalOrder: whatever order the events of several
+// entities arrive in, as long as each arrives within the re-ordering window,
+// the updater emits the same operations per entity as for an in-order
+// stream, and nothing goes to a side output.
+func TestProcessorPropertyArrivalOrder(t *testing.T) {
+	ctx := context.Background()
+	rev1, err := os.ReadFile("testdata/entities/Q2-rev1.ttl")
+	require.NoError(t, err)
+	rev2, err := os.ReadFile("testdata/entities/Q2-rev2.ttl")
+	require.NoError(t, err)
+	srv := httptest.NewServer(EntityDataHandler(func(id string, rev int64) ([]byte, bool) {
+		doc := rev1
+		if rev%2 == 0 {
+			doc = rev2
+		}
+		return bytes.ReplaceAll(doc, []byte("Q2"), []byte(id)), true
+	}))
+	defer srv.Close()
+	const window = 8 // seconds; arrival displacement is below it
+	cfg := Config{
+		Brokers: []string{"b"}, Topics: []string{"t"}, Filter: Filter{Hostname: "test.wikidata.org", EntityNamespaces: []int{0}, ContentModels: []string{"wikibase-item"}},
+		EntityDataURL: srv.URL + EntityDataPath, OutputTopic: "o", CheckpointStore: checkpoint.NewMemoryStore(),
+		LapsedActionTopic: "lapsed", StateInconsistencyTopic: "inconsistent", FetchFailureTopic: "failed",
+		ReorderWindow: window * time.Second,
+	}
+	c, err := cfg.withDefaults()
+	require.NoError(t, err)
+	fetcher := newFetcher(c, rdfdiff.NewMunger(*c.Scheme))
+	t0 := time.Date(2024, 10, 4, 15, 0, 0, 0, time.UTC)
+
+	// Three entities, each created, edited four times and deleted,
+	// interleaved one event per second.
+	type event struct {
+		kind, id    string
+		rev, parent int64
+		dt          time.Time
+	}
+	var history []event
+	for step := range 6 {
+		for i, id := range []string{"Q2", "Q7", "Q9"} {
+			rev := int64(100*(i+1) + step + 1)
+			e := event{kind: "edit", id: id, rev: rev, parent: rev - 1}
+			switch step {
+			case 0:
+				e.kind, e.parent = "create", 0
+			case 5:
+				e.kind, e.rev, e.parent = "delete", rev-1, 0
+			}
+			e.dt = t0.Add(time.Duration(len(history)) * time.Second)
+			history = append(history, e)
+		}
+	}
+	record := func(e event) *source.Record {
+		r := map[string]any{"rev_id": e.rev, "content_slots": map[string]any{"main": map[string]any{"content_model": "wikibase-item"}}}
+		if e.parent > 0 {
+			r["rev_parent_id"] = e.parent
+		}
+		b, err := json.Marshal(map[string]any{
+			"$schema": "/mediawiki/page/change/1.2.0", "page_change_kind": e.kind, "dt": e.dt.Format(time.RFC3339),
+			"meta": map[string]any{"domain": "test.wikidata.org", "dt": e.dt.Format(time.RFC3339), "stream": "mediawiki.page_change.v1"},
+			"page": map[string]any{"page_id": 1, "page_title": e.id, "namespace_id": 0}, "revision": r,
+		})
+		require.NoError(t, err)
+		return &source.Record{Topic: "t", Value: b}
+	}
+	// run feeds the events in the given order, moving the watermark to the
+	// newest event time after each (no lateness), with a barrier every few
+	// events, and returns the operations per entity.
+	run := func(order []int) map[string][]string {
+		out := &recorder{}
+		p, err := newProcessor(c, streamkit.TaskInfo{}, out, fetcher)
+		require.NoError(t, err)
+		var wm time.Time
+		for n, i := range order {
+			require.NoError(t, p.Process(ctx, record(history[i])))
+			if history[i].dt.After(wm) {
+				wm = history[i].dt
+				require.NoError(t, p.OnWatermark(ctx, wm))
+			}
+			if n%4 == 3 {
+				require.NoError(t, p.Flush(ctx))
+			}
+		}
+		require.NoError(t, p.OnWatermark(ctx, wm.Add(time.Hour)))
+		require.NoError(t, p.Flush(ctx))
+		got := map[string][]string{}
+		for _, op := range out.ops(t) {
+			f := strings.Fields(op)
+			require.Len(t, f, 2, "side output: %s", op)
+			id := f[1][:strings.IndexByte(f[1], '@')]
+			got[id] = append(got[id], op)
+		}
+		return got
+	}
+	inOrder := make([]int, len(history))
+	for i := range inOrder {
+		inOrder[i] = i
+	}
+	want := run(inOrder)
+	require.Equal(t, []string{"import Q2@101", "diff Q2@102", "diff Q2@103", "diff Q2@104", "diff Q2@105", "delete Q2@105"}, want["Q2"])
+	require.Len(t, want, 3)
+	for seed := uint64(1); seed <= 25; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		arrival := make([]int, len(history))
+		for i := range arrival {
+			arrival[i] = i + rng.IntN(window-1)
+		}
+		order := slices.Clone(inOrder)
+		slices.SortStableFunc(order, func(a, b int) int { return arrival[a] - arrival[b] })
+		assert.Equal(t, want, run(order), "seed %d, order %v", seed, order)
+	}
 }
