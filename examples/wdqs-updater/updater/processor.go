@@ -160,12 +160,15 @@ func (p *Processor) Process(ctx context.Context, rec *source.Record) error {
 	case errors.As(err, &late):
 		p.cfg.Metrics.Late.Add(1)
 		return p.sendSide(ctx, p.cfg.LapsedActionTopic, p.lapsed(ev))
-	case err != nil:
+	case errors.Is(err, streamkit.ErrReorderBufferFull):
 		// A full buffer means the watermark is stuck (an input that
 		// neither delivers nor idles): not this record's fault, and
 		// dead-lettering every record from now on would be worse than
 		// stopping. The job restarts and, if it fills up again, fails.
 		return streamkit.Transient(err)
+	case err != nil:
+		// An event time the buffer cannot order (out of range).
+		return streamkit.Stage("reorder", err)
 	}
 	return nil
 }

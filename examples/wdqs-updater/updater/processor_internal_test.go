@@ -141,6 +141,14 @@ func TestProcessorFastPath(t *testing.T) {
 	require.NoError(t, p.OnWatermark(ctx, t0.Add(13*time.Second)))
 	assert.Equal(t, []string{"diff Q2@3"}, out.ops(t))
 	assert.Equal(t, 1, p.buf.Len(), "5 waits for its time")
+
+	// An event time the buffer cannot hold is the record's fault: a
+	// "reorder" stage error, which the job dead-letters.
+	err = p.Process(ctx, edit(9, 8, time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)))
+	var se *streamkit.StageError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "reorder", se.Stage)
+	assert.NotErrorIs(t, err, streamkit.ErrTransient)
 }
 
 // TestProcessorPropertyArrivalOrder: whatever order the events of several
