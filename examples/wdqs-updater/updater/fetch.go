@@ -123,6 +123,7 @@ type attemptError struct {
 
 func (f *Fetcher) get(ctx context.Context, id string, rev int64, eventTime time.Time, retry404 bool) ([]byte, error) {
 	var last *attemptError
+	start := f.now()
 	for attempt := 1; ; attempt++ {
 		body, ae := f.attempt(ctx, id, rev)
 		if ae == nil {
@@ -136,8 +137,11 @@ func (f *Fetcher) get(ctx context.Context, id string, rev int64, eventTime time.
 		if ae.typ == FetchEntityNotFound {
 			// Replica lag: MediaWiki may not serve a revision it has
 			// just announced. Retried for as long as the edit is young,
-			// whatever the attempt count.
-			retry = retry404 && f.now().Sub(eventTime) < f.acceptableLag
+			// whatever the attempt count, and never longer than the lag
+			// itself (an event time in the future must not retry
+			// forever).
+			now := f.now()
+			retry = retry404 && now.Sub(eventTime) < f.acceptableLag && now.Sub(start) < f.acceptableLag
 		}
 		if !retry {
 			return nil, &FetchError{Entity: id, Revision: rev, Type: last.typ, Status: last.status, Attempts: attempt, Err: last.err}

@@ -68,10 +68,28 @@ func TestFetch404RetriedOnlyWhileEditIsYoung(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, FetchEntityNotFound, fe.Type)
 	assert.Equal(t, http.StatusNotFound, fe.Status)
-	// Tried at +0 (clock 3 s), +6 s, +9 s, stopped at 12 s ≥ 10 s lag: 4
-	// attempts, more than FetchAttempts: 404 retries follow the lag only.
-	assert.Equal(t, int32(4), calls.Load())
-	assert.Equal(t, 4, fe.Attempts)
+	// The clock reads 3 s at the start, 6 s and 9 s after the first two
+	// failures (retried), 12 s ≥ 10 s lag after the third: 3 attempts
+	// whatever FetchAttempts (here 3 too).
+	assert.Equal(t, int32(3), calls.Load())
+	assert.Equal(t, 3, fe.Attempts)
+
+	// 404 retries follow the lag, not FetchAttempts: with a slower clock
+	// (1 s per reading) an edit stays young for 9 retries.
+	calls.Store(0)
+	tick.Store(0)
+	f.now = func() time.Time { return now.Add(time.Duration(tick.Add(1)) * time.Second) }
+	_, err = f.Fetch(context.Background(), "Q1", 5, now, true)
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, int32(9), calls.Load())
+
+	// An event time in the future is retried for the lag at most.
+	calls.Store(0)
+	tick.Store(0)
+	_, err = f.Fetch(context.Background(), "Q1", 5, now.Add(24*time.Hour), true)
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, int32(10), calls.Load())
+	f.now = func() time.Time { return now }
 
 	// An old edit, or the "from" revision of a diff: no retry.
 	calls.Store(0)
