@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -164,15 +165,19 @@ func TestBootstrapRestoresInUpdater(t *testing.T) {
 	go func() { done <- job.Run(ctx) }()
 	ck, err := checkpoint.NewCheckpointer(store, updater.DefaultJobName+".task-0")
 	require.NoError(t, err)
+	var runErr error
+	ended := false
 	require.NoError(t, cl.WaitFor(ctx, "the updater's own checkpoint", func(ctx context.Context) (bool, string, error) {
 		select {
-		case err := <-done:
-			return false, "", err
+		case runErr = <-done:
+			ended = true
+			return true, "", nil // WaitFor would only retry an error
 		default:
 		}
 		ids, err := ck.Checkpoints(ctx)
-		return len(ids) >= 2, "", err
+		return len(ids) >= 2, fmt.Sprint(ids), err
 	}))
+	require.False(t, ended, "the updater ended: %v", runErr)
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
 

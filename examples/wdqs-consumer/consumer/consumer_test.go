@@ -155,16 +155,20 @@ func runUntil(t *testing.T, ctx context.Context, cl *kafkatest.Cluster, c *consu
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- c.Run(ctx) }()
+	var runErr error
+	ended := false
 	err := cl.WaitFor(ctx, what, func(ctx context.Context) (bool, string, error) {
 		select {
-		case err := <-errc:
-			return false, "", fmt.Errorf("job ended early: %w", err)
+		case runErr = <-errc:
+			ended = true
+			return true, "", nil // WaitFor would only retry an error
 		default:
 		}
 		return done(ctx)
 	})
+	require.False(t, ended, "the job ended early: %v", runErr)
 	if err != nil {
-		require.NoError(t, c.Job().Stop(ctx))
+		_ = c.Job().Stop(ctx)
 		t.Fatal(err)
 	}
 	require.NoError(t, c.Job().Stop(ctx))
