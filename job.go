@@ -112,8 +112,10 @@ type Flusher interface {
 
 // WatermarkHandler is implemented by a Processor that acts on event time —
 // a re-order buffer, timers, windows: OnWatermark is called, between
-// records, whenever the job's event-time watermark has advanced (see
-// source.Kafka.Watermark: the minimum over this instance's active
+// records (after each batch the source delivered, and at least every
+// 200 ms while input is idle), whenever the job's event-time watermark
+// has advanced (see source.Kafka.Watermark: the minimum over this
+// instance's active
 // partitions, idle ones excluded, minus the allowed lateness). It may write
 // output like Process. An error fails the run (the job restarts from its
 // commit points), since it is not tied to one record that could be
