@@ -123,7 +123,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(positionFlag(o.positions), "position", "input position topic/partition=offset to start from (repeatable)")
 	fs.StringVar(&dir, "checkpoint-dir", "", "filesystem checkpoint store directory")
 	fs.StringVar(&swiftURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
-	fs.StringVar(&swiftUser, "swift-user", "", "Swift user")
+	fs.StringVar(&swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
 	fs.StringVar(&swiftContainer, "swift-container", "wdqs-updater", "Swift container")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: bootstrap -csv FILE -savepoint NAME (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")

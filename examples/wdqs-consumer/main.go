@@ -133,7 +133,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&dlqBrokers, "dlq-brokers", "", "brokers of the dead-letter topic (default -brokers)")
 	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "filesystem checkpoint store directory")
 	fs.StringVar(&o.swiftAuthURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
-	fs.StringVar(&o.swiftUser, "swift-user", "", "Swift user")
+	fs.StringVar(&o.swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
 	fs.StringVar(&o.swiftContainer, "swift-container", "wdqs-consumer", "Swift container")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", streamkit.DefaultCheckpointInterval, "longest a batch waits before it is committed")
 	fs.StringVar(&c.RestoreFromSavepoint, "from-savepoint", "", "start once from this savepoint")
