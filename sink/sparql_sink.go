@@ -87,6 +87,10 @@ func (d Dialect) String() string {
 	return fmt.Sprintf("Dialect(%d)", int(d))
 }
 
+// virtuosoMaxIRIBytes is the longest IRI the Virtuoso dialect sends: Virtuoso
+// rewrites IRIs longer than about 1 880 bytes (TestVirtuosoRewritesLongIRIs).
+const virtuosoMaxIRIBytes = 1800
+
 // Atomic reports whether the store applies one update request all or
 // nothing, which is what makes a request carrying data and commit point an
 // exactly-once commit.
@@ -399,9 +403,14 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 		if b.graph == "" {
 			return nil, errors.New("sink: Virtuoso needs a named data graph (WithDataGraph): it refuses INSERT DATA into the default graph")
 		}
-		if b.maxData == 0 {
+		if b.maxData == 0 || b.maxIRI == 0 {
 			nb := *b
-			nb.maxData = virtuosoMaxDataTriples
+			if nb.maxData == 0 {
+				nb.maxData = virtuosoMaxDataTriples
+			}
+			if nb.maxIRI == 0 {
+				nb.maxIRI = virtuosoMaxIRIBytes
+			}
 			b = &nb
 		}
 		cfg.log.Warn("sink: Virtuoso does not apply an update request atomically; "+

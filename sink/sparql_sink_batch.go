@@ -120,6 +120,9 @@ func (pl *planner) take(t, b int) {
 }
 
 func (pl *planner) tripleSize(tr rdfdiff.Triple) (int, error) {
+	if err := checkIRILengths(tr, pl.s.b.maxIRI); err != nil {
+		return 0, err
+	}
 	var err error
 	pl.scratch, err = AppendSPARQLTriple(pl.scratch[:0], tr)
 	return len(pl.scratch), err
@@ -396,7 +399,7 @@ func (r *commitRun) build(q *plannedRequest, cp *CommitPoint) ([]byte, error) {
 	buf := make([]byte, 0, q.bytes+r.cpBytes+64)
 	for _, pc := range q.pieces {
 		if pc.patch == nil {
-			w := &updateWriter{buf: buf, maxData: b.maxData}
+			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI}
 			if len(buf) > 0 {
 				w.ops = 1
 			}
@@ -426,7 +429,7 @@ func (r *commitRun) build(q *plannedRequest, cp *CommitPoint) ([]byte, error) {
 		buf = out
 	}
 	if cp != nil {
-		w := &updateWriter{buf: buf, maxData: b.maxData}
+		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI}
 		if len(buf) > 0 {
 			w.ops = 1
 		}
@@ -533,7 +536,7 @@ func rejectable(err error) bool {
 func (r *commitRun) commit(ctx context.Context) error {
 	s := r.s
 	r.cpTriples = 5 * len(r.cp.Positions)
-	w := &updateWriter{maxData: s.b.maxData}
+	w := &updateWriter{maxData: s.b.maxData, maxIRI: s.b.maxIRI}
 	if err := s.b.appendPartitionCommit(w, r.cp); err != nil {
 		return err
 	}

@@ -61,6 +61,35 @@ func WithUpdateLagMarker(subject string) UpdateOption {
 // its batches small.
 func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxData = n } }
 
+// WithMaxIRIBytes refuses, with a *TermError matching ErrUnsafeTerm, any
+// triple holding an IRI (a subject, predicate, object or literal datatype)
+// longer than n bytes. Virtuoso silently rewrites IRIs longer than about
+// 1 880 bytes into a prefix plus a hash, so the store would hold a different
+// term; the SPARQL sink's Virtuoso dialect sets 1 800 (virtuosoMaxIRIBytes),
+// and the change goes to the dead-letter path instead of being stored
+// altered. 0 (the default) means no limit.
+func WithMaxIRIBytes(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxIRI = n } }
+
+// checkIRILengths enforces WithMaxIRIBytes on one triple.
+func checkIRILengths(tr rdfdiff.Triple, maxIRI int) error {
+	if maxIRI <= 0 {
+		return nil
+	}
+	for _, t := range [...]rdfdiff.Term{tr.S, tr.P, tr.O} {
+		iri := ""
+		switch {
+		case t.IsIRI():
+			iri = t.Value()
+		case t.IsLiteral():
+			iri = t.Datatype()
+		}
+		if len(iri) > maxIRI {
+			return &TermError{Term: t, Reason: fmt.Sprintf("IRI of %d bytes is longer than the store keeps intact (%d)", len(iri), maxIRI)}
+		}
+	}
+	return nil
+}
+
 // UpdateBuilder turns a consolidated patch and a commit point into the text of
 // ONE SPARQL 1.1 Update request, so that a store applying requests atomically
 // (Oxigraph; Blazegraph by design) records data and source positions together
@@ -104,6 +133,7 @@ type UpdateBuilder struct {
 	commitNS    string
 	lagSubject  string
 	maxData     int
+	maxIRI      int
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
@@ -149,7 +179,7 @@ func (b *UpdateBuilder) Build(p *rdfdiff.ConsolidatedPatch, cp *CommitPoint) (st
 // batch and dead-letter the patch that holds it.
 func (b *UpdateBuilder) AppendUpdate(dst []byte, p *rdfdiff.ConsolidatedPatch, cp *CommitPoint) ([]byte, error) {
 	n := len(dst)
-	w := &updateWriter{buf: dst, maxData: b.maxData}
+	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI}
 	if cp != nil {
 		if err := cp.Validate(); err != nil {
 			return dst, err
@@ -173,6 +203,7 @@ type updateWriter struct {
 	buf     []byte
 	ops     int
 	maxData int
+	maxIRI  int // bytes; 0: no limit (see WithMaxIRIBytes)
 }
 
 func (w *updateWriter) op() {
@@ -203,6 +234,9 @@ func (w *updateWriter) dataOp(verb, graph string, ts []rdfdiff.Triple) error {
 	w.openGraph(graph)
 	var err error
 	for _, tr := range ts {
+		if err = checkIRILengths(tr, w.maxIRI); err != nil {
+			return err
+		}
 		if w.buf, err = AppendSPARQLTriple(w.buf, tr); err != nil {
 			return err
 		}
