@@ -50,7 +50,7 @@ const (
 	DefaultLagMarker = "http://www.wikidata.org"
 )
 
-// ErrInvalidConfig is matched by every error NewJob returns for a
+// ErrInvalidConfig is matched by every error New returns for a
 // configuration that cannot work.
 var ErrInvalidConfig = errors.New("consumer: invalid configuration")
 
@@ -134,7 +134,7 @@ type Config struct {
 
 	// Logger is the job's logger (default slog.Default()).
 	Logger *slog.Logger
-	// JobOptions and SourceOptions are appended to what NewJob builds (a
+	// JobOptions and SourceOptions are appended to what New builds (a
 	// sidecar's hooks, a test's clock).
 	JobOptions    []streamkit.Option
 	SourceOptions []source.Option
