@@ -52,6 +52,13 @@
 // and commits, and with -stop-savepoint NAME also takes a savepoint, then
 // exits 0.
 //
+// Control plane: -sidecar-addr ADDR (off by default; 127.0.0.1:9102 is the
+// sidecar's usual address) serves /healthz, /readyz (-max-ready-lag),
+// /metrics, /status and POST /savepoint, /stop?savepoint=NAME, /pause,
+// /resume; the bearer token is read from -sidecar-token-file or
+// $STREAMKIT_SIDECAR_TOKEN, and a non-loopback address needs one. A stop
+// over HTTP ends the process with status 0, as a signal does.
+//
 // Exit status: 0 after a clean stop, 1 when the job fails, 2 on a usage
 // error.
 package main
@@ -76,6 +83,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -87,14 +95,18 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	cfg            updater.Config
-	repartitionTo  string
-	stopSavepoint  string
-	stopTimeout    time.Duration
-	checkpointDir  string
-	swiftAuthURL   string
-	swiftUser      string
-	swiftContainer string
+	cfg              updater.Config
+	sidecarAddr      string
+	sidecarToken     string
+	sidecarTokenFile string
+	maxReadyLag      int64
+	repartitionTo    string
+	stopSavepoint    string
+	stopTimeout      time.Duration
+	checkpointDir    string
+	swiftAuthURL     string
+	swiftUser        string
+	swiftContainer   string
 }
 
 func list(s string) []string {
@@ -170,6 +182,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.stopSavepoint, "stop-savepoint", "", "on SIGINT/SIGTERM, stop with a savepoint of this name")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "how long a stop may take")
 	fs.StringVar(&o.repartitionTo, "repartition-to", "", "run the repartition job into this topic instead of the updater")
+	fs.StringVar(&o.sidecarAddr, "sidecar-addr", "", "address of the sidecar, e.g. "+sidecar.DefaultAddr+" (empty: no sidecar)")
+	fs.StringVar(&o.sidecarTokenFile, "sidecar-token-file", "", "file holding the sidecar's bearer token (default $STREAMKIT_SIDECAR_TOKEN)")
+	fs.Int64Var(&o.maxReadyLag, "max-ready-lag", sidecar.DefaultMaxReadyLag, "/readyz fails above this lag, in records")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: wdqs-updater -brokers B -topics T -output-topic O (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
 		fs.PrintDefaults()
@@ -179,6 +194,14 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	o.sidecarToken = os.Getenv("STREAMKIT_SIDECAR_TOKEN")
+	if o.sidecarTokenFile != "" {
+		b, err := os.ReadFile(o.sidecarTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("-sidecar-token-file: %w", err)
+		}
+		o.sidecarToken = strings.TrimSpace(string(b))
 	}
 	c.Brokers, c.OutputBrokers, c.Topics = list(brokers), list(outBrokers), list(topics)
 	c.Filter.ContentModels = list(models)
@@ -244,6 +267,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	o.cfg.Logger = log
+	var obs *sidecar.Observer
+	if o.sidecarAddr != "" {
+		if obs, err = sidecar.NewObserver(); err != nil {
+			fmt.Fprintln(stderr, "wdqs-updater:", err)
+			return 2
+		}
+		o.cfg.JobOptions = append(o.cfg.JobOptions, obs.JobOptions()...)
+	}
 	var job *streamkit.Job
 	if o.repartitionTo != "" {
 		if o.cfg.CheckpointStore == nil {
@@ -262,6 +293,39 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 1
 	}
+	// The sidecar runs until the job has ended and its last answers (the
+	// reply to POST /stop) are out; scDone stays nil without a sidecar.
+	scCtx, scCancel := context.WithCancel(context.Background())
+	defer scCancel()
+	var scDone chan error
+	if o.sidecarAddr != "" {
+		opts := []sidecar.Option{sidecar.WithAddr(o.sidecarAddr), sidecar.WithToken(o.sidecarToken),
+			sidecar.WithObserver(obs), sidecar.WithLogger(log), sidecar.WithMaxReadyLag(o.maxReadyLag)}
+		if o.cfg.CheckpointStore != nil {
+			sps, err := sidecar.NewStoreSavepoints(o.cfg.CheckpointStore, job.Name())
+			if err != nil {
+				fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
+				return 2
+			}
+			opts = append(opts, sidecar.WithSavepoints(sps))
+		}
+		sc, err := sidecar.New(job, opts...)
+		if err != nil {
+			fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
+			return 2
+		}
+		scDone = make(chan error, 1)
+		go func() { scDone <- sc.Run(scCtx) }()
+		defer func() {
+			scCancel()
+			if scDone != nil {
+				if err := <-scDone; err != nil {
+					log.Error("wdqs-updater: sidecar", "error", err)
+				}
+			}
+		}()
+	}
+
 	// The job runs on its own context: a signal drains it through Stop
 	// (or StopWithSavepoint) instead of cancelling it, so the last
 	// checkpoint is committed.
@@ -271,6 +335,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	go func() { done <- job.Run(runCtx) }()
 	select {
 	case err = <-done:
+	case err = <-scDone:
+		// The sidecar could not listen: stop the job rather than run blind.
+		scDone = nil
+		log.Error("wdqs-updater: sidecar failed; stopping", "error", err)
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
+		_ = job.Stop(stopCtx)
+		stopCancel()
+		cancel()
+		<-done
+		fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
+		return 1
 	case <-ctx.Done():
 		log.Info("wdqs-updater: stopping", "savepoint", o.stopSavepoint)
 		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
@@ -285,6 +360,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			serr = job.Stop(stopCtx)
 		}
 		stopCancel()
+		if errors.Is(serr, streamkit.ErrNotRunning) {
+			serr = nil // already stopped over the sidecar (POST /stop)
+		}
 		if serr != nil {
 			log.Error("wdqs-updater: stop failed", "error", serr)
 			cancel()
