@@ -46,6 +46,11 @@ var (
 	// configured, or the task's output cannot send records. The job stops
 	// rather than lose the record.
 	ErrNoDeadLetter = errors.New("streamkit: record failed and cannot be dead-lettered")
+	// ErrCheckpointMissing is returned by Run when a task's commit point
+	// names a checkpoint the checkpoint store does not have: the store was
+	// wiped or replaced, or a cloned replica was started without a copy of
+	// its checkpoints. Restarting cannot help, so Run fails at once.
+	ErrCheckpointMissing = errors.New("streamkit: the checkpoint named by a commit point is missing")
 	// ErrTooManyFailures is wrapped by the error Run returns after more
 	// consecutive checkpoint failures than WithMaxCheckpointFailures allows.
 	ErrTooManyFailures = errors.New("streamkit: too many consecutive checkpoint failures")

@@ -137,3 +137,24 @@ func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
 		assert.Equal(t, "validate", string(stage))
 	}
 }
+
+func TestJobFailsAtOnceWhenTheCommittedCheckpointIsMissing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := kafkatest.NewCluster(t)
+	require.NoError(t, cl.CreateTopic(ctx, "in", 1))
+	require.NoError(t, cl.CreateTopic(ctx, "out", 1))
+	produceKeys(t, ctx, cl, 0, 5)
+	job := newCounterJob(t, cl, checkpoint.NewMemoryStore())
+	done := runUntil(t, ctx, job, func() bool { return job.Stats().Checkpoints > 0 && job.Stats().Processed == 5 })
+	require.NoError(t, job.Stop(ctx))
+	require.NoError(t, <-done)
+
+	// The same job on an empty store: its commit point names a checkpoint
+	// that is not there. No restart can fix that.
+	job = newCounterJob(t, cl, checkpoint.NewMemoryStore(), streamkit.WithRestartBackoff(time.Second, time.Second))
+	err := job.Run(ctx)
+	require.ErrorIs(t, err, streamkit.ErrCheckpointMissing)
+	assert.Contains(t, err.Error(), `"counts.task-0"`)
+	assert.Zero(t, job.Stats().Restarts)
+}

@@ -54,7 +54,8 @@ var errStopped = errors.New("streamkit: stopped")
 // commit points after a backoff; more than WithMaxCheckpointFailures such
 // failures in a row end Run with an error matching ErrTooManyFailures.
 // Errors no restart can fix end it at once: incompatible state
-// (checkpoint.ErrIncompatible), a record that failed without a dead-letter
+// (checkpoint.ErrIncompatible), a commit point naming a checkpoint the store
+// lacks (ErrCheckpointMissing), a record that failed without a dead-letter
 // topic (*ProcessError), an invalid configuration.
 func (j *Job) Run(ctx context.Context) error {
 	j.mu.Lock()
@@ -109,6 +110,7 @@ func (j *Job) Run(ctx context.Context) error {
 func fatal(err error) bool {
 	var pe *ProcessError
 	return errors.As(err, &pe) || errors.Is(err, checkpoint.ErrIncompatible) || errors.Is(err, ErrInvalidJob) ||
+		errors.Is(err, ErrCheckpointMissing) ||
 		errors.Is(err, source.ErrInvalidConfig)
 }
 

@@ -192,6 +192,12 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 		if _, err := t.ckpt.Restore(ctx, cp.CheckpointID, t.parts, j.o.restoreOpts...); err != nil {
 			if errors.Is(err, checkpoint.ErrNoCheckpoint) && len(t.parts) == 0 {
 				// A stateless task before any checkpoint was written.
+			} else if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+				// No restart can bring it back: the store was changed
+				// under the job (wiped, another container, a clone without
+				// its checkpoints). Fail now and say so.
+				return nil, fmt.Errorf("%w: commit point names checkpoint %d of %q: %w",
+					ErrCheckpointMissing, cp.CheckpointID, taskNamespace(j.name, t.id), err)
 			} else {
 				return nil, fmt.Errorf("restore checkpoint %d named by the commit point: %w", cp.CheckpointID, err)
 			}
