@@ -1,0 +1,432 @@
+package streamkit_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
+)
+
+// The drill's stream: drillEntities items, each created and then edited
+// drillRevisions-1 times, one event every drillPace, interleaved.
+const (
+	drillEntities  = 6
+	drillRevisions = 8
+	drillPace      = 100 * time.Millisecond
+	drillDomain    = "test.wikidata.org"
+	drillInput     = "eqiad.mediawiki.page_change.v1"
+	drillOutput    = "eqiad.rdf-streaming-updater.mutation"
+	drillSavepoint = "drill"
+)
+
+// TestUpgradeDrill is the upgrade drill of an operator's runbook, run in CI:
+// the wdqs-updater command is built twice (two "builds", told apart by their
+// link flags), build 1 runs as a child process against a Kafka broker in the
+// test process and an EntityData server, a stream of edits flows in, build 1
+// is stopped with a savepoint in the middle of the stream, build 2 starts from
+// that savepoint, and the stream finishes. The read_committed output must then
+// hold every (entity, revision) of the stream exactly once — nothing lost at
+// the hand-over, nothing written twice — and the unavailability window is
+// measured: from the last output of build 1 to the first of build 2, and from
+// the stop request until build 2 has restored its task.
+//
+// The stop is requested over the updater's sidecar (POST
+// /stop?savepoint=drill) when the command has one (-sidecar-addr), else with
+// SIGTERM and -stop-savepoint, the Kubernetes preStop path.
+func TestUpgradeDrill(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	start := time.Now()
+
+	bin1, bin2 := buildDrillUpdater(t, "1"), buildDrillUpdater(t, "2")
+	t.Logf("built both updaters in %s", time.Since(start).Round(time.Millisecond))
+	help, _ := exec.Command(bin1, "-h").CombinedOutput()
+	withSidecar := bytes.Contains(help, []byte("-sidecar-addr"))
+
+	cl := kafkatest.NewCluster(t, kafkatest.Ports(drillFreePort(t)))
+	for _, topic := range []string{drillInput, drillOutput, "lapsed", "inconsistent", "fetch-failure", "dlq"} {
+		require.NoError(t, cl.CreateTopic(ctx, topic, 1))
+	}
+	srv := drillEntityServer(t)
+	stateDir := t.TempDir()
+
+	sidecarAddr := fmt.Sprintf("127.0.0.1:%d", drillFreePort(t))
+	command := func(bin string, extra ...string) *exec.Cmd {
+		args := []string{
+			"-brokers", cl.Addrs()[0], "-topics", drillInput, "-output-topic", drillOutput,
+			"-hostname", drillDomain, "-entitydata-url", srv.URL + updater.EntityDataPath,
+			"-lapsed-topic", "lapsed", "-inconsistency-topic", "inconsistent", "-fetch-failure-topic", "fetch-failure",
+			"-dlq-topic", "dlq", "-checkpoint-dir", stateDir, "-checkpoint-interval", "300ms",
+			"-reorder-window", "1s", "-max-lateness", "1s", "-idleness", "2s",
+			"-fetch-attempts", "2", "-fetch-retry-delay", "100ms",
+		}
+		if withSidecar {
+			args = append(args, "-sidecar-addr", sidecarAddr)
+		} else {
+			args = append(args, "-stop-savepoint", drillSavepoint)
+		}
+		return exec.Command(bin, append(args, extra...)...)
+	}
+	var children []*jobtest.Child
+	t.Cleanup(func() {
+		for _, c := range children {
+			if !c.Exited() {
+				_ = c.Kill()
+			}
+		}
+	})
+	startChild := func(name, bin string, extra ...string) (*jobtest.Child, time.Time) {
+		c, err := jobtest.Start(command(bin, extra...), jobtest.Options{Name: name})
+		require.NoError(t, err)
+		children = append(children, c)
+		return c, time.Now()
+	}
+
+	// The output, as a read_committed consumer sees it, polled in the
+	// background: when each offset was first seen is the consumer's view
+	// of the hand-over.
+	watch := newDrillWatch(cl)
+	go watch.run(ctx)
+
+	// The stream runs in the background all through the drill, and so
+	// do events of another wiki (the rest of production's traffic): they
+	// keep the event-time watermark moving, which releases the edits from
+	// the re-order buffer.
+	stream := drillStream(t)
+	produced := make(chan error, 1)
+	go func() { produced <- produceDrill(ctx, cl, stream) }()
+	hbCtx, hbStop := context.WithCancel(ctx)
+	defer hbStop()
+	go func() {
+		for hbCtx.Err() == nil {
+			_ = cl.Produce(hbCtx, drillInput, drillEvent(t, "edit", "Q1", 1, 0, time.Now(), "other.wiki.org"))
+			select {
+			case <-time.After(200 * time.Millisecond):
+			case <-hbCtx.Done():
+			}
+		}
+	}()
+
+	// Build 1, stopped with a savepoint once about a third of the stream's
+	// output is out.
+	b1, b1Start := startChild("updater-build-1", bin1)
+	require.NoError(t, b1.WaitOutput(ctx, "streamkit: task has no commit point; starting fresh"))
+	b1Ready := time.Now()
+	require.NoError(t, cl.WaitFor(ctx, "a third of the output", func(context.Context) (bool, string, error) {
+		n := watch.count()
+		return n >= len(stream)/3, fmt.Sprintf("%d records", n), nil
+	}), "build 1:\n%s", b1.Output())
+	stopAt := time.Now()
+	atStop := fmt.Sprintf("%d of %d events produced, %d output records visible", drillProduced.Load(), len(stream), watch.count())
+	if withSidecar {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+sidecarAddr+"/stop?savepoint="+drillSavepoint, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Less(t, resp.StatusCode, 300, "POST /stop: %s", resp.Status)
+		select {
+		case <-b1.Done():
+		case <-ctx.Done():
+			t.Fatalf("build 1 did not exit after POST /stop:\n%s", b1.Output())
+		}
+		require.NoError(t, b1.Err())
+	} else {
+		require.NoError(t, b1.Stop(ctx))
+	}
+	b1Exit := time.Now()
+	// Over HTTP or on SIGTERM, the runner logs the stop and its savepoint.
+	require.Contains(t, b1.Output(), "streamkit: job stopped")
+	require.Contains(t, b1.Output(), "savepoint="+drillSavepoint)
+	b1Records := watch.waitStable(ctx, t)
+
+	// Build 2, from the savepoint.
+	b2, b2Start := startChild("updater-build-2", bin2, "-from-savepoint", drillSavepoint)
+	require.NoError(t, b2.WaitOutput(ctx, "streamkit: task restored from savepoint"))
+	b2Restored := time.Now()
+	b2Ready := b2Restored
+	if withSidecar {
+		// Ready as Kubernetes sees it: /readyz answers 200.
+		require.NoError(t, cl.WaitFor(ctx, "build 2 ready", func(ctx context.Context) (bool, string, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+sidecarAddr+"/readyz", nil)
+			if err != nil {
+				return false, "", err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, resp.Status, nil
+		}), "build 2:\n%s", b2.Output())
+		b2Ready = time.Now()
+	}
+	require.NoError(t, <-produced)
+	require.NoError(t, cl.WaitFor(ctx, "the whole stream's output", func(context.Context) (bool, string, error) {
+		n := watch.count()
+		return n >= len(stream), fmt.Sprintf("%d of %d records", n, len(stream)), nil
+	}), "build 2:\n%s", b2.Output())
+	hbStop()
+	require.NoError(t, b2.Stop(ctx))
+
+	// Exactly once: every (entity, revision) of the stream, once, in
+	// revision order per entity, and nothing else.
+	recs, err := cl.ReadCommitted(ctx, drillOutput)
+	require.NoError(t, err)
+	type key struct {
+		id  string
+		rev int64
+	}
+	seen := map[key]int{}
+	last := map[string]int64{}
+	re := rdfdiff.NewReassembler()
+	for _, r := range recs {
+		ev, err := rdfdiff.DecodeEvent(r.Value)
+		require.NoError(t, err, "offset %d", r.Offset)
+		c, err := re.Add(ev, r.Offset)
+		require.NoError(t, err, "offset %d", r.Offset)
+		if c == nil {
+			continue
+		}
+		seen[key{c.EntityID, c.Revision}]++
+		assert.Greater(t, c.Revision, last[c.EntityID], "%s out of order", c.EntityID)
+		last[c.EntityID] = c.Revision
+		want := rdfdiff.OpDiff
+		if c.Revision == 1 {
+			want = rdfdiff.OpImport
+		}
+		assert.Equal(t, want, c.Operation, "%s@%d", c.EntityID, c.Revision)
+	}
+	require.Empty(t, re.Pending(), "a partial event in the output")
+	for _, s := range stream {
+		n := seen[key{s.id, s.rev}]
+		assert.Equal(t, 1, n, "%s@%d written %d times", s.id, s.rev, n)
+		delete(seen, key{s.id, s.rev})
+	}
+	assert.Empty(t, seen, "output of no input event")
+	for _, topic := range []string{"lapsed", "inconsistent", "fetch-failure", "dlq"} {
+		side, err := cl.ReadCommitted(ctx, topic)
+		require.NoError(t, err)
+		assert.Empty(t, side, topic)
+	}
+
+	// The unavailability window.
+	lastB1, firstB2 := watch.seenAt(b1Records-1), watch.seenAt(b1Records)
+	how := "SIGTERM with -stop-savepoint (the updater has no -sidecar-addr)"
+	if withSidecar {
+		how = "POST /stop?savepoint=" + drillSavepoint
+	}
+	t.Logf("upgrade drill: %d events, %d output records (%d from build 1); stop by %s at %s", len(stream), len(recs), b1Records, how, atStop)
+	t.Logf("  build 1: start → restored %s; stop request → exit %s",
+		b1Ready.Sub(b1Start).Round(time.Millisecond), b1Exit.Sub(stopAt).Round(time.Millisecond))
+	t.Logf("  build 2: start → restored from the savepoint %s, → ready (/readyz 200) %s",
+		b2Restored.Sub(b2Start).Round(time.Millisecond), b2Ready.Sub(b2Start).Round(time.Millisecond))
+	t.Logf("  unavailable: stop request → build 2 ready %s; last output of build 1 → first of build 2 %s (as a read_committed consumer polling every 50 ms sees it)",
+		b2Ready.Sub(stopAt).Round(time.Millisecond), firstB2.Sub(lastB1).Round(time.Millisecond))
+	t.Logf("  whole drill %s", time.Since(start).Round(time.Millisecond))
+}
+
+// buildDrillUpdater builds cmd wdqs-updater (without -race: only the test
+// process needs it) as build number n.
+func buildDrillUpdater(t *testing.T, n string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "wdqs-updater-"+n)
+	// The variable need not exist: -X of an unknown symbol is ignored, and
+	// the flag still makes this a build of its own.
+	cmd := exec.Command(goBin, "build", "-ldflags", "-X main.buildID=drill-"+n, "-o", bin, "./examples/wdqs-updater")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build ./examples/wdqs-updater: %s", out)
+	return bin
+}
+
+func drillFreePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
+// drillStep is one edit of the stream.
+type drillStep struct {
+	id       string
+	rev      int64
+	producer func(dt time.Time) kafkatest.Record
+}
+
+// drillStream returns the stream: entity Q<100+e> at revision r, entities
+// interleaved.
+func drillStream(t *testing.T) []drillStep {
+	var out []drillStep
+	for r := int64(1); r <= drillRevisions; r++ {
+		for e := range drillEntities {
+			id := fmt.Sprintf("Q%d", 100+e)
+			kind, parent := "edit", r-1
+			if r == 1 {
+				kind = "create"
+			}
+			out = append(out, drillStep{id: id, rev: r, producer: func(dt time.Time) kafkatest.Record {
+				return drillEvent(t, kind, id, r, parent, dt, drillDomain)
+			}})
+		}
+	}
+	return out
+}
+
+// drillProduced counts the stream's events produced so far.
+var drillProduced atomic.Int64
+
+// produceDrill writes the stream, one event every drillPace, dated now.
+func produceDrill(ctx context.Context, cl *kafkatest.Cluster, stream []drillStep) error {
+	drillProduced.Store(0)
+	for _, s := range stream {
+		if err := cl.Produce(ctx, drillInput, s.producer(time.Now())); err != nil {
+			return err
+		}
+		drillProduced.Add(1)
+		select {
+		case <-time.After(drillPace):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// drillEvent is a page_change event from the quickstart's fixture templates.
+func drillEvent(t *testing.T, kind, id string, rev, parent int64, dt time.Time, domain string) kafkatest.Record {
+	t.Helper()
+	tmpl := "item-edit.json"
+	if kind == "create" {
+		tmpl = "item-create.json"
+	}
+	b, err := os.ReadFile(filepath.Join("examples", "quickstart", "testdata", "events", tmpl))
+	require.NoError(t, err)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal(b, &ev))
+	ts := dt.UTC().Format(time.RFC3339Nano)
+	ev["dt"] = ts
+	ev["page"].(map[string]any)["page_title"] = id
+	r := ev["revision"].(map[string]any)
+	r["rev_id"], r["rev_dt"] = rev, ts
+	if parent > 0 {
+		r["rev_parent_id"] = parent
+	} else {
+		delete(r, "rev_parent_id")
+	}
+	meta := ev["meta"].(map[string]any)
+	meta["domain"], meta["dt"] = domain, ts
+	meta["request_id"] = fmt.Sprintf("drill-%s-%d", id, rev)
+	out, err := json.Marshal(ev)
+	require.NoError(t, err)
+	return kafkatest.Record{Value: out, Timestamp: dt}
+}
+
+// drillEntityServer serves every revision of the drill's entities: the Q2
+// fixture re-addressed to the entity, with the revision in its label so that
+// every revision differs from the last.
+func drillEntityServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("examples", "quickstart", "testdata", "entities", "Q2-rev1.ttl"))
+	require.NoError(t, err)
+	require.Contains(t, string(tmpl), `schema:version "1"`)
+	h := updater.EntityDataHandler(func(id string, rev int64) ([]byte, bool) {
+		n, err := strconv.Atoi(strings.TrimPrefix(id, "Q"))
+		if err != nil || !strings.HasPrefix(id, "Q") || n < 100 || n >= 100+drillEntities || rev < 1 || rev > drillRevisions {
+			return nil, false
+		}
+		s := strings.ReplaceAll(string(tmpl), "wd:Q2 ", "wd:"+id+" ")
+		s = strings.ReplaceAll(s, "wd:Q2\n", "wd:"+id+"\n")
+		s = strings.ReplaceAll(s, "data:Q2 ", "data:"+id+" ")
+		s = strings.Replace(s, `schema:version "1"`, fmt.Sprintf(`schema:version "%d"`, rev), 1)
+		s += fmt.Sprintf("\nwd:%s <http://www.w3.org/2000/01/rdf-schema#label> \"drill item %s revision %d\"@en .\n", id, id, rev)
+		return []byte(s), true
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// drillWatch polls the output topic as a read_committed consumer and notes
+// when each offset was first seen.
+type drillWatch struct {
+	cl    *kafkatest.Cluster
+	mu    sync.Mutex
+	first []time.Time // by position in the read_committed output
+}
+
+func newDrillWatch(cl *kafkatest.Cluster) *drillWatch { return &drillWatch{cl: cl} }
+
+func (w *drillWatch) run(ctx context.Context) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if recs, err := w.cl.ReadCommitted(ctx, drillOutput); err == nil {
+			now := time.Now()
+			w.mu.Lock()
+			for len(w.first) < len(recs) {
+				w.first = append(w.first, now)
+			}
+			w.mu.Unlock()
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (w *drillWatch) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.first)
+}
+
+func (w *drillWatch) seenAt(i int) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if i < 0 || i >= len(w.first) {
+		return time.Time{}
+	}
+	return w.first[i]
+}
+
+// waitStable returns the number of output records once the stopped build's
+// output is all visible: the count read directly, after the build exited.
+func (w *drillWatch) waitStable(ctx context.Context, t *testing.T) int {
+	t.Helper()
+	recs, err := w.cl.ReadCommitted(ctx, drillOutput)
+	require.NoError(t, err)
+	n := len(recs)
+	require.NoError(t, w.cl.WaitFor(ctx, "the watcher to see build 1's output", func(context.Context) (bool, string, error) {
+		return w.count() >= n, fmt.Sprintf("%d of %d", w.count(), n), nil
+	}))
+	return n
+}
