@@ -25,6 +25,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -59,10 +60,18 @@ func TestUpgradeDrill(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 
-	bin1, bin2 := buildDrillUpdater(t, "1"), buildDrillUpdater(t, "2")
+	bin1, bin2 := buildDrillBinary(t, "wdqs-updater", "1"), buildDrillBinary(t, "wdqs-updater", "2")
 	t.Logf("built both updaters in %s", time.Since(start).Round(time.Millisecond))
 	help, _ := exec.Command(bin1, "-h").CombinedOutput()
 	withSidecar := bytes.Contains(help, []byte("-sidecar-addr"))
+	// The consumer part needs a SPARQL store.
+	oxigraph := os.Getenv("STREAMKIT_OXIGRAPH_URL")
+	var cons *drillConsumer
+	if oxigraph != "" {
+		cons = newDrillConsumer(t, oxigraph)
+	} else {
+		t.Log("consumer part skipped: STREAMKIT_OXIGRAPH_URL not set (see scripts/oxigraph/run.sh)")
+	}
 
 	cl := kafkatest.NewCluster(t, kafkatest.Ports(drillFreePort(t)))
 	for _, topic := range []string{drillInput, drillOutput, "lapsed", "inconsistent", "fetch-failure", "dlq"} {
@@ -133,6 +142,10 @@ func TestUpgradeDrill(t *testing.T) {
 	b1, b1Start := startChild("updater-build-1", bin1)
 	require.NoError(t, b1.WaitOutput(ctx, "streamkit: task has no commit point; starting fresh"))
 	b1Ready := time.Now()
+	if cons != nil {
+		cons.start(ctx, t, cl, 1)
+		children = append(children, cons.child)
+	}
 	require.NoError(t, cl.WaitFor(ctx, "a third of the output", func(context.Context) (bool, string, error) {
 		n := watch.count()
 		return n >= len(stream)/3, fmt.Sprintf("%d records", n), nil
@@ -182,6 +195,12 @@ func TestUpgradeDrill(t *testing.T) {
 		}), "build 2:\n%s", b2.Output())
 		b2Ready = time.Now()
 	}
+	if cons != nil {
+		// The consumer's turn, while build 2's output flows.
+		cons.stop(ctx, t)
+		cons.start(ctx, t, cl, 2)
+		children = append(children, cons.child)
+	}
 	require.NoError(t, <-produced)
 	require.NoError(t, cl.WaitFor(ctx, "the whole stream's output", func(context.Context) (bool, string, error) {
 		n := watch.count()
@@ -189,6 +208,9 @@ func TestUpgradeDrill(t *testing.T) {
 	}), "build 2:\n%s", b2.Output())
 	hbStop()
 	require.NoError(t, b2.Stop(ctx))
+	if cons != nil {
+		cons.verify(ctx, t, cl)
+	}
 
 	// Exactly once: every (entity, revision) of the stream, once, in
 	// revision order per entity, and nothing else.
@@ -244,23 +266,26 @@ func TestUpgradeDrill(t *testing.T) {
 		b2Restored.Sub(b2Start).Round(time.Millisecond), b2Ready.Sub(b2Start).Round(time.Millisecond))
 	t.Logf("  unavailable: stop request → build 2 ready %s; last output of build 1 → first of build 2 %s (as a read_committed consumer polling every 50 ms sees it)",
 		b2Ready.Sub(stopAt).Round(time.Millisecond), firstB2.Sub(lastB1).Round(time.Millisecond))
+	if cons != nil {
+		cons.report(t)
+	}
 	t.Logf("  whole drill %s", time.Since(start).Round(time.Millisecond))
 }
 
-// buildDrillUpdater builds cmd wdqs-updater (without -race: only the test
-// process needs it) as build number n.
-func buildDrillUpdater(t *testing.T, n string) string {
+// buildDrillBinary builds the example command cmd (without -race: only the
+// test process needs it) as build number n.
+func buildDrillBinary(t *testing.T, cmdName, n string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	bin := filepath.Join(t.TempDir(), "wdqs-updater-"+n)
+	bin := filepath.Join(t.TempDir(), cmdName+"-"+n)
 	// The variable need not exist: -X of an unknown symbol is ignored, and
 	// the flag still makes this a build of its own.
-	cmd := exec.Command(goBin, "build", "-ldflags", "-X main.buildID=drill-"+n, "-o", bin, "./examples/wdqs-updater")
+	cmd := exec.Command(goBin, "build", "-ldflags", "-X main.buildID=drill-"+n, "-o", bin, "./examples/"+cmdName)
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./examples/wdqs-updater: %s", out)
+	require.NoError(t, err, "go build ./examples/%s: %s", cmdName, out)
 	return bin
 }
 
@@ -429,4 +454,144 @@ func (w *drillWatch) waitStable(ctx context.Context, t *testing.T) int {
 		return w.count() >= n, fmt.Sprintf("%d of %d", w.count(), n), nil
 	}))
 	return n
+}
+
+// drillConsumer is the consumer half of the drill: wdqs-consumer, built
+// twice, applying the updater's output to Oxigraph (graphs of its own,
+// dropped at the end), stopped over its sidecar with a savepoint while the
+// updater's output is still flowing, and resumed by build 2 from that
+// savepoint.
+type drillConsumer struct {
+	bins              [3]string
+	url, data, commit string
+	dir, addr         string
+	client            *sink.Client
+	child             *jobtest.Child
+	starts, readies   [3]time.Time
+	stopAt, exitAt    time.Time
+	appliedAtStop     string
+}
+
+func newDrillConsumer(t *testing.T, url string) *drillConsumer {
+	c := &drillConsumer{url: url, dir: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", drillFreePort(t))}
+	c.bins[1], c.bins[2] = buildDrillBinary(t, "wdqs-consumer", "1"), buildDrillBinary(t, "wdqs-consumer", "2")
+	var err error
+	c.client, err = sink.NewClient(url, sink.WithRequestTimeout(30*time.Second))
+	require.NoError(t, err)
+	base := fmt.Sprintf("http://streamkit.test/upgrade-drill/%d", time.Now().UnixNano())
+	c.data, c.commit = base+"/data", base+"/commit"
+	t.Cleanup(func() {
+		_ = c.client.Update(context.Background(), "DROP SILENT GRAPH <"+c.data+"> ;\nDROP SILENT GRAPH <"+c.commit+">")
+	})
+	return c
+}
+
+// start starts build n (2 restores from the savepoint) and waits until its
+// sidecar reports it ready.
+func (c *drillConsumer) start(ctx context.Context, t *testing.T, cl *kafkatest.Cluster, n int) {
+	t.Helper()
+	args := []string{"-brokers", cl.Addrs()[0], "-topics", drillOutput, "-group", "drill-replica",
+		"-sparql-url", c.url, "-dialect", "oxigraph", "-data-graph", c.data, "-commit-graph", c.commit,
+		"-lag-marker", "-", "-checkpoint-dir", c.dir, "-checkpoint-interval", "300ms", "-sidecar-addr", c.addr}
+	if n == 2 {
+		args = append(args, "-from-savepoint", drillSavepoint)
+	}
+	ch, err := jobtest.Start(exec.Command(c.bins[n], args...), jobtest.Options{Name: fmt.Sprintf("consumer-build-%d", n)})
+	require.NoError(t, err)
+	c.child, c.starts[n] = ch, time.Now()
+	require.NoError(t, cl.WaitFor(ctx, fmt.Sprintf("consumer build %d ready", n), func(ctx context.Context) (bool, string, error) {
+		if ch.Exited() {
+			return false, "", fmt.Errorf("consumer build %d exited: %w", n, ch.Err())
+		}
+		code := drillGet(ctx, "http://"+c.addr+"/readyz")
+		return code == http.StatusOK, fmt.Sprint(code), nil
+	}), "consumer build %d:\n%s", n, ch.Output())
+	c.readies[n] = time.Now()
+	if n == 2 {
+		require.Contains(t, ch.Output(), "streamkit: task restored from savepoint")
+	}
+}
+
+// stop stops the running build over its sidecar with a savepoint.
+func (c *drillConsumer) stop(ctx context.Context, t *testing.T) {
+	t.Helper()
+	var revs []string
+	for e := range drillEntities {
+		id := fmt.Sprintf("Q%d", 100+e)
+		rev := "-"
+		for _, l := range c.labels(ctx, t)[id] {
+			rev = l[strings.LastIndexByte(l, ' ')+1:]
+		}
+		revs = append(revs, id+"@"+rev)
+	}
+	c.appliedAtStop = strings.Join(revs, " ")
+	c.stopAt = time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+"/stop?savepoint="+drillSavepoint, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Less(t, resp.StatusCode, 300, "consumer POST /stop: %s", resp.Status)
+	select {
+	case <-c.child.Done():
+	case <-ctx.Done():
+		t.Fatalf("consumer build 1 did not exit after POST /stop:\n%s", c.child.Output())
+	}
+	c.exitAt = time.Now()
+	require.NoError(t, c.child.Err())
+	require.Contains(t, c.child.Output(), "savepoint="+drillSavepoint)
+}
+
+// labels returns the drill labels in the store, by entity.
+func (c *drillConsumer) labels(ctx context.Context, t *testing.T) map[string][]string {
+	t.Helper()
+	res, err := c.client.Query(ctx, "SELECT ?e ?l WHERE { GRAPH <"+c.data+"> { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?l } }")
+	require.NoError(t, err)
+	out := map[string][]string{}
+	for _, row := range res.Bindings {
+		if l := row["l"].Value(); strings.HasPrefix(l, "drill item ") {
+			id := strings.TrimPrefix(row["e"].Value(), "http://www.wikidata.org/entity/")
+			out[id] = append(out[id], l)
+		}
+	}
+	return out
+}
+
+// verify waits until the store holds every entity at its last revision and
+// checks that nothing else of the drill is there: a diff lost at the
+// hand-over would leave an older label behind.
+func (c *drillConsumer) verify(ctx context.Context, t *testing.T, cl *kafkatest.Cluster) {
+	t.Helper()
+	want := map[string][]string{}
+	for e := range drillEntities {
+		id := fmt.Sprintf("Q%d", 100+e)
+		want[id] = []string{fmt.Sprintf("drill item %s revision %d", id, drillRevisions)}
+	}
+	var got map[string][]string
+	err := cl.WaitFor(ctx, "the store at the last revisions", func(ctx context.Context) (bool, string, error) {
+		got = c.labels(ctx, t)
+		return assert.ObjectsAreEqual(want, got), fmt.Sprint(got), nil
+	})
+	require.NoError(t, err, "consumer build 2:\n%s", c.child.Output())
+	require.NoError(t, c.child.Stop(ctx))
+}
+
+func (c *drillConsumer) report(t *testing.T) {
+	t.Logf("  consumer (Oxigraph): stopped with the store at %s (of revision %d); stop request → exit %s; build 2 start → ready %s; stop request → build 2 ready %s",
+		c.appliedAtStop, drillRevisions, c.exitAt.Sub(c.stopAt).Round(time.Millisecond),
+		c.readies[2].Sub(c.starts[2]).Round(time.Millisecond), c.readies[2].Sub(c.stopAt).Round(time.Millisecond))
+}
+
+// drillGet returns the status of a GET, 0 when it fails.
+func drillGet(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
