@@ -19,7 +19,7 @@ func Example_stream() {
 			return
 		}
 		if s.bad {
-			fmt.Printf("%2d  (a %s event cut in half: %d bytes, not JSON: %v)\n", i, s.template, len(b), !json.Valid(b))
+			fmt.Printf("%02d  (a %s event cut in half: %d bytes, not JSON: %v)\n", i, s.template, len(b), !json.Valid(b))
 			continue
 		}
 		var ev struct {
@@ -37,19 +37,19 @@ func Example_stream() {
 			fmt.Println(err)
 			return
 		}
-		fmt.Printf("%2d  %-17s %-24s ns %-3d rev %d (parent %d)\n", i, ev.Kind, ev.Page.Title, ev.Page.NS, ev.Rev.ID, ev.Rev.Parent)
+		fmt.Printf("%02d  %-17s %-24s ns %-3d rev %d (parent %d)\n", i, ev.Kind, ev.Page.Title, ev.Page.NS, ev.Rev.ID, ev.Rev.Parent)
 	}
 	// Output:
-	// 0  create            Q2                       ns 0   rev 1 (parent 0)
-	//  1  create            Q42                      ns 0   rev 1997465481 (parent 0)
-	//  2  create            Lexeme:L691820           ns 146 rev 2224372531 (parent 0)
-	//  3  edit              Q2                       ns 0   rev 2 (parent 1)
-	//  4  create            Lexeme:L4696             ns 146 rev 766944915 (parent 0)
-	//  5  create            User:DCausse_(WMF)/Test  ns 2   rev 686143 (parent 0)
-	//  6  edit              Q42                      ns 0   rev 1997465482 (parent 1997465481)
-	//  7  (a item-edit event cut in half: 1093 bytes, not JSON: true)
-	//  8  delete            Lexeme:L4696             ns 146 rev 766944915 (parent 0)
-	//  9  delete            Q2                       ns 0   rev 2 (parent 1)
+	// 00  create            Q2                       ns 0   rev 1 (parent 0)
+	// 01  create            Q42                      ns 0   rev 1997465481 (parent 0)
+	// 02  create            Lexeme:L691820           ns 146 rev 2224372531 (parent 0)
+	// 03  edit              Q2                       ns 0   rev 2 (parent 1)
+	// 04  create            Lexeme:L4696             ns 146 rev 766944915 (parent 0)
+	// 05  create            User:DCausse_(WMF)/Test  ns 2   rev 686143 (parent 0)
+	// 06  edit              Q42                      ns 0   rev 1997465482 (parent 1997465481)
+	// 07  (a item-edit event cut in half: 1093 bytes, not JSON: true)
+	// 08  delete            Lexeme:L4696             ns 146 rev 766944915 (parent 0)
+	// 09  delete            Q2                       ns 0   rev 2 (parent 1)
 	// 10  visibility_change Q2                       ns 0   rev 2 (parent 1)
 	// 11  undelete          Q2                       ns 0   rev 2 (parent 1)
 }
