@@ -4,18 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
 // TestQuickstart runs the quickstart as `go run ./examples/quickstart`
@@ -78,6 +83,84 @@ func TestQuickstart(t *testing.T) {
 	assert.Contains(t, string(dump), "<http://www.wikidata.org/entity/Q42>")
 	assert.NotContains(t, string(dump), "<http://www.wikidata.org/entity/L4696>")
 	assert.Contains(t, string(dump), `"Douglas N. Adams"@en`)
+}
+
+// TestQuickstartFlags runs the quickstart against "real" brokers (a
+// kafkatest cluster given with -brokers, so topics and job names get the
+// per-run prefix and the clients sarama's defaults), with the consumer's
+// sidecar and the graph written where -out says.
+func TestQuickstartFlags(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cl := kafkatest.NewCluster(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	out := filepath.Join(t.TempDir(), "out", "wdqs.nt")
+	require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755))
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-brokers", strings.Join(cl.Addrs(), ","), "-state", t.TempDir(), "-out", out,
+			"-sidecar", addr, "-pace", "100ms"}, &stdout, &stderr)
+	}()
+	// The sidecar serves while the pipeline runs.
+	healthy := false
+	for !healthy {
+		select {
+		case c := <-code:
+			t.Fatalf("quickstart exited with %d before its sidecar answered:\n%s\n%s", c, stdout.String(), stderr.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			_ = resp.Body.Close()
+			healthy = resp.StatusCode == http.StatusOK
+		}
+	}
+	require.Equal(t, 0, <-code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	o := stdout.String()
+	t.Logf("quickstart output:\n%s", o)
+	assert.Contains(t, o, "consumer sidecar on http://"+addr+"/")
+	assert.Regexp(t, `Kafka 127\.0\.0\.1:\d+ \(topics quickstart-\w+-\w+\.\*\)`, o)
+	assert.Contains(t, o, "written to "+out)
+	dump, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Contains(t, string(dump), `"Douglas N. Adams"@en`)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestQuickstartSwift keeps the checkpoints in a real Swift
+// (STREAMKIT_SWIFT_AUTH_URL, _USER, _KEY; scripts/swift-saio.sh).
+func TestQuickstartSwift(t *testing.T) {
+	conn := checkpointtest.RealSwiftConnection(t)
+	container := checkpointtest.TempContainer(t, conn)
+	t.Setenv("STREAMKIT_SWIFT_KEY", conn.ApiKey)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-swift-auth-url", conn.AuthUrl, "-swift-user", conn.UserName, "-swift-container", container,
+		"-state", t.TempDir(), "-pace", "100ms"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	assert.Contains(t, stdout.String(), "checkpoints in Swift "+conn.AuthUrl+" container "+container)
+	assert.NotEmpty(t, checkpointtest.ObjectNames(t, conn, container), "no checkpoint written to Swift")
 }
 
 // TestUsageErrors checks that bad flags exit 2 with a message and -h exits 0.
