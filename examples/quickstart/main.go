@@ -10,10 +10,13 @@
 //	go run ./examples/quickstart
 //
 // It prints a progress line every second (events in, patches, triples in the
-// graph, checkpoints, lag), ends with a summary (events, patches, triples,
+// graph, checkpoints and lag of the updater+consumer; a caught-up consumer
+// shows a lag of 1, the commit marker of the updater's last transaction,
+// which is not a record), ends with a summary (events, patches, triples,
 // edit-latency percentiles, checkpoints, dead letters) and writes the
 // resulting graph as sorted N-Triples (sink.Graph.Dump). It finishes on its
-// own in about fifteen seconds.
+// own in under ten seconds. The temporary state directory is kept, so that
+// the graph can be read: remove it when done.
 //
 // The stream: Q2 created and edited, Q42 created and edited, lexemes L691820
 // and L4696 created, L4696 deleted, Q2 deleted and undeleted, a user page and

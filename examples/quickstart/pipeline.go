@@ -62,7 +62,6 @@ type quickstart struct {
 
 	metrics                         updater.Metrics
 	graph                           *sink.Graph
-	updCheckpoints, consCheckpoints atomic.Int64
 	consCommitted                   atomic.Int64 // records of the consumer's committed checkpoints
 	updDeadLetters, consDeadLetters atomic.Int64
 	produced, filteredProduced      atomic.Int64
@@ -168,11 +167,6 @@ func (q *quickstart) run(ctx context.Context) error {
 		CheckpointStore: q.store, CheckpointInterval: o.checkpointInterval,
 		Logger: log, Metrics: &q.metrics,
 		JobOptions: []streamkit.Option{
-			streamkit.WithOnCheckpoint(func(ev streamkit.CheckpointEvent) {
-				if ev.Err == nil {
-					q.updCheckpoints.Add(1)
-				}
-			}),
 			streamkit.WithOnDeadLetter(func(f sink.Failure) { q.deadLetter("updater", f, &q.updDeadLetters) }),
 		},
 	})
@@ -362,14 +356,13 @@ func (q *quickstart) serveEntityData() (*http.Server, string, error) {
 	return srv, "http://" + ln.Addr().String() + updater.EntityDataPath, nil
 }
 
-// consumerCheckpoint is the consumer's checkpoint hook: it counts commits
-// and keeps the edit latency of every record committed (commit time minus
+// consumerCheckpoint is the consumer's checkpoint hook: it counts the
+// records committed and keeps the edit latency of every record committed (commit time minus
 // the edit time the rdf_change event carries).
 func (q *quickstart) consumerCheckpoint(ev streamkit.CheckpointEvent) {
 	if ev.Err != nil {
 		return
 	}
-	q.consCheckpoints.Add(1)
 	q.consCommitted.Add(ev.Records)
 	q.mu.Lock()
 	defer q.mu.Unlock()
