@@ -42,7 +42,6 @@ func TestQuickstart(t *testing.T) {
 	assert.Contains(t, out, "quickstart: done in ")
 	assert.Regexp(t, `(?m)^\[\s*\d+\.\ds\] events in \d+ \(taken \d+, filtered \d+\) · patches \d+ · triples \d+ · checkpoints \d+\+\d+ · lag \d+\+\d+$`, out)
 	assert.Regexp(t, `edit latency  edit → committed in the store over \d+ messages: p50 \S+, p90 \S+, p99 \S+, max \S+`, out)
-	assert.Contains(t, out, "dead letters  1 (updater:decode ×1)")
 	assert.Contains(t, out, "0 late, 0 inconsistent, 0 fetch failures")
 	restarts := regexp.MustCompile(`restarts (\d+), (\d+)\)`).FindStringSubmatch(out)
 	require.Len(t, restarts, 3, "no checkpoint line")
@@ -53,8 +52,10 @@ func TestQuickstart(t *testing.T) {
 		assert.Contains(t, out, "9 taken by the updater")
 		assert.Contains(t, out, "1 dead-lettered")
 		assert.Contains(t, out, "5 imports, 2 diffs, 2 deletes, 0 reconciles")
+		assert.Contains(t, out, "dead letters  1 (updater:decode ×1)")
 	} else {
-		t.Logf("restarts %s+%s: counter checks skipped", restarts[1], restarts[2])
+		assert.Regexp(t, `dead letters  \d+ \(updater:decode ×\d+\)`, out)
+		t.Logf("restarts %s+%s: counter checks relaxed", restarts[1], restarts[2])
 	}
 
 	// The graph file, against the reference.
