@@ -122,14 +122,18 @@ func TestUpgradeDrill(t *testing.T) {
 	// do events of another wiki (the rest of production's traffic): they
 	// keep the event-time watermark moving, which releases the edits from
 	// the re-order buffer.
-	stream := drillStream(t)
+	tm := loadDrillTemplates(t)
+	stream := drillStream()
+	var nProduced atomic.Int64
 	produced := make(chan error, 1)
-	go func() { produced <- produceDrill(ctx, cl, stream) }()
+	go func() { produced <- produceDrill(ctx, cl, tm, stream, &nProduced) }()
 	hbCtx, hbStop := context.WithCancel(ctx)
 	defer hbStop()
 	go func() {
 		for hbCtx.Err() == nil {
-			_ = cl.Produce(hbCtx, drillInput, drillEvent(t, "edit", "Q1", 1, 0, time.Now(), "other.wiki.org"))
+			if rec, err := tm.event("edit", "Q1", 1, 0, time.Now(), "other.wiki.org"); err == nil {
+				_ = cl.Produce(hbCtx, drillInput, rec)
+			}
 			select {
 			case <-time.After(200 * time.Millisecond):
 			case <-hbCtx.Done():
@@ -151,7 +155,7 @@ func TestUpgradeDrill(t *testing.T) {
 		return n >= len(stream)/3, fmt.Sprintf("%d records", n), nil
 	}), "build 1:\n%s", b1.Output())
 	stopAt := time.Now()
-	atStop := fmt.Sprintf("%d of %d events produced, %d output records visible", drillProduced.Load(), len(stream), watch.count())
+	atStop := fmt.Sprintf("%d of %d events produced, %d output records visible", nProduced.Load(), len(stream), watch.count())
 	if withSidecar {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+sidecarAddr+"/stop?savepoint="+drillSavepoint, nil)
 		require.NoError(t, err)
@@ -300,41 +304,38 @@ func drillFreePort(t *testing.T) int {
 
 // drillStep is one edit of the stream.
 type drillStep struct {
-	id       string
-	rev      int64
-	producer func(dt time.Time) kafkatest.Record
+	kind, id    string
+	rev, parent int64
 }
 
 // drillStream returns the stream: entity Q<100+e> at revision r, entities
 // interleaved.
-func drillStream(t *testing.T) []drillStep {
+func drillStream() []drillStep {
 	var out []drillStep
 	for r := int64(1); r <= drillRevisions; r++ {
 		for e := range drillEntities {
-			id := fmt.Sprintf("Q%d", 100+e)
-			kind, parent := "edit", r-1
+			s := drillStep{kind: "edit", id: fmt.Sprintf("Q%d", 100+e), rev: r, parent: r - 1}
 			if r == 1 {
-				kind = "create"
+				s.kind = "create"
 			}
-			out = append(out, drillStep{id: id, rev: r, producer: func(dt time.Time) kafkatest.Record {
-				return drillEvent(t, kind, id, r, parent, dt, drillDomain)
-			}})
+			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// drillProduced counts the stream's events produced so far.
-var drillProduced atomic.Int64
-
-// produceDrill writes the stream, one event every drillPace, dated now.
-func produceDrill(ctx context.Context, cl *kafkatest.Cluster, stream []drillStep) error {
-	drillProduced.Store(0)
+// produceDrill writes the stream, one event every drillPace, dated now,
+// counting the events in produced.
+func produceDrill(ctx context.Context, cl *kafkatest.Cluster, tm drillTemplates, stream []drillStep, produced *atomic.Int64) error {
 	for _, s := range stream {
-		if err := cl.Produce(ctx, drillInput, s.producer(time.Now())); err != nil {
+		rec, err := tm.event(s.kind, s.id, s.rev, s.parent, time.Now(), drillDomain)
+		if err != nil {
 			return err
 		}
-		drillProduced.Add(1)
+		if err := cl.Produce(ctx, drillInput, rec); err != nil {
+			return err
+		}
+		produced.Add(1)
 		select {
 		case <-time.After(drillPace):
 		case <-ctx.Done():
@@ -344,17 +345,29 @@ func produceDrill(ctx context.Context, cl *kafkatest.Cluster, stream []drillStep
 	return nil
 }
 
-// drillEvent is a page_change event from the quickstart's fixture templates.
-func drillEvent(t *testing.T, kind, id string, rev, parent int64, dt time.Time, domain string) kafkatest.Record {
+// drillTemplates are the page_change events the drill's events are made
+// from (the quickstart's fixtures), by kind.
+type drillTemplates map[string][]byte
+
+func loadDrillTemplates(t *testing.T) drillTemplates {
 	t.Helper()
-	tmpl := "item-edit.json"
-	if kind == "create" {
-		tmpl = "item-create.json"
+	out := drillTemplates{}
+	for kind, name := range map[string]string{"create": "item-create.json", "edit": "item-edit.json"} {
+		b, err := os.ReadFile(filepath.Join("examples", "quickstart", "testdata", "events", name))
+		require.NoError(t, err)
+		out[kind] = b
 	}
-	b, err := os.ReadFile(filepath.Join("examples", "quickstart", "testdata", "events", tmpl))
-	require.NoError(t, err)
+	return out
+}
+
+// event returns a page_change event of kind for revision rev of entity id,
+// dated dt. It is called from the producing goroutines, so it returns its
+// errors instead of failing the test.
+func (tm drillTemplates) event(kind, id string, rev, parent int64, dt time.Time, domain string) (kafkatest.Record, error) {
 	var ev map[string]any
-	require.NoError(t, json.Unmarshal(b, &ev))
+	if err := json.Unmarshal(tm[kind], &ev); err != nil {
+		return kafkatest.Record{}, fmt.Errorf("template %q: %w", kind, err)
+	}
 	ts := dt.UTC().Format(time.RFC3339Nano)
 	ev["dt"] = ts
 	ev["page"].(map[string]any)["page_title"] = id
@@ -369,8 +382,10 @@ func drillEvent(t *testing.T, kind, id string, rev, parent int64, dt time.Time, 
 	meta["domain"], meta["dt"] = domain, ts
 	meta["request_id"] = fmt.Sprintf("drill-%s-%d", id, rev)
 	out, err := json.Marshal(ev)
-	require.NoError(t, err)
-	return kafkatest.Record{Value: out, Timestamp: dt}
+	if err != nil {
+		return kafkatest.Record{}, err
+	}
+	return kafkatest.Record{Value: out, Timestamp: dt}, nil
 }
 
 // drillEntityServer serves every revision of the drill's entities: the Q2
