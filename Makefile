@@ -49,3 +49,7 @@ bench-passthrough:
 ## memory-1m: the job's live heap while 1M records (191 MB) wait.
 memory-1m:
 	STREAMKIT_BACKLOG=1000000 $(GO) test -count=1 -run TestBacklogMemoryBounded -v .
+
+## quickstart: the whole WDQS pipeline in one process, no services.
+quickstart:
+	$(GO) run ./examples/quickstart
