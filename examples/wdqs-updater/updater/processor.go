@@ -20,6 +20,9 @@ const (
 	stateTableName   = "last-seen-rev"
 	reorderTableName = "reorder"
 	stateVersion     = 1
+	// subgraphStateVersion is the version of the membership table (a
+	// SubgraphSet per entity); its name changes with the definitions.
+	subgraphStateVersion = 1
 )
 
 // Processor is the updater's streamkit.Processor for one task. Its state is
@@ -66,6 +69,12 @@ type Processor struct {
 	state *checkpoint.EntityTable
 	buf   *streamkit.ReorderBuffer[string, InputEvent]
 
+	// fan and subState are the graph split (Config.Subgraphs), nil
+	// without it: the fan-out, and each entity's subgraph membership at
+	// its last emitted revision (a SubgraphSet; no entry: unknown).
+	fan      *SubgraphDiff
+	subState *checkpoint.EntityTable
+
 	// pending are the in-order edits that skipped the buffer (the WDQS
 	// fast path), applied together at the next watermark, reconcile or
 	// barrier, or when there are fastPathBatch of them; pendingItems their
@@ -104,17 +113,36 @@ func newProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, f
 		return nil, fmt.Errorf("%w: task %d would interleave its chunked events with task 0's in output partition %d; use OutputPartitionPerTask (-output-partition -1)",
 			ErrInvalidConfig, info.Task, partition)
 	}
-	return &Processor{
+	p := &Processor{
 		cfg: cfg, info: info, out: out, fetcher: fetcher, log: log, partition: partition,
 		shared: rdfdiff.WikibaseShared(*cfg.Scheme),
 		state:  checkpoint.NewEntityTable(stateTableName, stateVersion),
 		buf:    buf, pendingItems: map[string]bool{},
-	}, nil
+	}
+	if cfg.Subgraphs != nil {
+		p.fan = NewSubgraphDiff(NewSubgraphAssigner(cfg.Subgraphs, *cfg.Scheme), p.shared)
+		p.subState = checkpoint.NewEntityTable(subgraphTableName(cfg.Subgraphs), subgraphStateVersion)
+	}
+	return p, nil
 }
 
 // Tables implements streamkit.Processor.
 func (p *Processor) Tables() []checkpoint.StateTable {
-	return append([]checkpoint.StateTable{p.state}, p.buf.Tables()...)
+	tables := append([]checkpoint.StateTable{p.state}, p.buf.Tables()...)
+	if p.subState != nil {
+		tables = append(tables, p.subState)
+	}
+	return tables
+}
+
+// Membership returns the entity's subgraph membership as checkpointed (for
+// tests and tools); always unknown without Config.Subgraphs.
+func (p *Processor) Membership(item string) SubgraphMembership {
+	if p.subState == nil {
+		return SubgraphMembership{}
+	}
+	v, ok := p.subState.Get(item)
+	return SubgraphMembership{Set: SubgraphSet(v), Known: ok}
 }
 
 // State returns the entity's state (for tests and tools).
@@ -249,6 +277,7 @@ type chain struct {
 	item  string
 	idx   []int
 	state EntityState
+	sub   SubgraphMembership
 	err   error
 }
 
@@ -265,7 +294,7 @@ func (p *Processor) apply(ctx context.Context, evs []InputEvent) error {
 		c := byItem[evs[i].Item]
 		if c == nil {
 			v, ok := p.state.Get(evs[i].Item)
-			c = &chain{item: evs[i].Item, state: stateOf(v, ok)}
+			c = &chain{item: evs[i].Item, state: stateOf(v, ok), sub: p.Membership(evs[i].Item)}
 			byItem[c.item] = c
 			chains = append(chains, c)
 		}
@@ -305,6 +334,13 @@ func (p *Processor) apply(ctx context.Context, evs []InputEvent) error {
 		} else {
 			p.state.Delete(c.item)
 		}
+		if p.subState != nil {
+			if c.sub.Known {
+				p.subState.Set(c.item, int64(c.sub.Set))
+			} else {
+				p.subState.Delete(c.item)
+			}
+		}
 	}
 	return nil
 }
@@ -327,7 +363,7 @@ func (p *Processor) runChain(ctx context.Context, c *chain, evs []InputEvent, re
 		if d.Op == "" {
 			continue
 		}
-		msgs, err := p.operation(ctx, ev, d)
+		msgs, sub, err := p.operation(ctx, ev, d, c.sub)
 		if err != nil {
 			if ctx.Err() != nil {
 				c.err = ctx.Err()
@@ -345,66 +381,78 @@ func (p *Processor) runChain(ctx context.Context, c *chain, evs []InputEvent, re
 			continue
 		}
 		r.records = append(r.records, msgs...)
-		c.state = d.Next
+		c.state, c.sub = d.Next, sub
 	}
 }
 
 // operation builds the rdf_change messages of a decision: it fetches and
-// diffs what the operation needs. An error is a *FetchError, an error
-// chunking the patch, or ctx's error.
-func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision) ([]sink.KafkaRecord, error) {
+// diffs what the operation needs, and, with the graph split, fans it out to
+// the subgraphs from the entity's membership prev and returns the new one.
+// An error is a *FetchError, an error chunking the patch, or ctx's error.
+func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision, prev SubgraphMembership) ([]sink.KafkaRecord, SubgraphMembership, error) {
 	change := rdfdiff.EntityChange{
 		EntityID: ev.Item, Revision: d.Revision, Operation: d.Op, EventTime: ev.EventTime,
 		RequestID: ev.Original.Meta.RequestID, Domain: p.cfg.Filter.Hostname, Stream: p.cfg.OutputStream,
 	}
+	var old, cur []rdfdiff.Triple
 	switch d.Op {
 	case rdfdiff.OpImport, rdfdiff.OpReconcile:
 		ts, err := p.fetcher.Fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
 		if err != nil {
-			return nil, err
+			return nil, prev, err
 		}
-		change.Patch = rdfdiff.Diff(nil, ts, p.shared)
-		if d.Op == rdfdiff.OpReconcile {
-			// A reconcile carries the entity's own triples only
-			// (PatchChunkOperation sends Patch.getAdded()).
-			change.Patch = rdfdiff.Patch{Added: change.Patch.Added}
-		}
+		cur = ts
 	case rdfdiff.OpDiff:
 		// Both revisions concurrently, as WDQS does; only the new one gets
 		// the 404 retry.
-		var old []rdfdiff.Triple
 		var oldErr error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			old, oldErr = p.fetcher.Fetch(ctx, ev.Item, d.FromRevision, ev.EventTime, false)
 		}()
-		cur, err := p.fetcher.Fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
+		var err error
+		cur, err = p.fetcher.Fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
 		<-done
 		if err != nil {
-			return nil, err
+			return nil, prev, err
 		}
 		if oldErr != nil {
-			return nil, oldErr
+			return nil, prev, oldErr
 		}
-		change.Patch = rdfdiff.Diff(old, cur, p.shared)
-	}
-	msgs, err := rdfdiff.ChunkChange(change, rdfdiff.WithSoftMaxChars(p.cfg.SoftMaxChars))
-	if err != nil {
-		return nil, fmt.Errorf("updater: chunk %s of %s@%d: %w", d.Op, ev.Item, d.Revision, err)
-	}
-	recs := make([]sink.KafkaRecord, 0, len(msgs))
-	for _, m := range msgs {
-		b, err := m.AppendJSON(nil)
-		if err != nil {
-			return nil, fmt.Errorf("updater: encode %s of %s@%d: %w", d.Op, ev.Item, d.Revision, err)
-		}
-		recs = append(recs, sink.KafkaRecord{
-			Topic: p.cfg.OutputTopic, Partition: p.partition, FixedPartition: true,
-			Key: []byte(ev.Item), Value: b,
-		})
 	}
 	m := p.cfg.Metrics
+	var recs []sink.KafkaRecord
+	next := prev
+	if p.fan != nil {
+		changes, sub := p.fan.FanOut(change, old, cur, prev)
+		for _, sc := range changes {
+			rs, err := p.encode(sc.Change, p.cfg.subgraphTopics[sc.Subgraph])
+			if err != nil {
+				return nil, prev, err
+			}
+			recs = append(recs, rs...)
+			m.Triples.Add(int64(sc.Change.Patch.Len()))
+		}
+		m.SubgraphChanges.Add(int64(len(changes)))
+		next = sub
+	} else {
+		switch d.Op {
+		case rdfdiff.OpImport:
+			change.Patch = rdfdiff.Diff(nil, cur, p.shared)
+		case rdfdiff.OpReconcile:
+			// A reconcile carries the entity's own triples only
+			// (PatchChunkOperation sends Patch.getAdded()).
+			change.Patch = rdfdiff.Patch{Added: rdfdiff.Diff(nil, cur, p.shared).Added}
+		case rdfdiff.OpDiff:
+			change.Patch = rdfdiff.Diff(old, cur, p.shared)
+		}
+		var err error
+		if recs, err = p.encode(change, p.cfg.OutputTopic); err != nil {
+			return nil, prev, err
+		}
+		m.Triples.Add(int64(change.Patch.Len()))
+	}
 	switch d.Op {
 	case rdfdiff.OpImport:
 		m.Imports.Add(1)
@@ -416,7 +464,27 @@ func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision) (
 		m.Reconciles.Add(1)
 	}
 	m.Messages.Add(int64(len(recs)))
-	m.Triples.Add(int64(change.Patch.Len()))
+	return recs, next, nil
+}
+
+// encode chunks one change into the records of topic, in this task's
+// output partition.
+func (p *Processor) encode(change rdfdiff.EntityChange, topic string) ([]sink.KafkaRecord, error) {
+	msgs, err := rdfdiff.ChunkChange(change, rdfdiff.WithSoftMaxChars(p.cfg.SoftMaxChars))
+	if err != nil {
+		return nil, fmt.Errorf("updater: chunk %s of %s@%d for %s: %w", change.Operation, change.EntityID, change.Revision, change.Stream, err)
+	}
+	recs := make([]sink.KafkaRecord, 0, len(msgs))
+	for _, m := range msgs {
+		b, err := m.AppendJSON(nil)
+		if err != nil {
+			return nil, fmt.Errorf("updater: encode %s of %s@%d for %s: %w", change.Operation, change.EntityID, change.Revision, change.Stream, err)
+		}
+		recs = append(recs, sink.KafkaRecord{
+			Topic: topic, Partition: p.partition, FixedPartition: true,
+			Key: []byte(change.EntityID), Value: b,
+		})
+	}
 	return recs, nil
 }
 

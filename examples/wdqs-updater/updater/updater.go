@@ -139,6 +139,21 @@ type Config struct {
 	// SoftMaxChars is the chunking soft limit (default
 	// rdfdiff.DefaultSoftMaxChars).
 	SoftMaxChars int
+
+	// Subgraphs, when set, splits the output by subgraph (the WDQS graph
+	// split, reference §1.7; LoadSubgraphDefinitions): every operation is
+	// fanned out to each subgraph's stream (see SubgraphDiff), and each
+	// entity's membership is checkpointed in a table of its own (so
+	// savepoints from before the split restore, with every entity's
+	// membership unknown). It must have a full graph (no subgraph_uri),
+	// whose events replace the main output: its stream is their
+	// meta.stream, OutputStream is not used. Nil keeps one output.
+	Subgraphs *SubgraphDefinitions
+	// SubgraphTopics maps each subgraph's stream to its topic
+	// (subgraph_kafka_topics); the full graph's stream may be left out, it
+	// then goes to OutputTopic. Every subgraph topic is written in the same
+	// partition as OutputTopic (see OutputPartition).
+	SubgraphTopics map[string]string
 	// The side-output topics; an empty one drops that side output
 	// (produce_side_outputs=false), with a log line per event.
 	LapsedActionTopic, StateInconsistencyTopic, FetchFailureTopic string
@@ -168,6 +183,9 @@ type Config struct {
 	SourceOptions []source.Option
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
+
+	// subgraphTopics is the topic of each subgraph, by index.
+	subgraphTopics []string
 }
 
 // Metrics counts what the updater did, for a progress display or a
@@ -184,6 +202,9 @@ type Metrics struct {
 	// carry.
 	Imports, Diffs, Deletes, Reconciles atomic.Int64
 	Messages, Triples                   atomic.Int64
+	// SubgraphChanges counts the operations sent to the subgraphs'
+	// streams, with Config.Subgraphs (Messages and Triples include them).
+	SubgraphChanges atomic.Int64
 }
 
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -259,6 +280,9 @@ func (cfg Config) withDefaults() (*Config, error) {
 		if *i.v == 0 {
 			*i.v = i.def
 		}
+	}
+	if err := c.subgraphDefaults(); err != nil {
+		return nil, err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -380,6 +404,11 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	if c.RestoreFromSavepoint != "" {
 		opts = append(opts, streamkit.WithRestoreFromSavepoint(c.RestoreFromSavepoint))
 	}
+	if c.Subgraphs != nil {
+		// The membership table is new to checkpoints and savepoints
+		// taken before the split (or with other definitions).
+		opts = append(opts, streamkit.WithRestoreOptions(checkpoint.AllowNewState()))
+	}
 	opts = append(opts, c.JobOptions...)
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: c.OutputBrokers, Sarama: c.Sarama})
 	return streamkit.NewJob(c.JobName, in, outputs, func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
@@ -448,4 +477,43 @@ func NewRepartitionJob(cfg Config, topic string) (*streamkit.Job, error) {
 	}
 	out := streamkit.KafkaOutputConfig{Brokers: c.OutputBrokers, Sarama: c.Sarama}
 	return streamkit.NewRepartitionJob(c.JobName+"-repartition", in, out, topic, key, opts...)
+}
+
+// subgraphDefaults validates the graph split's settings and maps each
+// subgraph to its topic.
+func (c *Config) subgraphDefaults() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	c.subgraphTopics = nil
+	if c.Subgraphs == nil {
+		if len(c.SubgraphTopics) > 0 {
+			return bad("subgraph topics without subgraph definitions")
+		}
+		return nil
+	}
+	if len(c.Subgraphs.Subgraphs) == 0 || len(c.Subgraphs.Subgraphs) > MaxSubgraphs {
+		return bad("%d subgraphs (1 to %d)", len(c.Subgraphs.Subgraphs), MaxSubgraphs)
+	}
+	if c.Subgraphs.Full() == nil {
+		return bad("the subgraph definitions have no full graph (a subgraph without subgraph_uri): it carries the main output")
+	}
+	streams := map[string]bool{}
+	for _, g := range c.Subgraphs.Subgraphs {
+		streams[g.Stream] = true
+		topic := c.SubgraphTopics[g.Stream]
+		if topic == "" && g.IsFull() {
+			topic = c.OutputTopic
+		}
+		if topic == "" {
+			return bad("no topic for stream %q of subgraph %q (subgraph topics: stream=topic)", g.Stream, g.Name)
+		}
+		c.subgraphTopics = append(c.subgraphTopics, topic)
+	}
+	for s := range c.SubgraphTopics {
+		if !streams[s] {
+			return bad("subgraph topic for stream %q, which no subgraph has", s)
+		}
+	}
+	return nil
 }
