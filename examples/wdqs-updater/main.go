@@ -43,6 +43,12 @@
 // fetch-failure side output and the entity's state does not advance (WDQS
 // advances it, which leaves the store wrong until reconciliation).
 //
+// Graph split (opt-in): -subgraph-definitions FILE (the WDQS format, e.g.
+// wdqs-subgraph-definitions-v2.yaml) fans every operation out to the
+// subgraphs' streams, and -subgraph-topics stream=topic,... maps each
+// subgraph's stream to its topic (the full graph's stream defaults to
+// -output-topic, and its stream name replaces -output-stream).
+//
 // Checkpoints: -checkpoint-dir DIR (a filesystem store), or Swift with
 // -swift-auth-url, -swift-user (or $STREAMKIT_SWIFT_USER), -swift-container
 // and the key in the environment variable STREAMKIT_SWIFT_KEY (kept off the
@@ -139,6 +145,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	c := &o.cfg
 	var brokers, outBrokers, topics, entityNS, mediaInfoNS, models, scheme, start string
+	var subgraphDefs, subgraphTopics string
 	fs.StringVar(&c.JobName, "job", updater.DefaultJobName, "job name: consumer group, checkpoint namespace, transactional IDs")
 	fs.StringVar(&brokers, "brokers", "", "input Kafka bootstrap brokers, comma-separated (required)")
 	fs.StringVar(&outBrokers, "output-brokers", "", "output Kafka brokers (default: -brokers)")
@@ -167,6 +174,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&partition, "output-partition", 0, "partition of the rdf_change events; -1: task p writes partition p (needed with several tasks)")
 	fs.StringVar(&c.OutputStream, "output-stream", updater.DefaultOutputStream, "meta.stream of the rdf_change events")
 	fs.IntVar(&c.SoftMaxChars, "chunk-soft-max", rdfdiff.DefaultSoftMaxChars, "soft limit of a chunk's Turtle, in characters")
+	fs.StringVar(&subgraphDefs, "subgraph-definitions", "", "subgraph definitions YAML file: split the output by subgraph (empty: one output)")
+	fs.StringVar(&subgraphTopics, "subgraph-topics", "", "topics of the subgraphs' streams: stream=topic,... (the full graph's defaults to -output-topic)")
 	fs.StringVar(&c.LapsedActionTopic, "lapsed-topic", updater.StreamLapsedAction, "late events side output topic (empty: off)")
 	fs.StringVar(&c.StateInconsistencyTopic, "inconsistency-topic", updater.StreamStateInconsistency, "state inconsistency side output topic (empty: off)")
 	fs.StringVar(&c.FetchFailureTopic, "fetch-failure-topic", updater.StreamFetchFailure, "fetch failure side output topic (empty: off)")
@@ -212,6 +221,24 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	if c.Filter.MediaInfoNamespaces, err = intList(mediaInfoNS); err != nil {
 		return nil, fmt.Errorf("-mediainfo-namespaces: %w", err)
+	}
+	if subgraphDefs != "" {
+		if c.Subgraphs, err = updater.LoadSubgraphDefinitions(subgraphDefs); err != nil {
+			return nil, fmt.Errorf("-subgraph-definitions: %w", err)
+		}
+	}
+	for _, kv := range list(subgraphTopics) {
+		stream, topic, ok := strings.Cut(kv, "=")
+		if stream, topic = strings.TrimSpace(stream), strings.TrimSpace(topic); !ok || stream == "" || topic == "" {
+			return nil, fmt.Errorf("-subgraph-topics: %q is not stream=topic", kv)
+		}
+		if c.SubgraphTopics == nil {
+			c.SubgraphTopics = map[string]string{}
+		}
+		if _, dup := c.SubgraphTopics[stream]; dup {
+			return nil, fmt.Errorf("-subgraph-topics: stream %q given twice", stream)
+		}
+		c.SubgraphTopics[stream] = topic
 	}
 	switch scheme {
 	case "wikidata":

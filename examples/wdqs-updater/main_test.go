@@ -28,15 +28,20 @@ func TestUsage(t *testing.T) {
 	assert.Contains(t, out.String(), "-entitydata-url")
 
 	for args, msg := range map[string]string{
-		"-brokers b -topics t -output-topic o":                                     "a checkpoint store is required",
-		"-checkpoint-dir d -swift-auth-url u":                                      "exclusive",
-		"-checkpoint-dir d -entity-namespaces 0,x":                                 "-entity-namespaces",
-		"-checkpoint-dir d -uris-scheme foo":                                       "-uris-scheme",
-		"-checkpoint-dir d -start yesterday":                                       "-start",
-		"-checkpoint-dir d -brokers b -topics t":                                   "output topic is required",
-		"-checkpoint-dir d -brokers b -topics t -output-topic o -entitydata-url x": "not an http(s) URL",
-		"-checkpoint-dir d extra":                                                  "unexpected arguments",
-		"-swift-auth-url http://swift/auth -swift-user u":                          "STREAMKIT_SWIFT_KEY",
+		"-brokers b -topics t -output-topic o":                                        "a checkpoint store is required",
+		"-checkpoint-dir d -swift-auth-url u":                                         "exclusive",
+		"-checkpoint-dir d -entity-namespaces 0,x":                                    "-entity-namespaces",
+		"-checkpoint-dir d -uris-scheme foo":                                          "-uris-scheme",
+		"-checkpoint-dir d -start yesterday":                                          "-start",
+		"-checkpoint-dir d -brokers b -topics t":                                      "output topic is required",
+		"-checkpoint-dir d -brokers b -topics t -output-topic o -entitydata-url x":    "not an http(s) URL",
+		"-checkpoint-dir d extra":                                                     "unexpected arguments",
+		"-swift-auth-url http://swift/auth -swift-user u":                             "STREAMKIT_SWIFT_KEY",
+		"-checkpoint-dir d -subgraph-definitions /nonexistent.yaml":                   "-subgraph-definitions: updater: read subgraph definitions",
+		"-checkpoint-dir d -subgraph-topics a=b,c":                                    `-subgraph-topics: "c" is not stream=topic`,
+		"-checkpoint-dir d -subgraph-topics a=b,a=c":                                  `stream "a" given twice`,
+		"-checkpoint-dir d -brokers b -topics t -output-topic o -subgraph-topics a=b": "subgraph topics without subgraph definitions",
+		"-checkpoint-dir d -brokers b -topics t -output-topic o -subgraph-definitions updater/testdata/subgraphs/wdqs-subgraph-definitions-v2.yaml -subgraph-topics rdf-streaming-updater.mutation-main=m": `no topic for stream "rdf-streaming-updater.mutation-scholarly" of subgraph "scholarly_articles"`,
 	} {
 		out.Reset()
 		assert.Equal(t, 2, run(ctx, strings.Fields(args), &out), args)
