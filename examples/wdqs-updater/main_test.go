@@ -21,6 +21,9 @@ import (
 )
 
 func TestUsage(t *testing.T) {
+	// CI exports the Swift test credentials; this test checks what happens without them.
+	t.Setenv("STREAMKIT_SWIFT_KEY", "")
+	t.Setenv("STREAMKIT_SWIFT_USER", "")
 	ctx := context.Background()
 	var out bytes.Buffer
 	assert.Equal(t, 0, run(ctx, []string{"-h"}, &out))
