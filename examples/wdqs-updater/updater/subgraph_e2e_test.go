@@ -43,7 +43,9 @@ func topicChanges(t *testing.T, recs []kafkatest.Record, stream string) []*rdfdi
 // table, so the restore must accept it, and the entity whose membership is
 // unknown must be reset in every subgraph. Q2 then becomes a scholarly
 // article (P31 Q13442814), Q42 is created (main), Q2 is deleted; every
-// event must land on its subgraph's topic.
+// event must land on its subgraph's topic. A third instance must read the
+// memberships back from its checkpoint, and a fourth, with the subgraphs
+// reordered, must drop them and start again from unknown memberships.
 func TestUpdaterSubgraphsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -53,7 +55,7 @@ func TestUpdaterSubgraphsEndToEnd(t *testing.T) {
 	q42 := fixture(t, "entities/Q42.ttl")
 	q42edited := []byte(strings.Replace(string(q42), `wdt:P1813 "Douglas Adams"@en`, `wdt:P1813 "Douglas N. Adams"@en`, 1))
 	require.NotEqual(t, q42, q42edited)
-	srv := newEntityServer(t, map[string][]byte{"Q2/1": q2r1, "Q2/2": q2r2, "Q42/100": q42, "Q42/101": q42edited})
+	srv := newEntityServer(t, map[string][]byte{"Q2/1": q2r1, "Q2/2": q2r2, "Q42/100": q42, "Q42/101": q42edited, "Q42/102": q42})
 
 	cl := kafkatest.NewCluster(t)
 	const (
@@ -129,9 +131,23 @@ func TestUpdaterSubgraphsEndToEnd(t *testing.T) {
 		gotScholarly = wait(scholarly, "rdf-streaming-updater.mutation-scholarly", 4)
 	})
 
+	// Phase 4, other definitions (the same subgraphs, reordered): the
+	// old membership table is dropped at restore, so Q42's membership is
+	// unknown again and its next edit resets it in every subgraph.
+	reordered := *defs
+	reordered.Subgraphs = []*updater.Subgraph{defs.Subgraphs[2], defs.Subgraphs[1], defs.Subgraphs[0]}
+	cfg.Subgraphs = &reordered
+	require.NoError(t, cl.Produce(ctx, in, item(t, "edit", "Q42", 102, 101, sec(1801)), sentinel(t, sec(2400))))
+	run(cfg, func() {
+		gotFull = wait(full, "rdf-streaming-updater.mutation", 6)
+		gotMain = wait(main, "rdf-streaming-updater.mutation-main", 7)
+		gotScholarly = wait(scholarly, "rdf-streaming-updater.mutation-scholarly", 6)
+	})
+
 	shared := rdfdiff.WikibaseShared(rdfdiff.WikidataScheme())
 	m1, m2, m42 := munged(t, "Q2", q2r1), munged(t, "Q2", q2r2), munged(t, "Q42", q42)
 	q42diff := sorted(rdfdiff.Diff(m42, munged(t, "Q42", q42edited), shared))
+	q42revert := sorted(rdfdiff.Diff(munged(t, "Q42", q42edited), m42, shared))
 	require.False(t, q42diff.IsEmpty())
 	type op struct {
 		rev   int64
@@ -158,7 +174,7 @@ func TestUpdaterSubgraphsEndToEnd(t *testing.T) {
 			{2, rdfdiff.OpDiff, sorted(rdfdiff.Diff(m1, m2, shared))},
 			{2, rdfdiff.OpDelete, rdfdiff.Patch{}},
 		},
-		"Q42": {{100, rdfdiff.OpImport, whole(m42)}, {101, rdfdiff.OpDiff, q42diff}},
+		"Q42": {{100, rdfdiff.OpImport, whole(m42)}, {101, rdfdiff.OpDiff, q42diff}, {102, rdfdiff.OpDiff, q42revert}},
 	}, perEntity(gotFull))
 	assert.Equal(t, map[string][]op{
 		// Membership unknown (phase 1 had no split): reset to the stub.
@@ -167,7 +183,10 @@ func TestUpdaterSubgraphsEndToEnd(t *testing.T) {
 			{2, rdfdiff.OpImport, stub("Q2", "scholarly_articles")},
 			{2, rdfdiff.OpDelete, rdfdiff.Patch{}},
 		},
-		"Q42": {{100, rdfdiff.OpImport, whole(m42)}, {101, rdfdiff.OpDiff, q42diff}},
+		"Q42": {
+			{100, rdfdiff.OpImport, whole(m42)}, {101, rdfdiff.OpDiff, q42diff},
+			{102, rdfdiff.OpDelete, rdfdiff.Patch{}}, {102, rdfdiff.OpImport, whole(m42)},
+		},
 	}, perEntity(gotMain))
 	assert.Equal(t, map[string][]op{
 		"Q2": {
@@ -175,6 +194,9 @@ func TestUpdaterSubgraphsEndToEnd(t *testing.T) {
 			{2, rdfdiff.OpImport, whole(m2)},
 			{2, rdfdiff.OpDelete, rdfdiff.Patch{}},
 		},
-		"Q42": {{100, rdfdiff.OpImport, stub("Q42", "wikidata_main")}},
+		"Q42": {
+			{100, rdfdiff.OpImport, stub("Q42", "wikidata_main")},
+			{102, rdfdiff.OpDelete, rdfdiff.Patch{}}, {102, rdfdiff.OpImport, stub("Q42", "wikidata_main")},
+		},
 	}, perEntity(gotScholarly))
 }

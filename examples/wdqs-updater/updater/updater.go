@@ -147,7 +147,13 @@ type Config struct {
 	// savepoints from before the split restore, with every entity's
 	// membership unknown). It must have a full graph (no subgraph_uri),
 	// whose events replace the main output: its stream is their
-	// meta.stream, OutputStream is not used. Nil keeps one output.
+	// meta.stream, OutputStream is not used. Nil keeps one output. The
+	// table's name follows the subgraphs' names and order: definitions
+	// that add, remove, rename or reorder subgraphs start with an empty
+	// table (the old one is dropped at restore). Turning the split off
+	// again needs one restore with
+	// streamkit.WithRestoreOptions(checkpoint.AllowDroppedState()) in
+	// JobOptions, or the restore fails naming the table.
 	Subgraphs *SubgraphDefinitions
 	// SubgraphTopics maps each subgraph's stream to its topic
 	// (subgraph_kafka_topics); the full graph's stream may be left out, it
@@ -406,8 +412,10 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	}
 	if c.Subgraphs != nil {
 		// The membership table is new to checkpoints and savepoints
-		// taken before the split (or with other definitions).
-		opts = append(opts, streamkit.WithRestoreOptions(checkpoint.AllowNewState()))
+		// taken before the split or with other subgraphs, whose own
+		// membership table is then dropped: every entity's membership is
+		// unknown, and its next operation resets it in every subgraph.
+		opts = append(opts, streamkit.WithRestoreOptions(checkpoint.AllowNewState(), checkpoint.AllowDroppedState()))
 	}
 	opts = append(opts, c.JobOptions...)
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: c.OutputBrokers, Sarama: c.Sarama})
