@@ -27,7 +27,9 @@ const (
 
 // Processor is the updater's streamkit.Processor for one task. Its state is
 // the last revision of every entity (an EntityTable, as WDQS's lastSeenRev:
-// +rev created, -rev deleted) and the re-order buffer's events.
+// +rev created, -rev deleted) and the re-order buffer's events; with the
+// graph split (Config.Subgraphs), also each entity's subgraph membership
+// at its last emitted revision, which moves together with the revision.
 //
 // Where the fetching happens, and why. Events leave the re-order buffer in
 // OnWatermark, in batches (everything the watermark made due). An edit

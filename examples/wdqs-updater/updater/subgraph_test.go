@@ -14,7 +14,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
-func loadDefs(t *testing.T, name string) *updater.SubgraphDefinitions {
+func loadDefs(t testing.TB, name string) *updater.SubgraphDefinitions {
 	t.Helper()
 	d, err := updater.LoadSubgraphDefinitions(filepath.Join("testdata", "subgraphs", name))
 	require.NoError(t, err)

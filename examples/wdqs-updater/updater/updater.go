@@ -12,7 +12,10 @@
 // Special:EntityData (Fetcher), munges, diffs and chunks it with package
 // rdfdiff, and writes rdf_change v2 events and the side outputs through the
 // task's KafkaOutput, exactly once. Unlike WDQS, a failed fetch leaves the
-// entity's state where it was (see Processor).
+// entity's state where it was (see Processor). With Config.Subgraphs
+// (LoadSubgraphDefinitions) the output is split by subgraph as in WDQS:
+// SubgraphAssigner decides an entity's subgraphs from its munged triples
+// and SubgraphDiff fans each operation out to the subgraphs' topics.
 package updater
 
 import (
