@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -196,7 +197,9 @@ func ParseSubgraphDefinitions(data []byte, file string) (*SubgraphDefinitions, e
 	var strict strictDefs
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&strict); err != nil {
+	if err := dec.Decode(&strict); errors.Is(err, io.EOF) {
+		return fail(0, "", "", "no subgraphs (empty file)", nil)
+	} else if err != nil {
 		return fail(yamlLine(err), "", "", "malformed YAML", err)
 	}
 	var raw rawDefs

@@ -103,6 +103,7 @@ func TestParseSubgraphDefinitionsErrors(t *testing.T) {
 		{"bad subgraph_uri", head + "  - name: a\n    stream: s1\n    subgraph_uri: nope\n    default: pass\n", 8, "subgraph_uri: \"nope\" is neither"},
 		{"no stream", head + "  - name: a\n    default: pass\n", 6, "no stream"},
 		{"no subgraphs", "prefixes:\n  wd: http://x/\n", 0, "no subgraphs"},
+		{"empty file", "", 0, "no subgraphs (empty file)"},
 		{"malformed YAML", "subgraphs:\n  - name: [a\n", 1, "malformed YAML: yaml: line 1"},
 		{"binding not a list", head + "  - name: a\n    stream: s1\n    default: pass\nbindings:\n  kinds: wd:Q5\n", 10, "cannot unmarshal !!str `wd:Q5` into []string"},
 		{"binding bad IRI", head + "  - name: a\n    stream: s1\n    default: pass\nbindings:\n  kinds:\n    - zz:Q5\n", 11, `binding "kinds": unknown prefix "zz"`},
