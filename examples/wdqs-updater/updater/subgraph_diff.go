@@ -10,9 +10,8 @@ import (
 
 // SubgraphMembership is what the updater remembers of an entity for the
 // graph split: the subgraphs it was in at its last emitted revision. Known
-// is false when there is no record (an entity first seen, or seen before
-// the split was configured, or restored from a savepoint without the
-// subgraph table).
+// is false when there is no record (an entity first seen or deleted, or
+// last seen before the split was configured or the subgraphs changed).
 type SubgraphMembership struct {
 	Set   SubgraphSet
 	Known bool
@@ -27,28 +26,35 @@ type SubgraphChange struct {
 }
 
 // SubgraphDiff fans one operation of an entity out to the subgraphs
-// (SubgraphDiff in WDQS, reference §1.7). Per subgraph:
+// (SubgraphDiff in WDQS, reference §1.7). Per subgraph, for a diff:
 //
-//   - membership unchanged (in before, in now): the operation itself,
-//     with the full patch;
-//   - entered (out before, in now): a delete, then an import of the whole
-//     revision, diff(∅, to);
-//   - left (in before, out now): a delete;
-//   - out before and out now: nothing, unless the stubs changed;
-//   - a delete of the entity: a delete to every subgraph.
+//   - membership unchanged (in before, in now): the diff, full patch;
+//   - entered (out before, in now): a delete (which also clears its
+//     stubs), then an import of the whole revision, diff(∅, to);
+//   - left (in before, out now): a delete, then an import of its stubs;
+//   - out before and out now: a diff carrying the stubs again, or, when
+//     the stubs changed (the entity moved between other subgraphs), a
+//     delete then an import of the new stubs, so that no stale stub
+//     survives (the delete is the cleanup, as in WDQS: no bookkeeping of
+//     stubs is needed).
+//
+// An import goes to the subgraphs that hold the entity, its stubs to the
+// others; a delete of the entity becomes a delete in every subgraph. A
+// reconcile goes to the subgraphs that hold the entity; the others get a
+// delete, then an import of their stubs (WDQS sends them a reconcile
+// carrying stubs as linked shared data, which the rdf_change schema does
+// not allow a reconcile to carry).
 //
 // Stubs: every subgraph that does not hold the entity gets, as linked
 // shared data, a stub `<entity> wikibase-qs:subgraph <uri>` for each
 // stubs_source subgraph that does, so a federated query there can find it.
-// A subgraph whose stubs must change (the entity moved between other
-// subgraphs) gets a delete then an import of the new stubs, so no stale
-// stub survives in a store that keeps unlinked shared triples.
 //
-// With no record of the previous membership (Known false) the safe choice
-// is made: the full graph is assumed to hold the entity (it held
-// everything before the split), every other subgraph gets a delete and then
-// an import of what it should hold. Reconcile sends a reconcile to the
-// subgraphs that hold the entity and a delete (and stubs) to the others.
+// The previous membership is what the updater recorded when it emitted the
+// entity's last revision. WDQS recomputes it from the previous revision's
+// triples instead, which goes wrong when the definitions changed in
+// between (a type added to a binding): the stores still hold the old
+// split. Without a record (Known false) the previous revision's triples
+// are used, as in WDQS.
 //
 // A SubgraphDiff is immutable and safe for concurrent use.
 type SubgraphDiff struct {
@@ -87,6 +93,9 @@ func (d *SubgraphDiff) FanOut(base rdfdiff.EntityChange, from, to []rdfdiff.Trip
 		return out, SubgraphMembership{}
 	}
 	now := d.assigner.Assign(base.EntityID, to)
+	if base.Operation == rdfdiff.OpDiff && !prev.Known {
+		prev = SubgraphMembership{Set: d.assigner.Assign(base.EntityID, from), Known: true}
+	}
 	entity := d.assigner.scheme.EntityTerm(base.EntityID)
 	var whole, patch *rdfdiff.Patch
 	wholePatch := func() rdfdiff.Patch {
@@ -113,7 +122,7 @@ func (d *SubgraphDiff) FanOut(base rdfdiff.EntityChange, from, to []rdfdiff.Trip
 			emit(i, rdfdiff.OpImport, rdfdiff.Patch{LinkedShared: st})
 		}
 	}
-	for i, g := range defs.Subgraphs {
+	for i := range defs.Subgraphs {
 		isIn := now.Has(i)
 		switch base.Operation {
 		case rdfdiff.OpImport:
@@ -131,19 +140,19 @@ func (d *SubgraphDiff) FanOut(base rdfdiff.EntityChange, from, to []rdfdiff.Trip
 				resetTo(i)
 			}
 		default: // rdfdiff.OpDiff
-			wasIn, known := prev.Set.Has(i), prev.Known
-			if !known && g.IsFull() {
-				wasIn, known = true, true
-			}
+			wasIn := prev.Set.Has(i)
 			switch {
-			case !known:
-				resetTo(i)
 			case wasIn && isIn:
 				emit(i, rdfdiff.OpDiff, diffPatch())
 			case wasIn != isIn:
 				resetTo(i)
-			case !slices.Equal(d.stubs(entity, prev.Set, i), d.stubs(entity, now, i)):
-				resetTo(i)
+			default:
+				st := d.stubs(entity, now, i)
+				if !slices.Equal(d.stubs(entity, prev.Set, i), st) {
+					resetTo(i)
+				} else if len(st) > 0 {
+					emit(i, rdfdiff.OpDiff, rdfdiff.Patch{LinkedShared: st})
+				}
 			}
 		}
 	}

@@ -76,9 +76,10 @@ func TestSubgraphDiffFanOut(t *testing.T) {
 	})
 	t.Run("unchanged membership forwards the patch", func(t *testing.T) {
 		got, next := fanOut(t, d, rdfdiff.OpDiff, plain1, plain2, members(t, defs, "full", "graph2"))
-		// graph1 keeps its stub: nothing to send.
+		// graph1 gets its stub again (as WDQS sends it on every diff).
 		assert.Equal(t, []fanned{
 			{full, rdfdiff.OpDiff, diff(plain1, plain2)},
+			{g1, rdfdiff.OpDiff, stubs("graph2")},
 			{g2, rdfdiff.OpDiff, diff(plain1, plain2)},
 		}, got)
 		assert.Equal(t, members(t, defs, "full", "graph2"), next)
@@ -110,8 +111,18 @@ func TestSubgraphDiffFanOut(t *testing.T) {
 		assert.Equal(t, []fanned{{full, rdfdiff.OpDelete, del}, {g1, rdfdiff.OpDelete, del}, {g2, rdfdiff.OpDelete, del}}, got)
 		assert.Equal(t, updater.SubgraphMembership{}, next)
 	})
-	t.Run("unknown membership resets the subgraphs", func(t *testing.T) {
-		got, next := fanOut(t, d, rdfdiff.OpDiff, plain1, plain2, updater.SubgraphMembership{})
+	t.Run("unknown membership is the previous revision's", func(t *testing.T) {
+		got, next := fanOut(t, d, rdfdiff.OpDiff, plain1, in1, updater.SubgraphMembership{})
+		want, wantNext := fanOut(t, d, rdfdiff.OpDiff, plain1, in1, members(t, defs, "full", "graph2"))
+		assert.Equal(t, want, got)
+		assert.Equal(t, wantNext, next)
+		assert.Len(t, got, 5)
+	})
+	t.Run("recorded membership wins over the previous revision's", func(t *testing.T) {
+		// The stores have Q1 in graph1 (recorded), though its previous
+		// revision would now be assigned to graph2 (definitions changed):
+		// it leaves graph1 and enters graph2.
+		got, _ := fanOut(t, d, rdfdiff.OpDiff, plain1, plain2, members(t, defs, "full", "graph1"))
 		assert.Equal(t, []fanned{
 			{full, rdfdiff.OpDiff, diff(plain1, plain2)},
 			{g1, rdfdiff.OpDelete, del},
@@ -119,7 +130,6 @@ func TestSubgraphDiffFanOut(t *testing.T) {
 			{g2, rdfdiff.OpDelete, del},
 			{g2, rdfdiff.OpImport, whole(plain2)},
 		}, got)
-		assert.Equal(t, members(t, defs, "full", "graph2"), next)
 	})
 	t.Run("reconcile", func(t *testing.T) {
 		got, _ := fanOut(t, d, rdfdiff.OpReconcile, nil, in1, members(t, defs, "full", "graph1"))
