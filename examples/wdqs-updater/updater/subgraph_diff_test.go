@@ -192,3 +192,81 @@ func TestSubgraphDiffSingleGraph(t *testing.T) {
 		assert.Equal(t, members(t, defs, "full"), next)
 	}
 }
+
+// The scenarios of WDQS's SubgraphDiffUnitTest on its four-graph
+// definitions (graph1: P31 Q10; graph2: all but P31 Q10 (and Q12 in the
+// mixed file); graph3: P31 Q11, a stubs source only in the plain file),
+// with the previous membership taken from the previous revision as WDQS
+// does. Operations per subgraph, in order.
+func TestSubgraphDiffUpstreamScenarios(t *testing.T) {
+	shared := rdfdiff.WikibaseShared(unitScheme)
+	rev := func(classes ...string) []rdfdiff.Triple {
+		ts := []rdfdiff.Triple{labelOf("Q1", fmt.Sprint(classes))}
+		for _, c := range classes {
+			ts = append(ts, isA("Q1", c))
+		}
+		return ts
+	}
+	r3, r4, r5, r6 := rev("Q11"), rev("Q10", "Q11"), rev("Q10"), rev("Q11", "Q12")
+	r7 := append(rev("Q11", "Q12"), labelOf("Q1", "r7"))
+	const full = "rdf-streaming-udpater.mutations"
+	for _, tc := range []struct {
+		name, file string
+		op         rdfdiff.Operation
+		from, to   []rdfdiff.Triple
+		want       map[string][]string // stream → "op stubs..." or "op"
+	}{
+		{"partially moving", "SubgraphDiffUnitTest-four-graphs-definitions.yaml", rdfdiff.OpDiff, r3, r4, map[string][]string{
+			full: {"diff"}, "stream-graph1": {"delete", "import"}, "stream-graph2": {"delete", "import stubs graph1 graph3"}, "stream-graph3": {"diff"},
+		}},
+		{"stays out of graph2", "SubgraphDiffUnitTest-four-graphs-definitions.yaml", rdfdiff.OpDiff, r4, r5, map[string][]string{
+			full: {"diff"}, "stream-graph1": {"diff"}, "stream-graph2": {"delete", "import stubs graph1"}, "stream-graph3": {"delete", "import stubs graph1"},
+		}},
+		{"mixed: enters only graph3", "SubgraphDiffUnitTest-four-graphs-definitions-mixed-stub-source.yaml", rdfdiff.OpDiff, r5, r6, map[string][]string{
+			full: {"diff"}, "stream-graph1": {"delete"}, "stream-graph2": {"delete"}, "stream-graph3": {"delete", "import"},
+		}},
+		{"mixed: import into graph3 only", "SubgraphDiffUnitTest-four-graphs-definitions-mixed-stub-source.yaml", rdfdiff.OpImport, nil, r6, map[string][]string{
+			full: {"import"}, "stream-graph3": {"import"},
+		}},
+		{"mixed: partially moving", "SubgraphDiffUnitTest-four-graphs-definitions-mixed-stub-source.yaml", rdfdiff.OpDiff, r4, r5, map[string][]string{
+			full: {"diff"}, "stream-graph1": {"diff"}, "stream-graph2": {"diff stubs graph1"}, "stream-graph3": {"delete", "import stubs graph1"},
+		}},
+		{"mixed: staying in graph3", "SubgraphDiffUnitTest-four-graphs-definitions-mixed-stub-source.yaml", rdfdiff.OpDiff, r6, r7, map[string][]string{
+			full: {"diff"}, "stream-graph3": {"diff"},
+		}},
+		// WDQS sends graph2 a reconcile carrying the stub, which rdf_change
+		// does not allow: a delete and an import of the stub instead.
+		{"mixed: reconcile, in a stubs source", "SubgraphDiffUnitTest-four-graphs-definitions-mixed-stub-source.yaml", rdfdiff.OpReconcile, nil, r4, map[string][]string{
+			full: {"reconcile"}, "stream-graph1": {"reconcile"}, "stream-graph2": {"delete", "import stubs graph1"}, "stream-graph3": {"reconcile"},
+		}},
+		{"mixed: reconcile, in no stubs source", "SubgraphDiffUnitTest-four-graphs-definitions-mixed-stub-source.yaml", rdfdiff.OpReconcile, nil, r6, map[string][]string{
+			full: {"reconcile"}, "stream-graph1": {"delete"}, "stream-graph2": {"delete"}, "stream-graph3": {"reconcile"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := updater.NewSubgraphDiff(updater.NewSubgraphAssigner(loadDefs(t, tc.file), unitScheme), shared)
+			got, _ := fanOut(t, d, tc.op, tc.from, tc.to, updater.SubgraphMembership{})
+			byStream := map[string][]string{}
+			for _, c := range got {
+				s := string(c.op)
+				if c.patch.Len() > 0 && c.patch.Len() == len(c.patch.LinkedShared) && c.patch.LinkedShared[0].P.IsIRIEqual(updater.SubgraphStubPredicate) {
+					s += " stubs"
+					for _, st := range c.patch.LinkedShared {
+						s += " " + st.O.Value()[len("https://query.unittest.local/subgraph/"):]
+					}
+				} else {
+					switch c.op {
+					case rdfdiff.OpImport:
+						assert.Equal(t, sorted(rdfdiff.Diff(nil, tc.to, shared)), c.patch, c.stream)
+					case rdfdiff.OpDiff:
+						assert.Equal(t, sorted(rdfdiff.Diff(tc.from, tc.to, shared)), c.patch, c.stream)
+					case rdfdiff.OpReconcile:
+						assert.Equal(t, rdfdiff.Patch{Added: sorted(rdfdiff.Diff(nil, tc.to, shared)).Added}, c.patch, c.stream)
+					}
+				}
+				byStream[c.stream] = append(byStream[c.stream], s)
+			}
+			assert.Equal(t, tc.want, byStream)
+		})
+	}
+}
