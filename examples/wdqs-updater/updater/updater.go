@@ -147,8 +147,9 @@ type Config struct {
 	// split, reference §1.7; LoadSubgraphDefinitions): every operation is
 	// fanned out to each subgraph's stream (see SubgraphDiff), and each
 	// entity's membership is checkpointed in a table of its own (so
-	// savepoints from before the split restore, with every entity's
-	// membership unknown). It must have a full graph (no subgraph_uri),
+	// savepoints from before the split restore; an entity without a record
+	// takes its previous revision's membership). It must have a full graph
+	// (no subgraph_uri),
 	// whose events replace the main output: its stream is their
 	// meta.stream, OutputStream is not used. Nil keeps one output. The
 	// table's name follows the subgraphs' names and order: definitions
@@ -416,8 +417,8 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	if c.Subgraphs != nil {
 		// The membership table is new to checkpoints and savepoints
 		// taken before the split or with other subgraphs, whose own
-		// membership table is then dropped: every entity's membership is
-		// unknown, and its next operation resets it in every subgraph.
+		// membership table is then dropped: an entity without a record
+		// takes the membership of its previous revision (see SubgraphDiff).
 		opts = append(opts, streamkit.WithRestoreOptions(checkpoint.AllowNewState(), checkpoint.AllowDroppedState()))
 	}
 	opts = append(opts, c.JobOptions...)
