@@ -149,9 +149,9 @@ type Config struct {
 	// entity's membership is checkpointed in a table of its own (so
 	// savepoints from before the split restore; an entity without a record
 	// takes its previous revision's membership). It must have a full graph
-	// (no subgraph_uri),
-	// whose events replace the main output: its stream is their
-	// meta.stream, OutputStream is not used. Nil keeps one output. The
+	// (no subgraph_uri), whose events replace the main output: its stream
+	// is their meta.stream, OutputStream is not used. Nil keeps one
+	// output. The
 	// table's name follows the subgraphs' names and order: definitions
 	// that add, remove, rename or reorder subgraphs start with an empty
 	// table (the old one is dropped at restore). Turning the split off
