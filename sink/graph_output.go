@@ -242,18 +242,10 @@ func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 				Msg: "entity ID outside the graph's URI scheme", Err: err})
 		}
 	}
-	if len(o.segments) == 0 {
-		o.segments = append(o.segments, &graphSegment{acc: rdfdiff.NewAccumulator(o.accOpts...)})
-	}
-	seg := o.segments[len(o.segments)-1]
-	if err := seg.acc.Check(c); errors.Is(err, rdfdiff.ErrChangeRefused) {
-		seg = &graphSegment{acc: rdfdiff.NewAccumulator(o.accOpts...)}
-		o.segments = append(o.segments, seg)
-	}
-	if err := seg.acc.Accumulate(c); err != nil {
-		if seg.acc.IsEmpty() && len(o.segments) > 1 {
-			o.segments = o.segments[:len(o.segments)-1]
-		}
+	segs, _, err := accumulateSegmented(o.segments, func(g *graphSegment) *rdfdiff.Accumulator { return g.acc },
+		func() *graphSegment { return &graphSegment{acc: rdfdiff.NewAccumulator(o.accOpts...)} }, c)
+	o.segments = segs
+	if err != nil {
 		return fmt.Errorf("sink: graph output cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
 	}
 	o.changes++

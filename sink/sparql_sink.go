@@ -506,18 +506,9 @@ func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	case stateIdle:
 		return ErrNoCheckpointOpen
 	}
-	if len(s.segments) == 0 {
-		s.segments = append(s.segments, s.newSegment())
-	}
-	seg := s.segments[len(s.segments)-1]
-	if err := seg.acc.Check(c); errors.Is(err, rdfdiff.ErrChangeRefused) {
-		seg = s.newSegment()
-		s.segments = append(s.segments, seg)
-	}
-	if err := seg.acc.Accumulate(c); err != nil {
-		if seg.acc.IsEmpty() && len(s.segments) > 1 {
-			s.segments = s.segments[:len(s.segments)-1]
-		}
+	segs, seg, err := accumulateSegmented(s.segments, func(g *segment) *rdfdiff.Accumulator { return g.acc }, s.newSegment, c)
+	s.segments = segs
+	if err != nil {
 		return fmt.Errorf("sink: SPARQL sink cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
 	}
 	seg.changes = append(seg.changes, c)
