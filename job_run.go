@@ -284,9 +284,12 @@ func (r *run) run(ctx context.Context) (err error) {
 		}
 		for i := range recs {
 			if err := r.process(runCtx, &recs[i]); err != nil {
+				r.j.updateStats(func(s *Stats) { s.Processed += int64(i + 1) })
 				return err
 			}
 		}
+		// Once per batch, not per record: the stats lock is off the hot path.
+		r.j.updateStats(func(s *Stats) { s.Processed += int64(len(recs)) })
 		if err := r.advanceWatermark(runCtx); err != nil {
 			return err
 		}

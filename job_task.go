@@ -304,7 +304,6 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	if r.j.o.onCheckpoint != nil {
 		t.eventTimes = append(t.eventTimes, rec.EventTime)
 	}
-	r.j.updateStats(func(s *Stats) { s.Processed++ })
 	if err == nil {
 		return nil
 	}
