@@ -16,7 +16,8 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -96,7 +97,7 @@ func cloneEntityStream(t *testing.T) *cloneStream {
 // reference is what a store fed the stream one event per batch holds, as
 // sorted N-Triples lines.
 func (s *cloneStream) reference(t *testing.T) []string {
-	g := sink.NewGraph()
+	g := graph.NewGraph()
 	for _, c := range s.changes {
 		acc := rdfdiff.NewAccumulator()
 		require.NoError(t, acc.Accumulate(c))
@@ -123,7 +124,7 @@ type cloneReplica struct {
 func (r *cloneReplica) consumer(t *testing.T, cl *kafkatest.Cluster, url, topic string) *consumer.Consumer {
 	c, err := consumer.New(consumer.Config{
 		Brokers: cl.Addrs(), Topics: []string{topic}, Group: r.name, Sarama: cl.SaramaConfig(),
-		StoreURL: url, Dialect: sink.DialectSPARQL11, DataGraph: r.data, CommitGraph: r.commit, LagMarker: "-",
+		StoreURL: url, Dialect: sparql.DialectSPARQL11, DataGraph: r.data, CommitGraph: r.commit, LagMarker: "-",
 		CheckpointStore: r.store, CheckpointInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -132,12 +133,12 @@ func (r *cloneReplica) consumer(t *testing.T, cl *kafkatest.Cluster, url, topic 
 }
 
 // position reads the replica's commit point from the store.
-func (r *cloneReplica) position(ctx context.Context, client *sink.Client, topic string) (int64, uint64, error) {
-	b, err := sink.NewUpdateBuilder(rdfdiff.WikidataScheme(), sink.WithDataGraph(r.data), sink.WithCommitGraph(r.commit))
+func (r *cloneReplica) position(ctx context.Context, client *sparql.Client, topic string) (int64, uint64, error) {
+	b, err := sparql.NewUpdateBuilder(rdfdiff.WikidataScheme(), sparql.WithDataGraph(r.data), sparql.WithCommitGraph(r.commit))
 	if err != nil {
 		return 0, 0, err
 	}
-	s, err := sink.NewSPARQL(client, b)
+	s, err := sparql.NewSPARQL(client, b)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -150,7 +151,7 @@ func (r *cloneReplica) position(ctx context.Context, client *sink.Client, topic 
 }
 
 // run runs c until the replica's commit point is at offset, then stops it.
-func (r *cloneReplica) run(t *testing.T, ctx context.Context, cl *kafkatest.Cluster, client *sink.Client, c *consumer.Consumer, topic string, offset int64) {
+func (r *cloneReplica) run(t *testing.T, ctx context.Context, cl *kafkatest.Cluster, client *sparql.Client, c *consumer.Consumer, topic string, offset int64) {
 	errc := make(chan error, 1)
 	go func() { errc <- c.Run(ctx) }()
 	var runErr error
@@ -171,7 +172,7 @@ func (r *cloneReplica) run(t *testing.T, ctx context.Context, cl *kafkatest.Clus
 	require.NoError(t, <-errc)
 }
 
-func (r *cloneReplica) triples(t *testing.T, client *sink.Client) []string {
+func (r *cloneReplica) triples(t *testing.T, client *sparql.Client) []string {
 	res, err := client.Query(context.Background(), "SELECT ?s ?p ?o WHERE { GRAPH <"+r.data+"> { ?s ?p ?o } }")
 	require.NoError(t, err)
 	ts := make([]rdfdiff.Triple, 0, len(res.Bindings))
@@ -212,7 +213,7 @@ func TestConsumerCloneReplica(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	client, err := sink.NewClient(url, sink.WithRequestTimeout(30*time.Second))
+	client, err := sparql.NewClient(url, sparql.WithRequestTimeout(30*time.Second))
 	require.NoError(t, err)
 	base := fmt.Sprintf("http://streamkit.test/clone/%d", time.Now().UnixNano())
 	a := &cloneReplica{name: "wdqs1010", data: base + "/a/data", commit: base + "/a/commit", store: checkpoint.NewMemoryStore()}

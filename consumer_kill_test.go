@@ -20,21 +20,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
 // The Oxigraph kill test proves the per-replica consumer exactly-once into a
-// store: the child program internal/consumerjob (sink.RDFConsumer feeding a
-// sink.SPARQL on Oxigraph, FileStore checkpoints) reads a generated stream of
+// store: the child program internal/consumerjob (consumer.RDFConsumer feeding a
+// sparql.SPARQL on Oxigraph, FileStore checkpoints) reads a generated stream of
 // rdf_change events — imports, diffs, reconciles and deletes of a few dozen
 // entities with increasing revisions, many of them chunked — and a
 // jobtest.KillLoop SIGKILLs it at random moments while the stream is being
 // produced. Afterwards:
 //
-//   - the store's data graph equals the reference, a sink.Graph fed the same
+//   - the store's data graph equals the reference, a graph.Graph fed the same
 //     changes one at a time in this process (sorted N-Triples). The only
 //     normalisation is the one the accumulator documents: shared value and
 //     reference nodes that no triple references any more (orphans, which
@@ -85,7 +87,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	start := time.Now()
 
 	// The store: this run's own named graphs, dropped at the end.
-	client, err := sink.NewClient(endpoint)
+	client, err := sparql.NewClient(endpoint)
 	require.NoError(t, err)
 	base := fmt.Sprintf("http://streamkit.test/consumer-kill/%d/", seed)
 	dataGraph, commitGraph := base+"data", base+"commit"
@@ -96,7 +98,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	}
 	dropGraphs()
 	t.Cleanup(dropGraphs)
-	builder, err := sink.NewUpdateBuilder(rdfdiff.WikidataScheme(), sink.WithDataGraph(dataGraph), sink.WithCommitGraph(commitGraph))
+	builder, err := sparql.NewUpdateBuilder(rdfdiff.WikidataScheme(), sparql.WithDataGraph(dataGraph), sparql.WithCommitGraph(commitGraph))
 	require.NoError(t, err)
 
 	// The broker, on a fixed port for the child.
@@ -156,7 +158,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 
 	// The stream, produced while the loop kills, and the reference.
 	gen := newCKStream(seed)
-	ref := sink.NewGraph()
+	ref := graph.NewGraph()
 	var produced int64
 	prodDone := make(chan error, 1)
 	prodStart := time.Now()
@@ -233,10 +235,10 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	// may have got there already; the final one must still start and stop
 	// cleanly).
 	require.NoError(t, final.WaitOutput(ctx, "consumerjob: pid"), "start of the final run")
-	out, err := sink.NewSPARQL(client, builder)
+	out, err := sparql.NewSPARQL(client, builder)
 	require.NoError(t, err)
 	parts := map[string][]int32{ckTopic: {0}}
-	var cp *sink.CommitPoint
+	var cp *streamkit.CommitPoint
 	err = cl.WaitFor(ctx, fmt.Sprintf("commit point at offset %d", total), func(ctx context.Context) (bool, string, error) {
 		if final.Exited() {
 			return false, "", fmt.Errorf("final run exited: %w", final.Err())
@@ -260,7 +262,7 @@ func TestConsumerKillOxigraph(t *testing.T) {
 	// The commit point after the clean stop is still the end of the topic.
 	cp, err = out.ReadCommitPoint(ctx, parts)
 	require.NoError(t, err)
-	require.Equal(t, []sink.Position{{Topic: ckTopic, Partition: 0, Offset: total}}, cp.Positions)
+	require.Equal(t, []streamkit.Position{{Topic: ckTopic, Partition: 0, Offset: total}}, cp.Positions)
 	assert.Equal(t, ckJob, cp.Job)
 
 	// The store equals the reference.
@@ -316,7 +318,7 @@ func buildConsumerJob(t *testing.T) string {
 }
 
 // ckDumpGraph reads every triple of graph from the store, sorted.
-func ckDumpGraph(t *testing.T, ctx context.Context, c *sink.Client, graph string) []rdfdiff.Triple {
+func ckDumpGraph(t *testing.T, ctx context.Context, c *sparql.Client, graph string) []rdfdiff.Triple {
 	t.Helper()
 	res, err := c.Query(ctx, "SELECT ?s ?p ?o WHERE { GRAPH <"+graph+"> { ?s ?p ?o } }")
 	require.NoError(t, err)

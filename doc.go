@@ -68,8 +68,8 @@
 // together), the keyed state of those partitions, and its own [Output]: the
 // system that receives the task's output and holds its commit point. For
 // each task it takes over the job calls the constructors given to [NewJob]:
-// one makes the Output ([KafkaOutputs] for Kafka, sink.SPARQL for a triple
-// store, sink.GraphOutput in memory), the other the [Processor] (your code)
+// one makes the Output ([KafkaOutputs] for Kafka, sparql.SPARQL for a triple
+// store, graph.GraphOutput in memory), the other the [Processor] (your code)
 // bound to it. Records of a task are handed to its Processor one at a time,
 // in offset order per partition.
 //
@@ -148,7 +148,7 @@
 // record is either processed or dead-lettered, never lost and never both.
 // The dead letter keeps the record's bytes and adds its provenance (topic,
 // partition, offset, timestamp, key), the failing stage ([Stage]), the error
-// class and message, and the job (see sink.DeadLetter). The partition keeps
+// class and message, and the job (see DeadLetter). The partition keeps
 // flowing. Without a dead-letter topic a failed record stops the job with a
 // [*ProcessError] naming it, rather than lose it. An output that cannot send
 // Kafka records (a SPARQL store) gets a dead-letter producer of its own with

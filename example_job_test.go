@@ -10,7 +10,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -31,7 +30,7 @@ func (c *editCounter) Process(ctx context.Context, rec *source.Record) error {
 	}
 	n, _ := c.counts.Get(string(rec.Key))
 	n++
-	if err := c.out.Send(ctx, sink.KafkaRecord{Topic: "edit-counts", Key: rec.Key,
+	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: "edit-counts", Key: rec.Key,
 		Value: []byte(string(rec.Key) + "=" + strconv.FormatInt(n, 10))}); err != nil {
 		return err
 	}
@@ -109,7 +108,7 @@ func ExampleNewJob() {
 	}
 	sort.Strings(counts)
 	fmt.Println(counts)
-	stage, _ := dead[0].HeaderValue(sink.HeaderDLQStage)
+	stage, _ := dead[0].HeaderValue(streamkit.HeaderDLQStage)
 	fmt.Printf("dead letter: key %s, value %q, stage %s\n", dead[0].Key, dead[0].Value, stage)
 	// Output:
 	// [Q42=1 Q42=2 Q42=3 Q64=1 Q64=2]
@@ -182,9 +181,9 @@ func ExampleNewRepartitionJob() {
 		from, _ := r.HeaderValue(streamkit.HeaderOriginOffset)
 		fmt.Printf("partition %d: %-12s (from offset %s)\n", r.Partition, r.Key, from)
 	}
-	stage, _ := dead[0].HeaderValue(sink.HeaderDLQStage)
-	class, _ := dead[0].HeaderValue(sink.HeaderDLQErrorClass)
-	offset, _ := dead[0].HeaderValue(sink.HeaderDLQOffset)
+	stage, _ := dead[0].HeaderValue(streamkit.HeaderDLQStage)
+	class, _ := dead[0].HeaderValue(streamkit.HeaderDLQErrorClass)
+	offset, _ := dead[0].HeaderValue(streamkit.HeaderDLQOffset)
 	fmt.Printf("dead letter: offset %s, stage %s, class %s\n", offset, stage, class)
 	// Output:
 	// partition 0: Lexeme:L4227 (from offset 2)

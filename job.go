@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -58,7 +57,7 @@ var (
 
 // Output is the sink side of a task: the system that receives the task's
 // output and holds its commit point (step 3 of the protocol in the package
-// documentation). KafkaOutput implements it for Kafka; sink.SPARQL for a
+// documentation). KafkaOutput implements it for Kafka; SPARQL for a
 // triple store. Implementations need not be safe for concurrent use: the
 // runner calls them from one goroutine per task at a time.
 type Output interface {
@@ -69,15 +68,15 @@ type Output interface {
 	// ReadCommitPoint returns the task's last commit point for the given
 	// partitions (topic to partition numbers): the checkpoint ID and the
 	// next offset of each partition that has one. It returns an error
-	// matching sink.ErrNoCommitPoint when none has one.
-	ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*sink.CommitPoint, error)
+	// matching ErrNoCommitPoint when none has one.
+	ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*CommitPoint, error)
 	// Begin opens the output of the next checkpoint.
 	Begin(ctx context.Context) error
 	// Commit makes the checkpoint's output visible together with cp in one
 	// atomic step. On error nothing of it may become visible (an Output
 	// that cannot promise that documents it), and the runner rewinds the
 	// task to its last commit point.
-	Commit(ctx context.Context, cp *sink.CommitPoint) error
+	Commit(ctx context.Context, cp *CommitPoint) error
 	// Abort discards the open checkpoint's output.
 	Abort(ctx context.Context) error
 	// Close releases the output. An open checkpoint is discarded.
@@ -178,14 +177,14 @@ type jobOptions struct {
 	gcEvery         int
 	dlqTopic        string
 	dlqKafka        *KafkaOutputConfig
-	dlqOpts         []sink.DeadLetterOption
+	dlqOpts         []DeadLetterOption
 	fromSavepoint   string
 	restoreOpts     []checkpoint.RestoreOption
 	log             *slog.Logger
 	restartBackoff  time.Duration
 	maxBackoff      time.Duration
 	onCheckpoint    func(CheckpointEvent)
-	onDeadLetter    func(sink.Failure)
+	onDeadLetter    func(Failure)
 	checkpointLimit time.Duration
 }
 
@@ -241,11 +240,11 @@ func WithGCEvery(n int) Option {
 }
 
 // WithDeadLetterTopic dead-letters records whose Process failed to topic,
-// through the task's Output, which must then implement sink.RecordSender
+// through the task's Output, which must then implement RecordSender
 // (KafkaOutput does): the dead letter is part of the checkpoint's
 // transaction, so a record is either processed or dead-lettered, never lost
 // and never both. Without it, a failed record stops the job.
-func WithDeadLetterTopic(topic string, opts ...sink.DeadLetterOption) Option {
+func WithDeadLetterTopic(topic string, opts ...DeadLetterOption) Option {
 	return func(o *jobOptions) { o.dlqTopic, o.dlqOpts = topic, opts }
 }
 
@@ -256,7 +255,7 @@ func WithDeadLetterTopic(topic string, opts ...sink.DeadLetterOption) Option {
 // the task's output: if that commit then fails, the checkpoint is redone and
 // its dead letters are written again, so dead letters are at least once
 // (never lost, possibly repeated) while the output stays exactly once.
-func WithDeadLetterKafka(topic string, cfg KafkaOutputConfig, opts ...sink.DeadLetterOption) Option {
+func WithDeadLetterKafka(topic string, cfg KafkaOutputConfig, opts ...DeadLetterOption) Option {
 	return func(o *jobOptions) { o.dlqTopic, o.dlqKafka, o.dlqOpts = topic, &cfg, opts }
 }
 
@@ -299,10 +298,10 @@ func WithOnCheckpoint(fn func(CheckpointEvent)) Option {
 // WithOnDeadLetter calls fn for every record the job dead-letters, after it
 // was written into the open transaction, on the job's goroutine. fn must
 // not block. Several hooks may be given; they run in order.
-func WithOnDeadLetter(fn func(sink.Failure)) Option {
+func WithOnDeadLetter(fn func(Failure)) Option {
 	return func(o *jobOptions) {
 		if prev := o.onDeadLetter; prev != nil && fn != nil {
-			o.onDeadLetter = func(f sink.Failure) { prev(f); fn(f) }
+			o.onDeadLetter = func(f Failure) { prev(f); fn(f) }
 		} else if fn != nil {
 			o.onDeadLetter = fn
 		}
@@ -390,7 +389,7 @@ type Job struct {
 // namespace of its checkpoints, transactional IDs and commit points) that
 // reads in. For every task it takes over, it calls newOutput and then
 // newProcessor with that output, so the processor writes to the task's
-// own output (a KafkaOutput, a sink.SPARQL, …). NewJob does no I/O.
+// own output (a KafkaOutput, a SPARQL, …). NewJob does no I/O.
 func NewJob[O Output](name string, in Input, newOutput func(ctx context.Context, info TaskInfo) (O, error),
 	newProcessor func(info TaskInfo, out O) (Processor, error), opts ...Option) (*Job, error) {
 	if !jobNameRE.MatchString(name) {

@@ -49,7 +49,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -631,7 +630,7 @@ func (p *benchPassThrough) Process(ctx context.Context, rec *source.Record) erro
 			return err
 		}
 	}
-	return p.out.Send(ctx, sink.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: rec.Value})
+	return p.out.Send(ctx, streamkit.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: rec.Value})
 }
 
 // benchJobCopy runs a pass-through job named name from in to out with
@@ -651,7 +650,7 @@ func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n i
 	input := streamkit.Input{Brokers: addrs, Topics: []string{in},
 		Options: []source.Option{source.WithBaseConfig(benchSaramaConfig()), source.WithLogger(benchQuiet)}}
 	outCfg := streamkit.KafkaOutputConfig{Brokers: addrs, Sarama: benchProducerConfig(),
-		Options: []sink.KafkaOption{sink.WithKafkaLogger(benchQuiet)}}
+		Options: []streamkit.KafkaOption{streamkit.WithKafkaLogger(benchQuiet)}}
 	meter := startBenchMeter()
 	start := time.Now()
 	job, err := streamkit.NewJob(name, input, streamkit.KafkaOutputs(outCfg),
@@ -853,9 +852,9 @@ func TestBacklogMemoryBounded(t *testing.T) {
 	input := streamkit.Input{Brokers: br.addrs, Topics: []string{"bl-in"},
 		Options: []source.Option{source.WithBaseConfig(benchSaramaConfig()), source.WithLogger(benchQuiet)}}
 	outCfg := streamkit.KafkaOutputConfig{Brokers: br.addrs, Sarama: benchProducerConfig(),
-		Options: []sink.KafkaOption{sink.WithKafkaLogger(benchQuiet),
+		Options: []streamkit.KafkaOption{streamkit.WithKafkaLogger(benchQuiet),
 			// The transaction stays open while the processor is paused.
-			sink.WithTransactionTimeout(10 * time.Minute)}}
+			streamkit.WithTransactionTimeout(10 * time.Minute)}}
 	base := benchLiveHeap()
 	job, err := streamkit.NewJob("bl-job", input, streamkit.KafkaOutputs(outCfg),
 		func(info streamkit.TaskInfo, o *streamkit.KafkaOutput) (streamkit.Processor, error) {

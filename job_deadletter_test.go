@@ -21,7 +21,7 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/deadletter"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -112,7 +112,7 @@ func (p *revisionProcessor) Process(ctx context.Context, rec *source.Record) err
 		return &streamkit.StageError{Stage: "handler", Class: "stale-revision",
 			Err: fmt.Errorf("%s revision %d is not after %d", id, ev.Revision.ID, last)}
 	}
-	if err := p.out.Send(ctx, sink.KafkaRecord{Topic: p.topic, Key: []byte(id),
+	if err := p.out.Send(ctx, streamkit.KafkaRecord{Topic: p.topic, Key: []byte(id),
 		Value: []byte(id + "@" + strconv.FormatInt(ev.Revision.ID, 10))}); err != nil {
 		return err
 	}
@@ -209,14 +209,14 @@ func TestJobDeadLettersBadInputAndReplay(t *testing.T) {
 	// A transaction timeout longer than the test: a transaction the failed
 	// commit left open must be aborted by the job, not by the broker.
 	outCfg := streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig(),
-		Options: []sink.KafkaOption{sink.WithTransactionTimeout(10 * time.Minute)}}
+		Options: []streamkit.KafkaOption{streamkit.WithTransactionTimeout(10 * time.Minute)}}
 	started := time.Now()
 	j, err := streamkit.NewJob(job, src, streamkit.KafkaOutputs(outCfg), newRevisionProcessor,
 		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),
 		streamkit.WithCheckpointInterval(300*time.Millisecond),
 		streamkit.WithRestartBackoff(50*time.Millisecond, time.Second),
 		streamkit.WithDeadLetterTopic("dlq"),
-		streamkit.WithOnDeadLetter(func(sink.Failure) { hooked.Add(1) }),
+		streamkit.WithOnDeadLetter(func(streamkit.Failure) { hooked.Add(1) }),
 		streamkit.WithOnCheckpoint(func(ev streamkit.CheckpointEvent) {
 			if ev.Err != nil {
 				failedCheckpoints.Add(1)
@@ -285,21 +285,21 @@ func TestJobDeadLettersBadInputAndReplay(t *testing.T) {
 			}
 			return string(v)
 		}
-		assert.Equal(t, in, h(sink.HeaderDLQTopic))
-		assert.Equal(t, strconv.Itoa(int(orig.Partition)), h(sink.HeaderDLQPartition))
-		assert.Equal(t, strconv.FormatInt(orig.Offset, 10), h(sink.HeaderDLQOffset))
-		assert.Equal(t, strconv.FormatInt(orig.Timestamp.UnixMilli(), 10), h(sink.HeaderDLQTimestamp))
+		assert.Equal(t, in, h(streamkit.HeaderDLQTopic))
+		assert.Equal(t, strconv.Itoa(int(orig.Partition)), h(streamkit.HeaderDLQPartition))
+		assert.Equal(t, strconv.FormatInt(orig.Offset, 10), h(streamkit.HeaderDLQOffset))
+		assert.Equal(t, strconv.FormatInt(orig.Timestamp.UnixMilli(), 10), h(streamkit.HeaderDLQTimestamp))
 		if orig.Key == nil {
-			assert.Equal(t, "<absent>", h(sink.HeaderDLQKey))
+			assert.Equal(t, "<absent>", h(streamkit.HeaderDLQKey))
 		} else {
-			assert.Equal(t, string(orig.Key), h(sink.HeaderDLQKey))
+			assert.Equal(t, string(orig.Key), h(streamkit.HeaderDLQKey))
 		}
-		assert.Equal(t, want.stage, h(sink.HeaderDLQStage), "stage of %s", trace)
-		assert.Equal(t, want.class, h(sink.HeaderDLQErrorClass), "error class of %s", trace)
-		assert.Contains(t, h(sink.HeaderDLQErrorMessage), want.message, "error message of %s", trace)
-		assert.Equal(t, "1", h(sink.HeaderDLQAttempts))
-		assert.Equal(t, job, h(sink.HeaderDLQJob))
-		failedAt, err := strconv.ParseInt(h(sink.HeaderDLQFailedAt), 10, 64)
+		assert.Equal(t, want.stage, h(streamkit.HeaderDLQStage), "stage of %s", trace)
+		assert.Equal(t, want.class, h(streamkit.HeaderDLQErrorClass), "error class of %s", trace)
+		assert.Contains(t, h(streamkit.HeaderDLQErrorMessage), want.message, "error message of %s", trace)
+		assert.Equal(t, "1", h(streamkit.HeaderDLQAttempts))
+		assert.Equal(t, job, h(streamkit.HeaderDLQJob))
+		failedAt, err := strconv.ParseInt(h(streamkit.HeaderDLQFailedAt), 10, 64)
 		require.NoError(t, err)
 		assert.False(t, time.UnixMilli(failedAt).Before(started.Truncate(time.Millisecond)), "failed_at %d", failedAt)
 		assert.False(t, time.UnixMilli(failedAt).After(time.Now()), "failed_at %d", failedAt)
@@ -310,12 +310,12 @@ func TestJobDeadLettersBadInputAndReplay(t *testing.T) {
 	client, err := sarama.NewClient(cl.Addrs(), cl.SaramaConfig())
 	require.NoError(t, err)
 	defer func() { _ = client.Close() }()
-	replay := func(txID string, opts sink.ReplayOptions) sink.ReplayStats {
-		k, err := sink.NewKafka(cl.Addrs(), txID, sink.WithSaramaConfig(cl.SaramaConfig()))
+	replay := func(txID string, opts deadletter.ReplayOptions) deadletter.ReplayStats {
+		k, err := streamkit.NewKafkaProducer(cl.Addrs(), txID, streamkit.WithSaramaConfig(cl.SaramaConfig()))
 		require.NoError(t, err)
 		defer func() { _ = k.Close() }()
 		require.NoError(t, k.Begin(ctx))
-		st, err := sink.Replay(ctx, client, "dlq", k, opts)
+		st, err := deadletter.Replay(ctx, client, "dlq", k, opts)
 		require.NoError(t, err)
 		require.NoError(t, k.Commit(ctx, nil, ""))
 		return st
@@ -326,8 +326,8 @@ func TestJobDeadLettersBadInputAndReplay(t *testing.T) {
 			decodes++
 		}
 	}
-	rs := replay("replay-decode", sink.ReplayOptions{Filter: sink.ReplayFilter{Stages: []string{"decode"}}, Topic: "replayed"})
-	assert.Equal(t, sink.ReplayStats{Read: len(bad), Replayed: decodes, Skipped: len(bad) - decodes}, rs)
+	rs := replay("replay-decode", deadletter.ReplayOptions{Filter: deadletter.ReplayFilter{Stages: []string{"decode"}}, Topic: "replayed"})
+	assert.Equal(t, deadletter.ReplayStats{Read: len(bad), Replayed: decodes, Skipped: len(bad) - decodes}, rs)
 	got, err := cl.ReadCommitted(ctx, "replayed")
 	require.NoError(t, err)
 	require.Len(t, got, decodes)
@@ -339,8 +339,8 @@ func TestJobDeadLettersBadInputAndReplay(t *testing.T) {
 
 	// Replay all of them back into the input topic, each to its original
 	// partition: the round trip ends where the records started.
-	rs = replay("replay-all", sink.ReplayOptions{KeepPartition: true})
-	assert.Equal(t, sink.ReplayStats{Read: len(bad), Replayed: len(bad)}, rs)
+	rs = replay("replay-all", deadletter.ReplayOptions{KeepPartition: true})
+	assert.Equal(t, deadletter.ReplayStats{Read: len(bad), Replayed: len(bad)}, rs)
 	back, err := cl.ReadCommitted(ctx, in)
 	require.NoError(t, err)
 	require.Len(t, back, len(inputs)+len(bad))

@@ -14,7 +14,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -40,7 +39,7 @@ func (c *stallingCounter) Process(ctx context.Context, rec *source.Record) error
 		<-c.stall
 	}
 	if c.stateless { // output "key=offset+1": exactly once means each offset once
-		return c.out.Send(ctx, sink.KafkaRecord{Topic: c.topic, Key: rec.Key,
+		return c.out.Send(ctx, streamkit.KafkaRecord{Topic: c.topic, Key: rec.Key,
 			Value: []byte(string(rec.Key) + "=" + strconv.FormatInt(rec.Offset+1, 10))})
 	}
 	return c.counter.Process(ctx, rec)
@@ -79,7 +78,7 @@ func newStallingJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store,
 func TestJobFencesZombie(t *testing.T) {
 	t.Run("stateful", func(t *testing.T) { testJobFencesZombie(t, true) })
 	// Without a checkpoint store nothing but the producer fence stops the
-	// zombie: its commit must fail with sink.ErrFenced.
+	// zombie: its commit must fail with streamkit.ErrFenced.
 	t.Run("stateless", func(t *testing.T) { testJobFencesZombie(t, false) })
 }
 
@@ -174,10 +173,10 @@ func testJobFencesZombie(t *testing.T, stateful bool) {
 		// Nothing else stopped it: the broker refused its transaction
 		// (fenced, or its records refused because the new owner's claim
 		// aborted the transaction: kfake answers INVALID_TXN_STATE).
-		require.ErrorIs(t, err, sink.ErrCommitFailed, "%v", zombieErrs)
+		require.ErrorIs(t, err, streamkit.ErrCommitFailed, "%v", zombieErrs)
 	} else {
 		// Its snapshot collides with the new owner's checkpoint ID, or its
 		// commit is refused; either way nothing of it is visible.
-		require.True(t, errors.Is(err, sink.ErrCommitFailed) || errors.Is(err, checkpoint.ErrExist), "%v", err)
+		require.True(t, errors.Is(err, streamkit.ErrCommitFailed) || errors.Is(err, checkpoint.ErrExist), "%v", err)
 	}
 }

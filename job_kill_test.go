@@ -25,9 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -496,7 +496,7 @@ func (e *killEnv) verify() killResult {
 		co, ok := offsets[kafkatest.TopicPartition{Topic: "in", Partition: int32(p)}]
 		require.True(t, ok, "no committed offset for in/%d", p)
 		assert.Equal(t, int64(perPart[p]), co.Offset, "committed offset of in/%d", p)
-		job, id, err := sink.ParseOffsetMetadata(co.Metadata)
+		job, id, err := streamkit.ParseOffsetMetadata(co.Metadata)
 		require.NoError(t, err)
 		require.Equal(t, killJobName, job)
 		ck, err := checkpoint.NewCheckpointer(store, fmt.Sprintf("%s.task-%d", killJobName, p))

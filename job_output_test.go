@@ -14,7 +14,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -25,7 +24,7 @@ import (
 type memoryStore struct {
 	mu      sync.Mutex
 	values  []string
-	commits map[string]sink.Position // "topic/partition" -> position
+	commits map[string]streamkit.Position // "topic/partition" -> position
 	job     string
 	id      uint64
 }
@@ -36,10 +35,10 @@ type memoryOutput struct {
 }
 
 func (o *memoryOutput) Claim(context.Context) error { return nil }
-func (o *memoryOutput) ReadCommitPoint(_ context.Context, parts map[string][]int32) (*sink.CommitPoint, error) {
+func (o *memoryOutput) ReadCommitPoint(_ context.Context, parts map[string][]int32) (*streamkit.CommitPoint, error) {
 	o.store.mu.Lock()
 	defer o.store.mu.Unlock()
-	cp := &sink.CommitPoint{Job: o.store.job, CheckpointID: o.store.id}
+	cp := &streamkit.CommitPoint{Job: o.store.job, CheckpointID: o.store.id}
 	for topic, ps := range parts {
 		for _, p := range ps {
 			if pos, ok := o.store.commits[fmt.Sprintf("%s/%d", topic, p)]; ok {
@@ -48,12 +47,12 @@ func (o *memoryOutput) ReadCommitPoint(_ context.Context, parts map[string][]int
 		}
 	}
 	if len(cp.Positions) == 0 {
-		return nil, sink.ErrNoCommitPoint
+		return nil, streamkit.ErrNoCommitPoint
 	}
 	return cp, nil
 }
 func (o *memoryOutput) Begin(context.Context) error { o.pending = o.pending[:0]; return nil }
-func (o *memoryOutput) Commit(_ context.Context, cp *sink.CommitPoint) error {
+func (o *memoryOutput) Commit(_ context.Context, cp *streamkit.CommitPoint) error {
 	o.store.mu.Lock()
 	defer o.store.mu.Unlock()
 	o.store.values = append(o.store.values, o.pending...)
@@ -79,7 +78,7 @@ func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
 	cl := kafkatest.NewCluster(t)
 	require.NoError(t, cl.CreateTopic(ctx, "in", 1))
 	require.NoError(t, cl.CreateTopic(ctx, "dlq", 1))
-	store := &memoryStore{commits: map[string]sink.Position{}}
+	store := &memoryStore{commits: map[string]streamkit.Position{}}
 	var down atomic.Int32
 	down.Store(2) // the first two attempts at record "slow" find the service down
 
@@ -133,7 +132,7 @@ func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
 	require.NotEmpty(t, dl)
 	for _, d := range dl {
 		assert.Equal(t, "bad", string(d.Value))
-		stage, _ := d.HeaderValue(sink.HeaderDLQStage)
+		stage, _ := d.HeaderValue(streamkit.HeaderDLQStage)
 		assert.Equal(t, "validate", string(stage))
 	}
 }

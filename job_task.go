@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -27,7 +26,7 @@ type task struct {
 	proc  Processor
 	parts []checkpoint.PartitionState
 	ckpt  *checkpoint.Checkpointer // nil for a stateless job
-	dlq   *sink.DeadLetter         // nil without a dead-letter topic
+	dlq   *DeadLetter              // nil without a dead-letter topic
 	// dlqOut is the dead letters' own producer (WithDeadLetterKafka).
 	dlqOut *KafkaOutput
 	log    *slog.Logger
@@ -114,7 +113,7 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 		}
 	}
 	if j.o.dlqTopic != "" {
-		var sender sink.RecordSender
+		var sender RecordSender
 		if j.o.dlqKafka != nil {
 			// Dead letters through their own transactional producer,
 			// committed just before the task's output (see
@@ -130,12 +129,12 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 			sender = t.dlqOut
 		} else {
 			var ok bool
-			if sender, ok = out.(sink.RecordSender); !ok {
+			if sender, ok = out.(RecordSender); !ok {
 				return nil, fmt.Errorf("%w: dead-letter topic %q needs an output that sends records (%T does not), or WithDeadLetterKafka",
 					ErrInvalidJob, j.o.dlqTopic, out)
 			}
 		}
-		if t.dlq, err = sink.NewDeadLetter(sender, j.o.dlqTopic, j.name, j.o.dlqOpts...); err != nil {
+		if t.dlq, err = NewDeadLetter(sender, j.o.dlqTopic, j.name, j.o.dlqOpts...); err != nil {
 			return nil, err
 		}
 	}
@@ -177,7 +176,7 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 		}
 	}
 	cp, err := t.out.ReadCommitPoint(ctx, t.info.Partitions)
-	if errors.Is(err, sink.ErrNoCommitPoint) {
+	if errors.Is(err, ErrNoCommitPoint) {
 		t.log.Info("streamkit: task has no commit point; starting fresh")
 		return nil, nil
 	}
@@ -185,7 +184,7 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 		return nil, fmt.Errorf("read commit point: %w", err)
 	}
 	if cp.Job != j.name {
-		return nil, fmt.Errorf("%w: commit point of task %d belongs to job %q", sink.ErrInvalidCommitPoint, t.id, cp.Job)
+		return nil, fmt.Errorf("%w: commit point of task %d belongs to job %q", ErrInvalidCommitPoint, t.id, cp.Job)
 	}
 	t.committed = cp.CheckpointID
 	if t.ckpt != nil {
@@ -313,11 +312,8 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	}
 	stage, class := "process", ""
 	var se *StageError
-	var sse *sink.StageError // a processor in package sink, which cannot import this one
 	if errors.As(err, &se) {
 		stage, class = se.Stage, se.Class
-	} else if errors.As(err, &sse) {
-		stage, class = sse.Stage, sse.Class
 	}
 	var pp *panicError
 	if errors.As(err, &pp) {
@@ -327,7 +323,7 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 		return &ProcessError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Stage: stage,
 			Err: fmt.Errorf("%w: %w", ErrNoDeadLetter, err)}
 	}
-	f := sink.Failure{Record: sourceRecord(rec), Stage: stage, Err: err, Class: class, Attempts: 1}
+	f := Failure{Record: *rec, Stage: stage, Err: err, Class: class, Attempts: 1}
 	if werr := t.dlq.Write(ctx, f); werr != nil {
 		return fmt.Errorf("streamkit: dead-lettering %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, werr)
 	}
@@ -354,15 +350,6 @@ func safeProcess(ctx context.Context, p Processor, rec *source.Record) (err erro
 		}
 	}()
 	return p.Process(ctx, rec)
-}
-
-func sourceRecord(rec *source.Record) sink.SourceRecord {
-	sr := sink.SourceRecord{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
-		Timestamp: rec.Timestamp, Key: rec.Key, Value: rec.Value}
-	for _, h := range rec.Headers {
-		sr.Headers = append(sr.Headers, sink.KafkaHeader{Key: string(h.Key), Value: h.Value})
-	}
-	return sr
 }
 
 // checkpointAll checkpoints every task (force: even those without new
@@ -444,13 +431,13 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 			return fmt.Errorf("streamkit: task %d: flush: %w", t.id, err)
 		}
 	}
-	cp := &sink.CommitPoint{Job: j.name}
+	cp := &CommitPoint{Job: j.name}
 	manifestPos := make(map[string]int64)
 	for topic, ps := range t.info.Partitions {
 		for _, p := range ps {
 			tp := source.TopicPartition{Topic: topic, Partition: p}
 			if off, ok := all[tp]; ok {
-				cp.Positions = append(cp.Positions, sink.Position{Topic: topic, Partition: p, Offset: off})
+				cp.Positions = append(cp.Positions, Position{Topic: topic, Partition: p, Offset: off})
 				manifestPos[tp.String()] = off
 			}
 		}

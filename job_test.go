@@ -13,7 +13,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -35,7 +34,7 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	n, _ := c.counts.Get(string(rec.Key))
 	n++
 	c.counts.Set(string(rec.Key), n)
-	return c.out.Send(ctx, sink.KafkaRecord{Topic: c.topic, Key: rec.Key, Value: []byte(string(rec.Key) + "=" + strconv.FormatInt(n, 10))})
+	return c.out.Send(ctx, streamkit.KafkaRecord{Topic: c.topic, Key: rec.Key, Value: []byte(string(rec.Key) + "=" + strconv.FormatInt(n, 10))})
 }
 
 func newCounterJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store, opts ...streamkit.Option) *streamkit.Job {
@@ -110,7 +109,7 @@ func TestJobCountsExactlyOnceAcrossRestart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, dl, 4)
 	for _, d := range dl {
-		stage, _ := d.HeaderValue(sink.HeaderDLQStage)
+		stage, _ := d.HeaderValue(streamkit.HeaderDLQStage)
 		assert.Equal(t, "decode", string(stage))
 	}
 }

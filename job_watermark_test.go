@@ -12,7 +12,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -42,7 +41,7 @@ func (s *sorter) OnWatermark(ctx context.Context, wm time.Time) error {
 	slices.Sort(due)
 	for _, ms := range due {
 		v, _ := s.pending.Get(ms)
-		if err := s.out.Send(ctx, sink.KafkaRecord{Topic: "out", Value: []byte(v)}); err != nil {
+		if err := s.out.Send(ctx, streamkit.KafkaRecord{Topic: "out", Value: []byte(v)}); err != nil {
 			return err
 		}
 		s.pending.Delete(ms)

@@ -8,12 +8,10 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 )
 
 // KafkaOutput is the Output of a task whose output goes to Kafka: a
-// transactional sink.Kafka (its Send, Flush and TransactionalID are the
+// transactional Kafka (its Send, Flush and TransactionalID are the
 // processor's API) whose transactions commit the task's consumer offsets,
 // and a reader of those offsets for restore.
 //
@@ -32,7 +30,7 @@ import (
 // producer per instance, needs the consumer group generation in
 // TxnOffsetCommit, which sarama's transactional producer does not send.)
 type KafkaOutput struct {
-	*sink.Kafka
+	*KafkaProducer
 	brokers []string
 	cfg     *sarama.Config
 	group   string
@@ -40,8 +38,8 @@ type KafkaOutput struct {
 }
 
 var (
-	_ Output            = (*KafkaOutput)(nil)
-	_ sink.RecordSender = (*KafkaOutput)(nil)
+	_ Output       = (*KafkaOutput)(nil)
+	_ RecordSender = (*KafkaOutput)(nil)
 )
 
 // KafkaOutputConfig configures the Kafka outputs of a job.
@@ -52,13 +50,13 @@ type KafkaOutputConfig struct {
 	// Sarama is the configuration the producer and the offset reader start
 	// from (TLS, SASL, version, batching); nil means sarama.NewConfig()
 	// with Kafka 2.5. The producer settings a transactional sink needs are
-	// enforced (see sink.WithSaramaConfig).
+	// enforced (see WithSaramaConfig).
 	Sarama *sarama.Config
 	// TransactionalIDPrefix is put before "<job>.task-<n>"; use it when
 	// several deployments of one job name share a cluster.
 	TransactionalIDPrefix string
 	// Options are further sink options (transaction timeout, logger).
-	Options []sink.KafkaOption
+	Options []KafkaOption
 }
 
 // KafkaOutputs returns the output constructor of NewJob for a job writing to
@@ -84,18 +82,18 @@ func NewKafkaOutput(cfg KafkaOutputConfig, info TaskInfo) (*KafkaOutput, error) 
 		base.Version = sarama.V2_5_0_0
 	}
 	txID := cfg.TransactionalIDPrefix + info.Job + ".task-" + strconv.Itoa(info.Task)
-	opts := append([]sink.KafkaOption{sink.WithSaramaConfig(base)}, cfg.Options...)
+	opts := append([]KafkaOption{WithSaramaConfig(base)}, cfg.Options...)
 	if info.Logger != nil {
-		opts = append([]sink.KafkaOption{sink.WithKafkaLogger(info.Logger)}, opts...)
+		opts = append([]KafkaOption{WithKafkaLogger(info.Logger)}, opts...)
 	}
-	k, err := sink.NewKafka(cfg.Brokers, txID, opts...)
+	k, err := NewKafkaProducer(cfg.Brokers, txID, opts...)
 	if err != nil {
 		return nil, err
 	}
 	readCfg := *base
 	readCfg.Producer.Transaction.ID = ""
 	readCfg.Producer.Idempotent = false
-	return &KafkaOutput{Kafka: k, brokers: append([]string(nil), cfg.Brokers...), cfg: &readCfg, group: info.Group}, nil
+	return &KafkaOutput{KafkaProducer: k, brokers: append([]string(nil), cfg.Brokers...), cfg: &readCfg, group: info.Group}, nil
 }
 
 // Claim initialises the task's transactional producer (fencing older
@@ -116,19 +114,19 @@ func (o *KafkaOutput) Claim(ctx context.Context) error {
 }
 
 // ReadCommitPoint reads the task's commit point from the consumer group's
-// committed offsets of partitions (see sink.ReadKafkaCommitPointOf).
-func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*sink.CommitPoint, error) {
+// committed offsets of partitions (see ReadKafkaCommitPointOf).
+func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*CommitPoint, error) {
 	if o.client == nil {
 		return nil, errors.New("streamkit: kafka output: ReadCommitPoint before Claim")
 	}
-	return sink.ReadKafkaCommitPointOf(ctx, o.client, o.group, partitions)
+	return ReadKafkaCommitPointOf(ctx, o.client, o.group, partitions)
 }
 
 // Commit commits the open transaction with cp's positions as the group's
 // offsets. If the commit fails, the transaction is aborted before Commit
 // returns, even when the sink's own abort failed (see Abort).
-func (o *KafkaOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
-	err := o.Kafka.Commit(ctx, cp, o.group)
+func (o *KafkaOutput) Commit(ctx context.Context, cp *CommitPoint) error {
+	err := o.KafkaProducer.Commit(ctx, cp, o.group)
 	if err != nil {
 		o.reclaim(ctx, err)
 	}
@@ -139,7 +137,7 @@ func (o *KafkaOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
 // producer), the producer is initialised again with the task's
 // transactional ID, which makes the broker abort the transaction at once.
 func (o *KafkaOutput) Abort(ctx context.Context) error {
-	err := o.Kafka.Abort(ctx)
+	err := o.KafkaProducer.Abort(ctx)
 	if err != nil {
 		o.reclaim(ctx, err)
 	}
@@ -157,7 +155,7 @@ func (o *KafkaOutput) Abort(ctx context.Context) error {
 // on a fenced sink: another instance owns the task, and must not be fenced
 // in turn.
 func (o *KafkaOutput) reclaim(ctx context.Context, cause error) {
-	if errors.Is(cause, sink.ErrFenced) {
+	if errors.Is(cause, ErrFenced) {
 		return
 	}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -167,7 +165,7 @@ func (o *KafkaOutput) reclaim(ctx context.Context, cause error) {
 
 // Close aborts an open transaction and closes the producer and the reader.
 func (o *KafkaOutput) Close() error {
-	err := o.Kafka.Close()
+	err := o.KafkaProducer.Close()
 	if o.client != nil {
 		err = errors.Join(err, o.client.Close())
 		o.client = nil

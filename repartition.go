@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -263,7 +262,7 @@ func OriginOf(rec *source.Record) (Origin, error) {
 // KeyFunc computes, and its value, headers and timestamp unchanged, plus the
 // origin headers (HeaderOrigin…) unless the record already has them (a
 // record repartitioned twice keeps its first origin). The partition comes
-// from the new key (see sink.KafkaRecord), so all records of one key land
+// from the new key (see KafkaRecord), so all records of one key land
 // in one partition of the intermediate topic, in the order they were read.
 //
 // That is how a stateful stage scales past its input's partitioning: the
@@ -277,7 +276,7 @@ func OriginOf(rec *source.Record) (Origin, error) {
 // A Repartitioner is stateless (no tables) and not safe for concurrent use;
 // the runner calls it from one goroutine.
 type Repartitioner struct {
-	out   sink.RecordSender
+	out   RecordSender
 	topic string
 	key   KeyFunc
 }
@@ -286,7 +285,7 @@ var _ Processor = (*Repartitioner)(nil)
 
 // NewRepartitioner returns a Repartitioner that writes re-keyed records to
 // topic through out (the task's KafkaOutput).
-func NewRepartitioner(out sink.RecordSender, topic string, key KeyFunc) (*Repartitioner, error) {
+func NewRepartitioner(out RecordSender, topic string, key KeyFunc) (*Repartitioner, error) {
 	switch {
 	case out == nil:
 		return nil, fmt.Errorf("%w: repartition: nil output", ErrInvalidJob)
@@ -318,22 +317,22 @@ func (p *Repartitioner) Process(ctx context.Context, rec *source.Record) error {
 		}
 		return se
 	}
-	hs := make([]sink.KafkaHeader, 0, len(rec.Headers)+3)
+	hs := make([]KafkaHeader, 0, len(rec.Headers)+3)
 	hasOrigin := false
 	for _, h := range rec.Headers {
 		if string(h.Key) == HeaderOriginTopic {
 			hasOrigin = true
 		}
-		hs = append(hs, sink.KafkaHeader{Key: string(h.Key), Value: h.Value})
+		hs = append(hs, KafkaHeader{Key: string(h.Key), Value: h.Value})
 	}
 	if !hasOrigin {
 		hs = append(hs,
-			sink.KafkaHeader{Key: HeaderOriginTopic, Value: []byte(rec.Topic)},
-			sink.KafkaHeader{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
-			sink.KafkaHeader{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+			KafkaHeader{Key: HeaderOriginTopic, Value: []byte(rec.Topic)},
+			KafkaHeader{Key: HeaderOriginPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+			KafkaHeader{Key: HeaderOriginOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
 		)
 	}
-	err = p.out.Send(ctx, sink.KafkaRecord{Topic: p.topic, Key: key, Value: rec.Value, Headers: hs, Timestamp: rec.Timestamp})
+	err = p.out.Send(ctx, KafkaRecord{Topic: p.topic, Key: key, Value: rec.Value, Headers: hs, Timestamp: rec.Timestamp})
 	return Stage(StageRepartitionSend, err)
 }
 

@@ -16,7 +16,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -62,11 +61,11 @@ func TestJSONFieldKey(t *testing.T) {
 
 // collectingSender collects what a Repartitioner sends.
 type collectingSender struct {
-	recs []sink.KafkaRecord
+	recs []streamkit.KafkaRecord
 	err  error
 }
 
-func (s *collectingSender) Send(_ context.Context, r sink.KafkaRecord) error {
+func (s *collectingSender) Send(_ context.Context, r streamkit.KafkaRecord) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -87,8 +86,8 @@ func TestRepartitionerProcess(t *testing.T) {
 	require.NoError(t, p.Process(ctx, rec))
 	require.Len(t, out.recs, 1)
 	got := out.recs[0]
-	assert.Equal(t, sink.KafkaRecord{Topic: "by-entity", Key: []byte("Q235989"), Value: value, Timestamp: ts,
-		Headers: []sink.KafkaHeader{{Key: "content-type", Value: []byte("application/json")},
+	assert.Equal(t, streamkit.KafkaRecord{Topic: "by-entity", Key: []byte("Q235989"), Value: value, Timestamp: ts,
+		Headers: []streamkit.KafkaHeader{{Key: "content-type", Value: []byte("application/json")},
 			{Key: streamkit.HeaderOriginTopic, Value: []byte("eqiad.mediawiki.page_change.v1")},
 			{Key: streamkit.HeaderOriginPartition, Value: []byte("0")},
 			{Key: streamkit.HeaderOriginOffset, Value: []byte("41")}}}, got)
@@ -197,7 +196,7 @@ func (c *entityCounter) Process(ctx context.Context, rec *source.Record) error {
 	}
 	s = [2]int64{s[0] + 1, ev.Revision.ID}
 	v := fmt.Sprintf("%s=%d@%d %s", id, s[0], s[1], origin)
-	if err := c.out.Send(ctx, sink.KafkaRecord{Topic: "counts", Key: rec.Key, Value: []byte(v)}); err != nil {
+	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: "counts", Key: rec.Key, Value: []byte(v)}); err != nil {
 		return err
 	}
 	c.state.Set(id, s)
@@ -372,11 +371,11 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 	require.Len(t, dl, len(badAt))
 	classes := map[string]string{}
 	for _, d := range dl {
-		stage, _ := d.HeaderValue(sink.HeaderDLQStage)
+		stage, _ := d.HeaderValue(streamkit.HeaderDLQStage)
 		assert.Equal(t, streamkit.StageRepartitionKey, string(stage))
-		topic, _ := d.HeaderValue(sink.HeaderDLQTopic)
-		off, _ := d.HeaderValue(sink.HeaderDLQOffset)
-		class, _ := d.HeaderValue(sink.HeaderDLQErrorClass)
+		topic, _ := d.HeaderValue(streamkit.HeaderDLQTopic)
+		off, _ := d.HeaderValue(streamkit.HeaderDLQOffset)
+		class, _ := d.HeaderValue(streamkit.HeaderDLQErrorClass)
 		classes[string(topic)+"@"+string(off)] = string(class)
 		o, _ := strconv.Atoi(string(off))
 		require.Less(t, o, len(orig[string(topic)]))
@@ -450,7 +449,7 @@ func referenceField(data []byte, path ...string) (string, bool) {
 // discardSender drops what it is sent.
 type discardSender struct{}
 
-func (discardSender) Send(context.Context, sink.KafkaRecord) error { return nil }
+func (discardSender) Send(context.Context, streamkit.KafkaRecord) error { return nil }
 
 // BenchmarkRepartitionerProcess measures a Repartitioner's work per record
 // (key, headers, origin) without Kafka, on a real page_change event.

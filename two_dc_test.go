@@ -14,7 +14,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -53,7 +52,7 @@ func (p *twoDCLatest) Process(ctx context.Context, rec *source.Record) error {
 	if last, ok := p.last.Get(id); ok && last >= rev {
 		return nil
 	}
-	if err := p.out.Send(ctx, sink.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: []byte(id + "@" + strconv.FormatInt(rev, 10))}); err != nil {
+	if err := p.out.Send(ctx, streamkit.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: []byte(id + "@" + strconv.FormatInt(rev, 10))}); err != nil {
 		return err
 	}
 	p.last.Set(id, rev)

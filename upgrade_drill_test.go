@@ -25,7 +25,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -480,7 +480,7 @@ type drillConsumer struct {
 	bins              [3]string
 	url, data, commit string
 	dir, addr         string
-	client            *sink.Client
+	client            *sparql.Client
 	child             *jobtest.Child
 	starts, readies   [3]time.Time
 	stopAt, exitAt    time.Time
@@ -491,7 +491,7 @@ func newDrillConsumer(t *testing.T, url string) *drillConsumer {
 	c := &drillConsumer{url: url, dir: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", drillFreePort(t))}
 	c.bins[1], c.bins[2] = buildDrillBinary(t, "wdqs-consumer", "1"), buildDrillBinary(t, "wdqs-consumer", "2")
 	var err error
-	c.client, err = sink.NewClient(url, sink.WithRequestTimeout(30*time.Second))
+	c.client, err = sparql.NewClient(url, sparql.WithRequestTimeout(30*time.Second))
 	require.NoError(t, err)
 	base := fmt.Sprintf("http://streamkit.test/upgrade-drill/%d", time.Now().UnixNano())
 	c.data, c.commit = base+"/data", base+"/commit"

@@ -18,7 +18,6 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -35,7 +34,7 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	n, _ := c.counts.Get(string(rec.Key))
 	n++
 	c.counts.Set(string(rec.Key), n)
-	return c.out.Send(ctx, sink.KafkaRecord{Topic: "out", Key: rec.Key,
+	return c.out.Send(ctx, streamkit.KafkaRecord{Topic: "out", Key: rec.Key,
 		Value: []byte(string(rec.Key) + "=" + strconv.FormatInt(n, 10))})
 }
 

@@ -22,7 +22,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -453,8 +452,8 @@ func TestMetrics(t *testing.T) {
 	require.NoError(t, err)
 	obs.OnCheckpoint(streamkit.CheckpointEvent{Task: 0, CheckpointID: 4, Records: 3, Snapshot: 30 * time.Millisecond,
 		Commit: 20 * time.Millisecond, Committed: t0, EventTimes: []time.Time{t0.Add(-time.Second), t0.Add(-11 * time.Minute), {}}})
-	obs.OnDeadLetter(sink.Failure{Stage: "decode", Class: "*json.SyntaxError", Err: errors.New("bad")})
-	obs.OnDeadLetter(sink.Failure{Stage: "decode", Class: "*json.SyntaxError", Err: errors.New("bad")})
+	obs.OnDeadLetter(streamkit.Failure{Stage: "decode", Class: "*json.SyntaxError", Err: errors.New("bad")})
+	obs.OnDeadLetter(streamkit.Failure{Stage: "decode", Class: "*json.SyntaxError", Err: errors.New("bad")})
 	sc := newTestSidecar(t, job, WithObserver(obs))
 	r := do(t, sc.Handler(), http.MethodGet, "/metrics", "")
 	require.Equal(t, http.StatusOK, r.code)

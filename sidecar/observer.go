@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 )
 
 // ObserverOption configures an Observer.
@@ -156,7 +155,7 @@ func (o *Observer) OnCheckpoint(ev streamkit.CheckpointEvent) {
 }
 
 // OnDeadLetter is the job's dead-letter hook (streamkit.WithOnDeadLetter).
-func (o *Observer) OnDeadLetter(f sink.Failure) {
+func (o *Observer) OnDeadLetter(f streamkit.Failure) {
 	class := f.Class
 	if class == "" {
 		class = "unknown"

@@ -1,5 +1,5 @@
 // Command dlq-replay lists and replays the dead letters of a streamkit job,
-// built only from streamkit's public API (sink.Replay).
+// built only from streamkit's public API (deadletter.Replay).
 //
 // A job started with a dead-letter topic writes every record it could not
 // process there, byte for byte, with headers naming where it came from
@@ -50,8 +50,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/deadletter"
 )
 
 func main() {
@@ -66,7 +66,7 @@ type options struct {
 	dlqTopic        string
 	transactionalID string
 	dryRun, asJSON  bool
-	replay          sink.ReplayOptions
+	replay          deadletter.ReplayOptions
 }
 
 func list(s string) []string {
@@ -168,26 +168,26 @@ type lister struct {
 	n      int
 }
 
-func (l *lister) Send(_ context.Context, rec sink.KafkaRecord) error {
+func (l *lister) Send(_ context.Context, rec streamkit.KafkaRecord) error {
 	e := entry{Key: string(rec.Key), Bytes: len(rec.Value)}
 	for _, h := range rec.Headers {
 		v := string(h.Value)
 		switch h.Key {
-		case sink.HeaderDLQTopic:
+		case streamkit.HeaderDLQTopic:
 			e.Topic = v
-		case sink.HeaderDLQPartition:
+		case streamkit.HeaderDLQPartition:
 			e.Partition = v
-		case sink.HeaderDLQOffset:
+		case streamkit.HeaderDLQOffset:
 			e.Offset = v
-		case sink.HeaderDLQStage:
+		case streamkit.HeaderDLQStage:
 			e.Stage = v
-		case sink.HeaderDLQErrorClass:
+		case streamkit.HeaderDLQErrorClass:
 			e.Class = v
-		case sink.HeaderDLQErrorMessage:
+		case streamkit.HeaderDLQErrorMessage:
 			e.Message = v
-		case sink.HeaderDLQJob:
+		case streamkit.HeaderDLQJob:
 			e.Job = v
-		case sink.HeaderDLQFailedAt:
+		case streamkit.HeaderDLQFailedAt:
 			e.FailedAt = v
 			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
 				e.FailedAt = time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
@@ -253,7 +253,7 @@ func replay(ctx context.Context, o *options, stdout, stderr io.Writer, base *sar
 		l := &lister{w: stdout, asJSON: o.asJSON}
 		opts := o.replay
 		opts.KeepProvenance = true // the listing shows it; nothing is sent
-		st, err := sink.Replay(ctx, client, o.dlqTopic, l, opts)
+		st, err := deadletter.Replay(ctx, client, o.dlqTopic, l, opts)
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func replay(ctx context.Context, o *options, stdout, stderr io.Writer, base *sar
 		return nil
 	}
 
-	out, err := sink.NewKafka(o.brokers, o.transactionalID, sink.WithSaramaConfig(cfg))
+	out, err := streamkit.NewKafkaProducer(o.brokers, o.transactionalID, streamkit.WithSaramaConfig(cfg))
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func replay(ctx context.Context, o *options, stdout, stderr io.Writer, base *sar
 	if err := out.Begin(ctx); err != nil {
 		return fmt.Errorf("starting the replay transaction: %w", err)
 	}
-	st, err := sink.Replay(ctx, client, o.dlqTopic, out, o.replay)
+	st, err := deadletter.Replay(ctx, client, o.dlqTopic, out, o.replay)
 	if err != nil {
 		_ = out.Abort(context.WithoutCancel(ctx))
 		return fmt.Errorf("nothing replayed: %w", err)

@@ -12,7 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -44,19 +45,19 @@ const (
 	target   = "mutation.replayed"
 )
 
-// deadLetters writes four dead letters the way a job does (sink.DeadLetter
+// deadLetters writes four dead letters the way a job does (streamkit.DeadLetter
 // in a committed transaction of a Kafka sink) and one in an aborted
 // transaction, which must never be listed or replayed.
 func deadLetters(t *testing.T, ctx context.Context, cl *kafkatest.Cluster) {
-	k, err := sink.NewKafka(cl.Addrs(), "test-job.task-0", sink.WithSaramaConfig(cl.SaramaConfig()))
+	k, err := streamkit.NewKafkaProducer(cl.Addrs(), "test-job.task-0", streamkit.WithSaramaConfig(cl.SaramaConfig()))
 	require.NoError(t, err)
 	defer k.Close()
-	dl, err := sink.NewDeadLetter(k, dlqTopic, "wdqs-consumer")
+	dl, err := streamkit.NewDeadLetter(k, dlqTopic, "wdqs-consumer")
 	require.NoError(t, err)
 	write := func(topic string, offset int64, stage, class, value string) {
-		require.NoError(t, dl.Write(ctx, sink.Failure{
-			Record: sink.SourceRecord{Topic: topic, Partition: 0, Offset: offset, Key: []byte("Q" + value),
-				Value: []byte(value), Headers: []sink.KafkaHeader{{Key: "origin", Value: []byte("test")}}},
+		require.NoError(t, dl.Write(ctx, streamkit.Failure{
+			Record: source.Record{Topic: topic, Partition: 0, Offset: offset, Key: []byte("Q" + value),
+				Value: []byte(value), Headers: []source.Header{{Key: []byte("origin"), Value: []byte("test")}}},
 			Stage: stage, Class: class, Err: errors.New("broken " + value)}))
 	}
 	require.NoError(t, k.Begin(ctx))
@@ -147,7 +148,7 @@ func TestDryRunAndReplay(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
 	assert.Equal(t, "a11", string(recs[1].Value))
-	stage, ok := recs[1].HeaderValue(sink.HeaderDLQStage)
+	stage, ok := recs[1].HeaderValue(streamkit.HeaderDLQStage)
 	assert.True(t, ok)
 	assert.Equal(t, "sink:sparql", string(stage))
 }

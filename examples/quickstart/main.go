@@ -14,7 +14,7 @@
 // shows a lag of 1, the commit marker of the updater's last transaction,
 // which is not a record), ends with a summary (events, patches, triples,
 // edit-latency percentiles, checkpoints, dead letters) and writes the
-// resulting graph as sorted N-Triples (sink.Graph.Dump). It finishes on its
+// resulting graph as sorted N-Triples (graph.Graph.Dump). It finishes on its
 // own in under ten seconds. The temporary state directory is kept, so that
 // the graph can be read: remove it when done.
 //
@@ -36,7 +36,7 @@
 //	-swift-auth-url URL           Swift checkpoints (-swift-user, -swift-container; the key
 //	                              in $STREAMKIT_SWIFT_KEY or -swift-key)
 //	-state DIR                    filesystem checkpoints in DIR (default: a temporary directory)
-//	-sparql URL -dialect D        the consumer writes into a SPARQL store (sink.SPARQL;
+//	-sparql URL -dialect D        the consumer writes into a SPARQL store (sparql.SPARQL;
 //	                              -data-graph to keep the data in a named graph)
 //	-entitydata URL               fetch RDF from a real Special:EntityData (the fixture
 //	                              revisions that do not exist there become fetch failures)

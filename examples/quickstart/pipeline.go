@@ -26,7 +26,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
@@ -61,7 +61,7 @@ type quickstart struct {
 	entityRequests                   atomic.Int64
 
 	metrics                         updater.Metrics
-	graph                           *sink.Graph
+	graph                           *graph.Graph
 	consCommitted                   atomic.Int64 // records of the consumer's committed checkpoints
 	updDeadLetters, consDeadLetters atomic.Int64
 	produced, filteredProduced      atomic.Int64
@@ -167,7 +167,7 @@ func (q *quickstart) run(ctx context.Context) error {
 		CheckpointStore: q.store, CheckpointInterval: o.checkpointInterval,
 		Logger: log, Metrics: &q.metrics,
 		JobOptions: []streamkit.Option{
-			streamkit.WithOnDeadLetter(func(f sink.Failure) { q.deadLetter("updater", f, &q.updDeadLetters) }),
+			streamkit.WithOnDeadLetter(func(f streamkit.Failure) { q.deadLetter("updater", f, &q.updDeadLetters) }),
 		},
 	})
 	if err != nil {
@@ -179,7 +179,7 @@ func (q *quickstart) run(ctx context.Context) error {
 		CheckpointStore: q.store, CheckpointInterval: o.checkpointInterval, Logger: log,
 		JobOptions: []streamkit.Option{
 			streamkit.WithOnCheckpoint(q.consumerCheckpoint),
-			streamkit.WithOnDeadLetter(func(f sink.Failure) { q.deadLetter("consumer", f, &q.consDeadLetters) }),
+			streamkit.WithOnDeadLetter(func(f streamkit.Failure) { q.deadLetter("consumer", f, &q.consDeadLetters) }),
 		},
 	}
 	if o.sparqlURL != "" {
@@ -189,7 +189,7 @@ func (q *quickstart) run(ctx context.Context) error {
 		}
 		ccfg.StoreURL, ccfg.Dialect, ccfg.DataGraph = o.sparqlURL, d, o.dataGraph
 	} else {
-		q.graph = sink.NewGraph()
+		q.graph = graph.NewGraph()
 		ccfg.Graph = q.graph
 		ccfg.LagMarker = "-" // the graph holds the entities and nothing else
 	}
@@ -373,7 +373,7 @@ func (q *quickstart) consumerCheckpoint(ev streamkit.CheckpointEvent) {
 	}
 }
 
-func (q *quickstart) deadLetter(job string, f sink.Failure, n *atomic.Int64) {
+func (q *quickstart) deadLetter(job string, f streamkit.Failure, n *atomic.Int64) {
 	n.Add(1)
 	q.mu.Lock()
 	q.deadStages[job+":"+f.Stage]++

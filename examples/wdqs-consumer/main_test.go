@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -101,7 +101,7 @@ func TestRunStopOverHTTP(t *testing.T) {
 	const topic = "eqiad.rdf-streaming-updater.mutation"
 	require.NoError(t, cl.CreateTopic(ctx, topic, 1))
 	graph := fmt.Sprintf("http://streamkit.test/wdqs-consumer-cmd/%d", time.Now().UnixNano())
-	client, err := sink.NewClient(url)
+	client, err := sparql.NewClient(url)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Update(context.Background(), "DROP SILENT GRAPH <"+graph+">") })
 	event := `{"$schema":"/mediawiki/wikibase/entity/rdf_change/2.0.0","meta":{"dt":"2026-11-25T12:00:00Z","id":"m1","domain":"www.wikidata.org","stream":"rdf-streaming-updater.mutation","request_id":"r1"},` +

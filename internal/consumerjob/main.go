@@ -3,8 +3,8 @@
 // process and SIGKILLs at random moments. It is assembled only from the
 // module's public API, as a user's consumer would be:
 //
-//	mutation topic (rdf_change events) → sink.RDFConsumer (decode, reassemble
-//	chunks, incomplete events in checkpointed state) → sink.SPARQL (accumulate,
+//	mutation topic (rdf_change events) → consumer.RDFConsumer (decode, reassemble
+//	chunks, incomplete events in checkpointed state) → sparql.SPARQL (accumulate,
 //	apply with the commit point in the same update request) → a SPARQL store
 //
 // with FileStore checkpoints in the directory given by -state. The data goes
@@ -38,8 +38,9 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -106,19 +107,19 @@ func run(c config) error {
 	kcfg.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
 	kcfg.Metadata.Retry.Backoff = 100 * time.Millisecond
 
-	client, err := sink.NewClient(c.endpoint, sink.WithRequestTimeout(30*time.Second),
-		sink.WithRetryPolicy(sink.RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}))
+	client, err := sparql.NewClient(c.endpoint, sparql.WithRequestTimeout(30*time.Second),
+		sparql.WithRetryPolicy(sparql.RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}))
 	if err != nil {
 		return err
 	}
-	var bopts []sink.UpdateOption
+	var bopts []sparql.UpdateOption
 	if c.dataGraph != "" {
-		bopts = append(bopts, sink.WithDataGraph(c.dataGraph))
+		bopts = append(bopts, sparql.WithDataGraph(c.dataGraph))
 	}
 	if c.commitGraph != "" {
-		bopts = append(bopts, sink.WithCommitGraph(c.commitGraph))
+		bopts = append(bopts, sparql.WithCommitGraph(c.commitGraph))
 	}
-	builder, err := sink.NewUpdateBuilder(rdfdiff.WikidataScheme(), bopts...)
+	builder, err := sparql.NewUpdateBuilder(rdfdiff.WikidataScheme(), bopts...)
 	if err != nil {
 		return err
 	}
@@ -127,15 +128,15 @@ func run(c config) error {
 	in := streamkit.Input{Brokers: brokers, Topics: []string{c.topic}, Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	newOutput := func(_ context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
-		s, err := sink.NewSPARQL(client, builder, sink.WithSPARQLLogger(info.Logger))
+		s, err := sparql.NewSPARQL(client, builder, sparql.WithSPARQLLogger(info.Logger))
 		if err != nil {
 			return nil, err
 		}
 		return &pausingOutput{SPARQL: s, p: p}, nil
 	}
-	var consumers sync.Map // task → *sink.RDFConsumer, for the checkpoint log
+	var consumers sync.Map // task → *consumer.RDFConsumer, for the checkpoint log
 	newProcessor := func(info streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
-		rc, err := sink.NewRDFConsumer(out, sink.WithConsumerLogger(info.Logger))
+		rc, err := consumer.NewRDFConsumer(out, consumer.WithConsumerLogger(info.Logger))
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +154,7 @@ func run(c config) error {
 			}
 			pending := 0
 			if rc, ok := consumers.Load(ev.Task); ok {
-				pending = rc.(*sink.RDFConsumer).Pending()
+				pending = rc.(*consumer.RDFConsumer).Pending()
 			}
 			fmt.Fprintf(os.Stderr, "consumerjob: committed checkpoint %d of task %d (%d records, %d pending chunks)\n",
 				ev.CheckpointID, ev.Task, ev.Records, pending)
@@ -190,7 +191,7 @@ func run(c config) error {
 
 // pausingProcessor pauses now and then while processing a record.
 type pausingProcessor struct {
-	*sink.RDFConsumer
+	*consumer.RDFConsumer
 	p *pauser
 }
 
@@ -201,11 +202,11 @@ func (pp *pausingProcessor) Process(ctx context.Context, rec *source.Record) err
 
 // pausingOutput pauses around the store commit of a SPARQL sink.
 type pausingOutput struct {
-	*sink.SPARQL
+	*sparql.SPARQL
 	p *pauser
 }
 
-func (o *pausingOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
+func (o *pausingOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 	o.p.maybe(ctx, 4)
 	err := o.SPARQL.Commit(ctx, cp)
 	o.p.maybe(ctx, 4)

@@ -45,7 +45,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -83,7 +82,7 @@ func main() {
 	flag.DurationVar(&c.rebalance, "rebalance-timeout", time.Minute,
 		"consumer group rebalance timeout: how long a rebalance waits for members to rejoin (a member killed during a rebalance holds the group that long)")
 	flag.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "how long a clean stop may take")
-	flag.DurationVar(&c.txnTimeout, "txn-timeout", sink.DefaultTransactionTimeout,
+	flag.DurationVar(&c.txnTimeout, "txn-timeout", streamkit.DefaultTransactionTimeout,
 		"transaction timeout: also how long a restart can be blocked by the transaction of an instance killed in the middle of its commit (see the kill tests)")
 	flag.IntVar(&c.maxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures, "consecutive checkpoint failures tolerated")
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
@@ -131,7 +130,7 @@ func run(c config) error {
 	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","), Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg,
-		Options: []sink.KafkaOption{sink.WithTransactionTimeout(c.txnTimeout)}})
+		Options: []streamkit.KafkaOption{streamkit.WithTransactionTimeout(c.txnTimeout)}})
 	newOutput := func(ctx context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
 		o, err := outputs(ctx, info)
 		if err != nil {
@@ -201,7 +200,7 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	k := string(rec.Key)
 	n, _ := c.counts.Get(k)
 	n++
-	if err := c.out.Send(ctx, sink.KafkaRecord{Topic: c.topic, Key: rec.Key,
+	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: c.topic, Key: rec.Key,
 		Value: []byte(k + "=" + strconv.FormatInt(n, 10))}); err != nil {
 		return err
 	}
@@ -223,7 +222,7 @@ type pausingOutput struct {
 	tt *taskTrace
 }
 
-func (o *pausingOutput) Commit(ctx context.Context, cp *sink.CommitPoint) error {
+func (o *pausingOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 	o.tt.phase("commit")
 	o.p.maybe(ctx, 4)
 	err := o.KafkaOutput.Commit(ctx, cp)

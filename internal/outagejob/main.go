@@ -38,7 +38,6 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -67,7 +66,7 @@ func main() {
 	flag.StringVar(&c.state, "state", "", "checkpoint directory (required)")
 	flag.StringVar(&c.stall, "stall", "", "value of the record at which to hold the transaction open and block")
 	flag.DurationVar(&c.interval, "interval", 300*time.Millisecond, "checkpoint interval")
-	flag.DurationVar(&c.txnTimeout, "txn-timeout", sink.DefaultTransactionTimeout, "transaction timeout the producer asks for")
+	flag.DurationVar(&c.txnTimeout, "txn-timeout", streamkit.DefaultTransactionTimeout, "transaction timeout the producer asks for")
 	flag.DurationVar(&c.sessionTimeout, "session-timeout", 6*time.Second, "consumer group session timeout")
 	flag.BoolVar(&c.verbose, "v", false, "log at info level (default: warnings)")
 	flag.Parse()
@@ -102,7 +101,7 @@ func run(c config) error {
 	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","),
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg,
-		Options: []sink.KafkaOption{sink.WithTransactionTimeout(c.txnTimeout)}})
+		Options: []streamkit.KafkaOption{streamkit.WithTransactionTimeout(c.txnTimeout)}})
 	newProcessor := func(_ streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
 		return &counter{out: out, topic: c.out, stall: c.stall, counts: checkpoint.NewTable[string, int64](Table, TableVersion)}, nil
 	}
@@ -157,7 +156,7 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	n, _ := c.counts.Get(k)
 	n++
 	v := k + "=" + strconv.FormatInt(n, 10)
-	if err := c.out.Send(ctx, sink.KafkaRecord{Topic: c.topic, Key: rec.Key, Value: []byte(v)}); err != nil {
+	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: c.topic, Key: rec.Key, Value: []byte(v)}); err != nil {
 		return err
 	}
 	c.counts.Set(k, n)

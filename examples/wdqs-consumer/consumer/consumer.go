@@ -3,9 +3,9 @@
 // parser over it, and the quickstart runs it in-process.
 //
 // It reads the rdf_change mutation topic, reassembles chunked events
-// (sink.RDFConsumer), merges each checkpoint's changes with WDQS's rules and
-// writes them into one SPARQL store (sink.SPARQL: Blazegraph, Oxigraph,
-// Virtuoso, any SPARQL 1.1 store) or an in-memory graph (sink.GraphOutput).
+// (RDFConsumer), merges each checkpoint's changes with WDQS's rules and
+// writes them into one SPARQL store (sparql.SPARQL: Blazegraph, Oxigraph,
+// Virtuoso, any SPARQL 1.1 store) or an in-memory graph (graph.GraphOutput).
 // The source positions are written into the store in the same update request
 // as the data, so on an atomic store the consumer is exactly once: a restarted
 // consumer resumes from the positions the store holds, whatever Kafka's
@@ -35,7 +35,8 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -81,7 +82,7 @@ type Config struct {
 	// UpdateURL its update endpoint when different. Dialect selects the
 	// store's quirks. Mutually exclusive with Graph.
 	StoreURL, UpdateURL string
-	Dialect             sink.Dialect
+	Dialect             sparql.Dialect
 	// StoreUser and StorePassword are HTTP basic credentials, if any.
 	StoreUser, StorePassword string
 	// DataGraph and CommitGraph name the graphs of the data and of the
@@ -93,7 +94,7 @@ type Config struct {
 	LagMarker string
 	// Limits bound each update request (zero fields: the dialect's
 	// defaults); Limits.TargetTriples is WDQS's --batchSize.
-	Limits sink.BatchLimits
+	Limits sparql.BatchLimits
 	// RequestTimeout bounds one HTTP request to the store (default: the
 	// client's).
 	RequestTimeout time.Duration
@@ -101,9 +102,9 @@ type Config struct {
 	// Graph, when set, is the in-memory store written instead of a SPARQL
 	// store (the quickstart, tests). It holds one commit point, so the
 	// input must have one partition.
-	Graph *sink.Graph
+	Graph *graph.Graph
 	// GraphTarget is the accumulated weight at which a Graph output asks
-	// for an early checkpoint (default sink.DefaultGraphOutputTarget).
+	// for an early checkpoint (default graph.DefaultGraphOutputTarget).
 	GraphTarget int
 
 	// Scheme is the Wikibase URI scheme of the entities (default
@@ -161,20 +162,20 @@ func (cfg Config) withDefaults() (*Config, error) {
 		c.UpdateURL = c.StoreURL
 	}
 	if c.Graph == nil {
-		if _, err := sink.NewClient(c.StoreURL); err != nil {
+		if _, err := sparql.NewClient(c.StoreURL); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
-		if _, err := sink.NewClient(c.UpdateURL); err != nil {
+		if _, err := sparql.NewClient(c.UpdateURL); err != nil {
 			return nil, fmt.Errorf("%w: update URL: %w", ErrInvalidConfig, err)
 		}
 	}
 	if c.CheckpointStore == nil {
 		return nil, fmt.Errorf("%w: a checkpoint store is required (it keeps incomplete events)", ErrInvalidConfig)
 	}
-	if c.Dialect < sink.DialectSPARQL11 || c.Dialect > sink.DialectVirtuoso {
+	if c.Dialect < sparql.DialectSPARQL11 || c.Dialect > sparql.DialectVirtuoso {
 		return nil, fmt.Errorf("%w: unknown dialect %d", ErrInvalidConfig, c.Dialect)
 	}
-	if c.Dialect == sink.DialectVirtuoso && c.DataGraph == "" && c.Graph == nil {
+	if c.Dialect == sparql.DialectVirtuoso && c.DataGraph == "" && c.Graph == nil {
 		return nil, fmt.Errorf("%w: Virtuoso needs a data graph", ErrInvalidConfig)
 	}
 	if c.Scheme == nil {
@@ -199,14 +200,14 @@ func (cfg Config) withDefaults() (*Config, error) {
 // ParseDialect returns the dialect named s: "blazegraph", "oxigraph" (a
 // SPARQL 1.1 store that applies requests atomically), "virtuoso" or
 // "generic" (the same as oxigraph).
-func ParseDialect(s string) (sink.Dialect, error) {
+func ParseDialect(s string) (sparql.Dialect, error) {
 	switch s {
 	case "blazegraph":
-		return sink.DialectBlazegraph, nil
+		return sparql.DialectBlazegraph, nil
 	case "oxigraph", "generic", "sparql11":
-		return sink.DialectSPARQL11, nil
+		return sparql.DialectSPARQL11, nil
 	case "virtuoso":
-		return sink.DialectVirtuoso, nil
+		return sparql.DialectVirtuoso, nil
 	}
 	return 0, fmt.Errorf("%w: dialect %q is not blazegraph, oxigraph, virtuoso or generic", ErrInvalidConfig, s)
 }
@@ -236,7 +237,7 @@ type Consumer struct {
 	dl  *KafkaSender
 
 	mu        sync.Mutex
-	graphOuts []*sink.GraphOutput
+	graphOuts []*graph.GraphOutput
 }
 
 // New returns the consumer for cfg. It does no I/O.
@@ -279,15 +280,15 @@ func New(cfg Config) (*Consumer, error) {
 	var job *streamkit.Job
 	if c.Graph != nil {
 		job, err = streamkit.NewJob(c.JobName, in,
-			func(_ context.Context, info streamkit.TaskInfo) (*sink.GraphOutput, error) {
+			func(_ context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
 				if info.Task != 0 {
 					return nil, fmt.Errorf("%w: an in-memory graph holds the commit point of one task; task %d has none", ErrInvalidConfig, info.Task)
 				}
-				var gopts []sink.GraphOutputOption
+				var gopts []graph.GraphOutputOption
 				if c.GraphTarget != 0 {
-					gopts = append(gopts, sink.WithGraphOutputTarget(c.GraphTarget))
+					gopts = append(gopts, graph.WithGraphOutputTarget(c.GraphTarget))
 				}
-				out, err := sink.NewGraphOutput(c.Graph, gopts...)
+				out, err := graph.NewGraphOutput(c.Graph, gopts...)
 				if err == nil {
 					cons.mu.Lock()
 					cons.graphOuts = append(cons.graphOuts, out)
@@ -295,7 +296,7 @@ func New(cfg Config) (*Consumer, error) {
 				}
 				return out, err
 			},
-			func(info streamkit.TaskInfo, out *sink.GraphOutput) (streamkit.Processor, error) {
+			func(info streamkit.TaskInfo, out *graph.GraphOutput) (streamkit.Processor, error) {
 				return c.newProcessor(info, out, out)
 			}, opts...)
 	} else {
@@ -323,10 +324,10 @@ func New(cfg Config) (*Consumer, error) {
 // DeadLetters returns the dead letters committed into an in-memory graph's
 // outputs (Config.Graph), in order. With a SPARQL store they are in the
 // dead-letter topic instead, and DeadLetters returns nil.
-func (c *Consumer) DeadLetters() []sink.KafkaRecord {
+func (c *Consumer) DeadLetters() []streamkit.KafkaRecord {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []sink.KafkaRecord
+	var out []streamkit.KafkaRecord
 	for _, o := range c.graphOuts {
 		out = append(out, o.DeadLetters()...)
 	}
@@ -350,52 +351,52 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // newProcessor returns the task's RDFConsumer, dead-lettering the earlier
 // chunks of broken events through dl when a dead-letter topic is set.
-func (c *Config) newProcessor(info streamkit.TaskInfo, out sink.ChangeWriter, dl sink.RecordSender) (*sink.RDFConsumer, error) {
+func (c *Config) newProcessor(info streamkit.TaskInfo, out ChangeWriter, dl streamkit.RecordSender) (*RDFConsumer, error) {
 	log := info.Logger
 	if log == nil {
 		log = c.Logger
 	}
-	opts := []sink.RDFConsumerOption{sink.WithConsumerLogger(log), sink.WithCanaryEvents(c.KeepCanary)}
+	opts := []RDFConsumerOption{WithConsumerLogger(log), WithCanaryEvents(c.KeepCanary)}
 	if c.EntityFilter != nil {
-		opts = append(opts, sink.WithEntityFilter(c.EntityFilter))
+		opts = append(opts, WithEntityFilter(c.EntityFilter))
 	}
 	if c.DeadLetterTopic != "" {
-		w, err := sink.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
+		w, err := streamkit.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, sink.WithConsumerDeadLetter(w))
+		opts = append(opts, WithConsumerDeadLetter(w))
 	}
-	return sink.NewRDFConsumer(out, opts...)
+	return NewRDFConsumer(out, opts...)
 }
 
 // newOutput returns the task's SPARQL output.
 func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, error) {
-	var copts []sink.ClientOption
+	var copts []sparql.ClientOption
 	if c.UpdateURL != c.StoreURL {
-		copts = append(copts, sink.WithUpdateEndpoint(c.UpdateURL))
+		copts = append(copts, sparql.WithUpdateEndpoint(c.UpdateURL))
 	}
 	if c.StoreUser != "" {
-		copts = append(copts, sink.WithBasicAuth(c.StoreUser, c.StorePassword))
+		copts = append(copts, sparql.WithBasicAuth(c.StoreUser, c.StorePassword))
 	}
 	if c.RequestTimeout > 0 {
-		copts = append(copts, sink.WithRequestTimeout(c.RequestTimeout))
+		copts = append(copts, sparql.WithRequestTimeout(c.RequestTimeout))
 	}
-	client, err := sink.NewClient(c.StoreURL, copts...)
+	client, err := sparql.NewClient(c.StoreURL, copts...)
 	if err != nil {
 		return nil, err
 	}
-	var bopts []sink.UpdateOption
+	var bopts []sparql.UpdateOption
 	if c.DataGraph != "" {
-		bopts = append(bopts, sink.WithDataGraph(c.DataGraph))
+		bopts = append(bopts, sparql.WithDataGraph(c.DataGraph))
 	}
 	if c.CommitGraph != "" {
-		bopts = append(bopts, sink.WithCommitGraph(c.CommitGraph))
+		bopts = append(bopts, sparql.WithCommitGraph(c.CommitGraph))
 	}
 	if c.LagMarker != "" {
-		bopts = append(bopts, sink.WithUpdateLagMarker(c.LagMarker))
+		bopts = append(bopts, sparql.WithUpdateLagMarker(c.LagMarker))
 	}
-	b, err := sink.NewUpdateBuilder(*c.Scheme, bopts...)
+	b, err := sparql.NewUpdateBuilder(*c.Scheme, bopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -403,17 +404,17 @@ func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, e
 	if log == nil {
 		log = c.Logger
 	}
-	sopts := []sink.SPARQLOption{sink.WithDialect(c.Dialect), sink.WithBatchLimits(c.Limits), sink.WithSPARQLLogger(log)}
+	sopts := []sparql.SPARQLOption{sparql.WithDialect(c.Dialect), sparql.WithBatchLimits(c.Limits), sparql.WithSPARQLLogger(log)}
 	o := &Output{}
 	if dl != nil {
 		o.dl = dl
-		w, err := sink.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
+		w, err := streamkit.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
 		if err != nil {
 			return nil, err
 		}
-		sopts = append(sopts, sink.WithRejectedHandler(sink.DeadLetterRejected(w)))
+		sopts = append(sopts, sparql.WithRejectedHandler(sparql.DeadLetterRejected(w)))
 	}
-	if o.SPARQL, err = sink.NewSPARQL(client, b, sopts...); err != nil {
+	if o.SPARQL, err = sparql.NewSPARQL(client, b, sopts...); err != nil {
 		return nil, err
 	}
 	return o, nil

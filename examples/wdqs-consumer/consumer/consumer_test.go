@@ -22,7 +22,8 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -130,9 +131,9 @@ func fixtureStream(t testing.TB) *stream {
 
 // reference applies the changes one at a time, as a store fed one event per
 // batch holds them.
-func (s *stream) reference(t testing.TB) *sink.Graph {
+func (s *stream) reference(t testing.TB) *graph.Graph {
 	t.Helper()
-	g := sink.NewGraph()
+	g := graph.NewGraph()
 	for _, c := range s.changes {
 		acc := rdfdiff.NewAccumulator()
 		require.NoError(t, acc.Accumulate(c))
@@ -200,7 +201,7 @@ func TestConsumerGraph(t *testing.T) {
 	defer cancel()
 	cl := newCluster(t, ctx)
 	s := fixtureStream(t)
-	g, store := sink.NewGraph(), checkpoint.NewMemoryStore()
+	g, store := graph.NewGraph(), checkpoint.NewMemoryStore()
 	committedAt := func(n int) func(ctx context.Context) (bool, string, error) {
 		return func(ctx context.Context) (bool, string, error) {
 			cp, err := g.Positions(ctx)
@@ -321,9 +322,9 @@ func TestConfigErrors(t *testing.T) {
 		"no brokers":        func(c *consumer.Config) { c.Brokers = nil },
 		"no topics":         func(c *consumer.Config) { c.Topics = nil },
 		"no store":          func(c *consumer.Config) { c.StoreURL = "" },
-		"store and graph":   func(c *consumer.Config) { c.Graph = sink.NewGraph() },
+		"store and graph":   func(c *consumer.Config) { c.Graph = graph.NewGraph() },
 		"no checkpoints":    func(c *consumer.Config) { c.CheckpointStore = nil },
-		"virtuoso no graph": func(c *consumer.Config) { c.Dialect = sink.DialectVirtuoso },
+		"virtuoso no graph": func(c *consumer.Config) { c.Dialect = sparql.DialectVirtuoso },
 		"unknown dialect":   func(c *consumer.Config) { c.Dialect = 42 },
 		"bad job name":      func(c *consumer.Config) { c.JobName = "a b" },
 		"bad dead letters":  func(c *consumer.Config) { c.DeadLetterTopic, c.Brokers = "d", nil },
@@ -343,8 +344,8 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestParseDialect(t *testing.T) {
-	for s, want := range map[string]sink.Dialect{"blazegraph": sink.DialectBlazegraph, "oxigraph": sink.DialectSPARQL11,
-		"generic": sink.DialectSPARQL11, "virtuoso": sink.DialectVirtuoso} {
+	for s, want := range map[string]sparql.Dialect{"blazegraph": sparql.DialectBlazegraph, "oxigraph": sparql.DialectSPARQL11,
+		"generic": sparql.DialectSPARQL11, "virtuoso": sparql.DialectVirtuoso} {
 		d, err := consumer.ParseDialect(s)
 		require.NoError(t, err)
 		assert.Equal(t, want, d, s)

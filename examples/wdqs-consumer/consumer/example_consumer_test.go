@@ -10,7 +10,7 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -38,7 +38,7 @@ func Example() {
 		panic(err)
 	}
 
-	g := sink.NewGraph()
+	g := graph.NewGraph()
 	c, err := consumer.New(consumer.Config{
 		Brokers: cl.Addrs(), Topics: []string{topic}, Group: "wdqs1010", Sarama: cl.SaramaConfig(),
 		Graph: g, CheckpointStore: checkpoint.NewMemoryStore(), CheckpointInterval: 100 * time.Millisecond,

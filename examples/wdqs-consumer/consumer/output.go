@@ -9,7 +9,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 )
 
 // ErrNoDeadLetterTopic is returned by Output.Send when the consumer has no
@@ -17,7 +17,7 @@ import (
 // than lose it.
 var ErrNoDeadLetterTopic = errors.New("consumer: no dead-letter topic configured")
 
-// Output is the task's output into a SPARQL store: the sink.SPARQL (the
+// Output is the task's output into a SPARQL store: the sparql.SPARQL (the
 // runner's Output contract, CommitRequester, and the RDFConsumer's
 // ChangeWriter) plus a RecordSender for the dead letters, which the store
 // cannot hold. Dead letters go straight to Kafka, synchronously, when they are
@@ -25,28 +25,28 @@ var ErrNoDeadLetterTopic = errors.New("consumer: no dead-letter topic configured
 // none is lost; a checkpoint that fails is redone and dead-letters its records
 // again (at-least-once for dead letters, exactly once for the data).
 type Output struct {
-	*sink.SPARQL
+	*sparql.SPARQL
 	dl *KafkaSender
 }
 
 var (
 	_ streamkit.Output          = (*Output)(nil)
 	_ streamkit.CommitRequester = (*Output)(nil)
-	_ sink.RecordSender         = (*Output)(nil)
-	_ sink.ChangeWriter         = (*Output)(nil)
+	_ streamkit.RecordSender    = (*Output)(nil)
+	_ ChangeWriter              = (*Output)(nil)
 )
 
 // Send writes a dead-letter record to Kafka and waits for the broker's
 // acknowledgement. It fails with ErrNoDeadLetterTopic when the consumer has
 // none.
-func (o *Output) Send(ctx context.Context, rec sink.KafkaRecord) error {
+func (o *Output) Send(ctx context.Context, rec streamkit.KafkaRecord) error {
 	if o.dl == nil {
 		return ErrNoDeadLetterTopic
 	}
 	return o.dl.Send(ctx, rec)
 }
 
-// KafkaSender is a sink.RecordSender that writes each record to Kafka at once
+// KafkaSender is a streamkit.RecordSender that writes each record to Kafka at once
 // and waits until the brokers acknowledge it (idempotent producer, all
 // in-sync replicas), outside any transaction. It is for records that must be
 // durable before a non-Kafka commit point moves past them: the dead letters
@@ -110,12 +110,12 @@ func NewKafkaSender(brokers []string, base *sarama.Config) (*KafkaSender, error)
 
 // Send writes rec and waits for its acknowledgement (or ctx, in which case
 // the record may still be written).
-func (s *KafkaSender) Send(ctx context.Context, rec sink.KafkaRecord) error {
+func (s *KafkaSender) Send(ctx context.Context, rec streamkit.KafkaRecord) error {
 	if rec.Topic == "" {
-		return fmt.Errorf("%w: no topic", sink.ErrInvalidRecord)
+		return fmt.Errorf("%w: no topic", streamkit.ErrInvalidRecord)
 	}
 	if rec.FixedPartition && rec.Partition < 0 {
-		return fmt.Errorf("%w: partition %d", sink.ErrInvalidRecord, rec.Partition)
+		return fmt.Errorf("%w: partition %d", streamkit.ErrInvalidRecord, rec.Partition)
 	}
 	p, err := s.get()
 	if err != nil {

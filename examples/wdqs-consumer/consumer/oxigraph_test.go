@@ -12,21 +12,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 )
 
 // oxigraph returns a client of the Oxigraph under test and fresh data and
 // commit graph IRIs, dropped at the end; it skips without
 // STREAMKIT_OXIGRAPH_URL.
-func oxigraph(t *testing.T) (c *sink.Client, url, data, commit string) {
+func oxigraph(t *testing.T) (c *sparql.Client, url, data, commit string) {
 	url = os.Getenv("STREAMKIT_OXIGRAPH_URL")
 	if url == "" {
 		t.Skip("STREAMKIT_OXIGRAPH_URL not set (see scripts/oxigraph/run.sh)")
 	}
-	c, err := sink.NewClient(url, sink.WithRequestTimeout(30*time.Second))
+	c, err := sparql.NewClient(url, sparql.WithRequestTimeout(30*time.Second))
 	require.NoError(t, err)
 	base := fmt.Sprintf("http://streamkit.test/wdqs-consumer/%s/%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
 	data, commit = base+"/data", base+"/commit"
@@ -37,7 +38,7 @@ func oxigraph(t *testing.T) (c *sink.Client, url, data, commit string) {
 }
 
 // storeTriples reads every triple of graph back from the store.
-func storeTriples(t testing.TB, c *sink.Client, graph string) []rdfdiff.Triple {
+func storeTriples(t testing.TB, c *sparql.Client, graph string) []rdfdiff.Triple {
 	t.Helper()
 	res, err := c.Query(context.Background(), "SELECT ?s ?p ?o WHERE { GRAPH <"+graph+"> { ?s ?p ?o } }")
 	require.NoError(t, err)
@@ -148,19 +149,19 @@ func TestConsumerOxigraph(t *testing.T) {
 	require.Len(t, dead, len(s.bad))
 	for i, d := range dead {
 		assert.Equal(t, s.msgs[s.bad[i]], d.Value)
-		v, _ := d.HeaderValue(sink.HeaderDLQOffset)
+		v, _ := d.HeaderValue(streamkit.HeaderDLQOffset)
 		assert.Equal(t, strconv.Itoa(s.bad[i]), string(v))
 	}
 }
 
 // readCommitPoint reads the consumer's commit point of the topic's partition
 // 0 from the store, as the job's task does on start.
-func readCommitPoint(ctx context.Context, c *sink.Client, commit string) (*sink.CommitPoint, error) {
-	b, err := sink.NewUpdateBuilder(rdfdiff.WikidataScheme(), sink.WithCommitGraph(commit))
+func readCommitPoint(ctx context.Context, c *sparql.Client, commit string) (*streamkit.CommitPoint, error) {
+	b, err := sparql.NewUpdateBuilder(rdfdiff.WikidataScheme(), sparql.WithCommitGraph(commit))
 	if err != nil {
 		return nil, err
 	}
-	s, err := sink.NewSPARQL(c, b)
+	s, err := sparql.NewSPARQL(c, b)
 	if err != nil {
 		return nil, err
 	}
@@ -212,9 +213,9 @@ func TestConsumerOxigraphRejectedChange(t *testing.T) {
 	// so every one must be the rejected record.
 	for _, d := range dead {
 		assert.Equal(t, msgs[1], d.Value)
-		stage, _ := d.HeaderValue(sink.HeaderDLQStage)
-		class, _ := d.HeaderValue(sink.HeaderDLQErrorClass)
-		assert.Equal(t, sink.StageSPARQL, string(stage))
-		assert.Equal(t, sink.ClassSPARQLUnsafeTerm, string(class))
+		stage, _ := d.HeaderValue(streamkit.HeaderDLQStage)
+		class, _ := d.HeaderValue(streamkit.HeaderDLQErrorClass)
+		assert.Equal(t, sparql.StageSPARQL, string(stage))
+		assert.Equal(t, sparql.ClassSPARQLUnsafeTerm, string(class))
 	}
 }

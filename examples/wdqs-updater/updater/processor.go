@@ -11,7 +11,6 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -60,7 +59,7 @@ const (
 type Processor struct {
 	cfg     *Config
 	info    streamkit.TaskInfo
-	out     sink.RecordSender
+	out     streamkit.RecordSender
 	fetcher *Fetcher
 	shared  rdfdiff.SharedPredicate
 	log     *slog.Logger
@@ -96,7 +95,7 @@ var (
 
 // newProcessor returns the processor of one task writing to out. cfg must
 // come from NewJob's validation (its defaults filled).
-func newProcessor(cfg *Config, info streamkit.TaskInfo, out sink.RecordSender, fetcher *Fetcher) (*Processor, error) {
+func newProcessor(cfg *Config, info streamkit.TaskInfo, out streamkit.RecordSender, fetcher *Fetcher) (*Processor, error) {
 	buf, err := streamkit.NewReorderBuffer[string, InputEvent](reorderTableName, cfg.ReorderWindow,
 		streamkit.WithReorderSequenceOrder(), streamkit.WithReorderLateByWatermark(),
 		streamkit.WithReorderMaxBuffered(cfg.MaxBuffered))
@@ -271,7 +270,7 @@ func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
 
 // result is what one event produced: the records to write, in order.
 type result struct {
-	records []sink.KafkaRecord
+	records []streamkit.KafkaRecord
 }
 
 // chain is one entity's events of a batch.
@@ -391,7 +390,7 @@ func (p *Processor) runChain(ctx context.Context, c *chain, evs []InputEvent, re
 // diffs what the operation needs, and, with the graph split, fans it out to
 // the subgraphs from the entity's membership prev and returns the new one.
 // An error is a *FetchError, an error chunking the patch, or ctx's error.
-func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision, prev SubgraphMembership) ([]sink.KafkaRecord, SubgraphMembership, error) {
+func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision, prev SubgraphMembership) ([]streamkit.KafkaRecord, SubgraphMembership, error) {
 	change := rdfdiff.EntityChange{
 		EntityID: ev.Item, Revision: d.Revision, Operation: d.Op, EventTime: ev.EventTime,
 		RequestID: ev.Original.Meta.RequestID, Domain: p.cfg.Filter.Hostname, Stream: p.cfg.OutputStream,
@@ -424,7 +423,7 @@ func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision, p
 		}
 	}
 	m := p.cfg.Metrics
-	var recs []sink.KafkaRecord
+	var recs []streamkit.KafkaRecord
 	next := prev
 	if p.fan != nil {
 		changes, sub := p.fan.FanOut(change, old, cur, prev)
@@ -471,18 +470,18 @@ func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision, p
 
 // encode chunks one change into the records of topic, in this task's
 // output partition.
-func (p *Processor) encode(change rdfdiff.EntityChange, topic string) ([]sink.KafkaRecord, error) {
+func (p *Processor) encode(change rdfdiff.EntityChange, topic string) ([]streamkit.KafkaRecord, error) {
 	msgs, err := rdfdiff.ChunkChange(change, rdfdiff.WithSoftMaxChars(p.cfg.SoftMaxChars))
 	if err != nil {
 		return nil, fmt.Errorf("updater: chunk %s of %s@%d for %s: %w", change.Operation, change.EntityID, change.Revision, change.Stream, err)
 	}
-	recs := make([]sink.KafkaRecord, 0, len(msgs))
+	recs := make([]streamkit.KafkaRecord, 0, len(msgs))
 	for _, m := range msgs {
 		b, err := m.AppendJSON(nil)
 		if err != nil {
 			return nil, fmt.Errorf("updater: encode %s of %s@%d for %s: %w", change.Operation, change.EntityID, change.Revision, change.Stream, err)
 		}
-		recs = append(recs, sink.KafkaRecord{
+		recs = append(recs, streamkit.KafkaRecord{
 			Topic: topic, Partition: p.partition, FixedPartition: true,
 			Key: []byte(change.EntityID), Value: b,
 		})
@@ -501,7 +500,7 @@ func (p *Processor) side(r *result, topic string, e *SideOutputEvent) error {
 	if err != nil {
 		return err
 	}
-	r.records = append(r.records, sink.KafkaRecord{Topic: topic, Key: []byte(e.Item), Value: b})
+	r.records = append(r.records, streamkit.KafkaRecord{Topic: topic, Key: []byte(e.Item), Value: b})
 	return nil
 }
 

@@ -19,7 +19,6 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -51,10 +50,10 @@ func TestProcessorOutputPartition(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidConfig)
 }
 
-// recorder is a sink.RecordSender that keeps what it is sent.
-type recorder struct{ recs []sink.KafkaRecord }
+// recorder is a streamkit.RecordSender that keeps what it is sent.
+type recorder struct{ recs []streamkit.KafkaRecord }
 
-func (r *recorder) Send(_ context.Context, rec sink.KafkaRecord) error {
+func (r *recorder) Send(_ context.Context, rec streamkit.KafkaRecord) error {
 	r.recs = append(r.recs, rec)
 	return nil
 }
