@@ -169,13 +169,8 @@ func testKillMidCommit(t *testing.T, bin string) {
 // killCount returns STREAMKIT_KILLS or def.
 func killCount(t *testing.T, def int) int {
 	t.Helper()
-	s := os.Getenv("STREAMKIT_KILLS")
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	require.NoError(t, err, "STREAMKIT_KILLS")
-	require.GreaterOrEqual(t, n, 0, "STREAMKIT_KILLS")
+	n, err := jobtest.KillsFromEnv(def)
+	require.NoError(t, err)
 	return n
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"strconv"
 	"time"
 )
 
@@ -176,4 +178,23 @@ func (k *KillLoop) Run(ctx context.Context) (*Child, *Report, error) {
 			}
 		}
 	}
+}
+
+// KillsEnv is the environment variable that overrides how many kills a kill
+// test makes (KillsFromEnv): a soak run sets it high, CI leaves the default.
+const KillsEnv = "STREAMKIT_KILLS"
+
+// KillsFromEnv returns the number of kills a kill test should make: the
+// value of KillsEnv when set, def otherwise. A value that is not a
+// non-negative integer is an error that names the variable.
+func KillsFromEnv(def int) (int, error) {
+	s := os.Getenv(KillsEnv)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("jobtest: %s=%q: want a non-negative number of kills", KillsEnv, s)
+	}
+	return n, nil
 }

@@ -23,8 +23,8 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-consumer/consumer"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs-updater/updater"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"

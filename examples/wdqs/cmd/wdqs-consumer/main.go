@@ -1,0 +1,337 @@
+// Command wdqs-consumer is the Wikidata Query Service per-replica consumer,
+// built only from streamkit's public API (the logic is in package consumer,
+// which the quickstart imports). It reads the rdf_change mutation topic that
+// wdqs-updater writes, reassembles chunked events, merges each batch with
+// WDQS's rules and applies it to one SPARQL store, writing the topic
+// positions into the store in the same update request: on an atomic store
+// (Blazegraph, Oxigraph) every batch is applied exactly once, and a restarted
+// consumer resumes from the positions the store holds.
+//
+// Usage:
+//
+//	wdqs-consumer -brokers HOST:9092 -topics eqiad.rdf-streaming-updater.mutation \
+//	    -group "$(hostname)" -sparql-url http://localhost:9999/bigdata/namespace/wdq/sparql \
+//	    -dialect blazegraph -checkpoint-dir /var/lib/wdqs-consumer
+//
+// Store: -sparql-url (query endpoint), -update-url when the update endpoint
+// differs, -dialect blazegraph|oxigraph|virtuoso|generic, -data-graph and
+// -commit-graph (named graphs; Virtuoso needs a data graph), -lag-marker
+// (subject of the batch's average event time, "-" for none), basic auth with
+// -store-user and $STREAMKIT_STORE_PASSWORD. Batches: -batch-triples (WDQS's
+// --batchSize: a batch is committed early once it holds that many triples),
+// -max-request-triples and -max-request-bytes per update request (defaults
+// per dialect), -checkpoint-interval (10s) the longest a batch waits.
+//
+// Input: -group is the replica's own consumer group (WDQS uses the host
+// name; two replicas must never share one), -start where a store without a
+// commit point starts (earliest, latest, or an RFC 3339 time: the dump's
+// time for a freshly loaded store), -entity-filter (regular expression on
+// entity IDs), -keep-canary. Bad records go to -dlq-topic with their
+// provenance (see dlq-replay); without it such a record stops the consumer.
+//
+// State: the chunks of events not yet complete are checkpointed in
+// -checkpoint-dir, or Swift (-swift-auth-url, -swift-user, -swift-container,
+// key in $STREAMKIT_SWIFT_KEY). -from-savepoint NAME starts once from a
+// savepoint; on SIGINT or SIGTERM the consumer drains and commits, and with
+// -stop-savepoint NAME ("{job}" and "{time}" are expanded) also takes a
+// savepoint, then exits 0.
+//
+// Control plane: the sidecar listens on -sidecar-addr (127.0.0.1:9102; empty
+// turns it off) with /healthz, /readyz, /metrics, /status and the POST
+// operations /savepoint, /stop?savepoint=NAME, /pause, /resume. Their bearer
+// token is read from -sidecar-token-file or $STREAMKIT_SIDECAR_TOKEN; a
+// non-loopback address needs one.
+//
+// Exit status: 0 after a clean stop, 1 when the job fails, 2 on a usage
+// error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ncw/swift/v2"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// options are the parsed flags.
+type options struct {
+	cfg              consumer.Config
+	stopSavepoint    string
+	stopTimeout      time.Duration
+	sidecarAddr      string
+	sidecarToken     string
+	maxReadyLag      int64
+	checkpointDir    string
+	swiftAuthURL     string
+	swiftUser        string
+	swiftContainer   string
+	sidecarTokenFile string
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parse parses the command line into options; a usage error is returned as
+// is, -h as flag.ErrHelp.
+func parse(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("wdqs-consumer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	c := &o.cfg
+	host, _ := os.Hostname()
+	var brokers, topics, dlqBrokers, dialect, scheme, start, filter string
+	fs.StringVar(&c.JobName, "job", consumer.DefaultJobName, "job name: checkpoint namespace and the job of the commit point in the store")
+	fs.StringVar(&brokers, "brokers", "", "Kafka bootstrap brokers, comma-separated (required)")
+	fs.StringVar(&topics, "topics", "", "mutation topics, comma-separated and co-partitioned (required)")
+	fs.StringVar(&c.Group, "group", host, "consumer group: one per replica (WDQS: the host name)")
+	fs.StringVar(&start, "start", "earliest", "where a store without a commit point starts: earliest, latest, or an RFC 3339 time")
+	fs.StringVar(&c.StoreURL, "sparql-url", "", "SPARQL endpoint of the store (required)")
+	fs.StringVar(&c.UpdateURL, "update-url", "", "SPARQL update endpoint (default -sparql-url)")
+	fs.StringVar(&dialect, "dialect", "blazegraph", "store dialect: blazegraph, oxigraph, virtuoso or generic")
+	fs.StringVar(&c.StoreUser, "store-user", "", "basic-auth user of the store; password in $STREAMKIT_STORE_PASSWORD")
+	fs.StringVar(&c.DataGraph, "data-graph", "", "named graph of the data (default: the default graph)")
+	fs.StringVar(&c.CommitGraph, "commit-graph", "", "named graph of the commit point (default: the data graph)")
+	fs.StringVar(&c.LagMarker, "lag-marker", consumer.DefaultLagMarker, `subject of the batch's average event time ("-": none)`)
+	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the entities: wikidata or commons")
+	fs.IntVar(&c.Limits.TargetTriples, "batch-triples", 0, "commit a batch early at this many triples (WDQS --batchSize; 0: half of -max-request-triples)")
+	fs.IntVar(&c.Limits.MaxTriples, "max-request-triples", 0, "most triples per update request (0: the dialect's default)")
+	fs.IntVar(&c.Limits.MaxBytes, "max-request-bytes", 0, "most bytes per update request (0: the dialect's default)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 0, "timeout of one request to the store (0: the client's default)")
+	fs.StringVar(&filter, "entity-filter", "", "keep only entities whose ID matches this regular expression")
+	fs.BoolVar(&c.KeepCanary, "keep-canary", false, "apply events of the canary domain")
+	fs.StringVar(&c.DeadLetterTopic, "dlq-topic", "", "dead-letter topic (without it a bad record stops the consumer)")
+	fs.StringVar(&dlqBrokers, "dlq-brokers", "", "brokers of the dead-letter topic (default -brokers)")
+	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "filesystem checkpoint store directory")
+	fs.StringVar(&o.swiftAuthURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
+	fs.StringVar(&o.swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
+	fs.StringVar(&o.swiftContainer, "swift-container", "wdqs-consumer", "Swift container")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", streamkit.DefaultCheckpointInterval, "longest a batch waits before it is committed")
+	fs.StringVar(&c.RestoreFromSavepoint, "from-savepoint", "", "start once from this savepoint")
+	fs.StringVar(&o.stopSavepoint, "stop-savepoint", "", `on SIGINT/SIGTERM, stop with a savepoint of this name ("{job}", "{time}" expanded)`)
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "how long a stop may take")
+	fs.StringVar(&o.sidecarAddr, "sidecar-addr", sidecar.DefaultAddr, "address of the sidecar (empty: no sidecar)")
+	fs.StringVar(&o.sidecarTokenFile, "sidecar-token-file", "", "file holding the sidecar's bearer token (default $STREAMKIT_SIDECAR_TOKEN)")
+	fs.Int64Var(&o.maxReadyLag, "max-ready-lag", sidecar.DefaultMaxReadyLag, "/readyz fails above this lag, in records")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: wdqs-consumer -brokers B -topics T -sparql-url URL (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c.Brokers, c.Topics, c.DeadLetterBrokers = list(brokers), list(topics), list(dlqBrokers)
+	c.StorePassword = os.Getenv("STREAMKIT_STORE_PASSWORD")
+	var err error
+	if c.Dialect, err = consumer.ParseDialect(dialect); err != nil {
+		return nil, fmt.Errorf("-dialect: %q is not blazegraph, oxigraph, virtuoso or generic", dialect)
+	}
+	if filter != "" {
+		if c.EntityFilter, err = regexp.Compile(filter); err != nil {
+			return nil, fmt.Errorf("-entity-filter: %w", err)
+		}
+	}
+	switch scheme {
+	case "wikidata":
+		s := rdfdiff.WikidataScheme()
+		c.Scheme = &s
+	case "commons":
+		s := rdfdiff.CommonsScheme()
+		c.Scheme = &s
+	default:
+		return nil, fmt.Errorf("-uris-scheme: %q is not wikidata or commons", scheme)
+	}
+	switch start {
+	case "earliest":
+	case "latest":
+		p := source.StartLatest()
+		c.Start = &p
+	default:
+		t, err := time.Parse(time.RFC3339, start)
+		if err != nil {
+			return nil, fmt.Errorf("-start: %q is not earliest, latest or an RFC 3339 time", start)
+		}
+		p := source.StartAtTimestamp(t.UnixMilli())
+		c.Start = &p
+	}
+	switch {
+	case o.checkpointDir != "" && o.swiftAuthURL != "":
+		return nil, errors.New("-checkpoint-dir and -swift-auth-url are exclusive")
+	case o.checkpointDir != "":
+		c.CheckpointStore = checkpoint.NewFileStore(o.checkpointDir)
+	case o.swiftAuthURL != "":
+		key := os.Getenv("STREAMKIT_SWIFT_KEY")
+		if o.swiftUser == "" || key == "" {
+			return nil, errors.New("swift needs -swift-user and $STREAMKIT_SWIFT_KEY")
+		}
+		conn := &swift.Connection{UserName: o.swiftUser, ApiKey: key, AuthUrl: o.swiftAuthURL, AuthVersion: 1, Timeout: time.Minute}
+		c.CheckpointStore = checkpoint.NewSwiftStore(conn, o.swiftContainer)
+	default:
+		return nil, errors.New("a checkpoint store is required: -checkpoint-dir or -swift-auth-url")
+	}
+	o.sidecarToken = os.Getenv("STREAMKIT_SIDECAR_TOKEN")
+	if o.sidecarTokenFile != "" {
+		b, err := os.ReadFile(o.sidecarTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("-sidecar-token-file: %w", err)
+		}
+		o.sidecarToken = strings.TrimSpace(string(b))
+	}
+	return o, nil
+}
+
+// expand fills "{job}" and "{time}" into a savepoint name.
+func expand(name, job string, now time.Time) string {
+	return strings.NewReplacer("{job}", job, "{time}", now.UTC().Format("20060102T150405Z")).Replace(name)
+}
+
+// run is the command with its environment passed in; it returns the exit
+// status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "wdqs-consumer:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	o.cfg.Logger = log
+	var obs *sidecar.Observer
+	if o.sidecarAddr != "" {
+		if obs, err = sidecar.NewObserver(); err != nil {
+			fmt.Fprintln(stderr, "wdqs-consumer:", err)
+			return 2
+		}
+		o.cfg.JobOptions = append(o.cfg.JobOptions, obs.JobOptions()...)
+	}
+	c, err := consumer.New(o.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "wdqs-consumer:", err)
+		if errors.Is(err, consumer.ErrInvalidConfig) {
+			return 2
+		}
+		return 1
+	}
+	job := c.Job()
+
+	// The sidecar runs until the job has ended and its last answers (the
+	// reply to POST /stop) are out. scDone stays nil without a sidecar.
+	scCtx, scCancel := context.WithCancel(context.Background())
+	defer scCancel()
+	var scDone chan error
+	if o.sidecarAddr != "" {
+		sc, err := newSidecar(o, job, obs, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "wdqs-consumer: sidecar:", err)
+			return 2
+		}
+		scDone = make(chan error, 1)
+		go func() { scDone <- sc.Run(scCtx) }()
+		defer func() {
+			scCancel()
+			if scDone != nil {
+				if err := <-scDone; err != nil {
+					log.Error("wdqs-consumer: sidecar", "error", err)
+				}
+			}
+		}()
+	}
+
+	// The job runs on its own context: a signal drains it through Stop (or
+	// StopWithSavepoint) instead of cancelling it, so the last checkpoint is
+	// committed.
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	select {
+	case err = <-done:
+	case err = <-scDone:
+		// The sidecar could not listen: stop the job rather than run blind.
+		scDone = nil
+		log.Error("wdqs-consumer: sidecar failed; stopping", "error", err)
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
+		_ = job.Stop(stopCtx)
+		stopCancel()
+		cancel()
+		<-done
+		fmt.Fprintln(stderr, "wdqs-consumer: sidecar:", err)
+		return 1
+	case <-ctx.Done():
+		name := expand(o.stopSavepoint, job.Name(), time.Now())
+		log.Info("wdqs-consumer: stopping", "savepoint", name)
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
+		var serr error
+		if name != "" {
+			var res *streamkit.SavepointResult
+			res, serr = job.StopWithSavepoint(stopCtx, name)
+			if serr == nil {
+				log.Info("wdqs-consumer: savepoint taken", "name", res.Name, "tasks", res.Tasks)
+			}
+		} else {
+			serr = job.Stop(stopCtx)
+		}
+		stopCancel()
+		if errors.Is(serr, streamkit.ErrNotRunning) {
+			serr = nil // already stopped over HTTP (a preStop hook)
+		}
+		if serr != nil {
+			log.Error("wdqs-consumer: stop failed", "error", serr)
+			cancel()
+		}
+		err = <-done
+		if err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "wdqs-consumer:", err)
+		return 1
+	}
+	return 0
+}
+
+// newSidecar returns the consumer's sidecar.
+func newSidecar(o *options, job *streamkit.Job, obs *sidecar.Observer, log *slog.Logger) (*sidecar.Sidecar, error) {
+	sps, err := sidecar.NewStoreSavepoints(o.cfg.CheckpointStore, job.Name())
+	if err != nil {
+		return nil, err
+	}
+	return sidecar.New(job, sidecar.WithAddr(o.sidecarAddr), sidecar.WithToken(o.sidecarToken),
+		sidecar.WithObserver(obs), sidecar.WithSavepoints(sps), sidecar.WithLogger(log),
+		sidecar.WithMaxReadyLag(o.maxReadyLag))
+}

@@ -1,0 +1,410 @@
+// Command wdqs-updater is the Wikidata Query Service Streaming Updater
+// producer, built only from streamkit's public API (the logic is in package
+// updater, which the quickstart imports). It reads MediaWiki events from
+// Kafka, puts each entity's events back in revision order, applies the WDQS
+// decision table, fetches the revisions' RDF from Special:EntityData,
+// munges, diffs and chunks it, and writes rdf_change v2 events exactly once,
+// with the lapsed-action, state-inconsistency and fetch-failure side
+// outputs in the same Kafka transactions.
+//
+// Usage:
+//
+//	wdqs-updater -brokers HOST:9092 -topics eqiad.mediawiki.page_change.v1,codfw.mediawiki.page_change.v1 \
+//	    -output-topic eqiad.rdf-streaming-updater.mutation -checkpoint-dir /var/lib/wdqs-updater
+//
+// Inputs (-topics, co-partitioned): mediawiki.page_change.v1 (current
+// production), or the legacy <dc>.mediawiki.revision-create, page-delete,
+// page-undelete and page-suppress topics, plus a reconcile topic
+// (-reconciliation-source selects its events); the shape of each event is
+// told by its $schema, else by its topic. Filters: -hostname (meta.domain),
+// -entity-namespaces, -mediainfo-namespaces, -content-models.
+//
+// Scaling: the MediaWiki topics have one partition, so the updater has one
+// task. To spread entities over several instances, run once with
+// -repartition-to TOPIC (an intermediate topic created with N partitions),
+// which re-keys the input by entity ID exactly once, and run the updater
+// with -topics TOPIC on up to N instances and -output-partition -1 (task p
+// writes partition p of the output topic, so that the chunks of one event
+// are never interleaved with another task's).
+//
+// Re-ordering and timing: -reorder-window (60s) holds each event,
+// -max-lateness (60s) is how far the watermark trails the newest event,
+// -idleness (60s) when an idle input stops holding it back. An event whose
+// time plus the window is behind the watermark is late (lapsed-action side
+// output). An edit whose parent is the entity's last revision, with
+// nothing of that entity held, skips the buffer (as in WDQS) and is emitted
+// at the next checkpoint; the others wait about window + lateness.
+//
+// Fetching: -entitydata-url (…/wiki/Special:EntityData/), -http-timeout (5s)
+// per request, -fetch-attempts (4) with -fetch-retry-delay (1s) for
+// transport errors, 5xx and 429, a 404 of a new revision retried while the
+// edit is younger than -acceptable-lag (10s), at most
+// -max-concurrent-requests (10) in flight. A fetch that fails goes to the
+// fetch-failure side output and the entity's state does not advance (WDQS
+// advances it, which leaves the store wrong until reconciliation).
+//
+// Graph split (opt-in): -subgraph-definitions FILE (the WDQS format, e.g.
+// wdqs-subgraph-definitions-v2.yaml) fans every operation out to the
+// subgraphs' streams, and -subgraph-topics stream=topic,... maps each
+// subgraph's stream to its topic (the full graph's stream defaults to
+// -output-topic, and its stream name replaces -output-stream).
+//
+// Checkpoints: -checkpoint-dir DIR (a filesystem store), or Swift with
+// -swift-auth-url, -swift-user (or $STREAMKIT_SWIFT_USER), -swift-container
+// and the key in the environment variable STREAMKIT_SWIFT_KEY (kept off the
+// command line); these are the variables the Swift tests use.
+// -checkpoint-interval (10s) is also the output latency. -from-savepoint
+// NAME starts from a savepoint once. On SIGINT or SIGTERM the updater drains
+// and commits, and with -stop-savepoint NAME also takes a savepoint, then
+// exits 0.
+//
+// Control plane: -sidecar-addr ADDR (off by default; 127.0.0.1:9102 is the
+// sidecar's usual address) serves /healthz, /readyz (-max-ready-lag),
+// /metrics, /status and POST /savepoint, /stop?savepoint=NAME, /pause,
+// /resume; the bearer token is read from -sidecar-token-file or
+// $STREAMKIT_SIDECAR_TOKEN, and a non-loopback address needs one. A stop
+// over HTTP ends the process with status 0, as a signal does.
+//
+// Exit status: 0 after a clean stop, 1 when the job fails, 2 on a usage
+// error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ncw/swift/v2"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// options are the parsed flags.
+type options struct {
+	cfg              updater.Config
+	sidecarAddr      string
+	sidecarToken     string
+	sidecarTokenFile string
+	maxReadyLag      int64
+	repartitionTo    string
+	stopSavepoint    string
+	stopTimeout      time.Duration
+	checkpointDir    string
+	swiftAuthURL     string
+	swiftUser        string
+	swiftContainer   string
+}
+
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, f := range list(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("not a namespace number: %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parse parses the command line into options; a usage error is returned as
+// is, -h as flag.ErrHelp.
+func parse(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("wdqs-updater", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	c := &o.cfg
+	var brokers, outBrokers, topics, entityNS, mediaInfoNS, models, scheme, start string
+	var subgraphDefs, subgraphTopics string
+	fs.StringVar(&c.JobName, "job", updater.DefaultJobName, "job name: consumer group, checkpoint namespace, transactional IDs")
+	fs.StringVar(&brokers, "brokers", "", "input Kafka bootstrap brokers, comma-separated (required)")
+	fs.StringVar(&outBrokers, "output-brokers", "", "output Kafka brokers (default: -brokers)")
+	fs.StringVar(&topics, "topics", "", "input topics, comma-separated and co-partitioned (required)")
+	fs.StringVar(&c.Group, "group", "", "consumer group (default: the job name)")
+	fs.StringVar(&start, "start", "earliest", "where partitions without a commit point start: earliest, latest, or an RFC 3339 time")
+	fs.StringVar(&c.Filter.Hostname, "hostname", "www.wikidata.org", "the wiki's domain (meta.domain of the events taken)")
+	fs.StringVar(&entityNS, "entity-namespaces", "0,120,146", "Wikibase entity namespaces")
+	fs.StringVar(&mediaInfoNS, "mediainfo-namespaces", "", "MediaInfo namespaces (Commons: 6)")
+	fs.StringVar(&models, "content-models", "wikibase-item,wikibase-property,wikibase-lexeme", "main-slot content models of page_change events")
+	fs.StringVar(&c.Filter.ReconciliationSource, "reconciliation-source", "", "reconciliation_source of the reconcile events to take (e.g. wdqs_sideoutputs_reconcile@eqiad)")
+	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the munger: wikidata or commons")
+	fs.StringVar(&c.EntityDataURL, "entitydata-url", "https://www.wikidata.org/wiki/Special:EntityData/", "Special:EntityData prefix")
+	fs.StringVar(&c.UserAgent, "user-agent", updater.DefaultUserAgent, "User-Agent of the fetches")
+	fs.DurationVar(&c.HTTPTimeout, "http-timeout", updater.DefaultHTTPTimeout, "timeout of one EntityData request")
+	fs.IntVar(&c.FetchAttempts, "fetch-attempts", updater.DefaultFetchAttempts, "attempts per revision on transport errors, 5xx and 429")
+	fs.DurationVar(&c.FetchRetryDelay, "fetch-retry-delay", updater.DefaultFetchRetryDelay, "wait between attempts")
+	fs.DurationVar(&c.AcceptableLag, "acceptable-lag", updater.DefaultAcceptableLag, "a 404 is retried while the edit is younger than this")
+	fs.IntVar(&c.MaxConcurrentRequests, "max-concurrent-requests", updater.DefaultMaxConcurrentRequests, "EntityData requests in flight at most")
+	fs.DurationVar(&c.ReorderWindow, "reorder-window", updater.DefaultReorderWindow, "how long events are held for re-ordering")
+	fs.DurationVar(&c.MaxLateness, "max-lateness", updater.DefaultMaxLateness, "how far the watermark trails the newest event time")
+	fs.DurationVar(&c.IdleTimeout, "idleness", updater.DefaultIdleTimeout, "an input idle this long stops holding the watermark back")
+	fs.IntVar(&c.MaxBuffered, "max-buffered", streamkit.DefaultReorderMaxBuffered, "events held for re-ordering per task at most")
+	fs.StringVar(&c.OutputTopic, "output-topic", "", "topic of the rdf_change events (required)")
+	var partition int
+	fs.IntVar(&partition, "output-partition", 0, "partition of the rdf_change events; -1: task p writes partition p (needed with several tasks)")
+	fs.StringVar(&c.OutputStream, "output-stream", updater.DefaultOutputStream, "meta.stream of the rdf_change events")
+	fs.IntVar(&c.SoftMaxChars, "chunk-soft-max", rdfdiff.DefaultSoftMaxChars, "soft limit of a chunk's Turtle, in characters")
+	fs.StringVar(&subgraphDefs, "subgraph-definitions", "", "subgraph definitions YAML file: split the output by subgraph (empty: one output)")
+	fs.StringVar(&subgraphTopics, "subgraph-topics", "", "topics of the subgraphs' streams: stream=topic,... (the full graph's defaults to -output-topic)")
+	fs.StringVar(&c.LapsedActionTopic, "lapsed-topic", updater.StreamLapsedAction, "late events side output topic (empty: off)")
+	fs.StringVar(&c.StateInconsistencyTopic, "inconsistency-topic", updater.StreamStateInconsistency, "state inconsistency side output topic (empty: off)")
+	fs.StringVar(&c.FetchFailureTopic, "fetch-failure-topic", updater.StreamFetchFailure, "fetch failure side output topic (empty: off)")
+	fs.StringVar(&c.SideOutputsDomain, "side-outputs-domain", "", "meta.domain of side-output events (default: -hostname)")
+	fs.StringVar(&c.EmitterID, "emitter-id", "", "emitter_id of side-output events")
+	fs.StringVar(&c.DeadLetterTopic, "dlq-topic", "", "dead-letter topic of undecodable records (without it such a record stops the job)")
+	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "filesystem checkpoint store directory")
+	fs.StringVar(&o.swiftAuthURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
+	fs.StringVar(&o.swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
+	fs.StringVar(&o.swiftContainer, "swift-container", "wdqs-updater", "Swift container")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", streamkit.DefaultCheckpointInterval, "checkpoint interval (and output latency)")
+	fs.StringVar(&c.RestoreFromSavepoint, "from-savepoint", "", "start once from this savepoint")
+	fs.StringVar(&o.stopSavepoint, "stop-savepoint", "", "on SIGINT/SIGTERM, stop with a savepoint of this name")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "how long a stop may take")
+	fs.StringVar(&o.repartitionTo, "repartition-to", "", "run the repartition job into this topic instead of the updater")
+	fs.StringVar(&o.sidecarAddr, "sidecar-addr", "", "address of the sidecar, e.g. "+sidecar.DefaultAddr+" (empty: no sidecar)")
+	fs.StringVar(&o.sidecarTokenFile, "sidecar-token-file", "", "file holding the sidecar's bearer token (default $STREAMKIT_SIDECAR_TOKEN)")
+	fs.Int64Var(&o.maxReadyLag, "max-ready-lag", sidecar.DefaultMaxReadyLag, "/readyz fails above this lag, in records")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: wdqs-updater -brokers B -topics T -output-topic O (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	o.sidecarToken = os.Getenv("STREAMKIT_SIDECAR_TOKEN")
+	if o.sidecarTokenFile != "" {
+		b, err := os.ReadFile(o.sidecarTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("-sidecar-token-file: %w", err)
+		}
+		o.sidecarToken = strings.TrimSpace(string(b))
+	}
+	c.Brokers, c.OutputBrokers, c.Topics = list(brokers), list(outBrokers), list(topics)
+	c.Filter.ContentModels = list(models)
+	c.OutputPartition = int32(partition)
+	var err error
+	if c.Filter.EntityNamespaces, err = intList(entityNS); err != nil {
+		return nil, fmt.Errorf("-entity-namespaces: %w", err)
+	}
+	if c.Filter.MediaInfoNamespaces, err = intList(mediaInfoNS); err != nil {
+		return nil, fmt.Errorf("-mediainfo-namespaces: %w", err)
+	}
+	if subgraphDefs != "" {
+		if c.Subgraphs, err = updater.LoadSubgraphDefinitions(subgraphDefs); err != nil {
+			return nil, fmt.Errorf("-subgraph-definitions: %w", err)
+		}
+	}
+	for _, kv := range list(subgraphTopics) {
+		stream, topic, ok := strings.Cut(kv, "=")
+		if stream, topic = strings.TrimSpace(stream), strings.TrimSpace(topic); !ok || stream == "" || topic == "" {
+			return nil, fmt.Errorf("-subgraph-topics: %q is not stream=topic", kv)
+		}
+		if c.SubgraphTopics == nil {
+			c.SubgraphTopics = map[string]string{}
+		}
+		if _, dup := c.SubgraphTopics[stream]; dup {
+			return nil, fmt.Errorf("-subgraph-topics: stream %q given twice", stream)
+		}
+		c.SubgraphTopics[stream] = topic
+	}
+	switch scheme {
+	case "wikidata":
+		s := rdfdiff.WikidataScheme()
+		c.Scheme = &s
+	case "commons":
+		s := rdfdiff.CommonsScheme()
+		c.Scheme = &s
+	default:
+		return nil, fmt.Errorf("-uris-scheme: %q is not wikidata or commons", scheme)
+	}
+	switch start {
+	case "earliest":
+	case "latest":
+		p := source.StartLatest()
+		c.Start = &p
+	default:
+		t, err := time.Parse(time.RFC3339, start)
+		if err != nil {
+			return nil, fmt.Errorf("-start: %q is not earliest, latest or an RFC 3339 time", start)
+		}
+		p := source.StartAtTimestamp(t.UnixMilli())
+		c.Start = &p
+	}
+	switch {
+	case o.checkpointDir != "" && o.swiftAuthURL != "":
+		return nil, errors.New("-checkpoint-dir and -swift-auth-url are exclusive")
+	case o.checkpointDir != "":
+		c.CheckpointStore = checkpoint.NewFileStore(o.checkpointDir)
+	case o.swiftAuthURL != "":
+		key := os.Getenv("STREAMKIT_SWIFT_KEY")
+		if o.swiftUser == "" || key == "" {
+			return nil, errors.New("Swift needs -swift-user and $STREAMKIT_SWIFT_KEY")
+		}
+		conn := &swift.Connection{UserName: o.swiftUser, ApiKey: key, AuthUrl: o.swiftAuthURL, AuthVersion: 1, Timeout: time.Minute}
+		c.CheckpointStore = checkpoint.NewSwiftStore(conn, o.swiftContainer)
+	case o.repartitionTo == "":
+		return nil, errors.New("a checkpoint store is required: -checkpoint-dir or -swift-auth-url")
+	}
+	return o, nil
+}
+
+// run is the command with its environment passed in; it returns the exit
+// status.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "wdqs-updater:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	o.cfg.Logger = log
+	var obs *sidecar.Observer
+	if o.sidecarAddr != "" {
+		if obs, err = sidecar.NewObserver(); err != nil {
+			fmt.Fprintln(stderr, "wdqs-updater:", err)
+			return 2
+		}
+		o.cfg.JobOptions = append(o.cfg.JobOptions, obs.JobOptions()...)
+	}
+	var job *streamkit.Job
+	if o.repartitionTo != "" {
+		if o.cfg.CheckpointStore == nil {
+			// The repartition job is stateless; the config check wants a
+			// store anyway.
+			o.cfg.CheckpointStore = checkpoint.NewMemoryStore()
+		}
+		job, err = updater.NewRepartitionJob(o.cfg, o.repartitionTo)
+	} else {
+		job, err = updater.NewJob(o.cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "wdqs-updater:", err)
+		if errors.Is(err, updater.ErrInvalidConfig) || errors.Is(err, streamkit.ErrInvalidJob) {
+			return 2
+		}
+		return 1
+	}
+	// The sidecar runs until the job has ended and its last answers (the
+	// reply to POST /stop) are out; scDone stays nil without a sidecar.
+	scCtx, scCancel := context.WithCancel(context.Background())
+	defer scCancel()
+	var scDone chan error
+	if o.sidecarAddr != "" {
+		opts := []sidecar.Option{sidecar.WithAddr(o.sidecarAddr), sidecar.WithToken(o.sidecarToken),
+			sidecar.WithObserver(obs), sidecar.WithLogger(log), sidecar.WithMaxReadyLag(o.maxReadyLag)}
+		if o.cfg.CheckpointStore != nil {
+			sps, err := sidecar.NewStoreSavepoints(o.cfg.CheckpointStore, job.Name())
+			if err != nil {
+				fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
+				return 2
+			}
+			opts = append(opts, sidecar.WithSavepoints(sps))
+		}
+		sc, err := sidecar.New(job, opts...)
+		if err != nil {
+			fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
+			return 2
+		}
+		scDone = make(chan error, 1)
+		go func() { scDone <- sc.Run(scCtx) }()
+		defer func() {
+			scCancel()
+			if scDone != nil {
+				if err := <-scDone; err != nil {
+					log.Error("wdqs-updater: sidecar", "error", err)
+				}
+			}
+		}()
+	}
+
+	// The job runs on its own context: a signal drains it through Stop
+	// (or StopWithSavepoint) instead of cancelling it, so the last
+	// checkpoint is committed.
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- job.Run(runCtx) }()
+	select {
+	case err = <-done:
+	case err = <-scDone:
+		// The sidecar could not listen: stop the job rather than run blind.
+		scDone = nil
+		log.Error("wdqs-updater: sidecar failed; stopping", "error", err)
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
+		_ = job.Stop(stopCtx)
+		stopCancel()
+		cancel()
+		<-done
+		fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
+		return 1
+	case <-ctx.Done():
+		log.Info("wdqs-updater: stopping", "savepoint", o.stopSavepoint)
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
+		var serr error
+		if o.stopSavepoint != "" {
+			var res *streamkit.SavepointResult
+			res, serr = job.StopWithSavepoint(stopCtx, o.stopSavepoint)
+			if serr == nil {
+				log.Info("wdqs-updater: savepoint taken", "name", res.Name, "tasks", res.Tasks)
+			}
+		} else {
+			serr = job.Stop(stopCtx)
+		}
+		stopCancel()
+		if errors.Is(serr, streamkit.ErrNotRunning) {
+			serr = nil // already stopped over the sidecar (POST /stop)
+		}
+		if serr != nil {
+			log.Error("wdqs-updater: stop failed", "error", serr)
+			cancel()
+		}
+		err = <-done
+		if err == nil {
+			err = serr
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "wdqs-updater:", err)
+		return 1
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,265 @@
+// Command consumerjob is the per-replica WDQS consumer that the Oxigraph
+// kill test of package streamkit (consumer_kill_test.go) runs as a child
+// process and SIGKILLs at random moments. It is assembled only from the
+// module's public API, as a user's consumer would be:
+//
+//	mutation topic (rdf_change events) → consumer.RDFConsumer (decode, reassemble
+//	chunks, incomplete events in checkpointed state) → sparql.SPARQL (accumulate,
+//	apply with the commit point in the same update request) → a SPARQL store
+//
+// with FileStore checkpoints in the directory given by -state. The data goes
+// to the named graph -data-graph and the commit points to -commit-graph, so
+// that a shared store keeps tests apart.
+//
+// -pause widens the windows in which a kill lands: with it, the job sleeps a
+// random time up to the given duration, at random, while processing a record,
+// while writing checkpoint objects, and just before and just after the
+// store commit.
+//
+// SIGTERM or SIGINT stop the job cleanly (Job.Stop: a last checkpoint and
+// commit) and the process exits 0; any failure of the job exits 1.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
+)
+
+type config struct {
+	brokers, topic, job, group, state string
+	endpoint, dataGraph, commitGraph  string
+	interval, pause, sessionTimeout   time.Duration
+	heartbeat, rebalance, stopTimeout time.Duration
+	maxFailures                       int
+	seed                              uint64
+	verbose                           bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.brokers, "brokers", "", "Kafka bootstrap addresses, comma-separated (required)")
+	flag.StringVar(&c.topic, "topic", "mutation", "the rdf_change mutation topic")
+	flag.StringVar(&c.job, "job", "consumerjob", "job name (checkpoint namespace, commit-point job)")
+	flag.StringVar(&c.group, "group", "", "consumer group (default: the job name)")
+	flag.StringVar(&c.state, "state", "", "checkpoint directory (required)")
+	flag.StringVar(&c.endpoint, "sparql", "", "SPARQL 1.1 endpoint of the store, e.g. http://127.0.0.1:7878/sparql (required)")
+	flag.StringVar(&c.dataGraph, "data-graph", "", "named graph of the data (empty: the default graph)")
+	flag.StringVar(&c.commitGraph, "commit-graph", "", "named graph of the commit points (empty: the data graph)")
+	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "checkpoint interval")
+	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, snapshot and commit (0: none)")
+	flag.DurationVar(&c.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout")
+	flag.DurationVar(&c.heartbeat, "heartbeat", 3*time.Second, "consumer group heartbeat interval")
+	flag.DurationVar(&c.rebalance, "rebalance-timeout", time.Minute, "consumer group rebalance timeout")
+	flag.DurationVar(&c.stopTimeout, "stop-timeout", time.Minute, "how long a clean stop may take")
+	flag.IntVar(&c.maxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures, "consecutive checkpoint failures tolerated")
+	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
+	flag.BoolVar(&c.verbose, "v", false, "log at info level (default: warnings)")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "consumerjob:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	if c.brokers == "" || c.state == "" || c.endpoint == "" {
+		return errors.New("-brokers, -state and -sparql are required")
+	}
+	level := slog.LevelWarn
+	if c.verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if c.seed == 0 {
+		c.seed = rand.Uint64()
+	}
+	p := &pauser{max: c.pause, rnd: rand.New(rand.NewPCG(c.seed, uint64(os.Getpid())))}
+	brokers := strings.Split(c.brokers, ",")
+
+	kcfg := sarama.NewConfig()
+	kcfg.Version = sarama.V3_6_0_0
+	kcfg.ClientID = "consumerjob"
+	kcfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	kcfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	kcfg.Consumer.MaxWaitTime = 25 * time.Millisecond
+	kcfg.Consumer.Group.Session.Timeout = c.sessionTimeout
+	kcfg.Consumer.Group.Heartbeat.Interval = c.heartbeat
+	kcfg.Consumer.Group.Rebalance.Timeout = c.rebalance
+	kcfg.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+	kcfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+
+	client, err := sparql.NewClient(c.endpoint, sparql.WithRequestTimeout(30*time.Second),
+		sparql.WithRetryPolicy(sparql.RetryPolicy{MaxAttempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}))
+	if err != nil {
+		return err
+	}
+	var bopts []sparql.UpdateOption
+	if c.dataGraph != "" {
+		bopts = append(bopts, sparql.WithDataGraph(c.dataGraph))
+	}
+	if c.commitGraph != "" {
+		bopts = append(bopts, sparql.WithCommitGraph(c.commitGraph))
+	}
+	builder, err := sparql.NewUpdateBuilder(rdfdiff.WikidataScheme(), bopts...)
+	if err != nil {
+		return err
+	}
+
+	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p}
+	in := streamkit.Input{Brokers: brokers, Topics: []string{c.topic}, Group: c.group,
+		Options: []source.Option{source.WithBaseConfig(kcfg)}}
+	newOutput := func(_ context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
+		s, err := sparql.NewSPARQL(client, builder, sparql.WithSPARQLLogger(info.Logger))
+		if err != nil {
+			return nil, err
+		}
+		return &pausingOutput{SPARQL: s, p: p}, nil
+	}
+	var consumers sync.Map // task → *consumer.RDFConsumer, for the checkpoint log
+	newProcessor := func(info streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
+		rc, err := consumer.NewRDFConsumer(out, consumer.WithConsumerLogger(info.Logger))
+		if err != nil {
+			return nil, err
+		}
+		consumers.Store(info.Task, rc)
+		return &pausingProcessor{RDFConsumer: rc, p: p}, nil
+	}
+	job, err := streamkit.NewJob(c.job, in, newOutput, newProcessor,
+		streamkit.WithCheckpointStore(store),
+		streamkit.WithCheckpointInterval(c.interval),
+		streamkit.WithMaxCheckpointFailures(c.maxFailures),
+		streamkit.WithOnCheckpoint(func(ev streamkit.CheckpointEvent) {
+			// For the kill test: which runs got as far as a commit.
+			if ev.Err != nil {
+				return
+			}
+			pending := 0
+			if rc, ok := consumers.Load(ev.Task); ok {
+				pending = rc.(*consumer.RDFConsumer).Pending()
+			}
+			fmt.Fprintf(os.Stderr, "consumerjob: committed checkpoint %d of task %d (%d records, %d pending chunks)\n",
+				ev.CheckpointID, ev.Task, ev.Records, pending)
+		}),
+		streamkit.WithLogger(log))
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- job.Run(context.Background()) }()
+	fmt.Fprintf(os.Stderr, "consumerjob: pid %d running job %q (pause seed %d)\n", os.Getpid(), c.job, c.seed)
+	select {
+	case err := <-done:
+		return fmt.Errorf("job ended without a stop: %w", err)
+	case sig := <-sigs:
+		fmt.Fprintf(os.Stderr, "consumerjob: %v: stopping\n", sig)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
+	defer cancel()
+	if err := job.Stop(ctx); err != nil && !errors.Is(err, streamkit.ErrNotRunning) {
+		return fmt.Errorf("stop: %w", err)
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("run after stop: %w", err)
+	}
+	s := job.Stats()
+	fmt.Fprintf(os.Stderr, "consumerjob: stopped cleanly: processed=%d checkpoints=%d checkpoint_failures=%d restarts=%d\n",
+		s.Processed, s.Checkpoints, s.CheckpointFailures, s.Restarts)
+	return nil
+}
+
+// pausingProcessor pauses now and then while processing a record.
+type pausingProcessor struct {
+	*consumer.RDFConsumer
+	p *pauser
+}
+
+func (pp *pausingProcessor) Process(ctx context.Context, rec *source.Record) error {
+	pp.p.maybe(ctx, 200)
+	return pp.RDFConsumer.Process(ctx, rec)
+}
+
+// pausingOutput pauses around the store commit of a SPARQL sink.
+type pausingOutput struct {
+	*sparql.SPARQL
+	p *pauser
+}
+
+func (o *pausingOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
+	o.p.maybe(ctx, 4)
+	err := o.SPARQL.Commit(ctx, cp)
+	o.p.maybe(ctx, 4)
+	return err
+}
+
+// pausingStore pauses before committing a checkpoint object.
+type pausingStore struct {
+	checkpoint.Store
+	p *pauser
+}
+
+func (s *pausingStore) Create(ctx context.Context, name string) (checkpoint.ObjectWriter, error) {
+	w, err := s.Store.Create(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &pausingWriter{ObjectWriter: w, ctx: ctx, p: s.p}, nil
+}
+
+type pausingWriter struct {
+	checkpoint.ObjectWriter
+	ctx context.Context
+	p   *pauser
+}
+
+func (w *pausingWriter) Close() error {
+	w.p.maybe(w.ctx, 4)
+	return w.ObjectWriter.Close()
+}
+
+// pauser sleeps a random time up to max with probability 1/oneIn.
+type pauser struct {
+	max time.Duration
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+func (p *pauser) maybe(ctx context.Context, oneIn int) {
+	if p.max <= 0 {
+		return
+	}
+	p.mu.Lock()
+	hit := p.rnd.IntN(oneIn) == 0
+	d := time.Duration(p.rnd.Int64N(int64(p.max) + 1))
+	p.mu.Unlock()
+	if !hit {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
