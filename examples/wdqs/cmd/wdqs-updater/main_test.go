@@ -44,7 +44,7 @@ func TestUsage(t *testing.T) {
 		"-checkpoint-dir d -subgraph-topics a=b,c":                                    `-subgraph-topics: "c" is not stream=topic`,
 		"-checkpoint-dir d -subgraph-topics a=b,a=c":                                  `stream "a" given twice`,
 		"-checkpoint-dir d -brokers b -topics t -output-topic o -subgraph-topics a=b": "subgraph topics without subgraph definitions",
-		"-checkpoint-dir d -brokers b -topics t -output-topic o -subgraph-definitions updater/testdata/subgraphs/wdqs-subgraph-definitions-v2.yaml -subgraph-topics rdf-streaming-updater.mutation-main=m": `no topic for stream "rdf-streaming-updater.mutation-scholarly" of subgraph "scholarly_articles"`,
+		"-checkpoint-dir d -brokers b -topics t -output-topic o -subgraph-definitions ../../updater/testdata/subgraphs/wdqs-subgraph-definitions-v2.yaml -subgraph-topics rdf-streaming-updater.mutation-main=m": `no topic for stream "rdf-streaming-updater.mutation-scholarly" of subgraph "scholarly_articles"`,
 	} {
 		out.Reset()
 		assert.Equal(t, 2, run(ctx, strings.Fields(args), &out), args)
@@ -73,7 +73,7 @@ func TestRunStopsWithSavepointSwift(t *testing.T) {
 func runStopsWithSavepoint(t *testing.T, storeArgs []string, store checkpoint.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	q42, err := os.ReadFile("updater/testdata/entities/Q42.ttl")
+	q42, err := os.ReadFile("../../updater/testdata/entities/Q42.ttl")
 	require.NoError(t, err)
 	srv := httptest.NewServer(updater.EntityDataHandler(func(id string, rev int64) ([]byte, bool) {
 		return q42, id == "Q42" && rev == 1997465481
