@@ -18,7 +18,7 @@ import (
 // "<entity>=<count>" for each; a value that is not a revision number is
 // dead-lettered as a decode failure.
 type editCounter struct {
-	out    *streamkit.KafkaOutput
+	out    streamkit.RecordSender
 	counts *checkpoint.Table[string, int64]
 }
 
@@ -71,7 +71,7 @@ func ExampleNewJob() {
 		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
 	job, err := streamkit.NewJob("edit-counts", in,
 		streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}),
-		func(_ streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(_ streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 			return &editCounter{out: out, counts: checkpoint.NewTable[string, int64]("edit-counts", 1)}, nil
 		},
 		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),

@@ -83,6 +83,19 @@ type Output interface {
 	Close() error
 }
 
+// RecordScoped is implemented by an Output that can hold back what a
+// Processor writes for one record: the runner calls BeginRecord before
+// Process and EndRecord after it, with keep false when the record failed
+// (it is then dead-lettered). So a record that fails half-way — an error
+// after some output, or a panic — leaves no output behind, as its state
+// changes are rolled back (see checkpoint.Rollbacker). An error from
+// EndRecord fails the run: the task restarts from its commit point.
+// KafkaOutput implements it.
+type RecordScoped interface {
+	BeginRecord()
+	EndRecord(ctx context.Context, keep bool) error
+}
+
 // CommitRequester is implemented by an Output that buffers a checkpoint's
 // output in memory (a SPARQL batch): when WantsCommit reports true the
 // runner checkpoints before the interval is up, which bounds that buffer.
@@ -97,13 +110,17 @@ type Processor interface {
 	// them from the task's committed checkpoint before the first record
 	// and snapshots them at every checkpoint; the set must not change.
 	Tables() []checkpoint.StateTable
-	// Process handles one record: it updates state and writes output to
-	// the task's Output (which it received when it was created). A
-	// returned error dead-letters the record (see Stage for naming the
-	// failing stage) and the partition moves on; so Process must leave
-	// state unchanged when it fails, validating before it mutates. An
-	// error that is not the record's fault is wrapped with Transient: the
-	// job then rewinds and retries instead.
+	// Process handles one record: it updates state and writes output
+	// through the handle it received when it was created. A returned error
+	// (or a panic) dead-letters the record (see Stage for naming the
+	// failing stage) and the partition moves on. What the record changed
+	// before it failed is taken back: tables that implement
+	// checkpoint.Rollbacker (Table, EntityTable) are rolled back, and an
+	// Output that implements RecordScoped (KafkaOutput) drops the record's
+	// output; any other table or output must be left unchanged by a failing
+	// record, so validate before mutating. An error that is not the
+	// record's fault is wrapped with Transient: the job then rewinds and
+	// retries instead.
 	Process(ctx context.Context, rec *source.Record) error
 }
 
@@ -385,20 +402,28 @@ type Job struct {
 	paused  bool
 }
 
+// Outputs creates the output of each task a job takes over. It returns
+// the Output the runner drives (claim, commit point, one transaction per
+// checkpoint) and the handle H through which the task's Processor writes.
+// Keeping the two apart means processor code can send output but never
+// begin, flush, commit or abort the runner's transactions. KafkaOutputs
+// returns one for Kafka; the sink packages have their own.
+type Outputs[H any] func(ctx context.Context, info TaskInfo) (Output, H, error)
+
 // NewJob returns a job named name (letters, digits, '.', '_', '-'; the
 // namespace of its checkpoints, transactional IDs and commit points) that
-// reads in. For every task it takes over, it calls newOutput and then
-// newProcessor with that output, so the processor writes to the task's
-// own output (a KafkaOutput, a SPARQL, …). NewJob does no I/O.
-func NewJob[O Output](name string, in Input, newOutput func(ctx context.Context, info TaskInfo) (O, error),
-	newProcessor func(info TaskInfo, out O) (Processor, error), opts ...Option) (*Job, error) {
+// reads in. For every task it takes over, it calls outputs and then
+// newProcessor with the output's handle, so the processor writes to the
+// task's own output. NewJob does no I/O.
+func NewJob[H any](name string, in Input, outputs Outputs[H],
+	newProcessor func(info TaskInfo, out H) (Processor, error), opts ...Option) (*Job, error) {
 	if !jobNameRE.MatchString(name) {
 		return nil, fmt.Errorf("%w: name %q (want 1-100 of [A-Za-z0-9._-])", ErrInvalidJob, name)
 	}
 	if len(in.Brokers) == 0 || len(in.Topics) == 0 {
 		return nil, fmt.Errorf("%w: input needs brokers and topics", ErrInvalidJob)
 	}
-	if newOutput == nil || newProcessor == nil {
+	if outputs == nil || newProcessor == nil {
 		return nil, fmt.Errorf("%w: nil output or processor constructor", ErrInvalidJob)
 	}
 	o := jobOptions{
@@ -432,11 +457,14 @@ func NewJob[O Output](name string, in Input, newOutput func(ctx context.Context,
 	}
 	j := &Job{name: name, in: in, group: group, o: o, reqs: make(chan request)}
 	j.newTask = func(ctx context.Context, info TaskInfo) (Output, Processor, error) {
-		out, err := newOutput(ctx, info)
+		out, handle, err := outputs(ctx, info)
 		if err != nil {
 			return nil, nil, err
 		}
-		p, err := newProcessor(info, out)
+		if out == nil {
+			return nil, nil, fmt.Errorf("%w: outputs returned a nil Output for task %d", ErrInvalidJob, info.Task)
+		}
+		p, err := newProcessor(info, handle)
 		if err != nil {
 			_ = out.Close()
 			return nil, nil, err

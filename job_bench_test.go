@@ -612,7 +612,7 @@ func (h *benchCopyHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim 
 // benchPassThrough is a stateless processor that copies each record to the
 // output topic in the task's transaction.
 type benchPassThrough struct {
-	out   *streamkit.KafkaOutput
+	out   streamkit.RecordSender
 	topic string
 	first *atomic.Int64 // unix nanoseconds of the first record, shared by the tasks
 	// hold, if set, is called before each record: a paused processor.
@@ -654,7 +654,7 @@ func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n i
 	meter := startBenchMeter()
 	start := time.Now()
 	job, err := streamkit.NewJob(name, input, streamkit.KafkaOutputs(outCfg),
-		func(info streamkit.TaskInfo, o *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, o streamkit.RecordSender) (streamkit.Processor, error) {
 			return &benchPassThrough{out: o, topic: out, first: &first}, nil
 		},
 		streamkit.WithCheckpointInterval(time.Second),
@@ -857,7 +857,7 @@ func TestBacklogMemoryBounded(t *testing.T) {
 			streamkit.WithTransactionTimeout(10 * time.Minute)}}
 	base := benchLiveHeap()
 	job, err := streamkit.NewJob("bl-job", input, streamkit.KafkaOutputs(outCfg),
-		func(info streamkit.TaskInfo, o *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, o streamkit.RecordSender) (streamkit.Processor, error) {
 			return &benchPassThrough{out: o, topic: "bl-out", first: &first, hold: hold}, nil
 		},
 		streamkit.WithCheckpointInterval(time.Second),

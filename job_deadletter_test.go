@@ -81,12 +81,12 @@ func cleanEntityID(title string) string {
 // namespaces and revisions older than the last one seen for the entity
 // (state), and emits "<entity>@<rev>" keyed by entity ID.
 type revisionProcessor struct {
-	out     *streamkit.KafkaOutput
+	out     streamkit.RecordSender
 	topic   string
 	lastRev *checkpoint.Table[string, int64]
 }
 
-func newRevisionProcessor(_ streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+func newRevisionProcessor(_ streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 	return &revisionProcessor{out: out, topic: "out", lastRev: checkpoint.NewTable[string, int64]("last-rev", 1)}, nil
 }
 

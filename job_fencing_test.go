@@ -60,7 +60,7 @@ func newStallingJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store,
 	}}
 	outCfg := streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}
 	job, err := streamkit.NewJob("fenced", in, streamkit.KafkaOutputs(outCfg),
-		func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 			return &stallingCounter{stall: stall, stateless: store == nil, counter: counter{out: out, topic: "out",
 				counts: checkpoint.NewTable[string, int64]("counts", 1)}}, nil
 		},

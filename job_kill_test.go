@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +31,7 @@ import (
 )
 
 // The kill tests prove the exactly-once protocol end to end: the per-key
-// counting job of internal/killjob runs as a child process that a
+// counting job of internal/testjob runs as a child process that a
 // jobtest.KillLoop SIGKILLs at random moments while input keeps arriving;
 // afterwards the read_committed output must hold, for every key k, exactly
 // "k=1" … "k=n" in order (n = input records of k) and the last committed
@@ -52,7 +51,7 @@ import (
 // STREAMKIT_KILL_LOGS=<dir> keeps every child's full log there.
 
 const (
-	killJobName      = "killjob"
+	killJobName      = "testjob"
 	killPartitions   = 4
 	killKeys         = 24
 	killDefaultKills = 20
@@ -61,7 +60,7 @@ const (
 // TestJobKill runs the kill tests as subtests, so that the child program
 // is built once.
 func TestJobKill(t *testing.T) {
-	bin := buildKillJob(t)
+	bin := buildTestJob(t)
 	t.Run("SingleInstance", func(t *testing.T) { testKillSingleInstance(t, bin) })
 	t.Run("TwoInstances", func(t *testing.T) { testKillTwoInstances(t, bin) })
 	t.Run("MidCommit", func(t *testing.T) { testKillMidCommit(t, bin) })
@@ -239,18 +238,11 @@ func newKillEnv(t *testing.T, kills int, bin string) *killEnv {
 	return env
 }
 
-// buildKillJob builds internal/killjob (without -race: only the test
-// process needs it) into the test's temporary directory.
-func buildKillJob(t *testing.T) string {
+// buildTestJob builds internal/testjob into the test's temporary directory.
+func buildTestJob(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "killjob")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./internal/killjob")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./internal/killjob: %s", out)
+	bin := filepath.Join(t.TempDir(), "testjob")
+	require.NoError(t, jobtest.Build(context.Background(), "./internal/testjob", bin))
 	return bin
 }
 
@@ -263,7 +255,7 @@ func killFreePort(t *testing.T) int {
 	return port
 }
 
-var killPhaseRE = regexp.MustCompile(`killjob: phase=(\w+)`)
+var killPhaseRE = regexp.MustCompile(`testjob: phase=(\w+)`)
 
 // recordKill notes the phase a killed child was last in: the last phase
 // line it printed ("startup" if none: killed before it was given a task).
@@ -435,7 +427,7 @@ func (e *killEnv) finish(children ...*jobtest.Child) {
 		err := c.Stop(sctx)
 		cancel()
 		require.NoError(t, err, "clean stop of %s", c.Name())
-		require.Contains(t, c.Output(), "killjob: stopped cleanly")
+		require.Contains(t, c.Output(), "testjob: stopped cleanly")
 	}
 }
 
@@ -494,7 +486,7 @@ func (e *killEnv) verify() killResult {
 		job, id, err := streamkit.ParseOffsetMetadata(co.Metadata)
 		require.NoError(t, err)
 		require.Equal(t, killJobName, job)
-		ck, err := checkpoint.NewCheckpointer(store, fmt.Sprintf("%s.task-%d", killJobName, p))
+		ck, err := checkpoint.NewCheckpointer(store, streamkit.TaskNamespace(killJobName, p))
 		require.NoError(t, err)
 		tbl := checkpoint.NewTable[string, int64]("counts", 1)
 		m, err := ck.Restore(ctx, id, []checkpoint.PartitionState{{Partition: p, Tables: []checkpoint.StateTable{tbl}}})

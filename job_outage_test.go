@@ -3,8 +3,6 @@ package streamkit_test
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,7 +45,7 @@ func TestJobLongOutageLosesNothing(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	bin := buildOutageJob(t)
+	bin := buildTestJob(t)
 	cl := kafkatest.NewCluster(t, kafkatest.TransactionMaxTimeout(maxTxn))
 	require.NoError(t, cl.CreateTopic(ctx, "in", 2))
 	require.NoError(t, cl.CreateTopic(ctx, "out", 2))
@@ -68,7 +66,7 @@ func TestJobLongOutageLosesNothing(t *testing.T) {
 	}
 	start := func(run int, extra ...string) *jobtest.Child {
 		args := append([]string{"-brokers", strings.Join(cl.Addrs(), ","), "-topics", "in", "-out", "out",
-			"-job", job, "-state", state, "-interval", "300ms", "-txn-timeout", txnTimeout.String()}, extra...)
+			"-job", job, "-state", state, "-interval", "300ms", "-txn-timeout", txnTimeout.String(), "-session-timeout", "6s", "-heartbeat", "2s"}, extra...)
 		c, err := jobtest.Start(exec.Command(bin, args...), jobtest.Options{Name: "outagejob", Run: run})
 		require.NoError(t, err)
 		t.Cleanup(func() {
@@ -86,7 +84,7 @@ func TestJobLongOutageLosesNothing(t *testing.T) {
 	_, err := cl.WaitForRecords(ctx, "out", 60)
 	require.NoError(t, err, "first run: %s", first.Output())
 	produce(30, stallValue)
-	require.NoError(t, first.WaitOutput(ctx, "outagejob: stalled "))
+	require.NoError(t, first.WaitOutput(ctx, "testjob: stalled "))
 	stalled := stalledOutput(t, first.Output())
 
 	lso, hwm := offsets.read()
@@ -165,24 +163,10 @@ func TestJobLongOutageLosesNothing(t *testing.T) {
 	}
 }
 
-// buildOutageJob builds internal/outagejob (without -race: only the test
-// process needs it) into the test's temporary directory.
-func buildOutageJob(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "outagejob")
-	out, err := exec.Command(goBin, "build", "-o", bin, "./internal/outagejob").CombinedOutput()
-	require.NoError(t, err, "go build ./internal/outagejob: %s", out)
-	return bin
-}
-
 // stalledOutput returns the output value the child printed when it stalled.
 func stalledOutput(t *testing.T, output string) string {
 	t.Helper()
-	_, rest, ok := strings.Cut(output, "outagejob: stalled ")
+	_, rest, ok := strings.Cut(output, "testjob: stalled ")
 	require.True(t, ok, "no stall line in %s", output)
 	v, _, _ := strings.Cut(rest, "\n")
 	return strings.TrimSpace(v)

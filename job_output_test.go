@@ -91,8 +91,9 @@ func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
 	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{"in"},
 		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
 	job, err := streamkit.NewJob("store", in,
-		func(ctx context.Context, info streamkit.TaskInfo) (*memoryOutput, error) {
-			return &memoryOutput{store: store}, nil
+		func(ctx context.Context, info streamkit.TaskInfo) (streamkit.Output, *memoryOutput, error) {
+			o := &memoryOutput{store: store}
+			return o, o, nil
 		},
 		func(info streamkit.TaskInfo, out *memoryOutput) (streamkit.Processor, error) {
 			return processorFunc(func(ctx context.Context, rec *source.Record) error {

@@ -30,6 +30,10 @@ type task struct {
 	// dlqOut is the dead letters' own producer (WithDeadLetterKafka).
 	dlqOut *KafkaOutput
 	log    *slog.Logger
+	// rollbackers are the tables that take back a failed record's changes;
+	// scoped is the output when it holds back a failed record's output.
+	rollbackers []checkpoint.Rollbacker
+	scoped      RecordScoped
 
 	committed uint64 // checkpoint ID of the last commit point
 	records   int64  // records processed since the last commit
@@ -44,8 +48,11 @@ type task struct {
 	open            bool // an output checkpoint is open (Begin called)
 }
 
-// taskNamespace is the checkpoint job name of a task.
-func taskNamespace(job string, id int) string { return job + ".task-" + strconv.Itoa(id) }
+// TaskNamespace returns the name under which task number task of job
+// keeps its checkpoints and its Kafka transactional ID: "<job>.task-<n>".
+// Tools that read a job's checkpoints or savepoints (a bootstrap, a state
+// inspector) use it to find them.
+func TaskNamespace(job string, task int) string { return job + ".task-" + strconv.Itoa(task) }
 
 func savepointMarkerName(job, savepoint string, id int) string {
 	return job + ".restored/" + savepoint + "/task-" + strconv.Itoa(id)
@@ -106,9 +113,18 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 			return nil, fmt.Errorf("%w: processor has state tables but the job has no checkpoint store", ErrInvalidJob)
 		}
 		t.parts = []checkpoint.PartitionState{{Partition: id, Tables: tables}}
+		for _, tb := range tables {
+			if rb, ok := tb.(checkpoint.Rollbacker); ok {
+				t.rollbackers = append(t.rollbackers, rb)
+			} else {
+				log.Info("streamkit: state table cannot roll back; Process must leave it unchanged when a record fails",
+					"table", tb.Schema().Name)
+			}
+		}
 	}
+	t.scoped, _ = out.(RecordScoped)
 	if j.o.store != nil {
-		if t.ckpt, err = checkpoint.NewCheckpointer(j.o.store, taskNamespace(j.name, id), j.o.ckptOpts...); err != nil {
+		if t.ckpt, err = checkpoint.NewCheckpointer(j.o.store, TaskNamespace(j.name, id), j.o.ckptOpts...); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +139,7 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 			if t.dlqOut, err = NewKafkaOutput(*j.o.dlqKafka, dinfo); err != nil {
 				return nil, err
 			}
-			if err := t.dlqOut.Init(ctx); err != nil {
+			if err := t.dlqOut.producer.Init(ctx); err != nil {
 				return nil, fmt.Errorf("dead-letter producer: %w", err)
 			}
 			sender = t.dlqOut
@@ -196,7 +212,7 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 				// under the job (wiped, another container, a clone without
 				// its checkpoints). Fail now and say so.
 				return nil, fmt.Errorf("%w: commit point names checkpoint %d of %q: %w",
-					ErrCheckpointMissing, cp.CheckpointID, taskNamespace(j.name, t.id), err)
+					ErrCheckpointMissing, cp.CheckpointID, TaskNamespace(j.name, t.id), err)
 			} else {
 				return nil, fmt.Errorf("restore checkpoint %d named by the commit point: %w", cp.CheckpointID, err)
 			}
@@ -297,7 +313,21 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	if !ok {
 		return fmt.Errorf("streamkit: record of %s/%d has no task", rec.Topic, rec.Partition)
 	}
+	t.markTables()
+	if t.scoped != nil {
+		t.scoped.BeginRecord()
+	}
 	err := safeProcess(ctx, t.proc, rec)
+	if err != nil {
+		// Whatever the record changed before it failed goes, so that its
+		// dead letter stands for all of it.
+		t.rollbackTables()
+	}
+	if t.scoped != nil {
+		if serr := t.scoped.EndRecord(ctx, err == nil); serr != nil && err == nil {
+			return fmt.Errorf("streamkit: task %d: output of %s/%d@%d: %w", t.id, rec.Topic, rec.Partition, rec.Offset, serr)
+		}
+	}
 	t.records++
 	t.pending = true
 	if r.j.o.onCheckpoint != nil {
@@ -342,6 +372,20 @@ type panicError struct {
 }
 
 func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// markTables starts recording the task's state changes, for rollbackTables.
+func (t *task) markTables() {
+	for _, rb := range t.rollbackers {
+		rb.Mark()
+	}
+}
+
+// rollbackTables undoes the state changes since markTables.
+func (t *task) rollbackTables() {
+	for _, rb := range t.rollbackers {
+		rb.Rollback()
+	}
+}
 
 func safeProcess(ctx context.Context, p Processor, rec *source.Record) (err error) {
 	defer func() {

@@ -20,7 +20,7 @@ import (
 // counter is a stateful processor: it counts records per key and emits
 // "key=count" for each one; a value "bad" fails (dead letter).
 type counter struct {
-	out    *streamkit.KafkaOutput
+	out    streamkit.RecordSender
 	counts *checkpoint.Table[string, int64]
 	topic  string
 }
@@ -45,7 +45,7 @@ func newCounterJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store, 
 	opts = append([]streamkit.Option{streamkit.WithCheckpointStore(store),
 		streamkit.WithCheckpointInterval(200 * time.Millisecond)}, opts...)
 	job, err := streamkit.NewJob("counts", in, streamkit.KafkaOutputs(outCfg),
-		func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 			return &counter{out: out, counts: checkpoint.NewTable[string, int64]("counts", 1), topic: "out"}, nil
 		}, opts...)
 	require.NoError(t, err)

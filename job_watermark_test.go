@@ -19,7 +19,7 @@ import (
 // sorter holds records back in checkpointed state until the watermark
 // passes their event time, then emits them in event-time order.
 type sorter struct {
-	out     *streamkit.KafkaOutput
+	out     streamkit.RecordSender
 	pending *checkpoint.Table[int64, string]
 }
 
@@ -68,7 +68,7 @@ func TestJobWatermarkHandlerReorders(t *testing.T) {
 		source.WithWatermarks(5*time.Second, time.Minute),
 	}}
 	job, err := streamkit.NewJob("sorter", in, streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}),
-		func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 			return &sorter{out: out, pending: checkpoint.NewTable[int64, string]("pending", 1)}, nil
 		}, streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()), streamkit.WithCheckpointInterval(100*time.Millisecond))
 	require.NoError(t, err)

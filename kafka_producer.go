@@ -90,6 +90,17 @@ type KafkaRecord struct {
 	Timestamp time.Time
 }
 
+// validate checks what a producer needs of rec.
+func (rec *KafkaRecord) validate() error {
+	if rec.Topic == "" {
+		return fmt.Errorf("%w: empty topic", ErrInvalidRecord)
+	}
+	if rec.FixedPartition && rec.Partition < 0 {
+		return fmt.Errorf("%w: %s partition %d is negative", ErrInvalidRecord, rec.Topic, rec.Partition)
+	}
+	return nil
+}
+
 // RecordSender is what writes records into an open transaction: Kafka does,
 // and DeadLetter and Replay send through one. Tests may substitute their own.
 type RecordSender interface {
@@ -340,11 +351,8 @@ func (k *KafkaProducer) initLocked(op string) (sarama.AsyncProducer, error) {
 // taken the record (it blocks while the producer's buffer is full, which is
 // the job's backpressure); delivery errors surface in Flush and Commit.
 func (k *KafkaProducer) Send(ctx context.Context, rec KafkaRecord) error {
-	if rec.Topic == "" {
-		return fmt.Errorf("%w: empty topic", ErrInvalidRecord)
-	}
-	if rec.FixedPartition && rec.Partition < 0 {
-		return fmt.Errorf("%w: %s partition %d is negative", ErrInvalidRecord, rec.Topic, rec.Partition)
+	if err := rec.validate(); err != nil {
+		return err
 	}
 	k.mu.Lock()
 	if err := k.inTransactionLocked(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -30,7 +29,11 @@ import (
 // producer per instance, needs the consumer group generation in
 // TxnOffsetCommit, which sarama's transactional producer does not send.)
 type KafkaOutput struct {
-	*KafkaProducer
+	producer *KafkaProducer
+	// held are the records the processor sent for the record in hand
+	// (between BeginRecord and EndRecord), holding is true meanwhile.
+	held    []KafkaRecord
+	holding bool
 	brokers []string
 	cfg     *sarama.Config
 	group   string
@@ -59,11 +62,16 @@ type KafkaOutputConfig struct {
 	Options []KafkaOption
 }
 
-// KafkaOutputs returns the output constructor of NewJob for a job writing to
-// Kafka: each task gets a KafkaOutput with its own transactional ID.
-func KafkaOutputs(cfg KafkaOutputConfig) func(ctx context.Context, info TaskInfo) (*KafkaOutput, error) {
-	return func(ctx context.Context, info TaskInfo) (*KafkaOutput, error) {
-		return NewKafkaOutput(cfg, info)
+// KafkaOutputs returns the outputs of a job writing to Kafka: each task
+// gets a KafkaOutput with its own transactional ID, and its Processor gets
+// a RecordSender that writes into the task's open transaction.
+func KafkaOutputs(cfg KafkaOutputConfig) Outputs[RecordSender] {
+	return func(ctx context.Context, info TaskInfo) (Output, RecordSender, error) {
+		o, err := NewKafkaOutput(cfg, info)
+		if err != nil {
+			return nil, nil, err
+		}
+		return o, o.Sender(), nil
 	}
 }
 
@@ -81,7 +89,7 @@ func NewKafkaOutput(cfg KafkaOutputConfig, info TaskInfo) (*KafkaOutput, error) 
 		base = sarama.NewConfig()
 		base.Version = sarama.V2_5_0_0
 	}
-	txID := cfg.TransactionalIDPrefix + info.Job + ".task-" + strconv.Itoa(info.Task)
+	txID := cfg.TransactionalIDPrefix + TaskNamespace(info.Job, info.Task)
 	opts := append([]KafkaOption{WithSaramaConfig(base)}, cfg.Options...)
 	if info.Logger != nil {
 		opts = append([]KafkaOption{WithKafkaLogger(info.Logger)}, opts...)
@@ -93,14 +101,14 @@ func NewKafkaOutput(cfg KafkaOutputConfig, info TaskInfo) (*KafkaOutput, error) 
 	readCfg := *base
 	readCfg.Producer.Transaction.ID = ""
 	readCfg.Producer.Idempotent = false
-	return &KafkaOutput{KafkaProducer: k, brokers: append([]string(nil), cfg.Brokers...), cfg: &readCfg, group: info.Group}, nil
+	return &KafkaOutput{producer: k, brokers: append([]string(nil), cfg.Brokers...), cfg: &readCfg, group: info.Group}, nil
 }
 
 // Claim initialises the task's transactional producer (fencing older
 // owners and aborting their open transaction) and connects the offset
 // reader.
 func (o *KafkaOutput) Claim(ctx context.Context) error {
-	if err := o.Init(ctx); err != nil {
+	if err := o.producer.Init(ctx); err != nil {
 		return err
 	}
 	if o.client == nil {
@@ -126,7 +134,7 @@ func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions map[string
 // offsets. If the commit fails, the transaction is aborted before Commit
 // returns, even when the sink's own abort failed (see Abort).
 func (o *KafkaOutput) Commit(ctx context.Context, cp *CommitPoint) error {
-	err := o.KafkaProducer.Commit(ctx, cp, o.group)
+	err := o.producer.Commit(ctx, cp, o.group)
 	if err != nil {
 		o.reclaim(ctx, err)
 	}
@@ -137,7 +145,7 @@ func (o *KafkaOutput) Commit(ctx context.Context, cp *CommitPoint) error {
 // producer), the producer is initialised again with the task's
 // transactional ID, which makes the broker abort the transaction at once.
 func (o *KafkaOutput) Abort(ctx context.Context) error {
-	err := o.KafkaProducer.Abort(ctx)
+	err := o.producer.Abort(ctx)
 	if err != nil {
 		o.reclaim(ctx, err)
 	}
@@ -160,12 +168,68 @@ func (o *KafkaOutput) reclaim(ctx context.Context, cause error) {
 	}
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_ = o.Init(ictx) // best effort: the transaction timeout remains the backstop
+	_ = o.producer.Init(ictx) // best effort: the transaction timeout remains the backstop
+}
+
+// Begin opens the transaction of the next checkpoint.
+func (o *KafkaOutput) Begin(ctx context.Context) error { return o.producer.Begin(ctx) }
+
+// Send adds rec to the open transaction (the runner's dead letters use it).
+func (o *KafkaOutput) Send(ctx context.Context, rec KafkaRecord) error {
+	return o.producer.Send(ctx, rec)
+}
+
+// Flush waits until the broker has acknowledged every record sent so far;
+// the records stay in the open transaction.
+func (o *KafkaOutput) Flush(ctx context.Context) error { return o.producer.Flush(ctx) }
+
+// TransactionalID returns the task's transactional ID.
+func (o *KafkaOutput) TransactionalID() string { return o.producer.TransactionalID() }
+
+// Sender returns the handle a Processor writes through: it can send records
+// into the open transaction and nothing else. While the runner has a
+// record in hand, what the processor sends is held back until the record
+// succeeds (see RecordScoped).
+func (o *KafkaOutput) Sender() RecordSender { return kafkaSender{o} }
+
+// kafkaSender is the Processor's view of a KafkaOutput.
+type kafkaSender struct{ o *KafkaOutput }
+
+func (s kafkaSender) Send(ctx context.Context, rec KafkaRecord) error {
+	if s.o.holding {
+		if err := rec.validate(); err != nil {
+			return err
+		}
+		s.o.held = append(s.o.held, rec)
+		return nil
+	}
+	return s.o.producer.Send(ctx, rec)
+}
+
+// BeginRecord implements RecordScoped: the processor's records are held
+// until EndRecord.
+func (o *KafkaOutput) BeginRecord() { o.holding = true }
+
+// EndRecord implements RecordScoped: keep sends the held records into the
+// open transaction, otherwise they are dropped.
+func (o *KafkaOutput) EndRecord(ctx context.Context, keep bool) error {
+	o.holding = false
+	var err error
+	if keep {
+		for i := range o.held {
+			if err = o.producer.Send(ctx, o.held[i]); err != nil {
+				break
+			}
+		}
+	}
+	clear(o.held) // drop references to the records' bytes
+	o.held = o.held[:0]
+	return err
 }
 
 // Close aborts an open transaction and closes the producer and the reader.
 func (o *KafkaOutput) Close() error {
-	err := o.KafkaProducer.Close()
+	err := o.producer.Close()
 	if o.client != nil {
 		err = errors.Join(err, o.client.Close())
 		o.client = nil

@@ -170,6 +170,9 @@ type ReorderBuffer[K comparable, V any] struct {
 	// stale is set when the tables were restored or reset: the heap and
 	// the count are rebuilt before the next use.
 	stale bool
+	// keepWatermark is set with stale by a rollback: the tables went back
+	// to an earlier moment of this run, so the watermark still holds.
+	keepWatermark bool
 }
 
 // NewReorderBuffer returns an empty buffer named name (its tables are
@@ -191,7 +194,7 @@ func NewReorderBuffer[K comparable, V any](name string, delay time.Duration, opt
 		return nil, fmt.Errorf("streamkit: reorder buffer %q: table version %d must be at least 1", name, cfg.tableVersion)
 	}
 	b := &ReorderBuffer[K, V]{name: name, delay: delay, cfg: cfg, wm: minInt64}
-	b.pending = &reorderTable[K, []reorderEntry[V]]{Table: checkpoint.NewTable[K, []reorderEntry[V]](name+".pending", cfg.tableVersion), stale: &b.stale}
+	b.pending = &reorderTable[K, []reorderEntry[V]]{Table: checkpoint.NewTable[K, []reorderEntry[V]](name+".pending", cfg.tableVersion), stale: &b.stale, keepWatermark: &b.keepWatermark}
 	if !cfg.lateByWM {
 		b.marks = checkpoint.NewTable[K, reorderMark](name+".released", cfg.tableVersion)
 	}
@@ -407,25 +410,36 @@ func (b *ReorderBuffer[K, V]) rebuild() {
 	})
 	// The watermark is not state: the job hands the restored task a fresh
 	// one, and events past it are released at once.
-	b.wm = minInt64
+	if !b.keepWatermark {
+		b.wm = minInt64
+	}
+	b.keepWatermark = false
 }
 
 // reorderTable is the pending table: a checkpoint.Table that tells its
 // buffer when a restore or reset replaced its contents.
 type reorderTable[K comparable, V any] struct {
 	*checkpoint.Table[K, V]
-	stale *bool
+	stale         *bool
+	keepWatermark *bool
 }
 
 // DecodeFrom implements checkpoint.StateTable.
 func (t *reorderTable[K, V]) DecodeFrom(d *checkpoint.Decoder) int64 {
-	*t.stale = true
+	*t.stale, *t.keepWatermark = true, false
 	return t.Table.DecodeFrom(d)
+}
+
+// Rollback implements checkpoint.Rollbacker: the count and the timers are
+// rebuilt from the rolled-back table.
+func (t *reorderTable[K, V]) Rollback() {
+	*t.stale, *t.keepWatermark = true, true
+	t.Table.Rollback()
 }
 
 // Reset implements checkpoint.StateTable.
 func (t *reorderTable[K, V]) Reset() {
-	*t.stale = true
+	*t.stale, *t.keepWatermark = true, false
 	t.Table.Reset()
 }
 

@@ -355,7 +355,7 @@ func NewRepartitionJob(name string, in Input, out KafkaOutputConfig, topic strin
 	if slices.Contains(in.Topics, topic) {
 		return nil, fmt.Errorf("%w: repartition job %q would write to its own input topic %q", ErrInvalidJob, name, topic)
 	}
-	return NewJob(name, in, KafkaOutputs(out), func(_ TaskInfo, o *KafkaOutput) (Processor, error) {
+	return NewJob(name, in, KafkaOutputs(out), func(_ TaskInfo, o RecordSender) (Processor, error) {
 		return NewRepartitioner(o, topic, key)
 	}, opts...)
 }

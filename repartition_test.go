@@ -174,7 +174,7 @@ func TestNewRepartitionJobInvalid(t *testing.T) {
 // dead-letter topic then proves never happened. It emits
 // "<entity>=<count>@<rev> <origin>".
 type entityCounter struct {
-	out   *streamkit.KafkaOutput
+	out   streamkit.RecordSender
 	state *checkpoint.Table[string, [2]int64] // count, last revision
 }
 
@@ -259,7 +259,7 @@ func TestRepartitionJobFeedsTwoInstances(t *testing.T) {
 	done := make(chan error, 3)
 	for i := range counters {
 		j, err := streamkit.NewJob("entity-counts", in("by-entity"), streamkit.KafkaOutputs(outCfg),
-			func(_ streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+			func(_ streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 				return &entityCounter{out: out, state: checkpoint.NewTable[string, [2]int64]("entities", 1)}, nil
 			},
 			streamkit.WithCheckpointStore(store), streamkit.WithCheckpointInterval(200*time.Millisecond),

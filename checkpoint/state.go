@@ -63,6 +63,21 @@ type StateTable interface {
 	Reset()
 }
 
+// Rollbacker is implemented by state tables that can take back changes:
+// the job runner marks every table before it hands a record to the
+// processor and rolls the tables back when the record fails (an error or a
+// panic), so a dead-lettered record leaves no half-applied state behind.
+// Table and EntityTable implement it. A rollback may leave keys marked
+// dirty that ended where they started; the next delta then rewrites their
+// values, which is harmless.
+type Rollbacker interface {
+	// Mark forgets the recorded changes and records the changes made from
+	// now on.
+	Mark()
+	// Rollback undoes every change made since the last Mark, newest first.
+	Rollback()
+}
+
 // Table is a typed keyed state table backed by a Go map, encoded in msgpack
 // (github.com/vmihailenco/msgpack/v5) so that any key and value types that
 // msgpack can round-trip work, including structs. It tracks the keys changed
@@ -77,9 +92,23 @@ type Table[K comparable, V any] struct {
 	schema TableSchema
 	m      map[K]V
 	dirty  map[K]struct{}
+	// journal holds the old values of the keys changed since Mark, once
+	// recording has started (marked).
+	journal []tableUndo[K, V]
+	marked  bool
 }
 
-var _ StateTable = (*Table[string, int])(nil)
+// tableUndo is the state of one key before a change.
+type tableUndo[K comparable, V any] struct {
+	k   K
+	v   V
+	had bool
+}
+
+var (
+	_ StateTable = (*Table[string, int])(nil)
+	_ Rollbacker = (*Table[string, int])(nil)
+)
 
 // NewTable returns an empty table. version is the schema version of the
 // values (see TableSchema.Version). The name is checked when the table is
@@ -98,19 +127,51 @@ func (t *Table[K, V]) Get(k K) (V, bool) {
 	return v, ok
 }
 
-// Set sets k to v and marks k dirty.
+// Set sets k to v and marks k dirty. Values are kept as given: a value that
+// holds references (a slice, a map, a pointer) must not be modified after
+// Set, or a rollback and the next delta cannot see the change.
 func (t *Table[K, V]) Set(k K, v V) {
+	if t.marked {
+		old, had := t.m[k]
+		t.journal = append(t.journal, tableUndo[K, V]{k: k, v: old, had: had})
+	}
 	t.m[k] = v
 	t.dirty[k] = struct{}{}
 }
 
 // Delete removes k and marks it dirty; deleting a missing key does nothing.
 func (t *Table[K, V]) Delete(k K) {
-	if _, ok := t.m[k]; !ok {
+	old, ok := t.m[k]
+	if !ok {
 		return
+	}
+	if t.marked {
+		t.journal = append(t.journal, tableUndo[K, V]{k: k, v: old, had: true})
 	}
 	delete(t.m, k)
 	t.dirty[k] = struct{}{}
+}
+
+// Mark implements Rollbacker.
+func (t *Table[K, V]) Mark() {
+	clear(t.journal) // drop references held by old values
+	t.journal = t.journal[:0]
+	t.marked = true
+}
+
+// Rollback implements Rollbacker.
+func (t *Table[K, V]) Rollback() {
+	for i := len(t.journal) - 1; i >= 0; i-- {
+		u := t.journal[i]
+		if u.had {
+			t.m[u.k] = u.v
+		} else {
+			delete(t.m, u.k)
+		}
+		t.dirty[u.k] = struct{}{}
+	}
+	clear(t.journal)
+	t.journal = t.journal[:0]
 }
 
 // Range calls fn for every key in unspecified order until fn returns false.
@@ -139,6 +200,8 @@ func (t *Table[K, V]) ClearDirty() { clear(t.dirty) }
 func (t *Table[K, V]) Reset() {
 	t.m = make(map[K]V)
 	t.dirty = make(map[K]struct{})
+	clear(t.journal)
+	t.journal = t.journal[:0]
 }
 
 // EncodeTo implements StateTable: a put is the msgpack key then the msgpack

@@ -38,6 +38,17 @@ type EntityTable struct {
 	nDirty   int
 	deleted  map[EntityID]struct{}
 	fallback *Table[string, int64]
+	// journal holds the old values of the IDs changed since Mark (see
+	// Rollbacker), once recording has started (marked).
+	journal []entityUndo
+	marked  bool
+}
+
+// entityUndo is the state of one ID before a change.
+type entityUndo struct {
+	k   EntityID
+	v   int64
+	had bool
 }
 
 type entitySlot struct {
@@ -45,7 +56,10 @@ type entitySlot struct {
 	val int64
 }
 
-var _ StateTable = (*EntityTable)(nil)
+var (
+	_ StateTable = (*EntityTable)(nil)
+	_ Rollbacker = (*EntityTable)(nil)
+)
 
 // NewEntityTable returns an empty table. version is the schema version of
 // the values (see TableSchema.Version).
@@ -138,6 +152,10 @@ func (t *EntityTable) SetID(k EntityID, v int64) {
 		t.fallback.Set(k.String(), v)
 		return
 	}
+	if t.marked {
+		old, had := t.GetID(k)
+		t.journal = append(t.journal, entityUndo{k: k, v: old, had: had})
+	}
 	t.put(k, v, true)
 }
 
@@ -168,7 +186,35 @@ func (t *EntityTable) put(k EntityID, v int64, markDirty bool) {
 // DeleteID removes a packed ID and marks it deleted; a missing ID does
 // nothing.
 func (t *EntityTable) DeleteID(k EntityID) {
+	if t.marked {
+		old, had := t.GetID(k)
+		if !had {
+			return
+		}
+		t.journal = append(t.journal, entityUndo{k: k, v: old, had: true})
+	}
 	t.remove(k, true)
+}
+
+// Mark implements checkpoint.Rollbacker.
+func (t *EntityTable) Mark() {
+	t.journal = t.journal[:0]
+	t.marked = true
+	t.fallback.Mark()
+}
+
+// Rollback implements checkpoint.Rollbacker.
+func (t *EntityTable) Rollback() {
+	for i := len(t.journal) - 1; i >= 0; i-- {
+		u := t.journal[i]
+		if u.had {
+			t.put(u.k, u.v, true)
+		} else {
+			t.remove(u.k, true)
+		}
+	}
+	t.journal = t.journal[:0]
+	t.fallback.Rollback()
 }
 
 func (t *EntityTable) remove(k EntityID, markDirty bool) {
@@ -264,6 +310,7 @@ func (t *EntityTable) ClearDirty() {
 func (t *EntityTable) Reset() {
 	t.slots, t.dirty, t.shift, t.count, t.nDirty = nil, nil, 0, 0, 0
 	t.deleted = make(map[EntityID]struct{})
+	t.journal = t.journal[:0]
 	t.fallback.Reset()
 }
 

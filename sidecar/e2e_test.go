@@ -24,7 +24,7 @@ import (
 
 // counter counts records per key and emits "key=count" for each one.
 type counter struct {
-	out    *streamkit.KafkaOutput
+	out    streamkit.RecordSender
 	counts *checkpoint.Table[string, int64]
 }
 
@@ -46,7 +46,7 @@ func newCounterJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store, 
 	opts = append([]streamkit.Option{streamkit.WithCheckpointStore(store),
 		streamkit.WithCheckpointInterval(200 * time.Millisecond)}, opts...)
 	job, err := streamkit.NewJob("counts", in, streamkit.KafkaOutputs(outCfg),
-		func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 			return &counter{out: out, counts: checkpoint.NewTable[string, int64]("counts", 1)}, nil
 		}, opts...)
 	require.NoError(t, err)
@@ -247,7 +247,7 @@ func TestSidecarDrivesARealJob(t *testing.T) {
 	}
 	var total int64
 	for task := range 2 {
-		ck, err := checkpoint.NewCheckpointer(store, fmt.Sprintf("counts.task-%d", task))
+		ck, err := checkpoint.NewCheckpointer(store, streamkit.TaskNamespace("counts", task))
 		require.NoError(t, err)
 		m, err := ck.ReadSavepoint(ctx, "final")
 		require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 )
 
@@ -131,7 +132,7 @@ var _ StateSizer = (*StoreSavepoints)(nil)
 
 // StateSize implements StateSizer from the checkpoint's manifest.
 func (l *StoreSavepoints) StateSize(ctx context.Context, task int, checkpointID uint64) (StateSize, error) {
-	ck, err := checkpoint.NewCheckpointer(l.store, l.job+".task-"+strconv.Itoa(task))
+	ck, err := checkpoint.NewCheckpointer(l.store, streamkit.TaskNamespace(l.job, task))
 	if err != nil {
 		return StateSize{}, fmt.Errorf("sidecar: state size of task %d: %w", task, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,17 +303,12 @@ func TestConsumerKillOxigraph(t *testing.T) {
 // event was incomplete (its chunks in the state table).
 var ckMidEventRE = regexp.MustCompile(`committed checkpoint \d+ of task \d+ \(\d+ records, [1-9]\d* pending chunks\)`)
 
-// buildConsumerJob builds internal/consumerjob (without -race) into the
-// test's temporary directory.
+// buildConsumerJob builds internal/consumerjob into the test's temporary
+// directory.
 func buildConsumerJob(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), "consumerjob")
-	out, err := exec.Command(goBin, "build", "-o", bin, "./internal/consumerjob").CombinedOutput()
-	require.NoError(t, err, "go build ./internal/consumerjob: %s", out)
+	require.NoError(t, jobtest.Build(context.Background(), "./internal/consumerjob", bin))
 	return bin
 }
 

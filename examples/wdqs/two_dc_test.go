@@ -36,7 +36,7 @@ import (
 // read twice, or an older revision arriving late from the other DC, emits
 // nothing.
 type twoDCLatest struct {
-	out   *streamkit.KafkaOutput
+	out   streamkit.RecordSender
 	last  *checkpoint.EntityTable
 	topic string
 }
@@ -71,7 +71,7 @@ func twoDCJob(t *testing.T, cl *kafkatest.Cluster, dc string, store checkpoint.S
 	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{"eqiad." + twoDCInput, "codfw." + twoDCInput}, Group: name,
 		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig()), source.WithLogger(quiet)}}
 	job, err := streamkit.NewJob(name, in, streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}),
-		func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+		func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 			return &twoDCLatest{out: out, last: checkpoint.NewEntityTable("last-rev", 1), topic: dc + "." + twoDCOutput}, nil
 		},
 		streamkit.WithCheckpointStore(store), streamkit.WithCheckpointInterval(100*time.Millisecond),

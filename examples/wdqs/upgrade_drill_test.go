@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,20 +275,13 @@ func TestUpgradeDrill(t *testing.T) {
 	t.Logf("  whole drill %s", time.Since(start).Round(time.Millisecond))
 }
 
-// buildDrillBinary builds the example command cmd (without -race: only the
-// test process needs it) as build number n.
+// buildDrillBinary builds the command cmd/<cmdName> as build number n.
+// The variable need not exist: -X of an unknown symbol is ignored, and the
+// flag still makes this a build of its own.
 func buildDrillBinary(t *testing.T, cmdName, n string) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), cmdName+"-"+n)
-	// The variable need not exist: -X of an unknown symbol is ignored, and
-	// the flag still makes this a build of its own.
-	cmd := exec.Command(goBin, "build", "-ldflags", "-X main.buildID=drill-"+n, "-o", bin, "./cmd/"+cmdName)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build ./examples/%s: %s", cmdName, out)
+	require.NoError(t, jobtest.Build(context.Background(), "./cmd/"+cmdName, bin, "-ldflags", "-X main.buildID=drill-"+n))
 	return bin
 }
 

@@ -280,31 +280,36 @@ func New(cfg Config) (*Consumer, error) {
 	var job *streamkit.Job
 	if c.Graph != nil {
 		job, err = streamkit.NewJob(c.JobName, in,
-			func(_ context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
+			func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, graph.Writer, error) {
 				if info.Task != 0 {
-					return nil, fmt.Errorf("%w: an in-memory graph holds the commit point of one task; task %d has none", ErrInvalidConfig, info.Task)
+					return nil, graph.Writer{}, fmt.Errorf("%w: an in-memory graph holds the commit point of one task; task %d has none", ErrInvalidConfig, info.Task)
 				}
 				var gopts []graph.GraphOutputOption
 				if c.GraphTarget != 0 {
 					gopts = append(gopts, graph.WithGraphOutputTarget(c.GraphTarget))
 				}
 				out, err := graph.NewGraphOutput(c.Graph, gopts...)
-				if err == nil {
-					cons.mu.Lock()
-					cons.graphOuts = append(cons.graphOuts, out)
-					cons.mu.Unlock()
+				if err != nil {
+					return nil, graph.Writer{}, err
 				}
-				return out, err
+				cons.mu.Lock()
+				cons.graphOuts = append(cons.graphOuts, out)
+				cons.mu.Unlock()
+				return out, out.Writer(), nil
 			},
-			func(info streamkit.TaskInfo, out *graph.GraphOutput) (streamkit.Processor, error) {
+			func(info streamkit.TaskInfo, out graph.Writer) (streamkit.Processor, error) {
 				return c.newProcessor(info, out, out)
 			}, opts...)
 	} else {
 		job, err = streamkit.NewJob(c.JobName, in,
-			func(_ context.Context, info streamkit.TaskInfo) (*Output, error) {
-				return c.newOutput(info, dl)
+			func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, taskWriter, error) {
+				out, err := c.newOutput(info, dl)
+				if err != nil {
+					return nil, taskWriter{}, err
+				}
+				return out, taskWriter{Writer: out.SPARQL.Writer(), dl: out}, nil
 			},
-			func(info streamkit.TaskInfo, out *Output) (streamkit.Processor, error) {
+			func(info streamkit.TaskInfo, out taskWriter) (streamkit.Processor, error) {
 				return c.newProcessor(info, out, out)
 			}, opts...)
 	}

@@ -83,14 +83,14 @@ func Example_rdfConsumerJob() {
 	graphs := map[int]*graph.Graph{0: graph.NewGraph()} // one graph per task
 	in := streamkit.Input{Brokers: []string{"localhost:9092"}, Topics: []string{"rdf-streaming-updater.mutation"}}
 	job, err := streamkit.NewJob("wdqs-consumer", in,
-		func(ctx context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
+		graph.Outputs(func(ctx context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
 			g, ok := graphs[info.Task]
 			if !ok {
 				return nil, fmt.Errorf("no graph for task %d", info.Task)
 			}
 			return graph.NewGraphOutput(g)
-		},
-		func(info streamkit.TaskInfo, out *graph.GraphOutput) (streamkit.Processor, error) {
+		}),
+		func(info streamkit.TaskInfo, out graph.Writer) (streamkit.Processor, error) {
 			dl, err := streamkit.NewDeadLetter(out, "rdf-streaming-updater.mutation.dlq", info.Job)
 			if err != nil {
 				return nil, err

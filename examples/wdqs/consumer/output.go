@@ -46,6 +46,18 @@ func (o *Output) Send(ctx context.Context, rec streamkit.KafkaRecord) error {
 	return o.dl.Send(ctx, rec)
 }
 
+// taskWriter is the RDFConsumer's handle on its task's Output: changes go
+// to the SPARQL checkpoint, dead letters straight to Kafka.
+type taskWriter struct {
+	sparql.Writer
+	dl *Output
+}
+
+// Send writes a dead letter (see Output.Send).
+func (w taskWriter) Send(ctx context.Context, rec streamkit.KafkaRecord) error {
+	return w.dl.Send(ctx, rec)
+}
+
 // KafkaSender is a streamkit.RecordSender that writes each record to Kafka at once
 // and waits until the brokers acknowledge it (idempotent producer, all
 // in-sync replicas), outside any transaction. It is for records that must be

@@ -63,8 +63,8 @@ type ChangeWriter interface {
 
 // The outputs an RDFConsumer feeds.
 var (
-	_ ChangeWriter = (*sparql.SPARQL)(nil)
-	_ ChangeWriter = (*graph.GraphOutput)(nil)
+	_ ChangeWriter = sparql.Writer{}
+	_ ChangeWriter = graph.Writer{}
 )
 
 // RDFConsumerOption configures an RDFConsumer.

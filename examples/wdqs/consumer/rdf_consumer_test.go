@@ -137,7 +137,7 @@ func (h *consumerHarness) job(opts ...streamkit.Option) *streamkit.Job {
 		streamkit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 	}, opts...)
 	job, err := streamkit.NewJob(consumerJob, in,
-		func(ctx context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
+		graph.Outputs(func(ctx context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
 			out, err := graph.NewGraphOutput(h.g)
 			if err == nil {
 				h.mu.Lock()
@@ -145,8 +145,8 @@ func (h *consumerHarness) job(opts ...streamkit.Option) *streamkit.Job {
 				h.mu.Unlock()
 			}
 			return out, err
-		},
-		func(info streamkit.TaskInfo, out *graph.GraphOutput) (streamkit.Processor, error) {
+		}),
+		func(info streamkit.TaskInfo, out graph.Writer) (streamkit.Processor, error) {
 			dl, err := streamkit.NewDeadLetter(out, consumerDLQ, info.Job)
 			if err != nil {
 				return nil, err
@@ -612,10 +612,10 @@ func TestRDFConsumerJobTwoTasks(t *testing.T) {
 	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{consumerTopic},
 		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
 	job, err := streamkit.NewJob(consumerJob, in,
-		func(ctx context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
+		graph.Outputs(func(ctx context.Context, info streamkit.TaskInfo) (*graph.GraphOutput, error) {
 			return graph.NewGraphOutput(graphs[info.Task])
-		},
-		func(info streamkit.TaskInfo, out *graph.GraphOutput) (streamkit.Processor, error) {
+		}),
+		func(info streamkit.TaskInfo, out graph.Writer) (streamkit.Processor, error) {
 			return consumer.NewRDFConsumer(out, consumer.WithConsumerLogger(info.Logger))
 		},
 		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),

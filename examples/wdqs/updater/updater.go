@@ -423,7 +423,7 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	}
 	opts = append(opts, c.JobOptions...)
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: c.OutputBrokers, Sarama: c.Sarama})
-	return streamkit.NewJob(c.JobName, in, outputs, func(info streamkit.TaskInfo, out *streamkit.KafkaOutput) (streamkit.Processor, error) {
+	return streamkit.NewJob(c.JobName, in, outputs, func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
 		return newProcessor(c, info, out, fetcher)
 	}, opts...)
 }

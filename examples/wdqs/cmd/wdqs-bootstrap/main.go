@@ -295,7 +295,7 @@ func Bootstrap(ctx context.Context, store checkpoint.Store, in io.Reader, o Opti
 			return nil, err
 		}
 		res.Table = state.Schema().Name
-		ck, err := checkpoint.NewCheckpointer(store, o.Job+".task-"+strconv.Itoa(i))
+		ck, err := checkpoint.NewCheckpointer(store, streamkit.TaskNamespace(o.Job, i))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errInput, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
@@ -51,7 +52,7 @@ func restore(t *testing.T, store checkpoint.Store, job, savepoint string, n int)
 	t.Helper()
 	tables, state, err := updaterTables(DefaultTable, DefaultTableVersion, DefaultReorderTable)
 	require.NoError(t, err)
-	ck, err := checkpoint.NewCheckpointer(store, job+".task-"+string(rune('0'+n)))
+	ck, err := checkpoint.NewCheckpointer(store, streamkit.TaskNamespace(job, n))
 	require.NoError(t, err)
 	m, err := ck.RestoreSavepoint(context.Background(), savepoint, []checkpoint.PartitionState{{Partition: n, Tables: tables}})
 	require.NoError(t, err)

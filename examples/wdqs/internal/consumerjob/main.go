@@ -127,15 +127,15 @@ func run(c config) error {
 	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p}
 	in := streamkit.Input{Brokers: brokers, Topics: []string{c.topic}, Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
-	newOutput := func(_ context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
+	newOutput := func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, sparql.Writer, error) {
 		s, err := sparql.NewSPARQL(client, builder, sparql.WithSPARQLLogger(info.Logger))
 		if err != nil {
-			return nil, err
+			return nil, sparql.Writer{}, err
 		}
-		return &pausingOutput{SPARQL: s, p: p}, nil
+		return &pausingOutput{SPARQL: s, p: p}, s.Writer(), nil
 	}
 	var consumers sync.Map // task → *consumer.RDFConsumer, for the checkpoint log
-	newProcessor := func(info streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
+	newProcessor := func(info streamkit.TaskInfo, out sparql.Writer) (streamkit.Processor, error) {
 		rc, err := consumer.NewRDFConsumer(out, consumer.WithConsumerLogger(info.Logger))
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
-// Command killjob is the stateful job that the kill tests of package
-// streamkit run as a child process and SIGKILL at random moments. It is
-// assembled only from the module's public API, as a user's job would be:
+// Command testjob is the stateful job that the runner's process-level tests
+// (the kill tests and the long-outage test of package streamkit) run as a
+// child process. It is assembled only from the module's public API, as a
+// user's job would be:
 //
 //	input topic(s) → per-key counts in a checkpoint.Table → "key=count" records
 //	through a KafkaOutput (one transaction per checkpoint), with FileStore
@@ -20,6 +21,13 @@
 // -trace prints a line as each task enters a phase of its cycle, so that a
 // kill test can tell from the last line before a kill where the kill
 // landed.
+//
+// -stall V holds a transaction open on purpose: the record whose value is V
+// is counted and its output sent and acknowledged by the broker (so the open
+// transaction holds records), then the process prints "testjob: stalled
+// key=count" on stdout and blocks in Process, before any checkpoint can
+// commit that transaction, until it is killed. A restarted run without
+// -stall counts that record like any other.
 //
 // SIGTERM or SIGINT stop the job cleanly (Job.Stop: a last checkpoint and
 // commit) and the process exits 0; any failure of the job exits 1.
@@ -55,14 +63,18 @@ const (
 	TableVersion = 1
 )
 
+// StalledPrefix starts the line the child prints when it holds its
+// transaction open (-stall).
+const StalledPrefix = "testjob: stalled "
+
 type config struct {
-	brokers, topics, out, job, group, state       string
-	instanceID                                    string
-	interval, pause, sessionTimeout               time.Duration
-	heartbeat, stopTimeout, rebalance, txnTimeout time.Duration
-	maxFailures                                   int
-	seed                                          uint64
-	verbose, trace                                bool
+	brokers, topics, out, job, group, state, stall string
+	instanceID                                     string
+	interval, pause, sessionTimeout                time.Duration
+	heartbeat, stopTimeout, rebalance, txnTimeout  time.Duration
+	maxFailures                                    int
+	seed                                           uint64
+	verbose, trace                                 bool
 }
 
 func main() {
@@ -70,9 +82,10 @@ func main() {
 	flag.StringVar(&c.brokers, "brokers", "", "Kafka bootstrap addresses, comma-separated (required)")
 	flag.StringVar(&c.topics, "topics", "in", "input topics, comma-separated (co-partitioned)")
 	flag.StringVar(&c.out, "out", "out", "output topic")
-	flag.StringVar(&c.job, "job", "killjob", "job name (checkpoint namespace, transactional IDs)")
+	flag.StringVar(&c.job, "job", "testjob", "job name (checkpoint namespace, transactional IDs)")
 	flag.StringVar(&c.group, "group", "", "consumer group (default: the job name)")
 	flag.StringVar(&c.state, "state", "", "checkpoint directory (required; shared by all instances)")
+	flag.StringVar(&c.stall, "stall", "", "value of the record at which to hold the transaction open and block")
 	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "checkpoint interval")
 	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, barrier, snapshot and commit (0: none)")
 	flag.DurationVar(&c.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout (how long a killed member holds its partitions)")
@@ -88,10 +101,10 @@ func main() {
 	flag.Uint64Var(&c.seed, "seed", 0, "seed of the injected pauses (0: random)")
 	flag.BoolVar(&c.verbose, "v", false, "log at info level (default: warnings)")
 	flag.BoolVar(&c.trace, "trace", false,
-		`print "killjob: phase=<phase> task=<n>" to stderr as each task enters a phase of its cycle (claim, process, barrier, snapshot, commit, committed), so that a test can tell where its kills landed`)
+		`print "testjob: phase=<phase> task=<n>" to stderr as each task enters a phase of its cycle (claim, process, barrier, snapshot, commit, committed), so that a test can tell where its kills landed`)
 	flag.Parse()
 	if err := run(c); err != nil {
-		fmt.Fprintln(os.Stderr, "killjob:", err)
+		fmt.Fprintln(os.Stderr, "testjob:", err)
 		os.Exit(1)
 	}
 }
@@ -113,7 +126,7 @@ func run(c config) error {
 
 	kcfg := sarama.NewConfig()
 	kcfg.Version = sarama.V3_6_0_0
-	kcfg.ClientID = "killjob"
+	kcfg.ClientID = "testjob"
 	kcfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	kcfg.Consumer.IsolationLevel = sarama.ReadCommitted
 	kcfg.Consumer.MaxWaitTime = 25 * time.Millisecond
@@ -131,17 +144,19 @@ func run(c config) error {
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg,
 		Options: []streamkit.KafkaOption{streamkit.WithTransactionTimeout(c.txnTimeout)}})
-	newOutput := func(ctx context.Context, info streamkit.TaskInfo) (*pausingOutput, error) {
-		o, err := outputs(ctx, info)
+	newOutput := func(ctx context.Context, info streamkit.TaskInfo) (streamkit.Output, *handle, error) {
+		o, send, err := outputs(ctx, info)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tt := &taskTrace{tr: tr, task: info.Task}
 		tt.phase("claim")
-		return &pausingOutput{KafkaOutput: o, p: p, tt: tt}, nil
+		// Only -stall flushes outside the runner's cycle: a test child
+		// that deliberately leaves a transaction open.
+		return &pausingOutput{Output: o, p: p, tt: tt}, &handle{RecordSender: send, kafka: o.(*streamkit.KafkaOutput), tt: tt}, nil
 	}
-	newProcessor := func(_ streamkit.TaskInfo, out *pausingOutput) (streamkit.Processor, error) {
-		return &counter{out: out, topic: c.out, p: p, tt: out.tt,
+	newProcessor := func(_ streamkit.TaskInfo, out *handle) (streamkit.Processor, error) {
+		return &counter{out: out, topic: c.out, stall: c.stall, p: p, tt: out.tt,
 			counts: checkpoint.NewTable[string, int64](Table, TableVersion)}, nil
 	}
 	job, err := streamkit.NewJob(c.job, in, newOutput, newProcessor,
@@ -157,12 +172,12 @@ func run(c config) error {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- job.Run(context.Background()) }()
-	fmt.Fprintf(os.Stderr, "killjob: pid %d running job %q (pause seed %d)\n", os.Getpid(), c.job, c.seed)
+	fmt.Fprintf(os.Stderr, "testjob: pid %d running job %q (pause seed %d)\n", os.Getpid(), c.job, c.seed)
 	select {
 	case err := <-done:
 		return fmt.Errorf("job ended without a stop: %w", err)
 	case sig := <-sigs:
-		fmt.Fprintf(os.Stderr, "killjob: %v: stopping\n", sig)
+		fmt.Fprintf(os.Stderr, "testjob: %v: stopping\n", sig)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
 	defer cancel()
@@ -173,15 +188,24 @@ func run(c config) error {
 		return fmt.Errorf("run after stop: %w", err)
 	}
 	s := job.Stats()
-	fmt.Fprintf(os.Stderr, "killjob: stopped cleanly: processed=%d checkpoints=%d checkpoint_failures=%d restarts=%d\n",
+	fmt.Fprintf(os.Stderr, "testjob: stopped cleanly: processed=%d checkpoints=%d checkpoint_failures=%d restarts=%d\n",
 		s.Processed, s.Checkpoints, s.CheckpointFailures, s.Restarts)
 	return nil
 }
 
+// handle is what the counter writes through: the task's RecordSender, and
+// the KafkaOutput for -stall's flush.
+type handle struct {
+	streamkit.RecordSender
+	kafka *streamkit.KafkaOutput
+	tt    *taskTrace
+}
+
 // counter counts records per key and writes "key=count" for each.
 type counter struct {
-	out    *pausingOutput
+	out    *handle
 	topic  string
+	stall  string
 	p      *pauser
 	tt     *taskTrace
 	counts *checkpoint.Table[string, int64]
@@ -191,7 +215,7 @@ func (c *counter) Tables() []checkpoint.StateTable { return []checkpoint.StateTa
 
 func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	if len(rec.Key) == 0 {
-		return streamkit.Stage("decode", fmt.Errorf("killjob: record without a key"))
+		return streamkit.Stage("decode", fmt.Errorf("testjob: record without a key"))
 	}
 	if !c.tt.processing.Swap(true) {
 		c.tt.phase("process")
@@ -200,11 +224,22 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	k := string(rec.Key)
 	n, _ := c.counts.Get(k)
 	n++
-	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: c.topic, Key: rec.Key,
-		Value: []byte(k + "=" + strconv.FormatInt(n, 10))}); err != nil {
+	v := k + "=" + strconv.FormatInt(n, 10)
+	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: c.topic, Key: rec.Key, Value: []byte(v)}); err != nil {
 		return err
 	}
 	c.counts.Set(k, n)
+	if c.stall != "" && string(rec.Value) == c.stall {
+		// The transaction now holds this record's output (and whatever
+		// was sent since the last checkpoint): make sure the broker has
+		// it, say so, and never let the checkpoint come.
+		if err := c.out.kafka.Flush(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stdout, "%s%s\n", StalledPrefix, v)
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	return nil
 }
 
@@ -217,7 +252,7 @@ func (c *counter) Flush(ctx context.Context) error {
 
 // pausingOutput pauses around the commit of a KafkaOutput.
 type pausingOutput struct {
-	*streamkit.KafkaOutput
+	streamkit.Output
 	p  *pauser
 	tt *taskTrace
 }
@@ -225,7 +260,7 @@ type pausingOutput struct {
 func (o *pausingOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 	o.tt.phase("commit")
 	o.p.maybe(ctx, 4)
-	err := o.KafkaOutput.Commit(ctx, cp)
+	err := o.Output.Commit(ctx, cp)
 	if err == nil {
 		o.tt.phase("committed")
 		o.tt.processing.Store(false)
@@ -242,7 +277,7 @@ type pausingStore struct {
 }
 
 func (s *pausingStore) Create(ctx context.Context, name string) (checkpoint.ObjectWriter, error) {
-	s.tr.printf("killjob: phase=snapshot object=%s\n", name)
+	s.tr.printf("testjob: phase=snapshot object=%s\n", name)
 	w, err := s.Store.Create(ctx, name)
 	if err != nil {
 		return nil, err
@@ -278,7 +313,7 @@ type taskTrace struct {
 	processing atomic.Bool
 }
 
-func (t *taskTrace) phase(name string) { t.tr.printf("killjob: phase=%s task=%d\n", name, t.task) }
+func (t *taskTrace) phase(name string) { t.tr.printf("testjob: phase=%s task=%d\n", name, t.task) }
 
 // pauser sleeps a random time up to max with probability 1/oneIn.
 type pauser struct {
