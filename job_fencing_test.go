@@ -24,6 +24,7 @@ import (
 type stallingCounter struct {
 	counter
 	stall     <-chan struct{}
+	stalled   func() // called once the stall begins
 	stateless bool
 }
 
@@ -36,6 +37,7 @@ func (c *stallingCounter) Tables() []checkpoint.StateTable {
 
 func (c *stallingCounter) Process(ctx context.Context, rec *source.Record) error {
 	if string(rec.Value) == "stall" && c.stall != nil {
+		c.stalled()
 		<-c.stall
 	}
 	if c.stateless { // output "key=offset+1": exactly once means each offset once
@@ -45,7 +47,7 @@ func (c *stallingCounter) Process(ctx context.Context, rec *source.Record) error
 	return c.counter.Process(ctx, rec)
 }
 
-func newStallingJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store, stall <-chan struct{},
+func newStallingJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store, stall <-chan struct{}, stalled func(),
 	onCheckpoint func(streamkit.CheckpointEvent)) *streamkit.Job {
 	t.Helper()
 	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{"in"}, Options: []source.Option{
@@ -61,7 +63,7 @@ func newStallingJob(t *testing.T, cl *kafkatest.Cluster, store checkpoint.Store,
 	outCfg := streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}
 	job, err := streamkit.NewJob("fenced", in, streamkit.KafkaOutputs(outCfg),
 		func(info streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
-			return &stallingCounter{stall: stall, stateless: store == nil, counter: counter{out: out, topic: "out",
+			return &stallingCounter{stall: stall, stalled: stalled, stateless: store == nil, counter: counter{out: out, topic: "out",
 				counts: checkpoint.NewTable[string, int64]("counts", 1)}}, nil
 		},
 		streamkit.WithCheckpointStore(store), streamkit.WithCheckpointInterval(100*time.Millisecond),
@@ -110,20 +112,32 @@ func testJobFencesZombie(t *testing.T, stateful bool) {
 		require.NoError(t, cl.Produce(ctx, "in", recs...))
 	}
 	produce(0, 30, "x")
-	stall := make(chan struct{})
-	a := newStallingJob(t, cl, store, stall, onZombieCheckpoint)
+	stall, stalled := make(chan struct{}), make(chan struct{})
+	var stalledOnce sync.Once
+	a := newStallingJob(t, cl, store, stall, func() { stalledOnce.Do(func() { close(stalled) }) }, onZombieCheckpoint)
 	doneA := make(chan error, 1)
 	go func() { doneA <- a.Run(ctx) }()
 	require.Eventually(t, func() bool { return a.Stats().Checkpoints > 0 && a.Stats().Processed == 30 },
 		30*time.Second, 20*time.Millisecond)
 
 	// A processes 10 more records into its open transaction, then hangs.
+	// The test waits for the hang itself (Processed is counted per batch,
+	// so it says nothing while the batch is stuck) and for A's 10 records
+	// to reach the log, uncommitted.
 	produce(30, 40, "x")
 	produce(40, 41, "stall")
 	produce(41, 50, "x")
-	require.Eventually(t, func() bool { return a.Stats().Processed >= 40 }, 30*time.Second, 10*time.Millisecond)
+	select {
+	case <-stalled:
+	case <-ctx.Done():
+		t.Fatal("the zombie never reached the stall record")
+	}
+	require.Eventually(t, func() bool {
+		out, err := cl.ReadUncommitted(ctx, "out")
+		return err == nil && len(out) >= 40
+	}, 30*time.Second, 20*time.Millisecond, "the zombie's open transaction holds its 10 records")
 
-	b := newStallingJob(t, cl, store, nil, nil)
+	b := newStallingJob(t, cl, store, nil, nil, nil)
 	doneB := make(chan error, 1)
 	go func() { doneB <- b.Run(ctx) }()
 	// B gets the task once the group gives up on A, and catches up.

@@ -85,7 +85,7 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 		off := starts[tp]
 		sess.MarkOffset(tp.Topic, tp.Partition, off, "")
 		sess.ResetOffset(tp.Topic, tp.Partition, off, "")
-		k.assigned[tp] = &partState{next: off, lastActive: now}
+		k.assigned[tp] = &partState{next: off, lastActive: now, listedEnd: -1}
 	}
 	// Positions for partitions that went to other members are stale by
 	// the next assignment (their owners commit newer ones): drop them.

@@ -69,6 +69,9 @@ type partState struct {
 	// highWater reads the partition's high watermark from its sarama
 	// claim (updated by every fetch response); nil until the claim starts.
 	highWater func() int64
+	// listedEnd is the partition's end offset as last listed by the broker
+	// while the partition was paused (and not fetched); -1 if never.
+	listedEnd int64
 }
 
 // Stats are counters of a running source, for metrics and tests.
@@ -275,6 +278,7 @@ func (k *Kafka) Run(ctx context.Context) error {
 		k.mu.Unlock()
 	}()
 
+	go k.refreshPausedEnds(runCtx, client)
 	h := &handler{k: k, client: client, admin: admin, runCtx: runCtx}
 	for {
 		err := group.Consume(runCtx, k.topics, h)
@@ -492,22 +496,64 @@ func (k *Kafka) Positions() Positions {
 // fetch response) minus its position. Under read_committed the high
 // watermark counts records of open and aborted transactions too, so a
 // caught-up job can show a small lag while a producer's transaction is open.
-// A paused partition is not fetched, so its high watermark, and its lag,
-// stay as they were when it was paused.
-// It is safe to call from any goroutine (for metrics).
+// A paused partition is not fetched; while it is paused, Run asks the
+// broker for its end offset every PausedLagRefresh instead, so its lag
+// keeps growing with the input. It is safe to call from any goroutine (for
+// metrics).
 func (k *Kafka) Lag() map[TopicPartition]int64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	out := make(map[TopicPartition]int64, len(k.assigned))
 	for tp, st := range k.assigned {
-		if st.highWater == nil {
-			continue
+		hw := st.listedEnd
+		if st.highWater != nil {
+			hw = max(hw, st.highWater())
 		}
-		if hw := st.highWater(); hw >= 0 {
+		if hw >= 0 {
 			out[tp] = max(hw-st.next, 0)
 		}
 	}
 	return out
+}
+
+// PausedLagRefresh is how often Run lists the end offsets of paused
+// partitions, which are not fetched, so that Lag stays true while paused.
+const PausedLagRefresh = 500 * time.Millisecond
+
+// refreshPausedEnds lists the end offsets of the paused partitions until ctx
+// ends.
+func (k *Kafka) refreshPausedEnds(ctx context.Context, client sarama.Client) {
+	t := time.NewTicker(PausedLagRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !k.anyPaused.Load() {
+			continue
+		}
+		k.mu.Lock()
+		var tps []TopicPartition
+		for tp := range k.assigned {
+			if k.pausedLocked(tp) {
+				tps = append(tps, tp)
+			}
+		}
+		k.mu.Unlock()
+		for _, tp := range tps {
+			end, err := client.GetOffset(tp.Topic, tp.Partition, sarama.OffsetNewest)
+			if err != nil {
+				continue // the next tick tries again; Lag keeps the last value
+			}
+			k.mu.Lock()
+			if st, ok := k.assigned[tp]; ok {
+				st.listedEnd = max(st.listedEnd, end)
+			}
+			k.mu.Unlock()
+		}
+	}
 }
 
 // Seek sets the positions at which partitions start when they are next
