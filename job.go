@@ -21,8 +21,11 @@ const (
 	// so it must stay well below the sink's transaction timeout.
 	DefaultCheckpointInterval = 10 * time.Second
 	// DefaultMaxCheckpointFailures is how many consecutive failed
-	// checkpoints (or restarts) a job tolerates before Run fails.
-	DefaultMaxCheckpointFailures = 3
+	// checkpoints (or restarts) a job tolerates before Run fails: 0, no
+	// limit. An outage of the checkpoint store, the output or the broker
+	// makes the job retry with backoff, not-ready meanwhile (see
+	// Stats.ConsecutiveFailures), until it resumes by itself.
+	DefaultMaxCheckpointFailures = 0
 	// DefaultPollRecords is the most records taken from the source at once.
 	DefaultPollRecords = 500
 	// DefaultGCEvery is how many successful checkpoints of a task pass
@@ -229,10 +232,11 @@ func WithCheckpointTimeout(d time.Duration) Option {
 }
 
 // WithMaxCheckpointFailures sets how many consecutive failed checkpoints or
-// restarts the job tolerates before Run returns an error (default
-// DefaultMaxCheckpointFailures). Each failure rewinds every task to its last
-// commit point and rejoins the group; a successful checkpoint resets the
-// count.
+// restarts the job tolerates before Run returns an error matching
+// ErrTooManyFailures; 0 (the default) retries for ever. Each failure rewinds
+// every task to its last commit point and rejoins the group after a backoff
+// (WithRestartBackoff); a successful checkpoint resets the count. Set a limit
+// only where a supervisor does something better than retrying.
 func WithMaxCheckpointFailures(n int) Option {
 	return func(o *jobOptions) { o.maxFailures = n }
 }
@@ -376,6 +380,65 @@ type Stats struct {
 	Lag       map[source.TopicPartition]int64
 	// Paused reports whether Pause is in effect.
 	Paused bool
+	// ConsecutiveFailures counts the failed runs since the last committed
+	// checkpoint: 0 while the job is healthy. FailingSince is when the
+	// first of them failed, FailingComponent names where the last one came
+	// from (see FailingComponent) and LastError is its message.
+	ConsecutiveFailures int
+	FailingSince        time.Time
+	FailingComponent    Component
+	LastError           string
+}
+
+// Component names a system a job depends on, for reporting which one is
+// failing.
+type Component string
+
+// The components a job's failures are attributed to.
+const (
+	// ComponentCheckpointStore is the checkpoint store (Swift, files).
+	ComponentCheckpointStore Component = "checkpoint-store"
+	// ComponentOutput is the tasks' Output: the Kafka cluster it writes
+	// to, or a SPARQL store.
+	ComponentOutput Component = "output"
+	// ComponentDeadLetters is the dead-letter producer of
+	// WithDeadLetterKafka.
+	ComponentDeadLetters Component = "dead-letters"
+	// ComponentInput is the input Kafka cluster.
+	ComponentInput Component = "input"
+	// ComponentUnknown is any other failure.
+	ComponentUnknown Component = "unknown"
+)
+
+// ComponentError is a job failure that came from one component. Run's
+// errors and Stats.LastError wrap it; FailingComponent reads it back.
+type ComponentError struct {
+	Component Component
+	Err       error
+}
+
+// Error names the component and the cause.
+func (e *ComponentError) Error() string { return string(e.Component) + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *ComponentError) Unwrap() error { return e.Err }
+
+// FailingComponent returns the component err came from, or
+// ComponentUnknown.
+func FailingComponent(err error) Component {
+	var ce *ComponentError
+	if errors.As(err, &ce) {
+		return ce.Component
+	}
+	return ComponentUnknown
+}
+
+func componentErr(c Component, err error) error {
+	var ce *ComponentError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &ComponentError{Component: c, Err: err}
 }
 
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)

@@ -92,12 +92,20 @@ func (j *Job) Run(ctx context.Context) error {
 			failures, backoff = 0, j.o.restartBackoff
 		}
 		failures++
-		j.updateStats(func(s *Stats) { s.Restarts++ })
-		if failures > j.o.maxFailures {
-			return fmt.Errorf("%w (%d): %w", ErrTooManyFailures, failures, err)
+		component := FailingComponent(err)
+		j.updateStats(func(s *Stats) {
+			s.Restarts++
+			if s.ConsecutiveFailures == 0 {
+				s.FailingSince = time.Now()
+			}
+			s.ConsecutiveFailures, s.FailingComponent, s.LastError = failures, component, err.Error()
+		})
+		if j.o.maxFailures > 0 && failures > j.o.maxFailures {
+			return fmt.Errorf("%w: %d in a row, more than the %d that WithMaxCheckpointFailures allows (the last in the %s): %w",
+				ErrTooManyFailures, failures, j.o.maxFailures, component, err)
 		}
-		j.o.log.Warn("streamkit: job failed; restarting from the commit points", "job", j.name, "err", err,
-			"failures", failures, "backoff", backoff)
+		j.o.log.Warn("streamkit: job failed; restarting from the commit points", "job", j.name, "component", component,
+			"err", err, "failures", failures, "backoff", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -261,7 +269,7 @@ func (r *run) run(ctx context.Context) (err error) {
 			if err == nil {
 				err = errors.New("streamkit: source stopped")
 			}
-			return err
+			return componentErr(ComponentInput, err)
 		default:
 		}
 		wait := min(time.Until(next), 200*time.Millisecond)

@@ -155,7 +155,7 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 		}
 	}
 	if err := out.Claim(ctx); err != nil {
-		return nil, fmt.Errorf("claim: %w", err)
+		return nil, componentErr(ComponentOutput, fmt.Errorf("claim: %w", err))
 	}
 	seek, err := r.restore(ctx, t)
 	if err != nil {
@@ -179,12 +179,12 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 	if sp := j.o.fromSavepoint; sp != "" {
 		used, err := markerExists(ctx, j.o.store, savepointMarkerName(j.name, sp, t.id))
 		if err != nil {
-			return nil, err
+			return nil, componentErr(ComponentCheckpointStore, err)
 		}
 		if !used {
 			m, err := t.ckpt.RestoreSavepoint(ctx, sp, t.parts, j.o.restoreOpts...)
 			if err != nil {
-				return nil, fmt.Errorf("restore from savepoint %q: %w", sp, err)
+				return nil, componentErr(ComponentCheckpointStore, fmt.Errorf("restore from savepoint %q: %w", sp, err))
 			}
 			t.savepointMarker, t.committed = sp, m.ID
 			t.log.Info("streamkit: task restored from savepoint", "savepoint", sp, "checkpoint", m.ID)
@@ -197,7 +197,7 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read commit point: %w", err)
+		return nil, componentErr(ComponentOutput, fmt.Errorf("read commit point: %w", err))
 	}
 	if cp.Job != j.name {
 		return nil, fmt.Errorf("%w: commit point of task %d belongs to job %q", ErrInvalidCommitPoint, t.id, cp.Job)
@@ -214,7 +214,7 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 				return nil, fmt.Errorf("%w: commit point names checkpoint %d of %q: %w",
 					ErrCheckpointMissing, cp.CheckpointID, TaskNamespace(j.name, t.id), err)
 			} else {
-				return nil, fmt.Errorf("restore checkpoint %d named by the commit point: %w", cp.CheckpointID, err)
+				return nil, componentErr(ComponentCheckpointStore, fmt.Errorf("restore checkpoint %d named by the commit point: %w", cp.CheckpointID, err))
 			}
 		}
 	}
@@ -461,6 +461,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 			} else {
 				s.Checkpoints++
 				s.LastCheckpoint = time.Now()
+				s.ConsecutiveFailures, s.FailingSince, s.FailingComponent, s.LastError = 0, time.Time{}, "", ""
 			}
 		})
 		if err != nil {
@@ -497,7 +498,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	if t.ckpt != nil {
 		m, err := t.ckpt.Checkpoint(ctx, manifestPos, t.parts)
 		if err != nil {
-			return fmt.Errorf("streamkit: task %d: snapshot: %w", t.id, err)
+			return componentErr(ComponentCheckpointStore, fmt.Errorf("streamkit: task %d: snapshot: %w", t.id, err))
 		}
 		cp.CheckpointID = m.ID
 	} else {
@@ -513,11 +514,11 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 		// never committed as processed without its dead letter.
 		if err := t.dlqOut.Commit(ctx, nil); err != nil {
 			_ = t.out.Abort(ctx)
-			return fmt.Errorf("streamkit: task %d: commit dead letters of checkpoint %d: %w", t.id, cp.CheckpointID, err)
+			return componentErr(ComponentDeadLetters, fmt.Errorf("streamkit: task %d: commit dead letters of checkpoint %d: %w", t.id, cp.CheckpointID, err))
 		}
 	}
 	if err := t.out.Commit(ctx, cp); err != nil {
-		return fmt.Errorf("streamkit: task %d: commit checkpoint %d: %w", t.id, cp.CheckpointID, err)
+		return componentErr(ComponentOutput, fmt.Errorf("streamkit: task %d: commit checkpoint %d: %w", t.id, cp.CheckpointID, err))
 	}
 	ev.Commit = time.Since(start)
 	ev.Committed = time.Now()
@@ -527,7 +528,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	if t.savepointMarker != "" {
 		name := savepointMarkerName(j.name, t.savepointMarker, t.id)
 		if err := writeMarker(ctx, j.o.store, name, cp.CheckpointID); err != nil {
-			return fmt.Errorf("streamkit: task %d: savepoint marker %q: %w", t.id, name, err)
+			return componentErr(ComponentCheckpointStore, fmt.Errorf("streamkit: task %d: savepoint marker %q: %w", t.id, name, err))
 		}
 		t.savepointMarker = ""
 	}
@@ -547,11 +548,11 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 func (t *task) begin(ctx context.Context) error {
 	if t.dlqOut != nil {
 		if err := t.dlqOut.Begin(ctx); err != nil {
-			return fmt.Errorf("begin dead letters: %w", err)
+			return componentErr(ComponentDeadLetters, fmt.Errorf("begin dead letters: %w", err))
 		}
 	}
 	if err := t.out.Begin(ctx); err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return componentErr(ComponentOutput, fmt.Errorf("begin: %w", err))
 	}
 	t.open = true
 	return nil

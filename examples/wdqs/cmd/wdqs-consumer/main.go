@@ -42,6 +42,12 @@
 // token is read from -sidecar-token-file or $STREAMKIT_SIDECAR_TOKEN; a
 // non-loopback address needs one.
 //
+// Outages: when the checkpoint store, the store or a Kafka cluster fails,
+// the job rewinds to its commit points and retries with a doubling backoff
+// (-restart-backoff, -max-restart-backoff), not ready meanwhile, until it
+// resumes by itself; -max-failures N makes it exit 1 after N failures in a
+// row instead (0, the default: never). -log-format text or json.
+//
 // Exit status: 0 after a clean stop, 1 when the job fails, 2 on a usage
 // error.
 package main
@@ -52,18 +58,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/ncw/swift/v2"
-
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
@@ -78,27 +80,8 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	cfg              consumer.Config
-	stopSavepoint    string
-	stopTimeout      time.Duration
-	sidecarAddr      string
-	sidecarToken     string
-	maxReadyLag      int64
-	checkpointDir    string
-	swiftAuthURL     string
-	swiftUser        string
-	swiftContainer   string
-	sidecarTokenFile string
-}
-
-func list(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+	cfg consumer.Config
+	cli.Flags
 }
 
 // parse parses the command line into options; a usage error is returned as
@@ -107,6 +90,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("wdqs-consumer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
+	o.Program = "wdqs-consumer"
+	o.Register(fs, cli.Defaults{SwiftContainer: "wdqs-consumer", SidecarAddr: sidecar.DefaultAddr})
 	c := &o.cfg
 	host, _ := os.Hostname()
 	var brokers, topics, dlqBrokers, dialect, scheme, start, filter string
@@ -131,17 +116,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&c.KeepCanary, "keep-canary", false, "apply events of the canary domain")
 	fs.StringVar(&c.DeadLetterTopic, "dlq-topic", "", "dead-letter topic (without it a bad record stops the consumer)")
 	fs.StringVar(&dlqBrokers, "dlq-brokers", "", "brokers of the dead-letter topic (default -brokers)")
-	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "filesystem checkpoint store directory")
-	fs.StringVar(&o.swiftAuthURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
-	fs.StringVar(&o.swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
-	fs.StringVar(&o.swiftContainer, "swift-container", "wdqs-consumer", "Swift container")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", streamkit.DefaultCheckpointInterval, "longest a batch waits before it is committed")
 	fs.StringVar(&c.RestoreFromSavepoint, "from-savepoint", "", "start once from this savepoint")
-	fs.StringVar(&o.stopSavepoint, "stop-savepoint", "", `on SIGINT/SIGTERM, stop with a savepoint of this name ("{job}", "{time}" expanded)`)
-	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "how long a stop may take")
-	fs.StringVar(&o.sidecarAddr, "sidecar-addr", sidecar.DefaultAddr, "address of the sidecar (empty: no sidecar)")
-	fs.StringVar(&o.sidecarTokenFile, "sidecar-token-file", "", "file holding the sidecar's bearer token (default $STREAMKIT_SIDECAR_TOKEN)")
-	fs.Int64Var(&o.maxReadyLag, "max-ready-lag", sidecar.DefaultMaxReadyLag, "/readyz fails above this lag, in records")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: wdqs-consumer -brokers B -topics T -sparql-url URL (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
 		fs.PrintDefaults()
@@ -152,7 +128,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	c.Brokers, c.Topics, c.DeadLetterBrokers = list(brokers), list(topics), list(dlqBrokers)
+	c.Brokers, c.Topics, c.DeadLetterBrokers = cli.List(brokers), cli.List(topics), cli.List(dlqBrokers)
 	c.StorePassword = os.Getenv("STREAMKIT_STORE_PASSWORD")
 	var err error
 	if c.Dialect, err = consumer.ParseDialect(dialect); err != nil {
@@ -186,35 +162,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		p := source.StartAtTimestamp(t.UnixMilli())
 		c.Start = &p
 	}
-	switch {
-	case o.checkpointDir != "" && o.swiftAuthURL != "":
-		return nil, errors.New("-checkpoint-dir and -swift-auth-url are exclusive")
-	case o.checkpointDir != "":
-		c.CheckpointStore = checkpoint.NewFileStore(o.checkpointDir)
-	case o.swiftAuthURL != "":
-		key := os.Getenv("STREAMKIT_SWIFT_KEY")
-		if o.swiftUser == "" || key == "" {
-			return nil, errors.New("swift needs -swift-user and $STREAMKIT_SWIFT_KEY")
-		}
-		conn := &swift.Connection{UserName: o.swiftUser, ApiKey: key, AuthUrl: o.swiftAuthURL, AuthVersion: 1, Timeout: time.Minute}
-		c.CheckpointStore = checkpoint.NewSwiftStore(conn, o.swiftContainer)
-	default:
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	if c.CheckpointStore, err = o.Store(); err != nil {
+		return nil, err
+	}
+	if c.CheckpointStore == nil {
 		return nil, errors.New("a checkpoint store is required: -checkpoint-dir or -swift-auth-url")
 	}
-	o.sidecarToken = os.Getenv("STREAMKIT_SIDECAR_TOKEN")
-	if o.sidecarTokenFile != "" {
-		b, err := os.ReadFile(o.sidecarTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("-sidecar-token-file: %w", err)
-		}
-		o.sidecarToken = strings.TrimSpace(string(b))
-	}
 	return o, nil
-}
-
-// expand fills "{job}" and "{time}" into a savepoint name.
-func expand(name, job string, now time.Time) string {
-	return strings.NewReplacer("{job}", job, "{time}", now.UTC().Format("20060102T150405Z")).Replace(name)
 }
 
 // run is the command with its environment passed in; it returns the exit
@@ -228,10 +185,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wdqs-consumer:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := o.Logger(stderr)
 	o.cfg.Logger = log
+	o.cfg.JobOptions = append(o.cfg.JobOptions, o.JobOptions()...)
 	var obs *sidecar.Observer
-	if o.sidecarAddr != "" {
+	if o.SidecarAddr != "" {
 		if obs, err = sidecar.NewObserver(); err != nil {
 			fmt.Fprintln(stderr, "wdqs-consumer:", err)
 			return 2
@@ -246,92 +204,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 1
 	}
-	job := c.Job()
-
-	// The sidecar runs until the job has ended and its last answers (the
-	// reply to POST /stop) are out. scDone stays nil without a sidecar.
-	scCtx, scCancel := context.WithCancel(context.Background())
-	defer scCancel()
-	var scDone chan error
-	if o.sidecarAddr != "" {
-		sc, err := newSidecar(o, job, obs, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "wdqs-consumer: sidecar:", err)
-			return 2
-		}
-		scDone = make(chan error, 1)
-		go func() { scDone <- sc.Run(scCtx) }()
-		defer func() {
-			scCancel()
-			if scDone != nil {
-				if err := <-scDone; err != nil {
-					log.Error("wdqs-consumer: sidecar", "error", err)
-				}
-			}
-		}()
-	}
-
-	// The job runs on its own context: a signal drains it through Stop (or
-	// StopWithSavepoint) instead of cancelling it, so the last checkpoint is
-	// committed.
-	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
-	select {
-	case err = <-done:
-	case err = <-scDone:
-		// The sidecar could not listen: stop the job rather than run blind.
-		scDone = nil
-		log.Error("wdqs-consumer: sidecar failed; stopping", "error", err)
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
-		_ = job.Stop(stopCtx)
-		stopCancel()
-		cancel()
-		<-done
-		fmt.Fprintln(stderr, "wdqs-consumer: sidecar:", err)
-		return 1
-	case <-ctx.Done():
-		name := expand(o.stopSavepoint, job.Name(), time.Now())
-		log.Info("wdqs-consumer: stopping", "savepoint", name)
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
-		var serr error
-		if name != "" {
-			var res *streamkit.SavepointResult
-			res, serr = job.StopWithSavepoint(stopCtx, name)
-			if serr == nil {
-				log.Info("wdqs-consumer: savepoint taken", "name", res.Name, "tasks", res.Tasks)
-			}
-		} else {
-			serr = job.Stop(stopCtx)
-		}
-		stopCancel()
-		if errors.Is(serr, streamkit.ErrNotRunning) {
-			serr = nil // already stopped over HTTP (a preStop hook)
-		}
-		if serr != nil {
-			log.Error("wdqs-consumer: stop failed", "error", serr)
-			cancel()
-		}
-		err = <-done
-		if err == nil {
-			err = serr
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "wdqs-consumer:", err)
-		return 1
-	}
-	return 0
-}
-
-// newSidecar returns the consumer's sidecar.
-func newSidecar(o *options, job *streamkit.Job, obs *sidecar.Observer, log *slog.Logger) (*sidecar.Sidecar, error) {
-	sps, err := sidecar.NewStoreSavepoints(o.cfg.CheckpointStore, job.Name())
-	if err != nil {
-		return nil, err
-	}
-	return sidecar.New(job, sidecar.WithAddr(o.sidecarAddr), sidecar.WithToken(o.sidecarToken),
-		sidecar.WithObserver(obs), sidecar.WithSavepoints(sps), sidecar.WithLogger(log),
-		sidecar.WithMaxReadyLag(o.maxReadyLag))
+	p := &cli.Program{Flags: &o.Flags, Job: c.Job(), Run: c.Run, Store: o.cfg.CheckpointStore,
+		Observer: obs, Logger: log, Stderr: stderr}
+	return p.Serve(ctx)
 }

@@ -52,12 +52,6 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-func TestExpand(t *testing.T) {
-	at := time.Date(2026, 1, 25, 14, 30, 0, 0, time.UTC)
-	assert.Equal(t, "wdqs-consumer-20260125T143000Z", expand("{job}-{time}", "wdqs-consumer", at))
-	assert.Equal(t, "fixed", expand("fixed", "j", at))
-}
-
 // freeAddr returns a loopback address nobody listens on.
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -65,6 +65,12 @@
 // $STREAMKIT_SIDECAR_TOKEN, and a non-loopback address needs one. A stop
 // over HTTP ends the process with status 0, as a signal does.
 //
+// Outages: when the checkpoint store, the store or a Kafka cluster fails,
+// the job rewinds to its commit points and retries with a doubling backoff
+// (-restart-backoff, -max-restart-backoff), not ready meanwhile, until it
+// resumes by itself; -max-failures N makes it exit 1 after N failures in a
+// row instead (0, the default: never). -log-format text or json.
+//
 // Exit status: 0 after a clean stop, 1 when the job fails, 2 on a usage
 // error.
 package main
@@ -75,7 +81,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -83,10 +88,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ncw/swift/v2"
-
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
@@ -101,33 +105,14 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	cfg              updater.Config
-	sidecarAddr      string
-	sidecarToken     string
-	sidecarTokenFile string
-	maxReadyLag      int64
-	repartitionTo    string
-	stopSavepoint    string
-	stopTimeout      time.Duration
-	checkpointDir    string
-	swiftAuthURL     string
-	swiftUser        string
-	swiftContainer   string
-}
-
-func list(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
+	cfg updater.Config
+	cli.Flags
+	repartitionTo string
 }
 
 func intList(s string) ([]int, error) {
 	var out []int
-	for _, f := range list(s) {
+	for _, f := range cli.List(s) {
 		n, err := strconv.Atoi(f)
 		if err != nil {
 			return nil, fmt.Errorf("not a namespace number: %q", f)
@@ -143,6 +128,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("wdqs-updater", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
+	o.Program = "wdqs-updater"
+	o.Register(fs, cli.Defaults{SwiftContainer: "wdqs-updater"})
 	c := &o.cfg
 	var brokers, outBrokers, topics, entityNS, mediaInfoNS, models, scheme, start string
 	var subgraphDefs, subgraphTopics string
@@ -182,18 +169,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.SideOutputsDomain, "side-outputs-domain", "", "meta.domain of side-output events (default: -hostname)")
 	fs.StringVar(&c.EmitterID, "emitter-id", "", "emitter_id of side-output events")
 	fs.StringVar(&c.DeadLetterTopic, "dlq-topic", "", "dead-letter topic of undecodable records (without it such a record stops the job)")
-	fs.StringVar(&o.checkpointDir, "checkpoint-dir", "", "filesystem checkpoint store directory")
-	fs.StringVar(&o.swiftAuthURL, "swift-auth-url", "", "Swift auth URL (v1) of the checkpoint store; key in $STREAMKIT_SWIFT_KEY")
-	fs.StringVar(&o.swiftUser, "swift-user", os.Getenv("STREAMKIT_SWIFT_USER"), "Swift user (default $STREAMKIT_SWIFT_USER)")
-	fs.StringVar(&o.swiftContainer, "swift-container", "wdqs-updater", "Swift container")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", streamkit.DefaultCheckpointInterval, "checkpoint interval (and output latency)")
 	fs.StringVar(&c.RestoreFromSavepoint, "from-savepoint", "", "start once from this savepoint")
-	fs.StringVar(&o.stopSavepoint, "stop-savepoint", "", "on SIGINT/SIGTERM, stop with a savepoint of this name")
-	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "how long a stop may take")
 	fs.StringVar(&o.repartitionTo, "repartition-to", "", "run the repartition job into this topic instead of the updater")
-	fs.StringVar(&o.sidecarAddr, "sidecar-addr", "", "address of the sidecar, e.g. "+sidecar.DefaultAddr+" (empty: no sidecar)")
-	fs.StringVar(&o.sidecarTokenFile, "sidecar-token-file", "", "file holding the sidecar's bearer token (default $STREAMKIT_SIDECAR_TOKEN)")
-	fs.Int64Var(&o.maxReadyLag, "max-ready-lag", sidecar.DefaultMaxReadyLag, "/readyz fails above this lag, in records")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: wdqs-updater -brokers B -topics T -output-topic O (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
 		fs.PrintDefaults()
@@ -204,16 +182,11 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	o.sidecarToken = os.Getenv("STREAMKIT_SIDECAR_TOKEN")
-	if o.sidecarTokenFile != "" {
-		b, err := os.ReadFile(o.sidecarTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("-sidecar-token-file: %w", err)
-		}
-		o.sidecarToken = strings.TrimSpace(string(b))
+	if err := o.Check(); err != nil {
+		return nil, err
 	}
-	c.Brokers, c.OutputBrokers, c.Topics = list(brokers), list(outBrokers), list(topics)
-	c.Filter.ContentModels = list(models)
+	c.Brokers, c.OutputBrokers, c.Topics = cli.List(brokers), cli.List(outBrokers), cli.List(topics)
+	c.Filter.ContentModels = cli.List(models)
 	c.OutputPartition = int32(partition)
 	var err error
 	if c.Filter.EntityNamespaces, err = intList(entityNS); err != nil {
@@ -227,7 +200,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("-subgraph-definitions: %w", err)
 		}
 	}
-	for _, kv := range list(subgraphTopics) {
+	for _, kv := range cli.List(subgraphTopics) {
 		stream, topic, ok := strings.Cut(kv, "=")
 		if stream, topic = strings.TrimSpace(stream), strings.TrimSpace(topic); !ok || stream == "" || topic == "" {
 			return nil, fmt.Errorf("-subgraph-topics: %q is not stream=topic", kv)
@@ -263,19 +236,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		p := source.StartAtTimestamp(t.UnixMilli())
 		c.Start = &p
 	}
-	switch {
-	case o.checkpointDir != "" && o.swiftAuthURL != "":
-		return nil, errors.New("-checkpoint-dir and -swift-auth-url are exclusive")
-	case o.checkpointDir != "":
-		c.CheckpointStore = checkpoint.NewFileStore(o.checkpointDir)
-	case o.swiftAuthURL != "":
-		key := os.Getenv("STREAMKIT_SWIFT_KEY")
-		if o.swiftUser == "" || key == "" {
-			return nil, errors.New("Swift needs -swift-user and $STREAMKIT_SWIFT_KEY")
-		}
-		conn := &swift.Connection{UserName: o.swiftUser, ApiKey: key, AuthUrl: o.swiftAuthURL, AuthVersion: 1, Timeout: time.Minute}
-		c.CheckpointStore = checkpoint.NewSwiftStore(conn, o.swiftContainer)
-	case o.repartitionTo == "":
+	if c.CheckpointStore, err = o.Store(); err != nil {
+		return nil, err
+	}
+	if c.CheckpointStore == nil && o.repartitionTo == "" {
 		return nil, errors.New("a checkpoint store is required: -checkpoint-dir or -swift-auth-url")
 	}
 	return o, nil
@@ -292,16 +256,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wdqs-updater:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := o.Logger(stderr)
 	o.cfg.Logger = log
+	o.cfg.JobOptions = append(o.cfg.JobOptions, o.JobOptions()...)
 	var obs *sidecar.Observer
-	if o.sidecarAddr != "" {
+	if o.SidecarAddr != "" {
 		if obs, err = sidecar.NewObserver(); err != nil {
 			fmt.Fprintln(stderr, "wdqs-updater:", err)
 			return 2
 		}
 		o.cfg.JobOptions = append(o.cfg.JobOptions, obs.JobOptions()...)
 	}
+	store := o.cfg.CheckpointStore
 	var job *streamkit.Job
 	if o.repartitionTo != "" {
 		if o.cfg.CheckpointStore == nil {
@@ -320,91 +286,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 1
 	}
-	// The sidecar runs until the job has ended and its last answers (the
-	// reply to POST /stop) are out; scDone stays nil without a sidecar.
-	scCtx, scCancel := context.WithCancel(context.Background())
-	defer scCancel()
-	var scDone chan error
-	if o.sidecarAddr != "" {
-		opts := []sidecar.Option{sidecar.WithAddr(o.sidecarAddr), sidecar.WithToken(o.sidecarToken),
-			sidecar.WithObserver(obs), sidecar.WithLogger(log), sidecar.WithMaxReadyLag(o.maxReadyLag)}
-		if o.cfg.CheckpointStore != nil {
-			sps, err := sidecar.NewStoreSavepoints(o.cfg.CheckpointStore, job.Name())
-			if err != nil {
-				fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
-				return 2
-			}
-			opts = append(opts, sidecar.WithSavepoints(sps))
-		}
-		sc, err := sidecar.New(job, opts...)
-		if err != nil {
-			fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
-			return 2
-		}
-		scDone = make(chan error, 1)
-		go func() { scDone <- sc.Run(scCtx) }()
-		defer func() {
-			scCancel()
-			if scDone != nil {
-				if err := <-scDone; err != nil {
-					log.Error("wdqs-updater: sidecar", "error", err)
-				}
-			}
-		}()
-	}
-
-	// The job runs on its own context: a signal drains it through Stop
-	// (or StopWithSavepoint) instead of cancelling it, so the last
-	// checkpoint is committed.
-	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- job.Run(runCtx) }()
-	select {
-	case err = <-done:
-	case err = <-scDone:
-		// The sidecar could not listen: stop the job rather than run blind.
-		scDone = nil
-		log.Error("wdqs-updater: sidecar failed; stopping", "error", err)
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
-		_ = job.Stop(stopCtx)
-		stopCancel()
-		cancel()
-		<-done
-		fmt.Fprintln(stderr, "wdqs-updater: sidecar:", err)
-		return 1
-	case <-ctx.Done():
-		log.Info("wdqs-updater: stopping", "savepoint", o.stopSavepoint)
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), o.stopTimeout)
-		var serr error
-		if o.stopSavepoint != "" {
-			var res *streamkit.SavepointResult
-			res, serr = job.StopWithSavepoint(stopCtx, o.stopSavepoint)
-			if serr == nil {
-				log.Info("wdqs-updater: savepoint taken", "name", res.Name, "tasks", res.Tasks)
-			}
-		} else {
-			serr = job.Stop(stopCtx)
-		}
-		stopCancel()
-		if errors.Is(serr, streamkit.ErrNotRunning) {
-			serr = nil // already stopped over the sidecar (POST /stop)
-		}
-		if serr != nil {
-			log.Error("wdqs-updater: stop failed", "error", serr)
-			cancel()
-		}
-		err = <-done
-		if err == nil {
-			err = serr
-		}
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintln(stderr, "wdqs-updater:", err)
-		return 1
-	}
-	if err != nil {
-		return 1
-	}
-	return 0
+	p := &cli.Program{Flags: &o.Flags, Job: job, Store: store, Observer: obs, Logger: log, Stderr: stderr}
+	return p.Serve(ctx)
 }
