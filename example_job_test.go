@@ -4,87 +4,131 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
+	"net"
+	"net/http"
 	"strconv"
 	"time"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
-// editCounter counts the edits of each entity (the record key) and emits
-// "<entity>=<count>" for each; a value that is not a revision number is
-// dead-lettered as a decode failure.
-type editCounter struct {
+// wikiEdits counts the edits of each wiki (the record key) and writes
+// "<wiki> <count>" for each; a value that is not a revision number is
+// dead-lettered.
+type wikiEdits struct {
 	out    streamkit.RecordSender
 	counts *checkpoint.Table[string, int64]
 }
 
-func (c *editCounter) Tables() []checkpoint.StateTable { return []checkpoint.StateTable{c.counts} }
+func (w *wikiEdits) Tables() []checkpoint.StateTable { return []checkpoint.StateTable{w.counts} }
 
-func (c *editCounter) Process(ctx context.Context, rec *source.Record) error {
+func (w *wikiEdits) Process(ctx context.Context, rec *source.Record) error {
 	if _, err := strconv.ParseInt(string(rec.Value), 10, 64); err != nil {
-		return streamkit.Stage("decode", err) // validate before touching state
+		return err // dead-lettered; the partition moves on
 	}
-	n, _ := c.counts.Get(string(rec.Key))
-	n++
-	if err := c.out.Send(ctx, streamkit.KafkaRecord{Topic: "edit-counts", Key: rec.Key,
-		Value: []byte(string(rec.Key) + "=" + strconv.FormatInt(n, 10))}); err != nil {
-		return err
-	}
-	c.counts.Set(string(rec.Key), n)
-	return nil
+	n, _ := w.counts.Get(string(rec.Key))
+	w.counts.Set(string(rec.Key), n+1)
+	return w.out.Send(ctx, streamkit.KafkaRecord{Topic: "edit-counts", Key: rec.Key,
+		Value: []byte(string(rec.Key) + " " + strconv.FormatInt(n+1, 10))})
 }
 
-// A stateful job: per-entity edit counts, written to Kafka exactly once
-// with the input offsets and the state's checkpoint, and a dead-letter
-// topic for what cannot be decoded. The embedded kafkatest cluster stands
-// in for production Kafka.
+// A new team's job: per-wiki edit counts written to Kafka exactly once,
+// checkpoints in Swift, a dead-letter topic, the sidecar beside it, and an
+// upgrade through a savepoint: 20 identifiers of four packages (streamkit,
+// checkpoint, source, sidecar). kafkatest and checkpointtest stand in for
+// Kafka and Swift.
 func ExampleNewJob() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := kafkatest.Start()
+	cl, err := kafkatest.Start(kafkatest.SeedTopics(1, "edits", "edit-counts", "edits-dlq"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer cl.Close()
-	for _, topic := range []string{"edits", "edit-counts", "edits-dlq"} {
-		if err := cl.CreateTopic(ctx, topic, 2); err != nil {
-			fmt.Println(err)
-			return
-		}
-	}
-	var edits []kafkatest.Record
-	for i, e := range []string{"Q42", "Q64", "Q42", "Q64", "Q42"} {
-		edits = append(edits, kafkatest.Record{Key: []byte(e), Value: []byte(strconv.Itoa(100 + i))})
-	}
-	edits = append(edits, kafkatest.Record{Key: []byte("Q1"), Value: []byte("not a revision")})
-	if err := cl.ProduceKeyed(ctx, "edits", edits...); err != nil {
-		fmt.Println(err)
-		return
-	}
-
-	in := streamkit.Input{Brokers: cl.Addrs(), Topics: []string{"edits"},
-		Options: []source.Option{source.WithBaseConfig(cl.SaramaConfig())}}
-	job, err := streamkit.NewJob("edit-counts", in,
-		streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: cl.Addrs(), Sarama: cl.SaramaConfig()}),
-		func(_ streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
-			return &editCounter{out: out, counts: checkpoint.NewTable[string, int64]("edit-counts", 1)}, nil
-		},
-		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),
-		streamkit.WithCheckpointInterval(100*time.Millisecond),
-		streamkit.WithDeadLetterTopic("edits-dlq"),
-		streamkit.WithLogger(slog.New(slog.DiscardHandler)))
+	conn, stopSwift, err := checkpointtest.StartSwift() // production: a *swift.Connection to your Swift
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	defer stopSwift()
+	produce := func(wikis ...string) {
+		var recs []kafkatest.Record
+		for i, w := range wikis {
+			recs = append(recs, kafkatest.Record{Key: []byte(w), Value: []byte(strconv.Itoa(100 + i))})
+		}
+		_ = cl.ProduceKeyed(ctx, "edits", recs...)
+	}
+
+	// The job, as build 1 and build 2 of a program would construct it.
+	brokers := cl.Addrs()
+	store := checkpoint.NewSwiftStore(conn, "edit-counts")
+	logger := slog.New(slog.DiscardHandler)
+	newJob := func(fromSavepoint string) (*streamkit.Job, error) {
+		return streamkit.NewJob("edit-counts", streamkit.Input{Brokers: brokers, Topics: []string{"edits"}},
+			streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers}),
+			func(_ streamkit.TaskInfo, out streamkit.RecordSender) (streamkit.Processor, error) {
+				return &wikiEdits{out: out, counts: checkpoint.NewTable[string, int64]("edits-per-wiki", 1)}, nil
+			},
+			streamkit.WithCheckpointStore(store),
+			streamkit.WithCheckpointInterval(200*time.Millisecond), // output latency; default 10 s
+			streamkit.WithDeadLetterTopic("edits-dlq"),
+			streamkit.WithRestoreFromSavepoint(fromSavepoint),
+			streamkit.WithLogger(logger)) // reaches the source, outputs and checkpoints
+	}
+
+	// Build 1, with its sidecar (/readyz, /metrics, POST /stop?savepoint=…).
+	job, err := newJob("")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sc, err := sidecar.New(job)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go func() { _ = sc.Serve(ctx, ln) }()
 	done := make(chan error, 1)
 	go func() { done <- job.Run(ctx) }()
-	out, err := cl.WaitForRecords(ctx, "edit-counts", 5)
+	produce("enwiki", "dewiki", "enwiki")
+	if _, err := cl.WaitForRecords(ctx, "edit-counts", 3); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if res, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		fmt.Println("sidecar /healthz:", res.Status)
+		res.Body.Close()
+	}
+	if _, err := job.StopWithSavepoint(ctx, "before-build-2"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := <-done; err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// Build 2 starts from the savepoint and goes on counting.
+	produce("enwiki", "not-a-wiki-edit", "dewiki")
+	_ = cl.ProduceKeyed(ctx, "edits", kafkatest.Record{Key: []byte("enwiki"), Value: []byte("garbage")})
+	job, err = newJob("before-build-2")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go func() { done <- job.Run(ctx) }()
+	out, err := cl.WaitForRecords(ctx, "edit-counts", 6)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -102,17 +146,19 @@ func ExampleNewJob() {
 		fmt.Println(err)
 		return
 	}
-	var counts []string
 	for _, r := range out {
-		counts = append(counts, string(r.Value))
+		fmt.Println(string(r.Value))
 	}
-	sort.Strings(counts)
-	fmt.Println(counts)
-	stage, _ := dead[0].HeaderValue(streamkit.HeaderDLQStage)
-	fmt.Printf("dead letter: key %s, value %q, stage %s\n", dead[0].Key, dead[0].Value, stage)
+	fmt.Printf("dead letter: %s %q\n", dead[0].Key, dead[0].Value)
 	// Output:
-	// [Q42=1 Q42=2 Q42=3 Q64=1 Q64=2]
-	// dead letter: key Q1, value "not a revision", stage decode
+	// sidecar /healthz: 200 OK
+	// enwiki 1
+	// dewiki 1
+	// enwiki 2
+	// enwiki 3
+	// not-a-wiki-edit 1
+	// dewiki 2
+	// dead letter: enwiki "garbage"
 }
 
 // Re-keying a single-partition MediaWiki topic by entity ID into a topic

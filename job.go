@@ -280,7 +280,7 @@ func WithDeadLetterKafka(topic string, cfg KafkaOutputConfig, opts ...DeadLetter
 	return func(o *jobOptions) { o.dlqTopic, o.dlqKafka, o.dlqOpts = topic, &cfg, opts }
 }
 
-// WithRestoreFromSavepoint starts each task from the named savepoint
+// WithRestoreFromSavepoint starts each task from the named savepoint (opts add to those of WithRestoreOptions)
 // instead of its commit point, once: after a task's first commit that
 // follows the savepoint restore, a marker object in the checkpoint store
 // records it, and later assignments of the task (restarts, rebalances,
@@ -288,7 +288,7 @@ func WithDeadLetterKafka(topic string, cfg KafkaOutputConfig, opts ...DeadLetter
 // point. To rewind to the same savepoint twice, take a new savepoint name
 // (or delete the marker "<job>.restored/<savepoint>/task-<n>").
 func WithRestoreFromSavepoint(name string, opts ...checkpoint.RestoreOption) Option {
-	return func(o *jobOptions) { o.fromSavepoint, o.restoreOpts = name, opts }
+	return func(o *jobOptions) { o.fromSavepoint, o.restoreOpts = name, append(o.restoreOpts, opts...) }
 }
 
 // WithRestoreOptions passes options (AllowNewState, AllowDroppedState) to

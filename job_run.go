@@ -203,7 +203,7 @@ type run struct {
 
 func (r *run) run(ctx context.Context) (err error) {
 	j := r.j
-	srcOpts := append(append([]source.Option(nil), j.in.Options...),
+	srcOpts := append(append([]source.Option{source.WithLogger(j.o.log)}, j.in.Options...),
 		source.WithOnAssigned(r.onAssigned),
 		source.WithOnRevoked(r.onRevoked),
 		source.WithSaramaConfig(func(c *sarama.Config) {

@@ -124,7 +124,8 @@ func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (
 	}
 	t.scoped, _ = out.(RecordScoped)
 	if j.o.store != nil {
-		if t.ckpt, err = checkpoint.NewCheckpointer(j.o.store, TaskNamespace(j.name, id), j.o.ckptOpts...); err != nil {
+		if t.ckpt, err = checkpoint.NewCheckpointer(j.o.store, TaskNamespace(j.name, id),
+			append([]checkpoint.Option{checkpoint.WithLogger(log)}, j.o.ckptOpts...)...); err != nil {
 			return nil, err
 		}
 	}

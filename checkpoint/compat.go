@@ -44,13 +44,17 @@ type Mismatch struct {
 func (m Mismatch) String() string {
 	switch m.Kind {
 	case MismatchUndeclared:
-		return fmt.Sprintf("table %q (version %d) is in the checkpoint but not declared by the job", m.Table, m.Stored.Version)
+		return fmt.Sprintf("table %q (version %d) is in the checkpoint but not declared by the job "+
+			"(to drop its data on purpose, restore with checkpoint.AllowDroppedState())", m.Table, m.Stored.Version)
 	case MismatchMissing:
-		return fmt.Sprintf("table %q (version %d) is declared by the job but not in the checkpoint", m.Table, m.Declared.Version)
+		return fmt.Sprintf("table %q (version %d) is declared by the job but not in the checkpoint "+
+			"(to start it empty on purpose, restore with checkpoint.AllowNewState())", m.Table, m.Declared.Version)
 	case MismatchVersion:
-		return fmt.Sprintf("table %q has version %d in the checkpoint, the job declares version %d", m.Table, m.Stored.Version, m.Declared.Version)
+		return fmt.Sprintf("table %q has version %d in the checkpoint, the job declares version %d "+
+			"(run the build that wrote it, or migrate the state into a table of a new name)", m.Table, m.Stored.Version, m.Declared.Version)
 	default:
-		return fmt.Sprintf("table %q has codec %q in the checkpoint, the job declares codec %q", m.Table, m.Stored.Codec, m.Declared.Codec)
+		return fmt.Sprintf("table %q has codec %q in the checkpoint, the job declares codec %q "+
+			"(run the build that wrote it)", m.Table, m.Stored.Codec, m.Declared.Codec)
 	}
 }
 

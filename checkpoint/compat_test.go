@@ -50,10 +50,10 @@ func TestCompatibilityListsEveryMismatch(t *testing.T) {
 		{Table: "d", Kind: MismatchMissing, Declared: TableSchema{"d", 1, "msgpack"}},
 	}, ie.Mismatches)
 	assert.Equal(t, `checkpoint: checkpoint 1 is incompatible with the job (4 mismatches):
-  - table "a" has version 1 in the checkpoint, the job declares version 2
-  - table "b" has codec "msgpack" in the checkpoint, the job declares codec "entity-int64"
-  - table "c" (version 1) is in the checkpoint but not declared by the job
-  - table "d" (version 1) is declared by the job but not in the checkpoint`, err.Error())
+  - table "a" has version 1 in the checkpoint, the job declares version 2 (run the build that wrote it, or migrate the state into a table of a new name)
+  - table "b" has codec "msgpack" in the checkpoint, the job declares codec "entity-int64" (run the build that wrote it)
+  - table "c" (version 1) is in the checkpoint but not declared by the job (to drop its data on purpose, restore with checkpoint.AllowDroppedState())
+  - table "d" (version 1) is declared by the job but not in the checkpoint (to start it empty on purpose, restore with checkpoint.AllowNewState())`, err.Error())
 	assert.Equal(t, 1, a.Len(), "nothing is loaded or reset before the check passes")
 
 	// The options allow dropping and adding tables, not changing them.

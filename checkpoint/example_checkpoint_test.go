@@ -64,7 +64,7 @@ func Example() {
 	// checkpoint 2 chain length: 2 delta records: 1
 	// restored checkpoint 2 Q42 = 1002 L7-F2 = 77 resume at 5001
 	// checkpoint: checkpoint 2 is incompatible with the job (1 mismatches):
-	//   - table "last-revision" has version 1 in the checkpoint, the job declares version 2
+	//   - table "last-revision" has version 1 in the checkpoint, the job declares version 2 (run the build that wrote it, or migrate the state into a table of a new name)
 }
 
 // Savepoints pin a checkpoint under a name; GC keeps them and what they

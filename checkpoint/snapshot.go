@@ -141,6 +141,12 @@ type chainState struct {
 	tables []TableSchema // schemas of the base; a change forces a new base
 }
 
+// loggerInheritor is a store that logs through the logger of the
+// Checkpointer that uses it unless it was given its own.
+type loggerInheritor interface {
+	inheritLogger(*slog.Logger)
+}
+
 // NewCheckpointer returns a Checkpointer for job in store. The job name
 // (letters, digits, '.', '_', '-') is the namespace of all its objects.
 // It does no I/O.
@@ -157,6 +163,8 @@ func NewCheckpointer(store Store, job string, opts ...Option) (*Checkpointer, er
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
+	} else if li, ok := store.(loggerInheritor); ok {
+		li.inheritLogger(o.log)
 	}
 	return &Checkpointer{store: store, job: job, o: o, chains: make(map[int]*chainState)}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -107,7 +108,8 @@ type SwiftStore struct {
 	attempts     int
 	retryBase    time.Duration
 	retryMax     time.Duration
-	logger       *slog.Logger
+	logger       *slog.Logger // WithSwiftLogger
+	inherited    atomic.Pointer[slog.Logger]
 	configErr    error
 
 	mu    sync.Mutex
@@ -160,8 +162,23 @@ func WithSwiftRetry(attempts int, base, maxWait time.Duration) SwiftOption {
 	return func(s *SwiftStore) { s.attempts, s.retryBase, s.retryMax = attempts, base, maxWait }
 }
 
+// log returns the store's logger (see WithSwiftLogger).
+func (s *SwiftStore) log() *slog.Logger {
+	if s.logger != nil {
+		return s.logger
+	}
+	if l := s.inherited.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+// inheritLogger implements loggerInheritor.
+func (s *SwiftStore) inheritLogger(l *slog.Logger) { s.inherited.CompareAndSwap(nil, l) }
+
 // WithSwiftLogger logs retries and best-effort cleanup failures. Default:
-// slog.Default().
+// the logger of the first Checkpointer (and so of the job) that uses the
+// store with a logger, else slog.Default().
 func WithSwiftLogger(l *slog.Logger) SwiftOption {
 	return func(s *SwiftStore) { s.logger = l }
 }
@@ -187,9 +204,6 @@ func NewSwiftStore(conn *swift.Connection, container string, opts ...SwiftOption
 	}
 	if s.segContainer == "" {
 		s.segContainer = container + "_segments"
-	}
-	if s.logger == nil {
-		s.logger = slog.Default()
 	}
 	switch {
 	case conn == nil:
@@ -262,7 +276,7 @@ func (s *SwiftStore) retry(ctx context.Context, what string, fn func(ctx context
 			return err
 		}
 		d := wait/2 + rand.N(wait/2+1)
-		s.logger.Warn("checkpoint: swift request failed, retrying", "op", what, "attempt", attempt, "wait", d, "err", err)
+		s.log().Warn("checkpoint: swift request failed, retrying", "op", what, "attempt", attempt, "wait", d, "err", err)
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -562,7 +576,7 @@ func (r *swiftReader) resume(readErr error) bool {
 		r.resumes++
 		wait := min(r.s.retryBase<<(r.resumes-1), r.s.retryMax)
 		d := wait/2 + rand.N(wait/2+1)
-		r.s.logger.Warn("checkpoint: swift read failed, resuming", "object", r.name, "offset", r.n, "wait", d, "err", err)
+		r.s.log().Warn("checkpoint: swift read failed, resuming", "object", r.name, "offset", r.n, "wait", d, "err", err)
 		t := time.NewTimer(d)
 		select {
 		case <-r.ctx.Done():

@@ -201,7 +201,9 @@ func (c *Child) Kill() error {
 	return nil
 }
 
-// Stop asks the child to stop with SIGTERM and waits for it to exit. It
+// Stop asks the child to stop with SIGTERM and waits for it to exit. Call it
+// once the child is up (see KillLoop): a child signalled before it installed
+// its handler exits with the signal's status. It
 // returns nil if the child exited with status 0, and an *ExitError with the
 // child's output otherwise. If ctx ends first, the child is killed and the
 // error matches ErrStopTimeout.

@@ -27,7 +27,11 @@ var ErrInvalidLoop = errors.New("jobtest: invalid kill loop")
 // KillLoop runs a command, kills it with SIGKILL after a random uptime,
 // starts it again, and so on, Kills times; then it starts the command once
 // more and hands that last run to the caller, who lets it finish its work
-// and stops it (Child.Stop) before checking the results.
+// and stops it (Child.Stop) before checking the results. The last child
+// must be up before it is stopped: a job that receives SIGTERM before its
+// signal handler is installed dies without a clean stop, so wait for a sign
+// of life first (Child.WaitOutput on a line it prints once running, or its
+// output or sidecar).
 //
 // It is the driver of a kill test: the job under test gets no warning and
 // no chance to clean up, so every moment of its cycle — startup and

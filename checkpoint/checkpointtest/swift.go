@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,12 +42,23 @@ const (
 // WithoutAtomicNoOverwrite).
 func NewSwifttestConnection(t testing.TB) *swift.Connection {
 	t.Helper()
-	srv, err := swifttest.NewSwiftServer("127.0.0.1")
+	conn, stop, err := StartSwift()
 	require.NoError(t, err, "start swifttest")
-	t.Cleanup(srv.Close)
+	t.Cleanup(stop)
+	return conn
+}
+
+// StartSwift starts an in-process swifttest server on the loopback
+// interface, for examples and programs that have no testing.TB, and returns
+// a connection to it and the function that stops it. Remember that
+// swifttest ignores If-None-Match (see WithoutAtomicNoOverwrite).
+func StartSwift() (conn *swift.Connection, stop func(), err error) {
+	srv, err := swifttest.NewSwiftServer("127.0.0.1")
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpointtest: start swifttest: %w", err)
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(transport.CloseIdleConnections)
-	return &swift.Connection{
+	conn = &swift.Connection{
 		UserName:    swifttest.TEST_ACCOUNT,
 		ApiKey:      swifttest.TEST_ACCOUNT,
 		AuthUrl:     srv.AuthURL,
@@ -54,6 +66,7 @@ func NewSwifttestConnection(t testing.TB) *swift.Connection {
 		Timeout:     30 * time.Second,
 		Transport:   &serialTransport{next: transport},
 	}
+	return conn, func() { transport.CloseIdleConnections(); srv.Close() }, nil
 }
 
 // serialTransport sends one request at a time. swifttest's handlers read

@@ -18,12 +18,13 @@ func (s *SPARQL) Writer() Writer { return Writer{s} }
 // Add merges c into the open checkpoint (see SPARQL.Add).
 func (w Writer) Add(c *rdfdiff.EntityChange, origins ...any) error { return w.s.Add(c, origins...) }
 
-// Outputs returns the outputs of a job writing to a SPARQL store: newSPARQL
-// builds each task's SPARQL (typically with NewSPARQL over one shared
-// Client), and the task's Processor gets its Writer.
-func Outputs(newSPARQL func(ctx context.Context, info streamkit.TaskInfo) (*SPARQL, error)) streamkit.Outputs[Writer] {
-	return func(ctx context.Context, info streamkit.TaskInfo) (streamkit.Output, Writer, error) {
-		s, err := newSPARQL(ctx, info)
+// Outputs returns the outputs of a job writing to a SPARQL store: each
+// task gets its own SPARQL over store and b, logging through the job's
+// logger unless opts give another, and the task's Processor gets its
+// Writer.
+func Outputs(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) streamkit.Outputs[Writer] {
+	return func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, Writer, error) {
+		s, err := NewSPARQL(store, b, append([]SPARQLOption{WithSPARQLLogger(info.Logger)}, opts...)...)
 		if err != nil {
 			return nil, Writer{}, err
 		}
