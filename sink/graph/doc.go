@@ -1,0 +1,20 @@
+// Package graph is an in-memory RDF store with the semantics of a WDQS
+// triple store fed by the streaming updater's consumer, for unit tests, the
+// quickstart and differential tests of real stores.
+//
+// [Graph.Apply] applies an rdfdiff.ConsolidatedPatch in the consumer's
+// order (removed, added, linked-shared with an optional lag marker, entity
+// deletes, reconciliations) and records the streamkit.CommitPoint in the
+// same atomic step; a failed Apply changes nothing, and [Graph.Positions]
+// returns what the last batch committed. [WithOrphanCleanup] deletes value
+// and reference nodes a batch left unreferenced, which WDQS never does.
+// Terms are interned with per-node edge sets, so entity deletes and orphan
+// checks touch only the nodes involved. [Graph.Dump] writes sorted
+// canonical N-Triples, byte-identical for equal graphs.
+//
+// [GraphOutput] is a Graph as a task's streamkit.Output, with the SPARQL
+// output's method set: Commit applies the checkpoint's changes and commit
+// point in one atomic step, and dead letters sent to it are kept with the
+// checkpoint that commits them. [Outputs] hands each task's Processor a
+// [Writer], which can only add changes and send records.
+package graph

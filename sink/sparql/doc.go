@@ -1,0 +1,56 @@
+// Package sparql writes a job's output into a SPARQL 1.1 triple store
+// (Blazegraph, Oxigraph, Virtuoso) exactly once, with the job's commit
+// point in the same update request as the data.
+//
+// # Output
+//
+// [SPARQL] is a task's streamkit.Output; [Outputs] gives each task one and
+// hands its Processor a [Writer], which can only add changes. The processor
+// adds reassembled entity changes (rdfdiff.EntityChange, with their source
+// records as provenance); at each checkpoint [SPARQL.Commit] merges them
+// with rdfdiff's Accumulator and sends the consolidated patch together with
+// the commit point (one node per input partition: offset, checkpoint ID,
+// job) in one request. On an atomic store a checkpoint lands whole or not at
+// all, and [SPARQL.ReadCommitPoint] tells a restarted task where to resume.
+// Requests stay under [BatchLimits] (triples and bytes, per [Dialect]); a
+// checkpoint that needs several requests carries the commit point in the
+// last and is at-least-once (idempotent replay), logged and counted, and
+// [SPARQL.WantsCommit] asks for early checkpoints to keep that rare.
+// Virtuoso is never atomic across a request: at-least-once, said at
+// construction.
+//
+// A 4xx answer is bisected down to the offending change, which goes to a
+// [RejectedHandler] ([DeadLetterRejected]) while the rest applies. Claim
+// cannot fence a zombie on a plain SPARQL store: keep one writer per
+// partition.
+//
+// # Client, terms and updates
+//
+// [Client] speaks the SPARQL 1.1 Protocol: Update posts a raw
+// application/sparql-update body (or a form), Query and Ask read SPARQL JSON
+// results. Timeouts, connection errors and 5xx answers are retried with
+// capped, jittered backoff, 4xx answers never are; failures are
+// [*StoreError] values matching [ErrStoreRejected] (the request is wrong) or
+// [ErrStoreUnavailable] (the store is unwell).
+//
+// [AppendSPARQLTerm] writes a term so that the store holds exactly that term,
+// or refuses it with a [*TermError] ([ErrUnsafeTerm]): blank nodes
+// (skolemize first), IRIs with characters SPARQL forbids, malformed language
+// tags, U+0000. [UpdateBuilder] turns a consolidated patch and a commit point
+// into one request in the WDQS consumer's order (delete removed and insert
+// added triples, insert linked-shared ones and the optional lag marker,
+// entity deletes, reconciliations), ending with the commit point.
+// Unlinked-shared triples are never sent, as in WDQS. Blazegraph's update
+// answer is parsed for its mutation count ([ParseBlazegraphUpdate]).
+//
+// # Store quirks
+//
+// Oxigraph and Virtuoso return numeric literals in canonical form ("+1.96"
+// reads back as "1.96") and trim xsd:dateTime fractions; DELETE DATA still
+// matches the written form. Oxigraph refuses, for the whole request, a
+// language tag that is not well-formed BCP 47 (Wikidata's "zh-classical"
+// among them). Virtuoso needs a named graph for INSERT DATA, takes about
+// 1 000 triples per INSERT DATA ([WithMaxDataTriples]), returns xsd:string
+// literals typed, and silently rewrites IRIs longer than about 1 880 bytes,
+// so its dialect refuses them ([WithMaxIRIBytes]).
+package sparql
