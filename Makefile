@@ -39,7 +39,7 @@ kill-soak:
 ## Oxigraph (needs STREAMKIT_OXIGRAPH_URL; see README "Testing").
 consumer-kill-soak:
 	@test -n "$$STREAMKIT_OXIGRAPH_URL" || { echo "set STREAMKIT_OXIGRAPH_URL (scripts/oxigraph/run.sh env)"; exit 1; }
-	STREAMKIT_KILLS=100 STREAMKIT_CONSUMER_KILL_CHANGES=2000 $(GO) test -count=1 -timeout 30m -run TestConsumerKillOxigraph -v .
+	STREAMKIT_KILLS=100 STREAMKIT_CONSUMER_KILL_CHANGES=2000 $(GO) test -count=1 -timeout 30m -run TestConsumerKillOxigraph -v ./examples/wdqs
 
 ## bench-passthrough: a pass-through job with exactly-once checkpoints every
 ## second against a raw sarama copy of the same 1M records (~5 min).
