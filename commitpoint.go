@@ -58,9 +58,9 @@ func (cp *CommitPoint) Validate() error {
 // recorded (see CommitPoint.Validate), or one read back from a store that is
 // malformed (for example two checkpoint IDs after a non-atomic store applied
 // half a request).
-var ErrInvalidCommitPoint = errors.New("sink: invalid commit point")
+var ErrInvalidCommitPoint = errors.New("streamkit: invalid commit point")
 
 // ErrNoCommitPoint is returned by ReadCommitPoint when the store holds no
 // commit point for the job: the job has never committed there, so it starts
 // from its configured initial positions.
-var ErrNoCommitPoint = errors.New("sink: no commit point in the store")
+var ErrNoCommitPoint = errors.New("streamkit: no commit point in the store")

@@ -2,9 +2,13 @@ package streamkit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,7 +48,24 @@ const (
 	HeaderDLQJob = "streamkit.dlq.job"
 	// HeaderDLQFailedAt is when the record was dead-lettered (ms).
 	HeaderDLQFailedAt = "streamkit.dlq.failed_at"
+	// HeaderDLQTruncated is set on a dead letter whose record was too
+	// large for the dead-letter topic: "value" or "key,value", the parts
+	// cut to fit. The dead letter then keeps the start of each cut part.
+	HeaderDLQTruncated = "streamkit.dlq.truncated"
+	// HeaderDLQValueSize is the original value's size in bytes, on a
+	// truncated dead letter.
+	HeaderDLQValueSize = "streamkit.dlq.value.size"
+	// HeaderDLQValueSHA256 is the hex SHA-256 of the original value, on a
+	// truncated dead letter: with the provenance headers it identifies the
+	// original record, which is still in its topic until retention ends.
+	HeaderDLQValueSHA256 = "streamkit.dlq.value.sha256"
 )
+
+// DefaultMaxDeadLetterBytes bounds a dead letter's key, value and headers
+// unless WithMaxDeadLetterBytes says otherwise: below sarama's default
+// Producer.MaxMessageBytes (1 000 000) and Kafka's default
+// message.max.bytes (1 MiB), with room for the record's framing.
+const DefaultMaxDeadLetterBytes = 990_000
 
 // DefaultMaxErrorMessage is how many bytes of an error message the
 // dead-letter sink keeps unless WithMaxErrorMessage says otherwise.
@@ -52,7 +73,7 @@ const DefaultMaxErrorMessage = 4096
 
 // ErrInvalidFailure is returned by DeadLetter.Write for a failure it cannot
 // record: no original topic, no stage, or no error.
-var ErrInvalidFailure = errors.New("sink: invalid dead-letter failure")
+var ErrInvalidFailure = errors.New("streamkit: invalid dead-letter failure")
 
 // Failure is a record that could not be processed, and why.
 type Failure struct {
@@ -77,6 +98,15 @@ type Failure struct {
 // DeadLetterOption configures a DeadLetter.
 type DeadLetterOption func(*DeadLetter)
 
+// WithMaxDeadLetterBytes caps a dead letter's key, value and headers at n
+// bytes (default DefaultMaxDeadLetterBytes): set it below the dead-letter
+// topic's max.message.bytes and the producer's MaxMessageBytes. A larger
+// record is still dead-lettered, with the start of its value and the
+// headers HeaderDLQTruncated, HeaderDLQValueSize and HeaderDLQValueSHA256.
+func WithMaxDeadLetterBytes(n int) DeadLetterOption {
+	return func(d *DeadLetter) { d.maxBytes = n }
+}
+
 // WithMaxErrorMessage caps the error message header at n bytes (default
 // DefaultMaxErrorMessage), so that a huge error cannot push the dead-letter
 // record over the broker's message size limit.
@@ -100,7 +130,9 @@ type DeadLetter struct {
 	topic      string
 	job        string
 	maxMessage int
+	maxBytes   int
 	now        func() time.Time
+	truncated  atomic.Int64
 }
 
 // NewDeadLetter returns a dead-letter sink writing to topic through out, on
@@ -108,18 +140,23 @@ type DeadLetter struct {
 func NewDeadLetter(out RecordSender, topic, job string, opts ...DeadLetterOption) (*DeadLetter, error) {
 	switch {
 	case out == nil:
-		return nil, errors.New("sink: dead letter: nil sender")
+		return nil, errors.New("streamkit: dead letter: nil sender")
 	case topic == "":
-		return nil, errors.New("sink: dead letter: empty topic")
+		return nil, errors.New("streamkit: dead letter: empty topic")
 	case job == "":
-		return nil, errors.New("sink: dead letter: empty job name")
+		return nil, errors.New("streamkit: dead letter: empty job name")
 	}
-	d := &DeadLetter{out: out, topic: topic, job: job, maxMessage: DefaultMaxErrorMessage, now: time.Now}
+	d := &DeadLetter{out: out, topic: topic, job: job, maxMessage: DefaultMaxErrorMessage,
+		maxBytes: DefaultMaxDeadLetterBytes, now: time.Now}
 	for _, o := range opts {
 		o(d)
 	}
 	if d.maxMessage < 1 {
-		return nil, fmt.Errorf("sink: dead letter: max error message %d is not positive", d.maxMessage)
+		return nil, fmt.Errorf("streamkit: dead letter: max error message %d is not positive", d.maxMessage)
+	}
+	if d.maxBytes < 2*d.maxMessage+minDeadLetterRoom {
+		return nil, fmt.Errorf("streamkit: dead letter: max dead letter size %d leaves no room for the record (want at least %d)",
+			d.maxBytes, 2*d.maxMessage+minDeadLetterRoom)
 	}
 	return d, nil
 }
@@ -182,11 +219,83 @@ func (d *DeadLetter) Write(ctx context.Context, f Failure) error {
 		KafkaHeader{HeaderDLQJob, []byte(d.job)},
 		KafkaHeader{HeaderDLQFailedAt, strconv.AppendInt(nil, failedAt.UnixMilli(), 10)},
 	)
-	err := d.out.Send(ctx, KafkaRecord{Topic: d.topic, Key: r.Key, Value: r.Value, Headers: hs, Timestamp: r.Timestamp})
+	rec := KafkaRecord{Topic: d.topic, Key: r.Key, Value: r.Value, Headers: hs, Timestamp: r.Timestamp}
+	if d.fit(&rec) {
+		d.truncated.Add(1)
+	}
+	err := d.out.Send(ctx, rec)
 	if err != nil {
-		return fmt.Errorf("sink: dead letter %s/%d@%d to %q: %w", r.Topic, r.Partition, r.Offset, d.topic, err)
+		return fmt.Errorf("streamkit: dead letter %s/%d@%d to %q: %w", r.Topic, r.Partition, r.Offset, d.topic, err)
 	}
 	return nil
+}
+
+// Truncated returns how many dead letters Write had to cut to fit
+// (HeaderDLQTruncated).
+func (d *DeadLetter) Truncated() int64 { return d.truncated.Load() }
+
+// minDeadLetterRoom is the least room a dead letter needs besides its error
+// message: the provenance headers and a useful start of the record.
+const minDeadLetterRoom = 8 << 10
+
+// fit cuts rec's key and value so that the dead letter stays under the size
+// limit, and reports whether it did. A record the broker accepted as input
+// can be larger than what the dead-letter topic takes (an input topic with
+// a larger message.max.bytes, compression); such a record must still be
+// dead-lettered, or its partition could never move past it.
+func (d *DeadLetter) fit(rec *KafkaRecord) bool {
+	size := func() int {
+		n := len(rec.Key) + len(rec.Value)
+		for _, h := range rec.Headers {
+			n += len(h.Key) + len(h.Value) + 8
+		}
+		return n
+	}
+	over := size() - d.maxBytes
+	if over <= 0 {
+		return false
+	}
+	cut := "value"
+	sum := sha256.Sum256(rec.Value)
+	valueSize := len(rec.Value)
+	// The key appears twice (as the key and in HeaderDLQKey); a key larger
+	// than the error message budget is cut in both places.
+	if len(rec.Key) > d.maxMessage {
+		cut = "key,value"
+		rec.Key = truncateBytes(rec.Key, d.maxMessage)
+		for i := range rec.Headers {
+			if rec.Headers[i].Key == HeaderDLQKey {
+				rec.Headers[i].Value = rec.Key
+			}
+		}
+	}
+	rec.Headers = append(rec.Headers,
+		KafkaHeader{HeaderDLQTruncated, []byte(cut)},
+		KafkaHeader{HeaderDLQValueSize, strconv.AppendInt(nil, int64(valueSize), 10)},
+		KafkaHeader{HeaderDLQValueSHA256, []byte(hex.EncodeToString(sum[:]))},
+	)
+	// Original headers of the record are kept only while they fit.
+	if over = size() - d.maxBytes; over > len(rec.Value) {
+		kept := rec.Headers[:0]
+		for _, h := range rec.Headers {
+			if strings.HasPrefix(h.Key, DeadLetterHeaderPrefix) {
+				kept = append(kept, h)
+			}
+		}
+		rec.Headers = kept
+		over = size() - d.maxBytes
+	}
+	if over > 0 {
+		rec.Value = truncateBytes(rec.Value, max(len(rec.Value)-over, 0))
+	}
+	return true
+}
+
+func truncateBytes(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return b[:n:n]
 }
 
 // ErrorClass returns the default error class of err: the Go type of the

@@ -360,6 +360,9 @@ type Stats struct {
 	// record is then processed again and dead-lettered again), so it can
 	// exceed the number of dead letters in the topic.
 	DeadLettered int64
+	// DeadLettersTruncated counts the dead letters that were cut to fit
+	// the dead-letter topic (see WithMaxDeadLetterBytes).
+	DeadLettersTruncated int64
 	// Checkpoints counts committed task checkpoints; CheckpointFailures
 	// failed ones.
 	Checkpoints, CheckpointFailures int64

@@ -355,8 +355,14 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 			Err: fmt.Errorf("%w: %w", ErrNoDeadLetter, err)}
 	}
 	f := Failure{Record: *rec, Stage: stage, Err: err, Class: class, Attempts: 1}
+	truncated := t.dlq.Truncated()
 	if werr := t.dlq.Write(ctx, f); werr != nil {
 		return fmt.Errorf("streamkit: dead-lettering %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, werr)
+	}
+	if t.dlq.Truncated() > truncated {
+		r.j.updateStats(func(s *Stats) { s.DeadLettersTruncated++ })
+		t.log.Warn("streamkit: dead letter cut to fit the dead-letter topic", "topic", rec.Topic, "partition", rec.Partition,
+			"offset", rec.Offset, "size", len(rec.Value))
 	}
 	t.log.Warn("streamkit: record dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
 		"offset", rec.Offset, "stage", stage, "err", err)

@@ -66,16 +66,16 @@ func ParseOffsetMetadata(meta string) (job string, checkpointID uint64, err erro
 // committed outside the sink — which a restore must not paper over.
 func ReadKafkaCommitPoint(ctx context.Context, client sarama.Client, group string, topics []string) (*CommitPoint, error) {
 	if group == "" {
-		return nil, errors.New("sink: read kafka commit point: empty consumer group")
+		return nil, errors.New("streamkit: read kafka commit point: empty consumer group")
 	}
 	if len(topics) == 0 {
-		return nil, errors.New("sink: read kafka commit point: no topics")
+		return nil, errors.New("streamkit: read kafka commit point: no topics")
 	}
 	parts := make(map[string][]int32, len(topics))
 	for _, t := range topics {
 		ps, err := client.Partitions(t)
 		if err != nil {
-			return nil, fmt.Errorf("sink: read kafka commit point: partitions of %q: %w", t, err)
+			return nil, fmt.Errorf("streamkit: read kafka commit point: partitions of %q: %w", t, err)
 		}
 		parts[t] = ps
 	}
@@ -88,10 +88,10 @@ func ReadKafkaCommitPoint(ctx context.Context, client sarama.Client, group strin
 // different tasks may name different checkpoints.
 func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group string, parts map[string][]int32) (*CommitPoint, error) {
 	if group == "" {
-		return nil, errors.New("sink: read kafka commit point: empty consumer group")
+		return nil, errors.New("streamkit: read kafka commit point: empty consumer group")
 	}
 	if len(parts) == 0 {
-		return nil, errors.New("sink: read kafka commit point: no partitions")
+		return nil, errors.New("streamkit: read kafka commit point: no partitions")
 	}
 	topics := make([]string, 0, len(parts))
 	for t := range parts {
@@ -111,7 +111,7 @@ func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group str
 		retriable := errors.Is(err, sarama.ErrUnstableOffsetCommit) || errors.Is(err, sarama.ErrNotCoordinatorForConsumer) ||
 			errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) || errors.Is(err, sarama.ErrOffsetsLoadInProgress)
 		if !retriable || attempt >= 100 {
-			return nil, fmt.Errorf("sink: read kafka commit point of group %q: %w", group, err)
+			return nil, fmt.Errorf("streamkit: read kafka commit point of group %q: %w", group, err)
 		}
 		if errors.Is(err, sarama.ErrNotCoordinatorForConsumer) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) {
 			_ = client.RefreshCoordinator(group)
@@ -119,7 +119,7 @@ func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group str
 		select {
 		case <-time.After(50 * time.Millisecond):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("sink: read kafka commit point of group %q: %w (last: %w)", group, ctx.Err(), err)
+			return nil, fmt.Errorf("streamkit: read kafka commit point of group %q: %w (last: %w)", group, ctx.Err(), err)
 		}
 	}
 	cp := &CommitPoint{}
@@ -131,11 +131,11 @@ func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group str
 				continue
 			}
 			if b.Err != sarama.ErrNoError {
-				return nil, fmt.Errorf("sink: read kafka commit point: %s/%d: %w", t, p, b.Err)
+				return nil, fmt.Errorf("streamkit: read kafka commit point: %s/%d: %w", t, p, b.Err)
 			}
 			job, id, err := ParseOffsetMetadata(b.Metadata)
 			if err != nil {
-				return nil, fmt.Errorf("sink: read kafka commit point: %s/%d: %w", t, p, err)
+				return nil, fmt.Errorf("streamkit: read kafka commit point: %s/%d: %w", t, p, err)
 			}
 			where := fmt.Sprintf("%s/%d", t, p)
 			if first == "" {

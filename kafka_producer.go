@@ -20,35 +20,35 @@ var (
 	// transaction was aborted by the broker and it must never write again,
 	// so every later call returns ErrFenced too; the job instance owning it
 	// should exit.
-	ErrFenced = errors.New("sink: kafka producer fenced by a newer instance")
+	ErrFenced = errors.New("streamkit: kafka producer fenced by a newer instance")
 
 	// ErrCommitFailed is returned by Kafka.Commit when the transaction could
 	// not be committed. The sink has aborted it (nothing of it is visible to
 	// read_committed readers, and the offsets were not committed), so the
 	// caller retries the whole checkpoint from the previous commit point.
-	ErrCommitFailed = errors.New("sink: kafka transaction commit failed")
+	ErrCommitFailed = errors.New("streamkit: kafka transaction commit failed")
 
 	// ErrNoTransaction is returned by Send, Flush and Commit when no
 	// transaction is open (Begin was not called, or the last one ended).
-	ErrNoTransaction = errors.New("sink: no kafka transaction open")
+	ErrNoTransaction = errors.New("streamkit: no kafka transaction open")
 
 	// ErrTransactionOpen is returned by Begin when a transaction is already
 	// open: a checkpoint must end (Commit or Abort) before the next begins.
-	ErrTransactionOpen = errors.New("sink: kafka transaction already open")
+	ErrTransactionOpen = errors.New("streamkit: kafka transaction already open")
 
 	// ErrTransactionExpired is returned by Send, Flush and Commit when the
 	// open transaction is older than the transaction timeout: the broker
 	// aborts such a transaction on its own, so the sink aborts it too rather
 	// than pretend it can still commit. The checkpoint interval is too long
 	// for the timeout, or the job stalled.
-	ErrTransactionExpired = errors.New("sink: kafka transaction open longer than its timeout")
+	ErrTransactionExpired = errors.New("streamkit: kafka transaction open longer than its timeout")
 
 	// ErrInvalidRecord is returned by Send for a record that cannot be
 	// written: no topic, or a fixed partition that is negative.
-	ErrInvalidRecord = errors.New("sink: invalid kafka record")
+	ErrInvalidRecord = errors.New("streamkit: invalid kafka record")
 
 	// ErrSinkClosed is returned by every call after Close.
-	ErrSinkClosed = errors.New("sink: kafka sink closed")
+	ErrSinkClosed = errors.New("streamkit: kafka sink closed")
 )
 
 // DefaultTransactionTimeout is the transaction timeout the Kafka sink asks
@@ -210,17 +210,17 @@ type KafkaProducer struct {
 // the producer's initialisation happen at the first Begin.
 func NewKafkaProducer(brokers []string, transactionalID string, opts ...KafkaOption) (*KafkaProducer, error) {
 	if len(brokers) == 0 {
-		return nil, errors.New("sink: kafka: no broker addresses")
+		return nil, errors.New("streamkit: kafka: no broker addresses")
 	}
 	if transactionalID == "" {
-		return nil, errors.New("sink: kafka: empty transactional ID")
+		return nil, errors.New("streamkit: kafka: empty transactional ID")
 	}
 	o := kafkaOptions{timeout: DefaultTransactionTimeout, logger: slog.Default(), now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.timeout <= 0 {
-		return nil, fmt.Errorf("sink: kafka: transaction timeout %v is not positive", o.timeout)
+		return nil, fmt.Errorf("streamkit: kafka: transaction timeout %v is not positive", o.timeout)
 	}
 	var cfg sarama.Config
 	if o.base != nil {
@@ -230,7 +230,7 @@ func NewKafkaProducer(brokers []string, transactionalID string, opts ...KafkaOpt
 		cfg.Version = sarama.V2_5_0_0
 	}
 	if !cfg.Version.IsAtLeast(sarama.V0_11_0_0) {
-		return nil, fmt.Errorf("sink: kafka: sarama version %v has no transactions (need at least 0.11)", cfg.Version)
+		return nil, fmt.Errorf("streamkit: kafka: sarama version %v has no transactions (need at least 0.11)", cfg.Version)
 	}
 	cfg.Producer.Idempotent = true
 	cfg.Producer.Transaction.ID = transactionalID
@@ -247,7 +247,7 @@ func NewKafkaProducer(brokers []string, transactionalID string, opts ...KafkaOpt
 		cfg.Producer.Flush.Frequency = defaultFlushFrequency
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("sink: kafka: invalid sarama configuration: %w", err)
+		return nil, fmt.Errorf("streamkit: kafka: invalid sarama configuration: %w", err)
 	}
 	return &KafkaProducer{
 		brokers: append([]string(nil), brokers...),
@@ -274,7 +274,7 @@ func (k *KafkaProducer) Begin(ctx context.Context) error {
 	k.ctl.Lock()
 	defer k.ctl.Unlock()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sink: kafka begin: %w", err)
+		return fmt.Errorf("streamkit: kafka begin: %w", err)
 	}
 	k.mu.Lock()
 	if err := k.unusableLocked(); err != nil {
@@ -314,7 +314,7 @@ func (k *KafkaProducer) Init(ctx context.Context) error {
 	k.ctl.Lock()
 	defer k.ctl.Unlock()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sink: kafka init: %w", err)
+		return fmt.Errorf("streamkit: kafka init: %w", err)
 	}
 	k.mu.Lock()
 	err := k.unusableLocked()
@@ -388,7 +388,7 @@ func (k *KafkaProducer) Send(ctx context.Context, rec KafkaRecord) error {
 		k.mu.Lock()
 		k.sent--
 		k.mu.Unlock()
-		return fmt.Errorf("sink: kafka send: %w", ctx.Err())
+		return fmt.Errorf("streamkit: kafka send: %w", ctx.Err())
 	}
 }
 
@@ -419,7 +419,7 @@ func (k *KafkaProducer) waitAcks(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("sink: kafka flush: %d of %d records unacknowledged: %w", sent-done, sent, ctx.Err())
+			return fmt.Errorf("streamkit: kafka flush: %d of %d records unacknowledged: %w", sent-done, sent, ctx.Err())
 		}
 	}
 }
@@ -454,10 +454,10 @@ func (k *KafkaProducer) Commit(ctx context.Context, cp *CommitPoint, group strin
 	var offsets map[string][]*sarama.PartitionOffsetMetadata
 	if cp != nil {
 		if err := cp.Validate(); err != nil {
-			return k.failCommit(ctx, fmt.Errorf("sink: kafka commit: %w", err))
+			return k.failCommit(ctx, fmt.Errorf("streamkit: kafka commit: %w", err))
 		}
 		if group == "" {
-			return k.failCommit(ctx, errors.New("sink: kafka commit: empty consumer group"))
+			return k.failCommit(ctx, errors.New("streamkit: kafka commit: empty consumer group"))
 		}
 		meta := FormatOffsetMetadata(cp.Job, cp.CheckpointID)
 		offsets = make(map[string][]*sarama.PartitionOffsetMetadata)
@@ -489,7 +489,7 @@ func (k *KafkaProducer) Commit(ctx context.Context, cp *CommitPoint, group strin
 // cause as an ErrCommitFailed.
 func (k *KafkaProducer) failCommit(ctx context.Context, cause error) error {
 	if aerr := k.abortLocked(ctx); aerr != nil && !errors.Is(aerr, ErrFenced) {
-		k.logger.Warn("sink: kafka: abort after failed commit failed; producer dropped",
+		k.logger.Warn("streamkit: kafka: abort after failed commit failed; producer dropped",
 			"transactional_id", k.txID, "error", aerr)
 	}
 	return fmt.Errorf("%w: %w", ErrCommitFailed, cause)
@@ -538,7 +538,7 @@ func (k *KafkaProducer) expire(ctx context.Context, abort func(context.Context) 
 	age := k.now().Sub(k.begun)
 	k.mu.Unlock()
 	if err := abort(ctx); err != nil {
-		k.logger.Warn("sink: kafka: abort of expired transaction failed", "transactional_id", k.txID, "error", err)
+		k.logger.Warn("streamkit: kafka: abort of expired transaction failed", "transactional_id", k.txID, "error", err)
 	}
 	return fmt.Errorf("%w: open for %v, timeout %v", ErrTransactionExpired, age.Round(time.Millisecond), k.timeout)
 }
@@ -656,7 +656,7 @@ func (k *KafkaProducer) classify(op string, err error) error {
 		k.mu.Unlock()
 		return ferr
 	}
-	return fmt.Errorf("sink: kafka %s (transactional ID %q): %w", op, k.txID, err)
+	return fmt.Errorf("streamkit: kafka %s (transactional ID %q): %w", op, k.txID, err)
 }
 
 func isFencedError(err error) bool {

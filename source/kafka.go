@@ -613,3 +613,18 @@ func isConfigError(err error) bool {
 		errors.Is(err, sarama.ErrGroupAuthorizationFailed) || errors.Is(err, sarama.ErrTopicAuthorizationFailed) ||
 		errors.Is(err, sarama.ErrInvalidGroupId)
 }
+
+// maxRecordBytes is the largest response the source accepts from a broker.
+// sarama refuses larger responses (its MaxResponseSize safety net, 100 MiB
+// by default), which would leave a partition holding a larger record stuck
+// for ever; Kafka's own limit on a message is below 2 GiB, and 1 GiB covers
+// any topic configured by people.
+const maxRecordBytes = 1 << 30
+
+func init() {
+	// Set once, before any client exists: sarama reads this global
+	// without synchronisation.
+	if sarama.MaxResponseSize < maxRecordBytes {
+		sarama.MaxResponseSize = maxRecordBytes
+	}
+}

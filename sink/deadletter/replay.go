@@ -17,7 +17,7 @@ import (
 // ErrNotDeadLetter is returned by Replay for a record of the dead-letter
 // topic that lacks the provenance headers DeadLetter writes (so it cannot
 // be put back where it came from).
-var ErrNotDeadLetter = errors.New("sink: record is not a streamkit dead letter")
+var ErrNotDeadLetter = errors.New("deadletter: record is not a streamkit dead letter")
 
 // ReplayFilter selects dead letters to replay. Empty fields select all; a
 // record must match every non-empty field.
@@ -76,14 +76,14 @@ type ReplayStats struct {
 func Replay(ctx context.Context, client sarama.Client, dlqTopic string, out streamkit.RecordSender, opts ReplayOptions) (ReplayStats, error) {
 	var st ReplayStats
 	if dlqTopic == "" {
-		return st, errors.New("sink: replay: empty dead-letter topic")
+		return st, errors.New("deadletter: replay: empty dead-letter topic")
 	}
 	if out == nil {
-		return st, errors.New("sink: replay: nil sender")
+		return st, errors.New("deadletter: replay: nil sender")
 	}
 	parts, err := client.Partitions(dlqTopic)
 	if err != nil {
-		return st, fmt.Errorf("sink: replay: partitions of %q: %w", dlqTopic, err)
+		return st, fmt.Errorf("deadletter: replay: partitions of %q: %w", dlqTopic, err)
 	}
 	for _, p := range parts {
 		err := readCommitted(ctx, client, dlqTopic, p, func(r source.Record) error {
@@ -97,7 +97,7 @@ func Replay(ctx context.Context, client sarama.Client, dlqTopic string, out stre
 				return nil
 			}
 			if err := out.Send(ctx, rec); err != nil {
-				return fmt.Errorf("sink: replay %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				return fmt.Errorf("deadletter: replay %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 			}
 			st.Replayed++
 			return nil
@@ -202,30 +202,30 @@ func restoreDeadLetter(r source.Record, opts ReplayOptions) (streamkit.KafkaReco
 func readCommitted(ctx context.Context, client sarama.Client, topic string, partition int32, fn func(source.Record) error) error {
 	offset, err := client.GetOffset(topic, partition, sarama.OffsetOldest)
 	if err != nil {
-		return fmt.Errorf("sink: replay: start of %s/%d: %w", topic, partition, err)
+		return fmt.Errorf("deadletter: replay: start of %s/%d: %w", topic, partition, err)
 	}
 	end := int64(-1)
 	maxBytes := int32(1 << 20)
 	for end < 0 || offset < end {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("sink: replay %s/%d at %d: %w", topic, partition, offset, err)
+			return fmt.Errorf("deadletter: replay %s/%d at %d: %w", topic, partition, offset, err)
 		}
 		leader, err := client.Leader(topic, partition)
 		if err != nil {
-			return fmt.Errorf("sink: replay: leader of %s/%d: %w", topic, partition, err)
+			return fmt.Errorf("deadletter: replay: leader of %s/%d: %w", topic, partition, err)
 		}
 		req := &sarama.FetchRequest{Version: 4, Isolation: sarama.ReadCommitted, MaxWaitTime: 100, MinBytes: 1, MaxBytes: maxBytes}
 		req.AddBlock(topic, partition, offset, maxBytes, -1)
 		resp, err := leader.Fetch(req)
 		if err != nil {
-			return fmt.Errorf("sink: replay: fetch %s/%d at %d: %w", topic, partition, offset, err)
+			return fmt.Errorf("deadletter: replay: fetch %s/%d at %d: %w", topic, partition, offset, err)
 		}
 		b := resp.GetBlock(topic, partition)
 		if b == nil {
-			return fmt.Errorf("sink: replay: fetch %s/%d at %d: no answer for the partition", topic, partition, offset)
+			return fmt.Errorf("deadletter: replay: fetch %s/%d at %d: no answer for the partition", topic, partition, offset)
 		}
 		if b.Err != sarama.ErrNoError {
-			return fmt.Errorf("sink: replay: fetch %s/%d at %d: %w", topic, partition, offset, b.Err)
+			return fmt.Errorf("deadletter: replay: fetch %s/%d at %d: %w", topic, partition, offset, b.Err)
 		}
 		if end < 0 {
 			end = b.LastStableOffset
@@ -280,7 +280,7 @@ func readCommitted(ctx context.Context, client sarama.Client, topic string, part
 		}
 		if !progressed && offset < end {
 			if maxBytes >= 64<<20 {
-				return fmt.Errorf("sink: replay: fetch %s/%d at %d: no progress (a batch larger than 64 MiB?)", topic, partition, offset)
+				return fmt.Errorf("deadletter: replay: fetch %s/%d at %d: no progress (a batch larger than 64 MiB?)", topic, partition, offset)
 			}
 			maxBytes *= 2
 		}

@@ -24,7 +24,7 @@ var (
 	// apply: an invalid triple (see rdfdiff.ErrInvalidTriple, which the error
 	// also wraps) or an entity ID that is not one of the URI scheme's.
 	// Nothing is applied.
-	ErrInvalidPatch = errors.New("sink: invalid patch")
+	ErrInvalidPatch = errors.New("graph: invalid patch")
 )
 
 // Apply applies one batch and records its commit point, in one atomic step:
@@ -64,7 +64,7 @@ var (
 // Errors wrap ErrInvalidPatch, ErrInvalidCommitPoint or ctx's error.
 func (g *Graph) Apply(ctx context.Context, patch *rdfdiff.ConsolidatedPatch, commit *streamkit.CommitPoint) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sink: graph: apply: %w", err)
+		return fmt.Errorf("graph: apply: %w", err)
 	}
 	if err := g.checkPatch(patch); err != nil {
 		return err
@@ -75,7 +75,7 @@ func (g *Graph) Apply(ctx context.Context, patch *rdfdiff.ConsolidatedPatch, com
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := ctx.Err(); err != nil { // we may have waited for the lock
-		return fmt.Errorf("sink: graph: apply: %w", err)
+		return fmt.Errorf("graph: apply: %w", err)
 	}
 	if patch != nil {
 		a := graphApplier{st: g.st, cfg: &g.cfg}
@@ -125,7 +125,7 @@ func (g *Graph) checkPatch(p *rdfdiff.ConsolidatedPatch) error {
 // rdfdiff.ErrInvalidEntityID) with errors.Is.
 type graphPatchError struct{ err error }
 
-func (e *graphPatchError) Error() string { return "sink: graph: invalid patch: " + e.err.Error() }
+func (e *graphPatchError) Error() string { return "graph: invalid patch: " + e.err.Error() }
 
 func (e *graphPatchError) Unwrap() []error { return []error{ErrInvalidPatch, e.err} }
 
@@ -150,7 +150,7 @@ func checkGraphCommitPoint(c *streamkit.CommitPoint) error {
 		return nil
 	}
 	if err := c.Validate(); err != nil {
-		return fmt.Errorf("sink: graph: apply: %w", err)
+		return fmt.Errorf("graph: apply: %w", err)
 	}
 	return nil
 }

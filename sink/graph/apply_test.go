@@ -334,7 +334,7 @@ func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 		}, next, ErrInvalidPatch, "Reconciliations[0]"},
 		{"negative offset", ctx, nil, &streamkit.CommitPoint{Job: "wdqs", Positions: []streamkit.Position{{Topic: "t", Offset: -1}}}, streamkit.ErrInvalidCommitPoint, "negative"},
 		{"duplicate partition", ctx, nil, &streamkit.CommitPoint{Job: "wdqs", Positions: []streamkit.Position{{Topic: "t"}, {Topic: "t"}}}, streamkit.ErrInvalidCommitPoint, "t/0"},
-		{"cancelled context", cancelled, nil, next, context.Canceled, "sink: graph: apply"},
+		{"cancelled context", cancelled, nil, next, context.Canceled, "graph: apply"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := good()
@@ -345,10 +345,10 @@ func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 			require.ErrorIs(t, err, c.is)
 			if c.patch != nil {
 				require.ErrorIs(t, err, ErrInvalidPatch)
-				assert.True(t, strings.HasPrefix(err.Error(), "sink: graph: invalid patch: "+c.msg), err.Error())
+				assert.True(t, strings.HasPrefix(err.Error(), "graph: invalid patch: "+c.msg), err.Error())
 			}
 			assert.Contains(t, err.Error(), c.msg)
-			assert.True(t, strings.HasPrefix(err.Error(), "sink: "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "graph: "), err.Error())
 			assert.Equal(t, before, dumpString(t, g))
 			cp, err := g.Positions(ctx)
 			require.NoError(t, err)

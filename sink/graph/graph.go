@@ -127,7 +127,7 @@ func (f Format) String() string {
 }
 
 // ErrUnknownFormat means Graph.Load was asked for a format it does not read.
-var ErrUnknownFormat = errors.New("sink: unknown RDF format")
+var ErrUnknownFormat = errors.New("graph: unknown RDF format")
 
 // validGraphTriple reports why tr cannot be stored, or nil: the subject must be an
 // IRI or a blank node, the predicate an IRI, and the object any term. Terms
@@ -159,7 +159,7 @@ func validGraphTriples(what string, ts []rdfdiff.Triple) error {
 // none, and returns an error wrapping rdfdiff.ErrInvalidTriple.
 func (g *Graph) Add(triples ...rdfdiff.Triple) (int, error) {
 	if err := validGraphTriples("triples", triples); err != nil {
-		return 0, fmt.Errorf("sink: graph: add: %w", err)
+		return 0, fmt.Errorf("graph: add: %w", err)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -200,13 +200,13 @@ func (g *Graph) Load(ctx context.Context, r io.Reader, format Format, opts ...rd
 	case FormatNTriples:
 		tr = rdfdiff.NewNTriplesReader(r, opts...)
 	default:
-		return 0, fmt.Errorf("sink: graph: load %v: %w", format, ErrUnknownFormat)
+		return 0, fmt.Errorf("graph: load %v: %w", format, ErrUnknownFormat)
 	}
 	var ts []rdfdiff.Triple
 	for {
 		if len(ts)%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return 0, fmt.Errorf("sink: graph: load: %w", err)
+				return 0, fmt.Errorf("graph: load: %w", err)
 			}
 		}
 		t, err := tr.Next()
@@ -214,12 +214,12 @@ func (g *Graph) Load(ctx context.Context, r io.Reader, format Format, opts ...rd
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("sink: graph: load %v: %w", format, err)
+			return 0, fmt.Errorf("graph: load %v: %w", format, err)
 		}
 		ts = append(ts, t)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("sink: graph: load: %w", err)
+		return 0, fmt.Errorf("graph: load: %w", err)
 	}
 	return g.Add(ts...)
 }
@@ -257,7 +257,7 @@ func (g *Graph) Triples() []rdfdiff.Triple {
 // diff them when they differ).
 func (g *Graph) Dump(w io.Writer) error {
 	if err := rdfdiff.WriteNTriples(w, g.Triples()); err != nil {
-		return fmt.Errorf("sink: graph: dump: %w", err)
+		return fmt.Errorf("graph: dump: %w", err)
 	}
 	return nil
 }
@@ -321,7 +321,7 @@ func (st *graphStore) match(s, p, o rdfdiff.Term) []rdfdiff.Triple {
 // interface a job runner shares with stores that do.
 func (g *Graph) Positions(ctx context.Context) (*streamkit.CommitPoint, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sink: graph: positions: %w", err)
+		return nil, fmt.Errorf("graph: positions: %w", err)
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()

@@ -106,7 +106,7 @@ func TestGraphAddContainsDelete(t *testing.T) {
 	} {
 		_, err := g.Add(gTri(gEx("new"), gEx("p"), gEx("o")), bad)
 		require.ErrorIs(t, err, rdfdiff.ErrInvalidTriple, "%v", bad)
-		assert.Contains(t, err.Error(), "sink: graph: add: triples[1]: rdfdiff: invalid triple")
+		assert.Contains(t, err.Error(), "graph: add: triples[1]: rdfdiff: invalid triple")
 		assert.Equal(t, 2, g.Len())
 	}
 

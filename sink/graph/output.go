@@ -23,12 +23,12 @@ const DefaultGraphOutputTarget = 1000
 var (
 	// ErrGraphOutputClosed is returned by every method of a GraphOutput
 	// after Close.
-	ErrGraphOutputClosed = errors.New("sink: graph output closed")
+	ErrGraphOutputClosed = errors.New("graph: graph output closed")
 	// ErrGraphOutputNotOpen is returned by Add, Send and Commit when no
 	// checkpoint is open (Begin was not called, or the last one ended).
-	ErrGraphOutputNotOpen = errors.New("sink: graph output has no open checkpoint")
+	ErrGraphOutputNotOpen = errors.New("graph: graph output has no open checkpoint")
 	// ErrGraphOutputOpen is returned by Begin while a checkpoint is open.
-	ErrGraphOutputOpen = errors.New("sink: graph output checkpoint already open")
+	ErrGraphOutputOpen = errors.New("graph: graph output checkpoint already open")
 )
 
 // GraphOutputOption configures a GraphOutput.
@@ -134,7 +134,7 @@ var (
 // NewGraphOutput returns an output writing into g. It does no I/O.
 func NewGraphOutput(g *Graph, opts ...GraphOutputOption) (*GraphOutput, error) {
 	if g == nil {
-		return nil, errors.New("sink: graph output needs a graph")
+		return nil, errors.New("graph: graph output needs a graph")
 	}
 	o := &GraphOutput{g: g, target: DefaultGraphOutputTarget}
 	for _, opt := range opts {
@@ -237,7 +237,7 @@ func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 		// Refuse here what Commit would: a failed Commit fails the whole
 		// checkpoint, again after every restart.
 		if err := o.g.checkEntityID(c.EntityID); err != nil {
-			return fmt.Errorf("sink: graph output cannot take change of %s: %w", c.EntityID, &rdfdiff.InvalidChangeError{
+			return fmt.Errorf("graph: graph output cannot take change of %s: %w", c.EntityID, &rdfdiff.InvalidChangeError{
 				EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation,
 				Msg: "entity ID outside the graph's URI scheme", Err: err})
 		}
@@ -246,7 +246,7 @@ func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 		func() *graphSegment { return &graphSegment{acc: rdfdiff.NewAccumulator(o.accOpts...)} }, c)
 	o.segments = segs
 	if err != nil {
-		return fmt.Errorf("sink: graph output cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
+		return fmt.Errorf("graph: graph output cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
 	}
 	o.changes++
 	return nil
@@ -319,7 +319,7 @@ func (o *GraphOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) err
 		return foreignPartitions(prev, parts)
 	}
 	if err := o.g.applyAll(ctx, patches, cp, guard); err != nil {
-		return fmt.Errorf("sink: graph output: commit of checkpoint %d: %w", cp.CheckpointID, err)
+		return fmt.Errorf("graph: graph output: commit of checkpoint %d: %w", cp.CheckpointID, err)
 	}
 	o.dead = append(o.dead, o.letters...)
 	o.commits.Add(1)
@@ -392,7 +392,7 @@ func (o *GraphOutput) resetLocked() {
 // changes, and guard sees the graph's current commit point under the lock.
 func (g *Graph) applyAll(ctx context.Context, patches []*rdfdiff.ConsolidatedPatch, commit *streamkit.CommitPoint, guard func(*streamkit.CommitPoint) error) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sink: graph: apply: %w", err)
+		return fmt.Errorf("graph: apply: %w", err)
 	}
 	for _, p := range patches {
 		if err := g.checkPatch(p); err != nil {
@@ -405,7 +405,7 @@ func (g *Graph) applyAll(ctx context.Context, patches []*rdfdiff.ConsolidatedPat
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sink: graph: apply: %w", err)
+		return fmt.Errorf("graph: apply: %w", err)
 	}
 	if guard != nil {
 		if err := guard(g.commit); err != nil {

@@ -24,13 +24,13 @@ var (
 	// ErrStoreRejected means the store answered 4xx: the request itself is
 	// wrong (syntax, a term the store refuses, too large). Retrying the same
 	// request cannot help, so the client never does.
-	ErrStoreRejected = errors.New("sink: SPARQL store rejected the request")
+	ErrStoreRejected = errors.New("sparql: SPARQL store rejected the request")
 	// ErrStoreUnavailable means the store answered 5xx, or could not be
 	// reached, on every attempt the retry policy allowed.
-	ErrStoreUnavailable = errors.New("sink: SPARQL store unavailable")
+	ErrStoreUnavailable = errors.New("sparql: SPARQL store unavailable")
 	// ErrInvalidResults means a query answer was not SPARQL 1.1 JSON results
 	// the client could read into terms.
-	ErrInvalidResults = errors.New("sink: invalid SPARQL results")
+	ErrInvalidResults = errors.New("sparql: invalid SPARQL results")
 )
 
 // StoreError is a non-2xx answer from the store (or, with StatusCode 0, the
@@ -54,9 +54,9 @@ type StoreError struct {
 // Error renders the operation, status and the store's message.
 func (e *StoreError) Error() string {
 	if e.StatusCode == 0 {
-		return fmt.Sprintf("sink: SPARQL %s to %s failed after %d attempt(s): %v", e.Op, e.Endpoint, e.Attempts, e.Err)
+		return fmt.Sprintf("sparql: SPARQL %s to %s failed after %d attempt(s): %v", e.Op, e.Endpoint, e.Attempts, e.Err)
 	}
-	return fmt.Sprintf("sink: SPARQL %s to %s: HTTP %d after %d attempt(s): %s", e.Op, e.Endpoint, e.StatusCode, e.Attempts, e.Message)
+	return fmt.Sprintf("sparql: SPARQL %s to %s: HTTP %d after %d attempt(s): %s", e.Op, e.Endpoint, e.StatusCode, e.Attempts, e.Message)
 }
 
 // Unwrap returns ErrStoreRejected for a 4xx answer, and ErrStoreUnavailable
@@ -171,14 +171,14 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 	for _, e := range []string{c.endpoint, c.updateEndpoint} {
 		u, err := url.Parse(e)
 		if err != nil {
-			return nil, fmt.Errorf("sink: SPARQL endpoint %q: %w", e, err)
+			return nil, fmt.Errorf("sparql: SPARQL endpoint %q: %w", e, err)
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("sink: SPARQL endpoint %q: want an http(s) URL with a host", e)
+			return nil, fmt.Errorf("sparql: SPARQL endpoint %q: want an http(s) URL with a host", e)
 		}
 	}
 	if c.http == nil {
-		return nil, errors.New("sink: nil HTTP client")
+		return nil, errors.New("sparql: nil HTTP client")
 	}
 	return c, nil
 }
@@ -297,7 +297,7 @@ func (c *Client) do(ctx context.Context, op string, mk func() (*http.Request, er
 		}
 	}
 	if ctx.Err() != nil && last.StatusCode == 0 {
-		return nil, last.Attempts, fmt.Errorf("sink: SPARQL %s to %s: %w", op, c.endpoint, context.Cause(ctx))
+		return nil, last.Attempts, fmt.Errorf("sparql: SPARQL %s to %s: %w", op, c.endpoint, context.Cause(ctx))
 	}
 	return nil, last.Attempts, last
 }

@@ -117,7 +117,7 @@ func TestClientNeverRetriesClientErrors(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, 400, se.StatusCode)
 	assert.Equal(t, "update", se.Op)
-	assert.Contains(t, se.Error(), "sink: SPARQL update to ")
+	assert.Contains(t, se.Error(), "sparql: SPARQL update to ")
 	assert.Contains(t, se.Error(), "SP030")
 	assert.Equal(t, int32(1), calls.Load())
 }
@@ -247,7 +247,7 @@ func TestNewClientValidates(t *testing.T) {
 	for _, e := range []string{"", "127.0.0.1:7878/sparql", "ftp://x/sparql", "http:///sparql", "http://a b/"} {
 		_, err := NewClient(e)
 		require.Error(t, err, e)
-		assert.Contains(t, err.Error(), "sink: ")
+		assert.Contains(t, err.Error(), "sparql: ")
 	}
 	_, err := NewClient("http://127.0.0.1:1/sparql", WithUpdateEndpoint("nope"))
 	require.Error(t, err)

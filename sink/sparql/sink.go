@@ -19,21 +19,21 @@ import (
 var (
 	// ErrSPARQLClosed is returned by every method of a SPARQL sink after
 	// Close.
-	ErrSPARQLClosed = errors.New("sink: SPARQL sink closed")
+	ErrSPARQLClosed = errors.New("sparql: SPARQL sink closed")
 	// ErrNoCheckpointOpen is returned by Add, Commit and Abort when no
 	// checkpoint is open: the runner calls Begin first, and again after
 	// every Commit.
-	ErrNoCheckpointOpen = errors.New("sink: SPARQL sink has no open checkpoint")
+	ErrNoCheckpointOpen = errors.New("sparql: SPARQL sink has no open checkpoint")
 	// ErrCheckpointOpen is returned by Begin while a checkpoint is open: the
 	// previous one must be committed or aborted first.
-	ErrCheckpointOpen = errors.New("sink: SPARQL sink checkpoint already open")
+	ErrCheckpointOpen = errors.New("sparql: SPARQL sink checkpoint already open")
 	// ErrChangeRejected is returned by Commit when the store rejected a
 	// request (4xx) or a change held a term that cannot be written, and no
 	// RejectedHandler is set to take the culprit: without one the sink
 	// cannot skip data, so the checkpoint fails as a whole (the WDQS
 	// consumer's behaviour) and the job stops on the same input until an
 	// operator acts.
-	ErrChangeRejected = errors.New("sink: SPARQL store rejected a change")
+	ErrChangeRejected = errors.New("sparql: SPARQL store rejected a change")
 )
 
 // SPARQLStore is what the SPARQL sink needs of a store: updates whose answer
@@ -365,24 +365,24 @@ var (
 // warning that the store is not atomic (at-least-once).
 func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPARQL, error) {
 	if store == nil {
-		return nil, errors.New("sink: SPARQL sink needs a store")
+		return nil, errors.New("sparql: SPARQL sink needs a store")
 	}
 	if b == nil {
-		return nil, errors.New("sink: SPARQL sink needs an update builder")
+		return nil, errors.New("sparql: SPARQL sink needs an update builder")
 	}
 	cfg := sparqlConfig{log: slog.Default()}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.dialect < DialectSPARQL11 || cfg.dialect > DialectVirtuoso {
-		return nil, fmt.Errorf("sink: unknown SPARQL dialect %d", int(cfg.dialect))
+		return nil, fmt.Errorf("sparql: unknown SPARQL dialect %d", int(cfg.dialect))
 	}
 	if cfg.log == nil {
 		cfg.log = slog.Default()
 	}
 	lim := cfg.limits
 	if lim.MaxTriples < 0 || lim.MaxBytes < 0 || lim.TargetTriples < 0 || lim.TargetBytes < 0 {
-		return nil, fmt.Errorf("sink: negative SPARQL batch limit %+v", lim)
+		return nil, fmt.Errorf("sparql: negative SPARQL batch limit %+v", lim)
 	}
 	def := cfg.dialect.DefaultLimits()
 	if lim.MaxTriples == 0 {
@@ -398,12 +398,12 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 		lim.TargetBytes = max(lim.MaxBytes/2, 1)
 	}
 	if lim.TargetTriples > lim.MaxTriples || lim.TargetBytes > lim.MaxBytes {
-		return nil, fmt.Errorf("sink: SPARQL batch targets (%d triples, %d bytes) above the maxima (%d, %d)",
+		return nil, fmt.Errorf("sparql: SPARQL batch targets (%d triples, %d bytes) above the maxima (%d, %d)",
 			lim.TargetTriples, lim.TargetBytes, lim.MaxTriples, lim.MaxBytes)
 	}
 	if cfg.dialect == DialectVirtuoso {
 		if b.graph == "" {
-			return nil, errors.New("sink: Virtuoso needs a named data graph (WithDataGraph): it refuses INSERT DATA into the default graph")
+			return nil, errors.New("sparql: Virtuoso needs a named data graph (WithDataGraph): it refuses INSERT DATA into the default graph")
 		}
 		if b.maxData == 0 || b.maxIRI == 0 {
 			nb := *b
@@ -415,7 +415,7 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 			}
 			b = &nb
 		}
-		cfg.log.Warn("sink: Virtuoso does not apply an update request atomically; "+
+		cfg.log.Warn("sparql: Virtuoso does not apply an update request atomically; "+
 			"the SPARQL sink's commit point is AT-LEAST-ONCE there (idempotent replay after a crash), not exactly-once",
 			"dialect", cfg.dialect.String())
 	}
@@ -511,7 +511,7 @@ func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	segs, seg, err := rdfdiff.AccumulateSegmented(s.segments, func(g *segment) *rdfdiff.Accumulator { return g.acc }, s.newSegment, c)
 	s.segments = segs
 	if err != nil {
-		return fmt.Errorf("sink: SPARQL sink cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
+		return fmt.Errorf("sparql: SPARQL sink cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
 	}
 	seg.changes = append(seg.changes, c)
 	seg.origins = append(seg.origins, slices.Clone(origins))
@@ -581,7 +581,7 @@ func (s *SPARQL) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 	err := run.commit(ctx)
 	if err != nil {
 		s.stats.failedCommits.Add(1)
-		return fmt.Errorf("sink: SPARQL commit of checkpoint %d: %w", cp.CheckpointID, err)
+		return fmt.Errorf("sparql: SPARQL commit of checkpoint %d: %w", cp.CheckpointID, err)
 	}
 	if run.requests > 1 {
 		s.stats.multiRequestCommits.Add(1)
@@ -620,7 +620,7 @@ func (s *SPARQL) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateOpen && s.pending > 0 {
-		s.log.Info("sink: SPARQL sink closed with an open checkpoint; its changes are discarded", "changes", s.pending)
+		s.log.Info("sparql: SPARQL sink closed with an open checkpoint; its changes are discarded", "changes", s.pending)
 	}
 	s.reset()
 	s.state = stateClosed
@@ -712,13 +712,13 @@ const (
 func DeadLetterRejected(w streamkit.FailureWriter) RejectedHandler {
 	return RejectedFunc(func(ctx context.Context, r *RejectedChange) error {
 		if len(r.Origins) == 0 {
-			return fmt.Errorf("sink: rejected change of %s revision %d has no origin to dead-letter", r.EntityID, r.Revision)
+			return fmt.Errorf("sparql: rejected change of %s revision %d has no origin to dead-letter", r.EntityID, r.Revision)
 		}
 		class := ClassSPARQLRejected
 		if errors.Is(r.Err, ErrUnsafeTerm) {
 			class = ClassSPARQLUnsafeTerm
 		}
-		err := fmt.Errorf("sink: SPARQL store rejected %s revision %d (%s): %w", r.EntityID, r.Revision, r.Operation, r.Err)
+		err := fmt.Errorf("sparql: SPARQL store rejected %s revision %d (%s): %w", r.EntityID, r.Revision, r.Operation, r.Err)
 		for i, o := range r.Origins {
 			var rec source.Record
 			switch v := o.(type) {
@@ -726,11 +726,11 @@ func DeadLetterRejected(w streamkit.FailureWriter) RejectedHandler {
 				rec = v
 			case *source.Record:
 				if v == nil {
-					return fmt.Errorf("sink: rejected change of %s: origin %d is a nil *source.Record", r.EntityID, i)
+					return fmt.Errorf("sparql: rejected change of %s: origin %d is a nil *source.Record", r.EntityID, i)
 				}
 				rec = *v
 			default:
-				return fmt.Errorf("sink: rejected change of %s: origin %d is a %T, not a source.Record", r.EntityID, i, o)
+				return fmt.Errorf("sparql: rejected change of %s: origin %d is a %T, not a source.Record", r.EntityID, i, o)
 			}
 			if werr := w.Write(ctx, streamkit.Failure{Record: rec, Stage: StageSPARQL, Err: err, Class: class, Attempts: 1}); werr != nil {
 				return werr

@@ -387,7 +387,7 @@ func (r *commitRun) plan(patches []*rdfdiff.ConsolidatedPatch, cp *streamkit.Com
 	}
 	for i, q := range reqs {
 		if q.triples > pl.maxT || q.bytes > pl.maxB {
-			r.s.log.Warn("sink: one change is larger than the SPARQL request limits; sending it alone in an oversized request",
+			r.s.log.Warn("sparql: one change is larger than the SPARQL request limits; sending it alone in an oversized request",
 				"request", i+1, "triples", q.triples, "bytes", q.bytes, "max_triples", r.s.limits.MaxTriples, "max_bytes", r.s.limits.MaxBytes)
 		}
 	}
@@ -504,7 +504,7 @@ func (r *commitRun) send(ctx context.Context, reqs []*plannedRequest, cp *stream
 			bu, perr := ParseBlazegraphUpdate(resp.Body)
 			if perr != nil {
 				s.stats.unparsed.Add(1)
-				s.log.Debug("sink: no mutation count in Blazegraph's answer", "error", perr)
+				s.log.Debug("sparql: no mutation count in Blazegraph's answer", "error", perr)
 			} else {
 				r.mutations += bu.MutationCount
 				s.stats.mutations.Add(bu.MutationCount)
@@ -550,7 +550,7 @@ func (r *commitRun) commit(ctx context.Context) error {
 	reqs, err := r.plan(patches, r.cp)
 	if err == nil {
 		if len(reqs) > 1 {
-			s.log.Warn("sink: SPARQL checkpoint needs several requests; only the last carries the commit point, "+
+			s.log.Warn("sparql: SPARQL checkpoint needs several requests; only the last carries the commit point, "+
 				"so a crash between them re-applies an idempotent prefix (AT-LEAST-ONCE for this checkpoint)",
 				"checkpoint", r.cp.CheckpointID, "requests", len(reqs), "segments", len(s.segments), "changes", s.pending)
 		}
@@ -562,7 +562,7 @@ func (r *commitRun) commit(ctx context.Context) error {
 	if s.rejected == nil {
 		return fmt.Errorf("%w (no RejectedHandler to take the culprit): %w", ErrChangeRejected, err)
 	}
-	s.log.Warn("sink: SPARQL store rejected a request; bisecting the checkpoint's changes to isolate the culprit "+
+	s.log.Warn("sparql: SPARQL store rejected a request; bisecting the checkpoint's changes to isolate the culprit "+
 		"(AT-LEAST-ONCE for this checkpoint: what was applied is applied again)",
 		"checkpoint", r.cp.CheckpointID, "changes", s.pending, "error", err)
 	for i, seg := range s.segments {
@@ -589,7 +589,7 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 	for _, c := range changes {
 		if err := acc.Accumulate(c); err != nil {
 			// A run of changes that merged once merges again; this is a bug.
-			return fmt.Errorf("sink: re-merging %d changes to bisect them: %w", len(changes), err)
+			return fmt.Errorf("sparql: re-merging %d changes to bisect them: %w", len(changes), err)
 		}
 	}
 	reqs, err := r.plan([]*rdfdiff.ConsolidatedPatch{acc.Result()}, cp)
@@ -608,7 +608,7 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 		return r.bisect(ctx, changes[mid:], origins[mid:], last)
 	}
 	if perr := r.probe(ctx); perr != nil {
-		return fmt.Errorf("sink: the store rejected %s revision %d (%w), but also a no-op update (%w): "+
+		return fmt.Errorf("sparql: the store rejected %s revision %d (%w), but also a no-op update (%w): "+
 			"it is not the change's fault, so it is not dead-lettered", changes[0].EntityID, changes[0].Revision, err, perr)
 	}
 	c := changes[0]
@@ -617,10 +617,10 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 	if errors.As(err, &re) {
 		rc.Update, rc.Err = re.update, re.err
 	}
-	s.log.Warn("sink: SPARQL store rejected a change; handing it to the rejected handler",
+	s.log.Warn("sparql: SPARQL store rejected a change; handing it to the rejected handler",
 		"entity", c.EntityID, "revision", c.Revision, "operation", string(c.Operation), "error", rc.Err)
 	if err := s.rejected.Rejected(ctx, rc); err != nil {
-		return fmt.Errorf("sink: rejected-change handler for %s revision %d: %w", c.EntityID, c.Revision, err)
+		return fmt.Errorf("sparql: rejected-change handler for %s revision %d: %w", c.EntityID, c.Revision, err)
 	}
 	r.rejected++
 	s.stats.rejectedChanges.Add(1)

@@ -15,7 +15,7 @@ import (
 // update (a proxy's page, another store), or Blazegraph changed its format.
 // The SPARQL sink counts such answers in SPARQLStats.UnparsedResponses
 // instead of failing a commit that the store did apply.
-var ErrNoMutationCount = errors.New("sink: Blazegraph update answer has no mutation count")
+var ErrNoMutationCount = errors.New("sparql: Blazegraph update answer has no mutation count")
 
 // BlazegraphEndpoint returns the SPARQL endpoint URL of a Blazegraph
 // namespace, <base>/bigdata/namespace/<namespace>/sparql, as WDQS's
@@ -24,14 +24,14 @@ var ErrNoMutationCount = errors.New("sink: Blazegraph update answer has no mutat
 // http(s) URL without query or fragment.
 func BlazegraphEndpoint(base, namespace string) (string, error) {
 	if namespace == "" {
-		return "", errors.New("sink: empty Blazegraph namespace")
+		return "", errors.New("sparql: empty Blazegraph namespace")
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return "", fmt.Errorf("sink: Blazegraph base URL %q: %w", base, err)
+		return "", fmt.Errorf("sparql: Blazegraph base URL %q: %w", base, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("sink: Blazegraph base URL %q: want an http(s) URL with a host and no query", base)
+		return "", fmt.Errorf("sparql: Blazegraph base URL %q: want an http(s) URL with a host and no query", base)
 	}
 	return strings.TrimRight(base, "/") + "/bigdata/namespace/" + url.PathEscape(namespace) + "/sparql", nil
 }

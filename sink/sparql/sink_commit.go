@@ -136,7 +136,7 @@ func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, part
 	}
 	res, err := q.Query(ctx, b.partitionCommitQuery(partitions))
 	if err != nil {
-		return nil, fmt.Errorf("sink: reading the commit point of %d partition(s): %w", n, err)
+		return nil, fmt.Errorf("sparql: reading the commit point of %d partition(s): %w", n, err)
 	}
 	type key struct {
 		topic     string
@@ -223,7 +223,7 @@ func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, part
 		// DATA landed (and, the operations running in order, the data
 		// before it); only the deletion of older nodes did not. The next
 		// commit removes them.
-		warn("sink: SPARQL store holds commit nodes of older checkpoints next to the newest; "+
+		warn("sparql: SPARQL store holds commit nodes of older checkpoints next to the newest; "+
 			"a non-atomic store applied part of a commit request (resuming from the newest, which landed whole)",
 			"checkpoint", maxID, "stale_nodes", stale)
 	}

@@ -16,7 +16,7 @@ import (
 // them), an IRI holding characters SPARQL forbids in IRIREF, a malformed
 // language tag or datatype, or text that is not valid UTF-8. Callers send the
 // patch carrying it to the dead-letter sink rather than to the store.
-var ErrUnsafeTerm = errors.New("sink: term cannot be written to SPARQL safely")
+var ErrUnsafeTerm = errors.New("sparql: term cannot be written to SPARQL safely")
 
 // TermError says which term could not be written and why. It unwraps to
 // ErrUnsafeTerm.
@@ -36,7 +36,7 @@ func (e *TermError) Error() string {
 	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		s = strconv.Quote(s) // never print raw controls
 	}
-	return fmt.Sprintf("sink: cannot write term %s to SPARQL: %s", s, e.Reason)
+	return fmt.Sprintf("sparql: cannot write term %s to SPARQL: %s", s, e.Reason)
 }
 
 // Unwrap returns ErrUnsafeTerm.

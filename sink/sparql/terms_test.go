@@ -65,7 +65,7 @@ func TestAppendSPARQLTermRefusesUnsafe(t *testing.T) {
 		var te *TermError
 		require.ErrorAs(t, err, &te)
 		assert.Contains(t, te.Error(), c.reason)
-		assert.True(t, strings.HasPrefix(te.Error(), "sink: "))
+		assert.True(t, strings.HasPrefix(te.Error(), "sparql: "))
 		assert.Equal(t, "keep", string(got), "dst unchanged on error")
 	}
 }

@@ -149,7 +149,7 @@ func NewUpdateBuilder(scheme rdfdiff.URIScheme, opts ...UpdateOption) (*UpdateBu
 		b.commitGraph = b.graph
 	}
 	if scheme.StatementPrefix() == "" || scheme.EntityPrefix() == "" {
-		return nil, errors.New("sink: update builder needs a URI scheme with entity and statement namespaces")
+		return nil, errors.New("sparql: update builder needs a URI scheme with entity and statement namespaces")
 	}
 	for _, c := range []struct{ what, iri string }{
 		{"graph", b.graph}, {"commit graph", b.commitGraph}, {"lag marker", b.lagSubject},
@@ -158,11 +158,11 @@ func NewUpdateBuilder(scheme rdfdiff.URIScheme, opts ...UpdateOption) (*UpdateBu
 			continue
 		}
 		if r := checkIRI(c.iri); r != "" {
-			return nil, fmt.Errorf("sink: %s IRI %q: %s", c.what, c.iri, r)
+			return nil, fmt.Errorf("sparql: %s IRI %q: %s", c.what, c.iri, r)
 		}
 	}
 	if r := checkIRI(b.commitNS + "job/x"); r != "" {
-		return nil, fmt.Errorf("sink: commit namespace %q: %s", b.commitNS, r)
+		return nil, fmt.Errorf("sparql: commit namespace %q: %s", b.commitNS, r)
 	}
 	return b, nil
 }
@@ -479,7 +479,7 @@ func (b *UpdateBuilder) ReadCommitPoint(ctx context.Context, q Querier, job stri
 	sb.WriteString("}")
 	res, err := q.Query(ctx, sb.String())
 	if err != nil {
-		return nil, fmt.Errorf("sink: reading commit point of job %q: %w", job, err)
+		return nil, fmt.Errorf("sparql: reading commit point of job %q: %w", job, err)
 	}
 	if len(res.Bindings) == 0 {
 		return nil, fmt.Errorf("%w for job %q", streamkit.ErrNoCommitPoint, job)

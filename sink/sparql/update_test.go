@@ -289,7 +289,7 @@ func TestBuildUpdateRefusesBadInput(t *testing.T) {
 		WithUpdateLagMarker("x>"), WithCommitNamespace("no-scheme")} {
 		_, err := NewUpdateBuilder(wd, opt)
 		require.Error(t, err)
-		assert.True(t, strings.HasPrefix(err.Error(), "sink: "), err.Error())
+		assert.True(t, strings.HasPrefix(err.Error(), "sparql: "), err.Error())
 	}
 	_, err = NewUpdateBuilder(rdfdiff.URIScheme{})
 	require.Error(t, err)

@@ -100,6 +100,14 @@ func Start(opts ...Option) (*Cluster, error) {
 		kgo.ProducerLinger(0),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }),
 		kgo.MetadataMinAge(10*time.Millisecond),
+		// Tests produce and read records as large as the broker allows
+		// (poison records of 100 MiB): the broker's limits apply, not the
+		// client's defaults.
+		kgo.ProducerBatchMaxBytes(harnessMaxBytes),
+		kgo.BrokerMaxWriteBytes(harnessMaxBytes+(1<<20)),
+		kgo.BrokerMaxReadBytes(harnessMaxBytes+(1<<20)),
+		kgo.FetchMaxBytes(harnessMaxBytes),
+		kgo.FetchMaxPartitionBytes(harnessMaxBytes),
 	)
 	if err != nil {
 		kf.Close()
@@ -281,3 +289,7 @@ func (oc *ownConn) Close() error {
 	})
 	return oc.err
 }
+
+// harnessMaxBytes is the largest batch the harness client produces or
+// fetches.
+const harnessMaxBytes = 512 << 20

@@ -191,7 +191,7 @@ type RDFConsumer struct {
 // NewRDFConsumer returns a consumer handing changes to out. It does no I/O.
 func NewRDFConsumer(out ChangeWriter, opts ...RDFConsumerOption) (*RDFConsumer, error) {
 	if out == nil {
-		return nil, errors.New("sink: rdf consumer needs an output")
+		return nil, errors.New("consumer: rdf consumer needs an output")
 	}
 	c := &RDFConsumer{
 		out:   out,
@@ -240,7 +240,7 @@ func (c *RDFConsumer) Pending() int {
 // consumer as it was before the record.
 func (c *RDFConsumer) Process(ctx context.Context, rec *source.Record) error {
 	if rec == nil {
-		return &streamkit.StageError{Stage: StageDecode, Class: ClassInvalidEvent, Err: errors.New("sink: rdf consumer: nil record")}
+		return &streamkit.StageError{Stage: StageDecode, Class: ClassInvalidEvent, Err: errors.New("consumer: rdf consumer: nil record")}
 	}
 	c.stats.records.Add(1)
 	pr, err := c.reassembly(ctx, rec.Topic, rec.Partition)
@@ -306,9 +306,9 @@ func (c *RDFConsumer) Process(ctx context.Context, rec *source.Record) error {
 			if !errors.Is(err, rdfdiff.ErrInvalidChange) {
 				// The output cannot take changes: undo this record.
 				if rerr := c.rebuild(ctx, pr, before); rerr != nil {
-					return errors.Join(fmt.Errorf("sink: rdf consumer: output: %w", err), rerr)
+					return errors.Join(fmt.Errorf("consumer: rdf consumer: output: %w", err), rerr)
 				}
-				return fmt.Errorf("sink: rdf consumer: output: %w", err)
+				return fmt.Errorf("consumer: rdf consumer: output: %w", err)
 			}
 			c.stats.invalid.Add(1)
 			if lostErr == nil {
@@ -380,14 +380,14 @@ func (c *RDFConsumer) rebuild(ctx context.Context, pr *partitionReassembly, chun
 			change, err = pr.re.Add(ev, ch.Offset)
 		}
 		if err == nil && change != nil {
-			err = errors.New("sink: rdf consumer: stored chunks complete an event")
+			err = errors.New("consumer: rdf consumer: stored chunks complete an event")
 		}
 		if err != nil {
 			pr.re = rdfdiff.NewReassembler()
 			c.setChunks(pr, nil)
 			c.stats.broken.Add(1)
 			return c.deadLetter(ctx, pr.topic, pr.partition, chunks, StageReassemble, ClassBrokenChunkSequence,
-				fmt.Errorf("sink: rdf consumer: restoring the pending chunks of %s: %w", pr.key, err))
+				fmt.Errorf("consumer: rdf consumer: restoring the pending chunks of %s: %w", pr.key, err))
 		}
 	}
 	c.setChunks(pr, chunks)
@@ -415,13 +415,13 @@ func (c *RDFConsumer) deadLetter(ctx context.Context, topic string, partition in
 	for _, ch := range chunks {
 		if c.dl == nil {
 			c.stats.unrecorded.Add(1)
-			c.log.Error("sink: rdf consumer: record refused and no dead-letter writer set; it is NOT dead-lettered",
+			c.log.Error("consumer: rdf consumer: record refused and no dead-letter writer set; it is NOT dead-lettered",
 				"topic", topic, "partition", partition, "offset", ch.Offset, "stage", stage, "err", cause)
 			continue
 		}
 		f := streamkit.Failure{Record: ch.sourceRecord(topic, partition), Stage: stage, Class: class, Err: cause, Attempts: 1}
 		if err := c.dl.Write(ctx, f); err != nil {
-			return fmt.Errorf("sink: rdf consumer: dead-lettering %s/%d@%d: %w", topic, partition, ch.Offset, err)
+			return fmt.Errorf("consumer: rdf consumer: dead-lettering %s/%d@%d: %w", topic, partition, ch.Offset, err)
 		}
 		c.stats.deadLettered.Add(1)
 	}
