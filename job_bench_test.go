@@ -2,17 +2,16 @@
 
 package streamkit_test
 
-// Throughput and memory of the Job runner (issue 4, "Benchmarks").
+// Throughput and memory of the Job runner.
 //
 // The broker runs in a child process: this test binary re-executed with
-// benchBrokerChildEnv set, which starts a kafkatest cluster in init and
-// serves a line protocol on stdin/stdout (create a topic, produce a
-// deterministic backlog, verify an output topic read_committed). Keeping
-// kfake out of the measuring process matters: kfake holds every record in
-// memory (about 780 MB of RSS for 1M records, real-components.md §1.4), and
-// its CPU would be charged to the client. So the CPU time (getrusage) and
-// the heap and RSS peaks reported here are those of the client side alone:
-// the raw sarama copy, or the job.
+// benchBrokerChildEnv set, which starts a kafkatest cluster in init and serves
+// a line protocol on stdin/stdout (create a topic, produce a deterministic
+// backlog, verify an output topic read_committed). Keeping kfake out of the
+// measuring process matters: kfake holds every record in memory (about 780 MB
+// of RSS for 1M records), and its CPU would be charged to the client. So the
+// CPU time (getrusage) and the heap and RSS peaks reported here are those of
+// the client side alone: the raw sarama copy, or the job.
 //
 // Records are 200 bytes of payload: a 20-byte key ("Q" and 19 digits, the
 // record's index) and a 180-byte value that is a function of the index, so
@@ -62,7 +61,7 @@ const (
 	// per op (STREAMKIT_BACKLOG overrides it).
 	benchPassThroughRecords = 1_000_000
 	// benchBacklogRecords is the backlog of TestBacklogMemoryBounded in
-	// CI (STREAMKIT_BACKLOG overrides it; the issue's figure is 1M).
+	// CI (STREAMKIT_BACKLOG overrides it; the full-size figure is 1M).
 	benchBacklogRecords = 100_000
 	// benchMaxValueSize caps the values benchValue cuts from benchPool (a
 	// broker command may ask for any size).
@@ -343,7 +342,7 @@ func benchSaramaConfig() *sarama.Config {
 }
 
 // benchProducerConfig adds the batching both copies produce with (the
-// settings of real-components.md §1.4 and BenchmarkKafkaTransaction).
+// settings of BenchmarkKafkaTransaction).
 func benchProducerConfig() *sarama.Config {
 	sc := benchSaramaConfig()
 	sc.Producer.Flush.Messages = 1000
@@ -712,7 +711,7 @@ func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n i
 //     transactional KafkaOutput, and a MemoryStore for its checkpoint
 //     manifests) with exactly-once checkpoints every second.
 //
-// Both produce with the same batching (real-components.md §1.4), on fresh
+// Both produce with the same batching (benchProducerConfig), on fresh
 // groups and output topics. The two copies of an op run back to back, in
 // alternating order, so that each pair sees about the same load on a shared
 // machine; an op takes tens of seconds, so the default -benchtime runs one
@@ -729,7 +728,7 @@ func benchJobCopy(ctx context.Context, addrs []string, name, in, out string, n i
 //     system, getrusage; the broker is another process), i.e. records/s
 //     per core, much less sensitive to other load than records/s;
 //   - ratio and cpu-ratio: the job's records/s and records/cpu-s over the
-//     sarama copy's, median over the pairs; issue 4's target is ratio ≥ 0.7;
+//     sarama copy's, median over the pairs; the target is ratio ≥ 0.7;
 //   - peak-heap-MB (HeapInuse), peak-live-MB (live heap at each GC) and
 //     peak-rss-MB, sampled every 10 ms during the copy: the client's memory
 //     while it works through a 1M-record backlog at full speed;
@@ -811,7 +810,7 @@ func benchMedian(xs []float64) float64 {
 
 // TestBacklogMemoryBounded shows that a job's memory does not grow with
 // its backlog: a pass-through job starts on a backlog of 100k records of
-// 200 B (STREAMKIT_BACKLOG=1000000 for the issue's 1M) with its processor
+// 200 B (STREAMKIT_BACKLOG=1000000 for the full-size 1M) with its processor
 // paused on the first record, so that sarama and the source fetch ahead
 // until backpressure stops them (the source's bounded buffer, sarama's
 // bounded per-partition channels and fetches). Once the live heap is

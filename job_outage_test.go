@@ -16,13 +16,12 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
-// TestJobLongOutageLosesNothing is the FLINK-16419 scenario (reference
-// wdqs-updater.md §5.3): a job dies while its Kafka transaction is open with
-// records in it, stays down for longer than the broker's
-// transaction.max.timeout.ms, so that the broker aborts that transaction,
-// and restarts. Flink's exactly-once sink keeps the pre-crash transaction
-// in its checkpoint and tries to commit it on restore; the broker has
-// aborted it by then, and its records are lost (or the job fails, unless
+// TestJobLongOutageLosesNothing is the FLINK-16419 scenario: a job dies while
+// its Kafka transaction is open with records in it, stays down for longer than
+// the broker's transaction.max.timeout.ms, so that the broker aborts that
+// transaction, and restarts. Flink's exactly-once sink keeps the pre-crash
+// transaction in its checkpoint and tries to commit it on restore; the broker
+// has aborted it by then, and its records are lost (or the job fails, unless
 // "ignore failures after transaction timeout" drops them silently).
 //
 // streamkit cannot lose here because no transaction outlives the process:

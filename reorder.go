@@ -87,7 +87,7 @@ func WithReorderMaxBuffered(n int) ReorderOption {
 // WithReorderSequenceOrder orders each key's events by sequence first and
 // event time second (instead of time, then sequence), and releases, when an
 // event falls due, every event of its key sorted before it as well, due
-// or not. That is the WDQS producer's rule (reference §1.4): revisions of an
+// or not. That is the WDQS producer's rule: revisions of an
 // entity are applied in revision order even when the clocks of the servers
 // that stamped them disagree.
 func WithReorderSequenceOrder() ReorderOption {

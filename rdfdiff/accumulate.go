@@ -12,14 +12,14 @@ import (
 //
 // A delete carries no triples but costs the store a multi-part DELETE … WHERE
 // over the entity's statements and sitelinks, so the WDQS consumer counts it
-// as 100 triples (TRIPLES_PER_DELETE, reference §4.2). Keeping the same
+// as 100 triples (TRIPLES_PER_DELETE). Keeping the same
 // figure keeps batch sizes comparable with the Java consumer.
 const TriplesPerDelete = 100
 
 // ErrChangeRefused is returned (wrapped in a [*RefusedChangeError]) by
 // [Accumulator.Check] and [Accumulator.Accumulate] when a change cannot join
 // the current batch because the batch already holds a delete or a
-// reconciliation of the same entity (reference §4.3). The change is valid: the
+// reconciliation of the same entity. The change is valid: the
 // caller flushes the batch, calls [Accumulator.Reset], and offers it again.
 var ErrChangeRefused = errors.New("rdfdiff: change must wait for the next batch")
 
@@ -32,9 +32,9 @@ var ErrInvalidChange = errors.New("rdfdiff: invalid entity change")
 
 // ErrInvalidDuplicate is returned (wrapped in a [*InvalidChangeError]) by an
 // [Accumulator] built with [RejectInvalidDuplicates](true) when a change adds
-// or removes a non-shared triple that another entity of the batch already
-// added or removed. The Java consumer only counts these (T317530, reference
-// §7.2 item 3); the option lets a stricter deployment dead-letter them.
+// or removes a non-shared triple that another entity of the batch already added
+// or removed. The Java consumer only counts these (T317530); the option lets a
+// stricter deployment dead-letter them.
 var ErrInvalidDuplicate = errors.New("rdfdiff: triple already changed by another entity")
 
 // RefusedChangeError says which pending operation blocks a change. It wraps
@@ -111,9 +111,9 @@ func (f accumulatorOptionFunc) applyAccumulator(c *accumulatorConfig) { f(c) }
 
 // SitelinkReclassification sets whether import and diff patches go through
 // [ReclassifySitelinks] before they are merged, as the WDQS consumer does
-// (reference §3.1): sitelinks can move between entities in a merge that the
-// producer does not see, so their blocks must be inserted idempotently and
-// never deleted by one entity's diff. The default is true. Turn it off for
+// (SiteLinksReclassification): sitelinks can move between entities in a merge
+// that the producer does not see, so their blocks must be inserted idempotently
+// and never deleted by one entity's diff. The default is true. Turn it off for
 // producers that already reclassify, or for data without sitelinks.
 func SitelinkReclassification(enabled bool) AccumulatorOption {
 	return accumulatorOptionFunc(func(c *accumulatorConfig) {
@@ -199,7 +199,7 @@ type AccumulatorStats struct {
 
 // Accumulator merges the [EntityChange]s of many entities into one
 // [ConsolidatedPatch], so a store applies a batch in a handful of requests
-// instead of one per event (reference §4.3, the Java PatchAccumulator).
+// instead of one per event (the Java PatchAccumulator).
 //
 // Merging follows the WDQS rules. An import or diff is first passed through
 // [ReclassifySitelinks] (see [SitelinkReclassification]); then, triple by
@@ -284,7 +284,7 @@ func (a *Accumulator) CanAccumulate(c *EntityChange) bool { return a.Check(c) ==
 
 // Check reports whether c may join the current batch. It returns nil if so,
 // an [*InvalidChangeError] if c is malformed, and a [*RefusedChangeError] if a
-// change already in the batch blocks it (reference §4.3):
+// change already in the batch blocks it (PatchAccumulator.canAccumulate):
 //
 //	incoming            refused if the batch already has…
 //	delete              a reconciliation of the entity (a second delete is a no-op)
@@ -719,7 +719,7 @@ func (a *Accumulator) accumulateReconcile(idx int32, p *Patch) {
 	a.reconTriple += len(e.recon)
 	// Linked-shared triples are not part of a WDQS reconcile, but a producer
 	// that sends them lets the store restore value and reference nodes it
-	// lost (reference §7.2 item 14): merge them like a diff's.
+	// lost: merge them like a diff's.
 	for _, t := range p.LinkedShared {
 		a.link(idx, e, t)
 	}

@@ -10,8 +10,9 @@ import (
 // everything a store needs to catch up with the batch, in deterministic
 // (sorted) order so that the requests it builds are reproducible.
 //
-// A store applies it in this order, the WDQS consumer's (reference §3.3,
-// §4.4), which is the order under which the merge is exact:
+// A store applies it in this order, the WDQS consumer's
+// (RdfRepositoryUpdater.applyPatch), which is the order under which the
+// merge is exact:
 //
 //  1. delete Removed, then insert Added (one request in a SPARQL store);
 //  2. insert LinkedShared (idempotent; the lag marker from AvgEventTime goes
@@ -51,7 +52,7 @@ type ConsolidatedPatch struct {
 }
 
 // Reconciliation is the full non-shared statement list of one entity, which
-// replaces whatever the store holds for it (reference §3.4).
+// replaces whatever the store holds for it.
 type Reconciliation struct {
 	EntityID string
 	Revision int64

@@ -47,8 +47,8 @@ func mustAccumulate(t *testing.T, a *Accumulator, cs ...*EntityChange) {
 }
 
 // TestAccumulatorCheckTable covers every row of the canAccumulate table
-// (reference §4.3) for every operation already pending on the same entity,
-// and checks that another entity is never blocked.
+// (PatchAccumulator in WDQS) for every operation already pending on the same
+// entity, and checks that another entity is never blocked.
 func TestAccumulatorCheckTable(t *testing.T) {
 	pendingChange := map[Operation]*EntityChange{
 		OpImport:    {EntityID: "Q1", Revision: 1, Operation: OpImport, Patch: Patch{Added: []Triple{own("Q1", "P1", "a")}}},

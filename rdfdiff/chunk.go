@@ -55,7 +55,7 @@ type rdfChunk struct {
 }
 
 // ChunkChange turns one logical change into the rdf_change messages the WDQS
-// producer would emit for it (reference §2.4), in stream order:
+// producer would emit for it (RDFChunkSerializer), in stream order:
 //
 //  1. Each bucket of the patch, in the order Added (rdf_added_data), Removed
 //     (rdf_deleted_data), LinkedShared, UnlinkedShared, is written statement

@@ -190,7 +190,7 @@ func splitQ42(t testing.TB, rng *rand.Rand, op Operation, all []Triple) Patch {
 
 // Chunking then reassembling through JSON is the identity on real entities,
 // for random subsets, buckets and (small) soft limits; and every message obeys
-// the §2.4 invariants.
+// the chunking invariants (see checkChunkInvariants).
 func TestChunkReassembleIdentityProperty(t *testing.T) {
 	all := loadTurtle(t, q42Munged)
 	rng := rand.New(rand.NewPCG(42, 2024))
@@ -252,7 +252,9 @@ func TestChunkReassembleIdentityProperty(t *testing.T) {
 	assert.Greater(t, maxMessages, 20, "small soft limits give many chunks")
 }
 
-// checkChunkInvariants checks §2.4 on one chunked event.
+// checkChunkInvariants checks the chunking rules on one chunked event: the
+// messages are numbered 0..n-1 with sequence length n, each one is valid,
+// and a chunk crosses the soft limit only with its last statement.
 func checkChunkInvariants(t *testing.T, evs []*ChangeEvent, softMax int) {
 	t.Helper()
 	for i, ev := range evs {

@@ -37,7 +37,7 @@ func (w wikibaseShared) IsShared(tr Triple) bool {
 }
 
 // Diff returns the patch that turns old into new, two revisions of one
-// entity's munged RDF (reference §1.7): the triples of new that old lacks are
+// entity's munged RDF: the triples of new that old lacks are
 // added, the triples of old that new lacks are removed, and each of the two
 // sets is split by shared into the entity's own buckets (Added, Removed) and
 // the shared ones (LinkedShared, UnlinkedShared). A nil shared shares
@@ -159,7 +159,7 @@ var (
 
 // SitelinkError reports a patch whose sitelinks cannot be reclassified,
 // naming the article IRIs at fault. WDQS throws here and stops its
-// consumer (reference §7.2 #4); ReclassifySitelinks returns this error
+// consumer; ReclassifySitelinks returns this error
 // instead, so the caller can dead-letter the one bad event and go on.
 type SitelinkError struct {
 	Article Term // the sitelink at fault
@@ -199,15 +199,15 @@ func (e *SitelinkError) Error() string {
 func (e *SitelinkError) Unwrap() error { return e.Err }
 
 // ReclassifySitelinks moves sitelinks to the shared buckets, as the WDQS
-// consumer does before applying a patch (SiteLinksReclassification,
-// reference §3.1). A sitelink block is every triple whose subject is typed
-// schema:Article in the same bucket (<article> a schema:Article;
-// schema:isPartOf <site>; schema:inLanguage; schema:name; wikibase:badge);
-// all of it except the <article> schema:about <entity> link moves from
-// Added to LinkedShared and from Removed to UnlinkedShared. Sitelinks can
-// move between entities in a merge that the producer does not see, so the
-// store must insert them idempotently and never delete them as the entity's
-// own; the schema:about link stays the entity's.
+// consumer does before applying a patch (SiteLinksReclassification). A sitelink
+// block is every triple whose subject is typed schema:Article in the same
+// bucket (<article> a schema:Article; schema:isPartOf <site>;
+// schema:inLanguage; schema:name; wikibase:badge); all of it except the
+// <article> schema:about <entity> link moves from Added to LinkedShared and
+// from Removed to UnlinkedShared. Sitelinks can move between entities in a
+// merge that the producer does not see, so the store must insert them
+// idempotently and never delete them as the entity's own; the schema:about link
+// stays the entity's.
 //
 // It returns p and a *SitelinkError when a sitelink in Added or Removed has
 // no schema:isPartOf, or when two sitelinks in the same bucket point at the

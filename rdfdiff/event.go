@@ -178,9 +178,9 @@ func (e *ChangeEvent) data(b eventBucket) **RDFData {
 	}
 }
 
-// allowedBuckets says which RDF fields each operation may carry (the schema's
-// description, reference §2.2): import added and linked shared data, diff all
-// four, delete none, reconcile added data only.
+// allowedBuckets says which RDF fields each operation may carry (the rdf_change
+// schema's description): import added and linked shared data, diff all four,
+// delete none, reconcile added data only.
 func allowedBuckets(op Operation) [numBuckets]bool {
 	switch op {
 	case OpImport:

@@ -72,7 +72,7 @@ func (e *MungeError) Unwrap() error { return e.Err }
 
 // Munger rewrites the RDF Wikibase serves for one entity
 // (Special:EntityData/<id>.ttl?flavor=dump) into the form WDQS stores, with
-// the rules of the WDQS Munger (reference §1.6):
+// the rules of the WDQS Munger:
 //
 //   - the entity-data node's schema:version, schema:dateModified and
 //     wikibase: counters (wikibase:statements, wikibase:sitelinks, …) move

@@ -3,7 +3,7 @@ package rdfdiff
 import "time"
 
 // Patch is the difference between two revisions of one entity, split into
-// the four buckets of the WDQS updater (reference §1.7, §3.1):
+// the four buckets of the WDQS updater:
 //
 //   - Added and Removed hold triples that belong to the entity alone;
 //   - LinkedShared holds added triples about shared nodes (value and reference
@@ -31,7 +31,7 @@ func (p Patch) IsEmpty() bool { return p.Len() == 0 }
 // Operation is what an rdf_change event asks a store to do with an entity.
 type Operation string
 
-// The four operations of the rdf_change schema (reference §2.2).
+// The four operations of the rdf_change schema.
 const (
 	// OpImport inserts an entity seen for the first time (or undeleted):
 	// Added and LinkedShared are set.

@@ -4,7 +4,7 @@ package rdfdiff
 // a well-known genid prefix. A store cannot match a blank node in DELETE
 // DATA, so an entity whose RDF holds blank nodes (somevalue snaks, OWL
 // complement classes of novalue) could never have those triples removed;
-// with skolem IRIs every diff applies by exact triple match (reference §3.2).
+// with skolem IRIs every diff applies by exact triple match.
 
 // Skolemize returns the skolem IRI of a blank node,
 // <GenIDPrefix()><label>, e.g. _:4249d9c2… becomes

@@ -133,7 +133,7 @@ func WithFederation(other URIScheme) URISchemeOption {
 // defaults: <concept>/entity/, <concept>/entity/statement/, <concept>/value/,
 // <concept>/reference/, <concept>/prop/…, <concept>/wiki/Special:EntityData/
 // (http and https), and skolem IRIs under
-// <scheme>://<host>/.well-known/genid/ (RFC 7117 §3.5 well-known genid).
+// <scheme>://<host>/.well-known/genid/ (RDF 1.1 Concepts §3.5).
 func NewURIScheme(conceptURI string, opts ...URISchemeOption) (URIScheme, error) {
 	u, err := url.Parse(conceptURI)
 	if err != nil {

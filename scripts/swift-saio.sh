@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Minimal one-replica OpenStack Swift-All-In-One on 127.0.0.1 for streamkit's
-# checkpoint tests (see /work/shared/reference/real-components.md §2.3).
+# checkpoint tests.
 #
 # Everything lives under $SWIFT_ROOT (default /tmp/streamkit-swift): etc/
 # (swift.conf, server confs, rings), srv/node/d1 (the single device), run/*.pid,

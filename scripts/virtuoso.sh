@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Throw-away Virtuoso 7 (Debian virtuoso-opensource) on 127.0.0.1 with its DB
-# under $VIRT_ROOT, for streamkit's sink integration tests (verified script of
-# /work/shared/reference/real-components.md §3.1). Nothing in /etc or the
-# packaged DB is touched. Install first (root):
+# under $VIRT_ROOT, for streamkit's sink integration tests. Nothing in /etc or
+# the packaged DB is touched. Install first (root):
 #   apt-get install -y --no-install-recommends virtuoso-opensource
 #
 # Environment: VIRT_ROOT (default /tmp/streamkit-virtuoso), VIRT_SQLPORT (1111),
@@ -17,7 +16,7 @@
 #   env    print the export line that enables the Virtuoso tests
 #
 # Virtuoso does NOT apply a multi-operation update request atomically (only
-# parse errors are all-or-nothing; real-components §3.2): the tests that need
+# parse errors are all-or-nothing): the tests that need
 # atomic requests run against Oxigraph only.
 set -euo pipefail
 VIRT_ROOT=${VIRT_ROOT:-/tmp/streamkit-virtuoso}

@@ -1,6 +1,6 @@
 // Package source reads a job's input from Kafka: Kafka is one member of a
 // consumer group, on sarama, that exposes exactly what the exactly-once
-// protocol (DESIGN.md) needs from a source — the next position of every
+// protocol needs from a source — the next position of every
 // partition for snapshots, restore by seeking, and hooks around partition
 // ownership — and nothing about sinks or commits.
 //

@@ -211,9 +211,9 @@ func TestStreamEvents(t *testing.T) {
 }
 
 // canonical returns ts as sorted, distinct N-Triples lines without the
-// orphans WDQS leaves in a store (reference §7 item 1: the consumer never
-// deletes unlinked-shared triples, and entity deletes keep value and
-// reference nodes): value and reference nodes no triple points at, sitelink
+// orphans WDQS leaves in a store (its consumer never deletes
+// unlinked-shared triples, and entity deletes keep value and reference
+// nodes): value and reference nodes no triple points at, sitelink
 // article nodes whose schema:about is gone, and site nodes (wikibase:wikiGroup)
 // no article is part of. Which of them a store keeps depends on how the
 // changes were batched (an import and a diff in one batch cancel each other

@@ -11,10 +11,9 @@ import (
 	"time"
 )
 
-// fixtures are the WDQS fixtures the quickstart replays (copied from
-// /work/shared/fixtures/wdqs, see its SOURCE.md): real page_change events of
-// test.wikidata.org and the Special:EntityData Turtle of real entities.
-// They are embedded, so the binary runs from any directory.
+// fixtures are the WDQS fixtures the quickstart replays: real page_change
+// events of test.wikidata.org and the Special:EntityData Turtle of real
+// entities. They are embedded, so the binary runs from any directory.
 //
 //go:embed testdata/events/*.json testdata/entities/*.ttl
 var fixtures embed.FS

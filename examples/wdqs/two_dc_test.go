@@ -18,17 +18,17 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
-// Two data centers, active/active, as WDQS runs its updater (reference
-// §5.5): MediaWiki writes its events to the topics of the DC that served the
-// edit ("eqiad.X" or "codfw.X"), MirrorMaker copies each DC's topics to the
-// other, and each DC runs one independent job that reads BOTH prefixed topics
-// (co-partitioned: partition p of both is task p) and writes its OWN DC's
-// output topic. The two jobs share nothing: job name (checkpoint namespace,
-// transactional IDs), consumer group, checkpoint store and output topic are
-// per DC, so either can be stopped, killed, upgraded or rolled back without
-// the other noticing, and there is no fail-over to run. The outputs are not
-// interchangeable offset for offset (a consumer cannot move from one DC's
-// output to the other's without a re-import), but carry the same content.
+// Two data centers, active/active, as WDQS runs its updater: MediaWiki writes
+// its events to the topics of the DC that served the edit ("eqiad.X" or
+// "codfw.X"), MirrorMaker copies each DC's topics to the other, and each DC
+// runs one independent job that reads BOTH prefixed topics (co-partitioned:
+// partition p of both is task p) and writes its OWN DC's output topic. The two
+// jobs share nothing: job name (checkpoint namespace, transactional IDs),
+// consumer group, checkpoint store and output topic are per DC, so either can
+// be stopped, killed, upgraded or rolled back without the other noticing, and
+// there is no fail-over to run. The outputs are not interchangeable offset for
+// offset (a consumer cannot move from one DC's output to the other's without a
+// re-import), but carry the same content.
 
 // twoDCLatest is the processor of the test's job: per entity (the record
 // key) it keeps the last revision (an EntityTable, like the WDQS updater's

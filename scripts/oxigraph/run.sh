@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Oxigraph (npm "oxigraph", pinned in package.json) behind the SPARQL 1.1
-# Protocol shim server.mjs, on 127.0.0.1, for streamkit's sink integration tests
-# (see /work/shared/reference/real-components.md §3.6). The store is in memory:
+# Protocol shim server.mjs, on 127.0.0.1, for streamkit's sink integration tests.
+# The store is in memory:
 # stop loses everything, start begins empty. Updates are atomic per request.
 #
 # Environment: OXIGRAPH_PORT (default 7878), OXIGRAPH_RUN (pid and log

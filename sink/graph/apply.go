@@ -34,21 +34,21 @@ var (
 // graph starts changing, Apply finishes.
 //
 // The graph ends as a WDQS store does after the consumer's requests for the
-// batch (reference §4.4), in this order:
+// batch (RdfRepositoryUpdater.applyPatch), in this order:
 //
 //  1. patch.Removed are deleted, then patch.Added inserted;
 //  2. patch.LinkedShared are inserted, and the lag marker, when configured
 //     (WithLagMarker) and the batch has an average event time, replaces the
 //     previous one;
 //  3. each entity of patch.DeletedEntities is deleted as deleteEntity.sparql
-//     does (reference §3.1): the triples of the statement nodes it links to
+//     does: the triples of the statement nodes it links to
 //     (subjects in the statement namespace), every triple of its sitelinks
 //     (?s schema:about ?entity), for a lexeme the triples of its forms' and
 //     senses' statement nodes and of the forms and senses themselves, and all
 //     ?entity ?p ?o. Value and reference nodes, wikibase:wikiGroup triples
 //     and other entities' triples pointing at the entity stay;
 //  4. each reconciliation replaces its entity's own data as the MultiSync
-//     update does (reference §3.4): sitelink triples, triples of the
+//     update does: sitelink triples, triples of the
 //     entity's statement nodes and the entity's own triples that are not in
 //     the new list are deleted, then the list is inserted. A lexeme's forms
 //     and senses (those the graph links and those the new list links) are

@@ -62,7 +62,7 @@ func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
 // deleted with all its triples, and so, in turn, are the nodes that only it
 // referenced.
 //
-// The WDQS consumer never does this (reference §7.2 item 1): value and
+// The WDQS consumer never does this: value and
 // reference nodes are shared between entities, so it keeps them for ever,
 // and they accumulate. Off by default, so that the default Graph holds what a
 // WDQS store holds. The candidates are only the value and reference nodes
@@ -79,7 +79,7 @@ func WithOrphanCleanup(on bool) GraphOption {
 // <iri> schema:dateModified "…"^^xsd:dateTime (replacing the previous value),
 // as the WDQS consumer does so that the lag of a replica can be read from the
 // store itself. WDQS hard-codes the Wikidata root, <http://www.wikidata.org>
-// (reference §4.4, §7.2 item 9); pass rdfdiff.WikidataScheme().ConceptURI()
+// (avgEventTime.sparql); pass rdfdiff.WikidataScheme().ConceptURI()
 // to match it. An empty iri (the default) writes no marker, so that dumps of
 // the graph hold only the entities' data and do not depend on the clock.
 func WithLagMarker(iri string) GraphOption {

@@ -130,16 +130,14 @@ func WithUpdateEndpoint(endpoint string) ClientOption {
 // Client speaks the SPARQL 1.1 Protocol to one store: updates, SELECT and ASK
 // queries with SPARQL 1.1 JSON results. It is safe for concurrent use.
 //
-// It does not use github.com/knakk/sparql, which was evaluated (see
-// /work/shared/reference/real-components.md §3.3) and lacks what a sink
-// needs: no context.Context (a stuck store cannot be abandoned on shutdown),
-// updates only as a form post (no raw application/sparql-update body, as
-// WDQS sends), no retry, no typed error carrying the status code and the
-// store's message (4xx and 5xx must be told apart to bisect rather than
-// retry), bindings as knakk/rdf terms that would need a second conversion
-// into rdfdiff.Term, and no handling of Virtuoso's "typed-literal" binding
-// type. The JSON results format is small enough that decoding it here is
-// simpler than adapting.
+// It does not use github.com/knakk/sparql, which lacks what a sink needs: no
+// context.Context (a stuck store cannot be abandoned on shutdown), updates only
+// as a form post (no raw application/sparql-update body, as WDQS sends), no
+// retry, no typed error carrying the status code and the store's message (4xx
+// and 5xx must be told apart to bisect rather than retry), bindings as
+// knakk/rdf terms that would need a second conversion into rdfdiff.Term, and no
+// handling of Virtuoso's "typed-literal" binding type. The JSON results format
+// is small enough that decoding it here is simpler than adapting.
 type Client struct {
 	endpoint       string
 	updateEndpoint string
@@ -190,7 +188,7 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // separated by ";"). A 2xx answer is success; its body is not parsed (Virtuoso
 // answers 200 with a result set, Oxigraph 204). Whether a failed request
 // applied part of its operations depends on the store: Oxigraph applies a
-// request atomically, Virtuoso does not (real-components §3.2).
+// request atomically, Virtuoso does not.
 func (c *Client) Update(ctx context.Context, update string) error {
 	_, err := c.UpdateResponse(ctx, update)
 	return err

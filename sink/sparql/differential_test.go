@@ -437,16 +437,15 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 	t.Logf("%d batches, %d triples of patch weight, %d messages, graph of %d triples; ops %v", batch, triples, offset, g.Len(), gen.ops)
 }
 
-// TestSPARQLReconcileKeepsOtherSitelinkClaims is the smallest case the
-// differential test found where UpdateBuilder and graph.Graph disagreed (fixed
-// in 3d478e3; kept as a regression test). Entity A has a sitelink; entity B
+// TestSPARQLReconcileKeepsOtherSitelinkClaims checks that a reconciliation
+// keeps another entity's claim on a sitelink. Entity A has a sitelink; entity B
 // takes it over (a merge: B's revision holds the article with schema:about B
-// while A's still claims it) and B is reconciled. WDQS's MultiSync
-// (reference §3.4) and graph.Graph delete only B's old sitelinks, B's
+// while A's still claims it) and B is reconciled. WDQS's MultiSync update
+// and graph.Graph delete only B's old sitelinks, B's
 // statement nodes' and B's own triples that are not in the new list, so
-// <article> schema:about A stays. UpdateBuilder's reconciliation used to run
+// <article> schema:about A stays. A reconciliation that ran
 // DELETE { ?s ?p ?o } for every subject of the new list, the article
-// included, so the store lost <article> schema:about A.
+// included, would lose <article> schema:about A.
 func TestSPARQLReconcileKeepsOtherSitelinkClaims(t *testing.T) {
 	ctx := context.Background()
 	a, b := wd.EntityTerm("Q1000001"), wd.EntityTerm("Q1000002")

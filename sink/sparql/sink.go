@@ -63,13 +63,13 @@ const (
 	// 10 000 triples and 8 MiB per request.
 	DialectBlazegraph
 	// DialectVirtuoso is Virtuoso 7. It is NOT atomic across the operations
-	// of one request (real-components §3.2): a failed request may leave some
+	// of one request: a failed request may leave some
 	// operations applied, so the commit point degrades to at-least-once with
 	// idempotent replay; NewSPARQL logs a warning saying so. It needs a
 	// named data graph (INSERT DATA without GRAPH is refused), refuses
 	// INSERT DATA beyond about 1 000 triples, and is fastest with small
 	// requests (about 15 000 triples/s at 100–250 triples per request, 7 000
-	// at 1 000, 1 500 at 3 000 split into operations; real-components §3.4):
+	// at 1 000, 1 500 at 3 000 split into operations):
 	// defaults 250 triples and 256 KiB per request, and INSERT DATA
 	// operations split at 500 triples (for a reconciliation larger than a
 	// request) unless the UpdateBuilder says otherwise (WithMaxDataTriples).

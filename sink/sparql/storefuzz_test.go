@@ -173,7 +173,7 @@ func sfTerm(r *rand.Rand, i int, virtuoso bool) rdfdiff.Term {
 	if virtuoso {
 		return rdfdiff.NewLiteral(text)
 	}
-	// Ill-typed literals are RDF terms too (RDF 1.1 §3.3); Oxigraph keeps
+	// Ill-typed literals are RDF terms too (RDF 1.1 Concepts §3.3); Oxigraph keeps
 	// them as they are.
 	return rdfdiff.NewTypedLiteral(text, []string{rdfdiff.XSDInteger, rdfdiff.XSDDateTime, rdfdiff.XSDBoolean}[r.IntN(3)])
 }

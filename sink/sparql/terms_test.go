@@ -266,7 +266,7 @@ func TestSPARQLTermRoundTripOxigraph(t *testing.T) {
 }
 
 func TestSPARQLTermRoundTripVirtuoso(t *testing.T) {
-	// Virtuoso: 100-triple requests are its fastest (real-components §3.4).
+	// Virtuoso: 100-triple requests are its fastest.
 	termRoundTrip(t, "STREAMKIT_VIRTUOSO_URL", true, 1500, 100)
 }
 

@@ -57,7 +57,7 @@ func WithUpdateLagMarker(subject string) UpdateOption {
 // WithMaxDataTriples splits every INSERT DATA and DELETE DATA operation into
 // operations of at most n triples, still in the same request (default 0: no
 // split). Virtuoso 7.2 compiles one INSERT DATA into SQL and refuses one
-// beyond ~1000–1500 triples (SP031, real-components §3.4); 500 is safe there.
+// beyond ~1000–1500 triples (SP031); 500 is safe there.
 // Requests beyond ~3000 triples still fail on Virtuoso however split: keep
 // its batches small.
 func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxData = n } }
@@ -96,7 +96,7 @@ func checkIRILengths(tr rdfdiff.Triple, maxIRI int) error {
 // (Oxigraph; Blazegraph by design) records data and source positions together
 // and a crash leaves either the previous commit or this one.
 //
-// The operations follow the WDQS consumer (reference §3.3, §4.4), which sends
+// The operations follow the WDQS consumer (RdfRepositoryUpdater), which sends
 // them as up to four requests:
 //
 //  1. DELETE DATA {Removed} ; INSERT DATA {Added}
@@ -121,10 +121,10 @@ func checkIRILengths(tr rdfdiff.Triple, maxIRI int) error {
 //
 // Every operation is idempotent, so replaying a request (a retry after a lost
 // answer, or at-least-once delivery on a store that is not atomic) is safe.
-// Virtuoso is NOT atomic across the operations of one request
-// (real-components §3.2): a failing request may leave some operations applied,
-// so there the commit point is only as good as at-least-once with idempotent
-// replay, and callers must say so loudly.
+// Virtuoso is NOT atomic across the operations of one request: a failing
+// request may leave some operations applied, so there the commit point is only
+// as good as at-least-once with idempotent replay, and callers must say so
+// loudly.
 //
 // An UpdateBuilder is immutable and safe for concurrent use.
 type UpdateBuilder struct {

@@ -343,8 +343,8 @@ func storeUpdateScenario(t *testing.T, env string) {
 	rec := &rdfdiff.ConsolidatedPatch{Reconciliations: []rdfdiff.Reconciliation{{EntityID: "Q42", Triples: q42.Added}}}
 	rec.LinkedShared = q42.LinkedShared
 	if env == "STREAMKIT_VIRTUOSO_URL" {
-		// Virtuoso cannot take Q42's triples in one INSERT DATA (SP031,
-		// real-components §3.4): split the operations.
+		// Virtuoso cannot take Q42's triples in one INSERT DATA (SP031):
+		// split the operations.
 		vb, err := NewUpdateBuilder(wd, WithDataGraph(graph), WithCommitGraph(graph+"/commit"), WithMaxDataTriples(400))
 		require.NoError(t, err)
 		apply(t, c, vb, rec, cpFor(101, 101))
@@ -525,11 +525,11 @@ func BenchmarkApplyOxigraph(b *testing.B) {
 	}
 }
 
-// TestUpdateNotAtomicVirtuoso documents Virtuoso's behaviour (real-components
-// §3.2): the operations of a request before a run-time failure stay applied,
-// with HTTP 500. The commit point is written before the old one is removed,
-// so a failure between the two leaves both, which ReadCommitPoint reports
-// loudly, never "no commit point" (which would restart the job from scratch).
+// TestUpdateNotAtomicVirtuoso documents Virtuoso's behaviour: the operations of
+// a request before a run-time failure stay applied, with HTTP 500. The commit
+// point is written before the old one is removed, so a failure between the two
+// leaves both, which ReadCommitPoint reports loudly, never "no commit point"
+// (which would restart the job from scratch).
 func TestUpdateNotAtomicVirtuoso(t *testing.T) {
 	c := storeClient(t, "STREAMKIT_VIRTUOSO_URL")
 	c.retry = RetryPolicy{MaxAttempts: 1}

@@ -47,7 +47,7 @@ const (
 	DefaultJobName = "wdqs-consumer"
 	// DefaultLagMarker is the subject of the batch's average event time
 	// (schema:dateModified) that the WDQS UI and WMF monitoring read; it is
-	// hard-coded in WDQS (reference §4.4).
+	// hard-coded in WDQS (RdfRepositoryUpdater's avgEventTime.sparql).
 	DefaultLagMarker = "http://www.wikidata.org"
 )
 

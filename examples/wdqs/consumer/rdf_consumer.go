@@ -158,7 +158,9 @@ type partitionReassembly struct {
 // checkpoint between two chunks of one event is exact: the committed
 // positions are past the stored chunks, and a restored task rebuilds the
 // partial event from the table before its next record. No chunk is lost or
-// read twice, which the WDQS consumer cannot promise (reference §4.5).
+// read twice, which the WDQS consumer cannot promise: it commits the offset
+// of the last record rather than the next one, so a restart reads that record
+// again, and a lone final chunk passes for a whole event.
 //
 // Bad input is refused, never applied in part. A record that does not
 // decode is refused with a *streamkit.StageError (stage "decode"); a broken chunk

@@ -88,8 +88,8 @@ type Decision struct {
 	Inconsistency string
 }
 
-// Decide applies the WDQS decision table (reference §1.5,
-// MutationResolver.scala) to an event and the entity's current state.
+// Decide applies the WDQS decision table (MutationResolver.scala) to an event
+// and the entity's current state.
 func Decide(ev *InputEvent, st EntityState) Decision {
 	rev := ev.Revision
 	ignore := func(why string) Decision { return Decision{Inconsistency: why, Next: st} }

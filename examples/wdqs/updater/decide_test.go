@@ -16,8 +16,8 @@ var (
 	deletedAt = func(r int64) updater.EntityState { return updater.EntityState{Known: true, Revision: r, Deleted: true} }
 )
 
-// TestDecideTable walks every row of the WDQS decision table (reference
-// §1.5, MutationResolver.scala).
+// TestDecideTable walks every row of the WDQS decision table
+// (MutationResolver.scala).
 func TestDecideTable(t *testing.T) {
 	type want struct {
 		op           rdfdiff.Operation

@@ -183,7 +183,7 @@ func sideEvents(t *testing.T, recs []kafkatest.Record) []updater.SideOutputEvent
 // of two data centers, out of order, duplicated, with a fetch failure, a
 // delete, a restart, a late event and a reconcile, and checks every
 // rdf_change event against what rdfdiff computes for the same revisions and
-// every side-output event against reference §2.6.
+// every side-output event against the fields of WDQS's JsonEncoders.scala.
 func TestUpdaterEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

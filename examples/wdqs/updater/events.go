@@ -14,10 +14,10 @@ import (
 )
 
 // Action is what an input event asks for, named as in the side-output
-// streams' action_type (reference §2.6).
+// streams' action_type.
 type Action string
 
-// The input actions (reference §1.2, InputEvent.scala).
+// The input actions (InputEvent.scala).
 const (
 	ActionRevisionCreate    Action = "revision-create"
 	ActionPageDelete        Action = "page-delete"
@@ -73,8 +73,9 @@ type InputEvent struct {
 	Original      OriginalEventInfo `msgpack:"o"`
 }
 
-// Filter is the input filter of reference §1.2: which wiki, namespaces,
-// content models and reconciliation source the updater takes.
+// Filter is the WDQS updater's input filter (the Filters of
+// IncomingEventStreams.scala): which wiki, namespaces, content models and
+// reconciliation source the updater takes.
 type Filter struct {
 	// Hostname is the wiki's domain (meta.domain), e.g. www.wikidata.org.
 	// Required.
@@ -224,9 +225,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // EventTime is the source's event-time extractor: the root dt of page_change
-// and reconcile events, else meta.dt (reference §1.2). A record it cannot
-// read gets the zero time, which does not move the watermark; Decode then
-// dead-letters it.
+// and reconcile events, else meta.dt. A record it cannot read gets the zero
+// time, which does not move the watermark; Decode then dead-letters it.
 func EventTime(r *source.Record) time.Time {
 	var ev struct {
 		DT   string `json:"dt"`

@@ -14,7 +14,7 @@ import (
 )
 
 // FetchErrorType classifies a failed fetch as the fetch_failure side output
-// does (fetch_error_type, reference §2.6).
+// does (fetch_error_type).
 type FetchErrorType string
 
 // The fetch error types of WikibaseEntityFetchException.
@@ -50,7 +50,7 @@ func (e *FetchError) Error() string {
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Fetcher reads revisions' RDF from Special:EntityData
-// (<base><id>.ttl?flavor=dump&revision=<rev>, reference §1.6) and munges it.
+// (<base><id>.ttl?flavor=dump&revision=<rev>) and munges it.
 // It bounds the requests in flight over all its callers, times each one out,
 // and retries what may succeed later: transport errors, 5xx and 429 up to
 // Attempts times, and a 404 of a revision younger than AcceptableLag (a

@@ -49,13 +49,13 @@ const (
 // price is that a slow fetch holds the task (head-of-line blocking, as
 // WDQS's orderedWait) for at most HTTPTimeout × FetchAttempts.
 //
-// The WDQS bug this fixes (reference §7.2 item 5): WDQS moves an entity's
-// state to the new revision before the fetch, so after a failed fetch the
-// next edit is diffed against a revision the store never received, and the
-// store stays wrong until the hourly reconciliation. Here the state
-// advances only when the operation's events were produced: after a fetch
-// failure (fetch-failure side output) the entity's state stays at the last
-// revision actually emitted, and the next edit is diffed from there.
+// The WDQS weakness this avoids: WDQS moves an entity's state to the new
+// revision before the fetch, so after a failed fetch the next edit is diffed
+// against a revision the store never received, and the store stays wrong until
+// the hourly reconciliation. Here the state advances only when the operation's
+// events were produced: after a fetch failure (fetch-failure side output) the
+// entity's state stays at the last revision actually emitted, and the next edit
+// is diffed from there.
 type Processor struct {
 	cfg     *Config
 	info    streamkit.TaskInfo

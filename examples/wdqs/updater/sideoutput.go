@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The schemas of the side-output streams (reference §1.9).
+// The schemas of the side-output streams.
 const (
 	SchemaLapsedAction       = "/rdf_streaming_updater/lapsed_action/1.1.0"
 	SchemaStateInconsistency = "/rdf_streaming_updater/state_inconsistency/1.1.0"
@@ -32,7 +32,7 @@ type SideOutputMeta struct {
 }
 
 // SideOutputEvent is one event of the three side outputs, with the fields
-// of reference §2.6 (JsonEncoders.scala): the common ones, then those of
+// of WDQS's JsonEncoders.scala: the common ones, then those of
 // lapsed_action (ActionType, ParentRevisionID), state_inconsistency
 // (Inconsistency, StateRevisionID, StateStatus) or fetch_failure (OpType,
 // FromRevisionID, ExceptionType, ExceptionMsg, FetchErrorType). The

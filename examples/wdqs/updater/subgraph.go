@@ -71,7 +71,7 @@ const MaxSubgraphs = 62
 
 // SubgraphStubPredicate is the predicate of the stub triples
 // `<entity> <…#subgraph> <subgraph IRI>` that tell a subgraph which other
-// subgraph holds an entity it does not have (reference §1.7).
+// subgraph holds an entity it does not have.
 const SubgraphStubPredicate = "http://wikiba.se/queryService#subgraph"
 
 // SubgraphDefinitions is a parsed subgraph definitions file (the WDQS graph

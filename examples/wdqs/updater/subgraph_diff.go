@@ -26,7 +26,7 @@ type SubgraphChange struct {
 }
 
 // SubgraphDiff fans one operation of an entity out to the subgraphs
-// (SubgraphDiff in WDQS, reference §1.7). Per subgraph, for a diff:
+// (SubgraphDiff in WDQS). Per subgraph, for a diff:
 //
 //   - membership unchanged (in before, in now): the diff, full patch;
 //   - entered (out before, in now): a delete (which also clears its

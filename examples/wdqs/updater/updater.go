@@ -144,7 +144,7 @@ type Config struct {
 	SoftMaxChars int
 
 	// Subgraphs, when set, splits the output by subgraph (the WDQS graph
-	// split, reference §1.7; LoadSubgraphDefinitions): every operation is
+	// split, LoadSubgraphDefinitions): every operation is
 	// fanned out to each subgraph's stream (see SubgraphDiff), and each
 	// entity's membership is checkpointed in a table of its own (so
 	// savepoints from before the split restore; an entity without a record

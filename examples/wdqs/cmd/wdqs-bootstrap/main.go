@@ -1,6 +1,6 @@
 // Command bootstrap builds the initial state savepoint of the WDQS updater
 // from an "entity,revision" CSV, as WDQS's UpdaterBootstrapJob does from a
-// dump (reference §1.10), built only from streamkit's public API.
+// dump, built only from streamkit's public API.
 //
 // A new query service starts from a dump: the stores are loaded with the
 // munged dump, and the updater must know the revision of every entity in it,
