@@ -470,17 +470,17 @@ func TestChartRefuses(t *testing.T) {
 				v["secrets"] = map[string]any{"sidecarToken": map[string]any{"value": "s3cret"}}
 			}, "value"},
 		"unknown program": {
-			func(v map[string]any) { v["program"] = "wdqs-streaming-updater" }, "program"},
+			func(v map[string]any) { v["program"] = "wdqs-streaming-updater" }, "at '/program'"},
 		"no job": {
 			func(v map[string]any) { v["job"] = "" }, "job is required"},
 		"no brokers": {
 			func(v map[string]any) { v["kafka"] = map[string]any{"brokers": []any{}} }, "kafka.brokers is required"},
 		"arg not in -name=value form": {
-			func(v map[string]any) { v["args"] = []any{"-topics", "x"} }, "args"},
+			func(v map[string]any) { v["args"] = []any{"-topics", "x"} }, "at '/args/0'"},
 		"egress without ports": {
 			func(v map[string]any) {
 				v["networkPolicy"] = map[string]any{"egress": []any{map[string]any{"cidr": "192.0.2.0/24"}}}
-			}, "ports"},
+			}, "missing property 'ports'"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
