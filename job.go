@@ -360,6 +360,11 @@ type Stats struct {
 	// record is then processed again and dead-lettered again), so it can
 	// exceed the number of dead letters in the topic.
 	DeadLettered int64
+	// FallbackRestores counts task restores that found the committed
+	// checkpoint corrupt and, as checkpoint.FallBackOnCorruption allows,
+	// restored an older one and replayed the input since it: the output
+	// of the replayed records is written again (at least once).
+	FallbackRestores int64
 	// DeadLettersTruncated counts the dead letters that were cut to fit
 	// the dead-letter topic (see WithMaxDeadLetterBytes).
 	DeadLettersTruncated int64

@@ -205,7 +205,19 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 	}
 	t.committed = cp.CheckpointID
 	if t.ckpt != nil {
-		if _, err := t.ckpt.Restore(ctx, cp.CheckpointID, t.parts, j.o.restoreOpts...); err != nil {
+		m, err := t.ckpt.Restore(ctx, cp.CheckpointID, t.parts, j.o.restoreOpts...)
+		if err == nil && m.ID != cp.CheckpointID {
+			// checkpoint.FallBackOnCorruption restored an older checkpoint:
+			// its state goes with its own positions, behind the commit
+			// point, so the input since then is read again and the output
+			// it produced is produced again (at least once).
+			t.log.Warn("streamkit: the committed checkpoint is corrupt; restored an older one and replaying the input since it: "+
+				"output between the two is written again (at least once)",
+				"committed", cp.CheckpointID, "restored", m.ID)
+			j.updateStats(func(s *Stats) { s.FallbackRestores++ })
+			return parsePositions(m.Positions, t.info.Partitions)
+		}
+		if err != nil {
 			if errors.Is(err, checkpoint.ErrNoCheckpoint) && len(t.parts) == 0 {
 				// A stateless task before any checkpoint was written.
 			} else if errors.Is(err, checkpoint.ErrNoCheckpoint) {
