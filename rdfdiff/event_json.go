@@ -51,6 +51,17 @@ type jsonReader struct {
 // whitespace.
 func parseJSON(data []byte) (*jsonValue, error) {
 	r := &jsonReader{data: data}
+	if !utf8.Valid(data) {
+		// Refused, never repaired: a replacement character would reach the
+		// store as if it had been sent.
+		for r.pos < len(data) {
+			c, size := utf8.DecodeRune(data[r.pos:])
+			if c == utf8.RuneError && size <= 1 {
+				return nil, r.errorf("invalid UTF-8 (byte 0x%02x)", data[r.pos])
+			}
+			r.pos += size
+		}
+	}
 	r.skipSpace()
 	v, err := r.value(0)
 	if err != nil {

@@ -197,6 +197,7 @@ func TestDecodeEventRejectsMalformed(t *testing.T) {
 		{"trailing data", append(readEventFixture(t, "Delete-v2.json"), []byte(" {}")...), "", "trailing data"},
 		{"unterminated string", []byte(`{"$schema":"x`), "", "offset 13: unterminated string"},
 		{"raw control character", []byte("{\"$schema\":\"a\tb\"}"), "", "control character 0x09"},
+		{"invalid UTF-8", []byte("{\"$schema\":\"a\xffb\"}"), "", "offset 13: invalid UTF-8 (byte 0xff)"},
 		{"bad escape", []byte(`{"$schema":"\x"}`), "", `invalid escape '\x'`},
 		{"bad number", []byte(`{"rev_id":01}`), "", "want ',' or '}'"},
 		{"deep nesting", []byte(`{"meta":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`), "", "nested too deeply"},

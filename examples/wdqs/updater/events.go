@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
@@ -224,6 +225,37 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// errTrailingData is wrapped by the DecodeError of a record with bytes after
+// its JSON object: a record is one event, and anything after it was not
+// meant to be dropped silently.
+var errTrailingData = errors.New("trailing data")
+
+// errInvalidUTF8 is wrapped by the DecodeError of a record that is not valid
+// UTF-8.
+var errInvalidUTF8 = errors.New("invalid UTF-8")
+
+// checkUTF8 returns an error naming the line, column and byte offset of the
+// first byte of b that is not valid UTF-8.
+func checkUTF8(b []byte) error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	line, col := 1, 1
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return fmt.Errorf("%w at line %d, column %d (byte %d: 0x%02x)", errInvalidUTF8, line, col, i, b[i])
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return nil
+}
+
 // EventTime is the source's event-time extractor: the root dt of page_change
 // and reconcile events, else meta.dt. A record it cannot read gets the zero
 // time, which does not move the watermark; Decode then dead-letters it.
@@ -251,9 +283,17 @@ func EventTime(r *source.Record) time.Time {
 // *DecodeError for a record that is not a valid event of a known shape.
 func (f *Filter) Decode(topic string, value []byte, now time.Time) (*InputEvent, error) {
 	var raw rawEvent
+	if err := checkUTF8(value); err != nil {
+		// encoding/json would replace the bad bytes with U+FFFD and the
+		// updater would store the replacement: refuse instead.
+		return nil, &DecodeError{Topic: topic, Err: err}
+	}
 	dec := json.NewDecoder(bytes.NewReader(value))
 	if err := dec.Decode(&raw); err != nil {
 		return nil, &DecodeError{Topic: topic, Err: err}
+	}
+	if end := dec.InputOffset(); len(bytes.TrimSpace(value[end:])) > 0 {
+		return nil, &DecodeError{Topic: topic, Err: fmt.Errorf("%w: trailing data after the event's JSON object at byte %d", errTrailingData, end)}
 	}
 	fail := func(format string, args ...any) (*InputEvent, error) {
 		return nil, &DecodeError{Topic: topic, Err: fmt.Errorf(format, args...)}

@@ -1,8 +1,10 @@
 package updater_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +169,29 @@ func TestDecodeErrors(t *testing.T) {
 		assert.Nil(t, ev, name)
 		assert.Contains(t, err.Error(), "updater: cannot decode event from t", name)
 	}
+}
+
+// A record is one event: bytes after its JSON object, and bytes that are
+// not UTF-8, are refused with where they are, never dropped or repaired.
+func TestDecodeRefusesTrailingDataAndInvalidUTF8(t *testing.T) {
+	good := string(fixture(t, "events/item-edit.json"))
+	_, err := wikidataFilter.Decode("t", []byte(good), time.Now())
+	require.NoError(t, err)
+
+	_, err = wikidataFilter.Decode("t", []byte(good+"\n  \n"), time.Now())
+	require.NoError(t, err, "trailing white space is fine")
+
+	_, err = wikidataFilter.Decode("t", []byte(good+` {"another":"event"}`), time.Now())
+	var de *updater.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.ErrorContains(t, err, "trailing data after the event's JSON object at byte")
+
+	bad := []byte(good)
+	i := strings.Index(good, `"page_title":"`) + len(`"page_title":"`)
+	bad[i] = 0xff
+	line := 1 + strings.Count(good[:i], "\n")
+	col := i - strings.LastIndex(good[:i], "\n")
+	_, err = wikidataFilter.Decode("t", bad, time.Now())
+	require.ErrorAs(t, err, &de)
+	assert.ErrorContains(t, err, fmt.Sprintf("invalid UTF-8 at line %d, column %d (byte %d: 0xff)", line, col, i))
 }

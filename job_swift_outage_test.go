@@ -1,0 +1,136 @@
+package streamkit_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
+)
+
+// outageFor is how long the outage tests keep a dependency down: 90 s
+// unless STREAMKIT_OUTAGE says otherwise (a Go duration).
+func outageFor(t *testing.T) time.Duration {
+	t.Helper()
+	s := os.Getenv("STREAMKIT_OUTAGE")
+	if s == "" {
+		return 90 * time.Second
+	}
+	d, err := time.ParseDuration(s)
+	require.NoError(t, err, "STREAMKIT_OUTAGE")
+	return d
+}
+
+// notReadyWatch samples a job's Stats and records the window in which it
+// reported a failing component.
+type notReadyWatch struct {
+	mu             sync.Mutex
+	first, last    time.Time
+	components     map[streamkit.Component]bool
+	maxConsecutive int
+	stop           chan struct{}
+	done           chan struct{}
+}
+
+func watchNotReady(job *streamkit.Job) *notReadyWatch {
+	w := &notReadyWatch{components: map[streamkit.Component]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			s := job.Stats()
+			if s.ConsecutiveFailures == 0 {
+				continue
+			}
+			w.mu.Lock()
+			if w.first.IsZero() {
+				w.first = time.Now()
+			}
+			w.last = time.Now()
+			w.components[s.FailingComponent] = true
+			w.maxConsecutive = max(w.maxConsecutive, s.ConsecutiveFailures)
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+func (w *notReadyWatch) close() { close(w.stop); <-w.done }
+
+// A Swift outage longer than many checkpoint intervals: the job keeps
+// running, not ready with the checkpoint store named, and resumes by
+// itself when the proxy is back, with the output exactly once.
+func TestJobRidesOutSwiftOutage(t *testing.T) {
+	saio := checkpointtest.SAIOFromEnv(t)
+	outage := outageFor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), outage+3*time.Minute)
+	defer cancel()
+	conn := checkpointtest.RealSwiftConnection(t)
+	store := checkpoint.NewSwiftStore(conn, checkpointtest.TempContainer(t, conn))
+	cl := kafkatest.NewCluster(t)
+	require.NoError(t, cl.CreateTopic(ctx, "in", 2))
+	require.NoError(t, cl.CreateTopic(ctx, "out", 2))
+
+	job := newCounterJob(t, cl, store, streamkit.WithRestartBackoff(200*time.Millisecond, 5*time.Second))
+	done := make(chan error, 1)
+	go func() { done <- job.Run(ctx) }()
+	watch := watchNotReady(job)
+	produced := 0
+	produce := func(n int) {
+		produceKeys(t, ctx, cl, produced, produced+n)
+		produced += n
+	}
+	produce(50)
+	_, err := cl.WaitForRecords(ctx, "out", 50)
+	require.NoError(t, err)
+
+	saio.StopProxy(t)
+	down := time.Now()
+	for time.Since(down) < outage { // input keeps arriving during the outage
+		produce(10)
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended during the outage: %v", err)
+		case <-time.After(outage / 9):
+		}
+	}
+	saio.StartProxy(t)
+	up := time.Now()
+	produce(10)
+	_, err = cl.WaitForRecords(ctx, "out", produced)
+	require.NoError(t, err)
+	resumed := time.Since(up)
+	require.Eventually(t, func() bool { return job.Stats().ConsecutiveFailures == 0 }, time.Minute, 50*time.Millisecond)
+	watch.close()
+	require.NoError(t, job.Stop(ctx))
+	require.NoError(t, <-done)
+
+	counts := outputCounts(t, ctx, cl)
+	total := 0
+	for k, vs := range counts {
+		assert.Equal(t, intRange(1, len(vs)), vs, "key %s exactly once, in order", k)
+		total += len(vs)
+	}
+	assert.Equal(t, produced, total)
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	assert.Equal(t, map[streamkit.Component]bool{streamkit.ComponentCheckpointStore: true}, watch.components)
+	require.False(t, watch.first.IsZero(), "not ready during the outage")
+	t.Logf("outage %v: not ready from +%v to +%v (%d failures in a row at most); output resumed %v after the proxy came back; %d records, exactly once",
+		outage.Round(time.Second), watch.first.Sub(down).Round(time.Millisecond), watch.last.Sub(down).Round(time.Millisecond),
+		watch.maxConsecutive, resumed.Round(time.Millisecond), total)
+}
