@@ -115,8 +115,10 @@ func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
 
 // WithToken sets the bearer token the mutating endpoints (POST /savepoint,
 // /stop, /pause, /resume) require in "Authorization: Bearer <token>".
-// Without a token they only accept requests from loopback addresses, and
-// the sidecar only listens on loopback.
+// Without a token the sidecar only listens on loopback, and they only
+// accept requests from loopback clients that carry no Origin or
+// Sec-Fetch-Site header, name loopback in their Host header and send no
+// form body: curl's, not a browser's (see the package documentation).
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithObserver sets the Observer that the job's hooks feed (see
@@ -323,9 +325,11 @@ func isLoopbackHost(addr string) bool {
 func (s *Sidecar) Observer() *Observer { return s.obs }
 
 // Handler returns the sidecar's HTTP handler, for mounting in a server of
-// the application's own. The token rule still holds per request: without
-// a token, mutating requests from non-loopback clients are refused. Lag
-// history for the status page is only sampled while Run or Serve runs.
+// the application's own. The token rules still hold per request: without
+// a token, mutating requests from non-loopback clients or browsers are
+// refused. The connection limits of Run and Serve do not: that server
+// must set its own timeouts. Lag history for the status page is only
+// sampled while Run or Serve runs.
 func (s *Sidecar) Handler() http.Handler { return s.handler }
 
 // Run listens on the configured address and serves until ctx is done or
