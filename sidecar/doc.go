@@ -69,8 +69,13 @@
 // timeout), and a keep-alive connection idle for DefaultIdleTimeout is
 // closed. At most DefaultMaxConns connections are served at once; further
 // ones wait in the kernel's accept queue, holding no descriptor of the
-// process, until one closes. WithReadTimeout, WithWriteTimeout,
-// WithIdleTimeout and WithMaxConns change them. A server of the
+// process, until one closes. At the cap the sidecar closes its idle
+// keep-alive connections and answers with keep-alive off until half the
+// slots are free, so that queued clients (a liveness probe) wait for
+// requests to be served, not for idle connections to time out; and a
+// connection that has sent no request for a second is closed (a real
+// client sends its request as soon as it connects). WithReadTimeout, WithWriteTimeout, WithIdleTimeout and
+// WithMaxConns change them. A server of the
 // application's own that mounts Handler must set its own limits.
 //
 // # Logging

@@ -486,7 +486,7 @@ func (s *Sidecar) savepointNameParam(r *http.Request, param string) (string, err
 // badRequest answers 400 and logs the refusal like authorized does.
 func (s *Sidecar) badRequest(w http.ResponseWriter, r *http.Request, err error) {
 	s.o.log.Warn("sidecar: request refused", "method", r.Method, "path", r.URL.Path,
-		"remote", r.RemoteAddr, "reason", err.Error())
+		"remote", r.RemoteAddr, "reason", strings.TrimPrefix(err.Error(), "sidecar: "))
 	writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 }
 

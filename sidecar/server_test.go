@@ -86,11 +86,31 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	assert.Equal(t, http.StatusOK, getOn(t, c, bufio.NewReader(c), "/readyz").StatusCode)
 }
 
+// blockingJob's Stop waits until release is closed, holding its
+// request (and connection) active.
+type blockingJob struct {
+	*fakeJob
+	started chan struct{}
+	release chan struct{}
+}
+
+func (j *blockingJob) Stop(ctx context.Context) error {
+	j.started <- struct{}{}
+	<-j.release
+	return nil
+}
+
 // TestConnectionCap: connections beyond the cap are left in the kernel's
-// queue, costing the job no descriptor, until a served one closes; the
-// job is untouched meanwhile.
+// queue, costing the job no descriptor, while the capped ones are busy;
+// when they finish, the waiting ones are served.
 func TestConnectionCap(t *testing.T) {
-	job := runningJob()
+	job := &blockingJob{fakeJob: runningJob(), started: make(chan struct{}, 10), release: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(job.release)
+		}
+	}()
 	sc := newTestSidecar(t, job, WithMaxConns(4), WithIdleTimeout(time.Hour))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -101,19 +121,29 @@ func TestConnectionCap(t *testing.T) {
 	defer func() { cancel(); require.NoError(t, <-done) }()
 	addr := l.Addr().String()
 
-	var held []net.Conn
+	// Four operators' stops in flight: the four slots are busy.
+	stops := make(chan int, 4)
 	for range 4 {
 		c, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		defer c.Close()
-		require.Equal(t, http.StatusOK, getOn(t, c, bufio.NewReader(c), "/healthz").StatusCode)
-		held = append(held, c)
+		_, err = io.WriteString(c, "POST /stop HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		require.NoError(t, err)
+		go func() {
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				stops <- 0
+				return
+			}
+			stops <- resp.StatusCode
+		}()
+		<-job.started
 	}
 	for range 4 {
 		<-ll.accepted
 	}
 	// Twenty more clients connect (the kernel completes the handshake) and
-	// send a request, but none is accepted while the four are open.
+	// send a request, but none is accepted while the four are busy.
 	waiting := make([]net.Conn, 20)
 	answered := make(chan int, len(waiting))
 	for i := range waiting {
@@ -121,7 +151,7 @@ func TestConnectionCap(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		waiting[i] = c
-		_, err = fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+		_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 		require.NoError(t, err)
 		go func() {
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -139,20 +169,57 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("a connection beyond the cap was answered (%d)", i)
 	case <-time.After(300 * time.Millisecond):
 	}
-	assert.Empty(t, job.Calls())
-	// Closing the held connections lets the waiting ones through, one slot
-	// at a time: every one is answered.
-	for _, c := range held {
-		c.Close()
+	assert.Equal(t, []string(nil), job.Calls(), "the job saw nothing but the four stops")
+	// The stops finish: the waiting clients are served, every one.
+	close(job.release)
+	released = true
+	for range 4 {
+		assert.Equal(t, http.StatusOK, <-stops)
 	}
 	for range waiting {
 		select {
 		case i := <-answered:
 			require.GreaterOrEqual(t, i, 0, "a waiting connection got no answer")
 		case <-time.After(30 * time.Second):
-			t.Fatal("waiting connections were not served after the held ones closed")
+			t.Fatal("waiting connections were not served after the busy ones finished")
 		}
 	}
+}
+
+// TestIdleConnectionsMakeRoomAtTheCap: when every slot is held by an idle
+// keep-alive connection, a new client (a liveness probe) does not wait for
+// the idle timeout: at the cap the sidecar closes idle connections and
+// turns keep-alive off until half the slots are free.
+func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
+	log, buf := bufferLogger()
+	sc := newTestSidecar(t, runningJob(), WithMaxConns(4), WithIdleTimeout(time.Hour), WithLogger(log))
+	addr := serveTest(t, sc)
+	var idle []net.Conn
+	var readers []*bufio.Reader
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		br := bufio.NewReader(c)
+		require.Equal(t, http.StatusOK, getOn(t, c, br, "/healthz").StatusCode)
+		idle, readers = append(idle, c), append(readers, br)
+	}
+	probe, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer probe.Close()
+	pr := bufio.NewReader(probe)
+	resp := getOn(t, probe, pr, "/healthz") // 30 s bound; the idle timeout is an hour
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	for i, c := range idle {
+		waitClosed(t, c, readers[i])
+	}
+	assert.Contains(t, buf.String(), "connection cap reached")
+	// Once relieved, keep-alive is back.
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	resp = getOn(t, c, bufio.NewReader(c), "/healthz")
+	assert.False(t, resp.Close, "keep-alive again below half the cap")
 }
 
 type countingListener struct {
@@ -166,6 +233,29 @@ func (l *countingListener) Accept() (net.Conn, error) {
 		l.accepted <- struct{}{}
 	}
 	return c, err
+}
+
+// TestSilentConnectionsMakeRoomAtTheCap: clients that connect and send
+// nothing, holding every slot, are closed after a second of silence once
+// the cap is reached, not after the read timeout (an hour here), so a
+// probe queued behind them is served.
+func TestSilentConnectionsMakeRoomAtTheCap(t *testing.T) {
+	sc := newTestSidecar(t, runningJob(), WithMaxConns(4), WithReadTimeout(time.Hour))
+	addr := serveTest(t, sc)
+	var silent []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	probe, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer probe.Close()
+	assert.Equal(t, http.StatusOK, getOn(t, probe, bufio.NewReader(probe), "/healthz").StatusCode)
+	for _, c := range silent {
+		waitClosed(t, c, bufio.NewReader(c))
+	}
 }
 
 func TestSlowlorisIsCutByTheReadTimeout(t *testing.T) {

@@ -199,8 +199,10 @@ func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleT
 // WithMaxConns caps the connections Run and Serve handle at once (default
 // DefaultMaxConns). Further connections are not accepted until one closes:
 // they wait in the kernel's accept queue, so a flood of clients costs the
-// job no file descriptors beyond the cap. Keep it above the number of
-// clients that poll at once (probes, scrapers, an operator).
+// job no file descriptors beyond the cap. At the cap, idle keep-alive
+// connections are closed, keep-alive is off until half the slots are
+// free, and connections that have sent no request for a second are closed. Keep it above the number of clients that poll at once (probes,
+// scrapers, an operator).
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // Sidecar is the HTTP control plane of one job: health and readiness
@@ -366,8 +368,8 @@ func (s *Sidecar) Serve(ctx context.Context, l net.Listener) error {
 	}
 
 	errc := make(chan error, 1)
-	l = newLimitListener(l, s.o.maxConns)
-	go func() { errc <- srv.Serve(l) }()
+	ll := s.limitListener(srv, l)
+	go func() { errc <- srv.Serve(ll) }()
 	s.o.log.Info("sidecar: serving", "addr", l.Addr().String(), "job", s.job.Name())
 
 	tick := time.NewTicker(s.sampleEvery)
