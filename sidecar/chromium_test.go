@@ -10,11 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // chromium returns the headless browser named by STREAMKIT_CHROMIUM (the
@@ -46,20 +50,37 @@ func runChromium(t *testing.T, bin, url string, args ...string) []byte {
 	return out
 }
 
-// TestStatusPageInChromium loads the status page, served over HTTP by a
-// running sidecar, in headless Chromium: the DOM it builds must hold both
-// charts with their series, and its screenshot must show the curves in
-// their colours (far more pixels than the legend's swatches).
-func TestStatusPageInChromium(t *testing.T) {
-	bin := chromium(t)
-	sc, _ := withHistory(t)
+// servePage serves sc on a loopback port until the test ends and returns
+// the status page's URL.
+func servePage(t *testing.T, sc *Sidecar) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- sc.Serve(ctx, l) }()
 	t.Cleanup(func() { cancel(); <-done })
-	url := "http://" + l.Addr().String() + "/"
+	return "http://" + l.Addr().String() + "/"
+}
+
+// chartOf cuts one chart's SVG out of a page.
+func chartOf(t *testing.T, page, id string) string {
+	t.Helper()
+	i := strings.Index(page, `<svg id="`+id+`"`)
+	require.GreaterOrEqual(t, i, 0, id)
+	svg := page[i:]
+	return svg[:strings.Index(svg, "</svg>")]
+}
+
+// TestStatusPageInChromium loads the status page, served over HTTP by a
+// running sidecar, in headless Chromium: the DOM it builds must hold both
+// charts with their series, y-axis ticks and the target line, and its
+// screenshot must show the curves in their colours (far more pixels than
+// the legend's swatches).
+func TestStatusPageInChromium(t *testing.T) {
+	bin := chromium(t)
+	sc, _ := withHistory(t)
+	url := servePage(t, sc)
 
 	// One browser run both prints the DOM and takes the screenshot.
 	shot := filepath.Join(t.TempDir(), "status.png")
@@ -70,9 +91,16 @@ func TestStatusPageInChromium(t *testing.T) {
 	for _, m := range regexp.MustCompile(`data-series="([^"]+)" data-points="(\d+)"`).FindAllStringSubmatch(dom, -1) {
 		series[m[1]] = m[2]
 	}
-	assert.Equal(t, map[string]string{"p50": "20", "p99": "20", "target": "60", "lag": "30"}, series)
+	assert.Equal(t, map[string]string{"p50": "20", "p99": "20", "lag": "30"}, series)
 	assert.Contains(t, dom, `<span id="state" class="state running">running</span>`)
 	assert.Regexp(t, `of 40 edits within 10m0s`, dom)
+	// Latencies up to about 10 minutes: a scale in minutes with the target
+	// drawn at its top. Lag up to 590 records: round hundreds.
+	lat := chartOf(t, dom, "latency-chart")
+	assert.Equal(t, []string{"0", "2m", "4m", "6m", "8m", "10m"}, ticksOf(lat))
+	assert.Equal(t, []string{"target", "600", "true"}, refRE.FindStringSubmatch(lat)[1:])
+	assert.Contains(t, lat, ">target 10m</text>")
+	assert.Equal(t, []string{"0", "200", "400", "600"}, ticksOf(chartOf(t, dom, "lag-chart")))
 
 	f, err := os.Open(shot)
 	require.NoError(t, err)
@@ -87,6 +115,31 @@ func TestStatusPageInChromium(t *testing.T) {
 	for name, n := range counts {
 		assert.Greater(t, n, 150, "pixels of the %s curve", name)
 	}
+}
+
+// TestSmallValuesInChromium: a lag of one record gets the ticks "0, 1",
+// and a p99 of seconds a scale of seconds, with the 10-minute target
+// named above the plot instead of flattening the curve.
+func TestSmallValuesInChromium(t *testing.T) {
+	bin := chromium(t)
+	obs := latencySLOWith(t, 2*time.Second, 3*time.Second, 2500*time.Millisecond)
+	job := runningJob()
+	job.set(func(s *streamkit.Stats) { s.Lag = map[source.TopicPartition]int64{tpIn0: 1, tpIn1: 0} })
+	sc := newTestSidecar(t, job, WithObserver(obs))
+	sc.history.add(t0.Add(-2*time.Minute), 1)
+	sc.history.add(t0.Add(-time.Minute), 0) // Serve samples the current minute: lag 1
+	dom := string(runChromium(t, bin, servePage(t, sc), "--dump-dom"))
+
+	lag := chartOf(t, dom, "lag-chart")
+	assert.Equal(t, []string{"0", "1"}, ticksOf(lag))
+	values := tickRE.FindAllStringSubmatch(lag, -1)
+	require.Len(t, values, 2)
+	assert.Equal(t, []string{"0", "1"}, []string{values[0][1], values[1][1]})
+
+	lat := chartOf(t, dom, "latency-chart")
+	assert.Equal(t, []string{"0", "1s", "2s", "3s", "4s", "5s"}, ticksOf(lat))
+	assert.Equal(t, []string{"target", "600", "false"}, refRE.FindStringSubmatch(lat)[1:])
+	assert.Contains(t, lat, "target 10m ↑ (above the scale)")
 }
 
 // countColours counts the pixels within a small distance of each colour.

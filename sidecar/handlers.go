@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"slices"
@@ -333,30 +334,70 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// authorized guards a mutating endpoint. With a token, the request must
-// carry it as a bearer token (compared in constant time, over SHA-256 digests
-// so that not even the length leaks). Without one, only loopback clients
-// may call it.
+// authorized guards a mutating endpoint (see refusal) and logs every
+// request it refuses, at warning level, with the reason but never the
+// token.
 func (s *Sidecar) authorized(h http.HandlerFunc) http.HandlerFunc {
 	want := sha256.Sum256([]byte(s.o.token))
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.o.token == "" {
-			if !loopbackRemote(r.RemoteAddr) {
-				writeJSON(w, http.StatusForbidden, errorBody{"sidecar: mutating endpoints without a token only accept loopback clients"})
-				return
+		if code, reason := s.refusal(r, want); code != 0 {
+			s.o.log.Warn("sidecar: request refused", "method", r.Method, "path", r.URL.Path,
+				"remote", r.RemoteAddr, "reason", reason)
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="streamkit-sidecar"`)
 			}
-			h(w, r)
-			return
-		}
-		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="streamkit-sidecar"`)
-			writeJSON(w, http.StatusUnauthorized, errorBody{"sidecar: missing or wrong bearer token"})
+			writeJSON(w, code, errorBody{"sidecar: " + reason})
 			return
 		}
 		h(w, r)
 	}
+}
+
+// refusal decides whether a mutating request may run: 0 if it may, else
+// the status code and the reason.
+//
+// With a token, the request must carry it as a bearer token (compared in
+// constant time, over SHA-256 digests so that not even the length leaks). A
+// browser cannot add that header to a cross-site request without a CORS
+// preflight, which the sidecar never grants.
+//
+// Without a token, the request must come from a loopback client and look
+// like curl's, not a browser's: no Origin or Sec-Fetch-Site header (a
+// browser sends them with every cross-site POST), no form body (the
+// content types a page may POST cross-site without asking), and a Host
+// header naming loopback (127.0.0.1, [::1] or localhost, with or without
+// a port), so that a page whose host name an attacker re-points at
+// 127.0.0.1 (DNS rebinding) is refused too.
+func (s *Sidecar) refusal(r *http.Request, want [sha256.Size]byte) (int, string) {
+	if s.o.token != "" {
+		auth := r.Header.Get("Authorization")
+		scheme, tok, ok := strings.Cut(auth, " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		switch {
+		case auth == "":
+			return http.StatusUnauthorized, "missing bearer token (send Authorization: Bearer <token>)"
+		case !ok || !strings.EqualFold(scheme, "Bearer"):
+			return http.StatusUnauthorized, "authorization is not a bearer token (send Authorization: Bearer <token>)"
+		case subtle.ConstantTimeCompare(got[:], want[:]) != 1:
+			return http.StatusUnauthorized, "wrong bearer token"
+		}
+		return 0, ""
+	}
+	const curl = "; without a token the sidecar only obeys requests such as: curl -X POST http://127.0.0.1:PORT/..."
+	switch {
+	case !loopbackRemote(r.RemoteAddr):
+		return http.StatusForbidden, "mutating endpoints without a token only accept loopback clients"
+	case r.Header.Get("Origin") != "":
+		return http.StatusForbidden, fmt.Sprintf("cross-origin request (Origin %q)%s", r.Header.Get("Origin"), curl)
+	case r.Header.Get("Sec-Fetch-Site") != "":
+		return http.StatusForbidden, fmt.Sprintf("browser request (Sec-Fetch-Site %q)%s", r.Header.Get("Sec-Fetch-Site"), curl)
+	case !loopbackHostHeader(r.Host):
+		return http.StatusForbidden, fmt.Sprintf("Host %q is not 127.0.0.1, [::1] or localhost (DNS rebinding)%s", r.Host, curl)
+	case isFormContentType(r.Header.Get("Content-Type")):
+		return http.StatusForbidden, fmt.Sprintf("form body (Content-Type %q), as a browser form sends; the endpoints take no body%s",
+			r.Header.Get("Content-Type"), curl)
+	}
+	return 0, ""
 }
 
 func loopbackRemote(remote string) bool {
@@ -366,6 +407,39 @@ func loopbackRemote(remote string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackHostHeader reports whether a Host header names loopback: a
+// loopback IP or "localhost", with or without a port.
+func loopbackHostHeader(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// isFormContentType reports the content types a web page may POST to
+// another site without a CORS preflight.
+func isFormContentType(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(ct)), ";")
+		mt = strings.TrimSpace(mt)
+	}
+	switch mt {
+	case "application/x-www-form-urlencoded", "multipart/form-data", "text/plain":
+		return true
+	}
+	return false
 }
 
 // SavepointResponse is the JSON answer of POST /savepoint and POST /stop.
@@ -403,18 +477,26 @@ func (s *Sidecar) savepointNameParam(r *http.Request, param string) (string, err
 	if name == "" {
 		name = s.SavepointName(s.now())
 	}
-	if !savepointNameRE.MatchString(name) {
-		return "", fmt.Errorf("sidecar: invalid savepoint name %q (want 1-128 of [A-Za-z0-9._-])", name)
+	if err := validateSavepointName(name); err != nil {
+		return "", err
 	}
 	return name, nil
+}
+
+// badRequest answers 400 and logs the refusal like authorized does.
+func (s *Sidecar) badRequest(w http.ResponseWriter, r *http.Request, err error) {
+	s.o.log.Warn("sidecar: request refused", "method", r.Method, "path", r.URL.Path,
+		"remote", r.RemoteAddr, "reason", strings.TrimPrefix(err.Error(), "sidecar: "))
+	writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 }
 
 func (s *Sidecar) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	name, err := s.savepointNameParam(r, "name")
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
+		s.badRequest(w, r, err)
 		return
 	}
+	s.extendDeadlines(w)
 	ctx, cancel := s.opContext(r.Context())
 	defer cancel()
 	s.o.log.Info("sidecar: savepoint requested", "job", s.job.Name(), "savepoint", name, "remote", r.RemoteAddr)
@@ -428,6 +510,7 @@ func (s *Sidecar) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sidecar) handleStop(w http.ResponseWriter, r *http.Request) {
+	s.extendDeadlines(w)
 	ctx, cancel := s.opContext(r.Context())
 	defer cancel()
 	if !r.URL.Query().Has("savepoint") {
@@ -441,7 +524,7 @@ func (s *Sidecar) handleStop(w http.ResponseWriter, r *http.Request) {
 	}
 	name, err := s.savepointNameParam(r, "savepoint")
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
+		s.badRequest(w, r, err)
 		return
 	}
 	s.o.log.Info("sidecar: stop with savepoint requested", "job", s.job.Name(), "savepoint", name, "remote", r.RemoteAddr)

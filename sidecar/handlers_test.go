@@ -130,6 +130,7 @@ func do(t *testing.T, h http.Handler, method, target, token string) response {
 	t.Helper()
 	req := httptest.NewRequest(method, target, nil)
 	req.RemoteAddr = "127.0.0.1:5555"
+	req.Host = "127.0.0.1:9102"
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -230,6 +231,7 @@ func TestWithoutTokenOnlyLoopbackClientsMayMutate(t *testing.T) {
 	for _, remote := range []string{"127.0.0.1:1", "[::1]:2"} {
 		req := httptest.NewRequest(http.MethodPost, "/pause", nil)
 		req.RemoteAddr = remote
+		req.Host = "localhost:9102"
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		assert.Equal(t, http.StatusOK, rec.Code, remote)
@@ -265,6 +267,11 @@ func TestSavepointAndStopEndpoints(t *testing.T) {
 	r = do(t, h, http.MethodPost, "/savepoint?name=../etc", "")
 	assert.Equal(t, http.StatusBadRequest, r.code)
 	assert.Contains(t, r.body, `invalid savepoint name \"../etc\"`)
+	for _, name := range []string{".", ".."} {
+		r = do(t, h, http.MethodPost, "/savepoint?name="+name, "")
+		assert.Equal(t, http.StatusBadRequest, r.code, name)
+		assert.Contains(t, r.body, `not \".\" or \"..\"`, name)
+	}
 
 	r = do(t, h, http.MethodPost, "/stop?savepoint=final", "")
 	require.Equal(t, http.StatusOK, r.code, r.body)
@@ -313,6 +320,7 @@ func TestStopOperationOutlivesTheRequest(t *testing.T) {
 	cancel() // the client already hung up
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/stop", nil)
 	req.RemoteAddr = "127.0.0.1:1"
+	req.Host = "127.0.0.1:9102"
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	require.NotNil(t, got)
 	assert.NoError(t, gotErr, "the stop runs on a context detached from the request")

@@ -129,9 +129,18 @@ type chartSeries struct {
 	name, label, color string
 	values             []float64
 	ok                 []bool
-	dashed             bool
 }
 
+// chartRef is a horizontal reference line, such as the SLO target.
+type chartRef struct {
+	name, label, color string
+	value              float64
+}
+
+// latencyChart draws p50 and p99 per minute on a scale fitted to them, so
+// that a p99 of seconds is not a flat line at the bottom of a 10-minute
+// scale; the SLO target is a dashed reference line when it falls within
+// the scale, and a note above the plot when it does not.
 func latencyChart(slo *LatencySLO, now time.Time) string {
 	mins := slo.Minutes(now)
 	// The chart shows the last hour even for a longer SLO window.
@@ -140,15 +149,15 @@ func latencyChart(slo *LatencySLO, now time.Time) string {
 	}
 	p50 := chartSeries{name: "p50", label: "p50", color: "#1f77b4"}
 	p99 := chartSeries{name: "p99", label: "p99", color: "#d62728"}
-	target := chartSeries{name: "target", label: "target " + slo.Target().String(), color: "#555", dashed: true}
 	for _, m := range mins {
 		has := m.Events > 0
 		p50.values, p50.ok = append(p50.values, m.P50.Seconds()), append(p50.ok, has)
 		p99.values, p99.ok = append(p99.values, m.P99.Seconds()), append(p99.ok, has)
-		target.values, target.ok = append(target.values, slo.Target().Seconds()), append(target.ok, true)
 	}
-	return renderChart("latency-chart", "Edit latency per minute (commit time − event time)", fmtDuration,
-		[]chartSeries{p50, p99, target})
+	target := chartRef{name: "target", label: "target " + fmtTick(slo.Target().Seconds()), color: "#555",
+		value: slo.Target().Seconds()}
+	return renderChart("latency-chart", "Edit latency per minute (commit time − event time)", durationAxis,
+		[]chartSeries{p50, p99}, []chartRef{target})
 }
 
 func lagChart(samples []lagSample) string {
@@ -156,34 +165,39 @@ func lagChart(samples []lagSample) string {
 	for _, s := range samples {
 		lag.values, lag.ok = append(lag.values, float64(s.Max)), append(lag.ok, s.Sampled)
 	}
-	return renderChart("lag-chart", "Consumer lag per minute", func(v float64) string {
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}, []chartSeries{lag})
+	return renderChart("lag-chart", "Consumer lag per minute", countAxis, []chartSeries{lag}, nil)
 }
 
-// renderChart draws series over the same minutes as an SVG line chart.
-// Every element carries what a test (or a scraper) needs to read it back:
-// the series name in data-series and its number of points in data-points.
-func renderChart(id, title string, fmtY func(float64) string, series []chartSeries) string {
+// renderChart draws series over the same minutes as an SVG line chart, on
+// a scale from 0 to the axis' first tick at or above the largest value
+// (the largest reference value when there is no data), with reference
+// lines that fall within it. Every element carries what a test (or a
+// scraper) needs to read it back: the series name in data-series and its
+// number of points in data-points, each tick's value in data-value, each
+// reference line's name in data-reference and whether it is drawn in
+// data-shown.
+func renderChart(id, title string, axis yAxis, series []chartSeries, refs []chartRef) string {
 	const (
 		width, height             = 720, 220
 		left, right, top, bottomM = 70, 10, 28, 30
 	)
 	pw, ph := float64(width-left-right), float64(height-top-bottomM)
 	n := 0
-	ymax := 0.0
+	dataMax := 0.0
 	for _, s := range series {
 		n = max(n, len(s.values))
 		for i, v := range s.values {
 			if s.ok[i] && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				ymax = max(ymax, v)
+				dataMax = max(dataMax, v)
 			}
 		}
 	}
-	if ymax <= 0 {
-		ymax = 1
+	if dataMax <= 0 {
+		for _, r := range refs {
+			dataMax = max(dataMax, r.value)
+		}
 	}
-	ymax *= 1.1
+	ymax, ticks := axis.ticks(dataMax)
 	x := func(i int) float64 {
 		if n <= 1 {
 			return float64(left)
@@ -199,13 +213,15 @@ func renderChart(id, title string, fmtY func(float64) string, series []chartSeri
 	// Axes, grid and labels.
 	fmt.Fprintf(&b, `<g class="axes" stroke="#999" stroke-width="1"><line x1="%d" y1="%d" x2="%d" y2="%d"/><line x1="%d" y1="%d" x2="%d" y2="%d"/></g>`,
 		left, top, left, height-bottomM, left, height-bottomM, width-right, height-bottomM)
-	for _, f := range []float64{0.25, 0.5, 0.75, 1} {
-		v := ymax / 1.1 * f
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e3e3e3"/>`, left, y(v), width-right, y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#555">%s</text>`,
-			left-4, y(v)+4, html.EscapeString(fmtY(v)))
+	b.WriteString(`<g class="y-ticks">`)
+	for _, v := range ticks {
+		if v > 0 {
+			fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e3e3e3"/>`, left, y(v), width-right, y(v))
+		}
+		fmt.Fprintf(&b, `<text class="y-tick" data-value="%s" x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#555">%s</text>`,
+			strconv.FormatFloat(v, 'g', -1, 64), left-4, y(v)+4, html.EscapeString(axis.label(v)))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#555">0</text>`, left-4, height-bottomM+4)
+	b.WriteString(`</g>`)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#555">−%d min</text>`, left, height-8, n)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#555">now</text>`, width-right, height-8)
 	// Legend.
@@ -214,6 +230,21 @@ func renderChart(id, title string, fmtY func(float64) string, series []chartSeri
 		fmt.Fprintf(&b, `<rect x="%d" y="8" width="12" height="4" fill="%s"/><text x="%d" y="14" font-size="11" fill="#333">%s</text>`,
 			lx, s.color, lx+16, html.EscapeString(s.label))
 		lx += 24 + 7*len(s.label)
+	}
+	// Reference lines: drawn when within the scale, else named in a note
+	// at the top right, so that the reader knows the data is below them.
+	for _, r := range refs {
+		if r.value <= ymax {
+			fmt.Fprintf(&b, `<g class="reference" data-reference="%s" data-value="%s" data-shown="true">`+
+				`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="6 4"/>`+
+				`<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="%s">%s</text></g>`,
+				r.name, strconv.FormatFloat(r.value, 'g', -1, 64), left, y(r.value), width-right, y(r.value), r.color,
+				width-right-2, y(r.value)-4, r.color, html.EscapeString(r.label))
+			continue
+		}
+		fmt.Fprintf(&b, `<g class="reference" data-reference="%s" data-value="%s" data-shown="false">`+
+			`<text x="%d" y="14" font-size="11" text-anchor="end" fill="%s">%s ↑ (above the scale)</text></g>`,
+			r.name, strconv.FormatFloat(r.value, 'g', -1, 64), width-right, r.color, html.EscapeString(r.label))
 	}
 	// Curves: one path per series, broken where a minute has no data; a
 	// lone minute is drawn as a dot so that it is visible.
@@ -237,12 +268,8 @@ func renderChart(id, title string, fmtY func(float64) string, series []chartSeri
 			pen = true
 			points++
 		}
-		dash := ""
-		if s.dashed {
-			dash = ` stroke-dasharray="6 4"`
-		}
-		fmt.Fprintf(&b, `<path class="series" data-series="%s" data-points="%d" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"%s/>`,
-			s.name, points, strings.TrimSpace(d.String()), s.color, dash)
+		fmt.Fprintf(&b, `<path class="series" data-series="%s" data-points="%d" d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>`,
+			s.name, points, strings.TrimSpace(d.String()), s.color)
 	}
 	b.WriteString(`</svg>`)
 	return b.String()

@@ -72,7 +72,8 @@ func TestStatusPageRendersChartsAndState(t *testing.T) {
 	}
 	lat := body[strings.Index(body, `<svg id="latency-chart"`):]
 	lat = lat[:strings.Index(lat, "</svg>")]
-	assert.Equal(t, map[string]int{"p50": 20, "p99": 20, "target": 60}, chartSeriesOf(t, lat))
+	assert.Equal(t, map[string]int{"p50": 20, "p99": 20}, chartSeriesOf(t, lat))
+	t.Logf("latency ticks %v, lag ticks", ticksOf(lat))
 	// Two runs of data, so two subpaths per percentile.
 	p99 := pathRE.FindAllStringSubmatch(lat, -1)[1]
 	assert.Equal(t, "p99", p99[1])
@@ -105,8 +106,8 @@ type namedJob struct {
 func (j *namedJob) Name() string { return j.name }
 
 func TestRenderChartLoneMinuteIsADot(t *testing.T) {
-	svg := renderChart("c", "t", func(v float64) string { return "" }, []chartSeries{{
-		name: "s", color: "#000", values: []float64{1, 0, 3, 4}, ok: []bool{true, false, true, true}}})
+	svg := renderChart("c", "t", countAxis, []chartSeries{{
+		name: "s", color: "#000", values: []float64{1, 0, 3, 4}, ok: []bool{true, false, true, true}}}, nil)
 	m := pathRE.FindStringSubmatch(svg)
 	require.NotNil(t, m)
 	assert.Equal(t, "3", m[2])
@@ -135,4 +136,19 @@ func TestLagHistoryKeepsMaxPerMinute(t *testing.T) {
 	got = h.minutes(t0.Add(3 * time.Minute))
 	assert.Equal(t, lagSample{Start: t0.Add(3 * time.Minute), Sampled: true, Max: 4}, got[2])
 	assert.Equal(t, lagSample{Start: t0.Add(time.Minute)}, got[0])
+}
+
+// tickRE reads a y-axis tick back: its value and its label.
+var tickRE = regexp.MustCompile(`<text class="y-tick" data-value="([^"]+)"[^>]*>([^<]*)</text>`)
+
+// refRE reads a reference line back: name, value, whether it is drawn.
+var refRE = regexp.MustCompile(`data-reference="([^"]+)" data-value="([^"]+)" data-shown="(true|false)"`)
+
+// ticksOf returns the labels of a chart's y-axis ticks, bottom first.
+func ticksOf(svg string) []string {
+	var out []string
+	for _, m := range tickRE.FindAllStringSubmatch(svg, -1) {
+		out = append(out, m[2])
+	}
+	return out
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +36,24 @@ const (
 	// DefaultSampleInterval is how often Run samples the job's lag for the
 	// status page's chart.
 	DefaultSampleInterval = 10 * time.Second
+	// DefaultReadTimeout bounds reading one request, headers and body: the
+	// sidecar's requests are a line and a few headers, so a client that
+	// takes longer is stuck or hostile (slowloris), and its connection is
+	// closed.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultWriteTimeout bounds handling and answering a read-only request
+	// (a /status that lists savepoints in Swift included). A savepoint or
+	// stop extends its own deadline to the operation timeout plus this.
+	DefaultWriteTimeout = time.Minute
+	// DefaultIdleTimeout closes a keep-alive connection idle for that long:
+	// a Prometheus scraper reconnects at no cost, and idle connections
+	// cannot pile up.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultMaxConns caps the connections the sidecar serves at once;
+	// further ones wait in the kernel's accept queue until one closes. With
+	// the timeouts above this bounds the descriptors and memory (about 20
+	// KiB per connection) a flood of clients can take from the job.
+	DefaultMaxConns = 64
 )
 
 var (
@@ -85,6 +102,10 @@ type options struct {
 	registerer    prometheus.Registerer
 	gatherer      prometheus.Gatherer
 	log           *slog.Logger
+	readTimeout   time.Duration
+	writeTimeout  time.Duration
+	idleTimeout   time.Duration
+	maxConns      int
 }
 
 // WithAddr sets the address Run listens on (default DefaultAddr). A
@@ -94,8 +115,10 @@ func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
 
 // WithToken sets the bearer token the mutating endpoints (POST /savepoint,
 // /stop, /pause, /resume) require in "Authorization: Bearer <token>".
-// Without a token they only accept requests from loopback addresses, and
-// the sidecar only listens on loopback.
+// Without a token the sidecar only listens on loopback, and they only
+// accept requests from loopback clients that carry no Origin or
+// Sec-Fetch-Site header, name loopback in their Host header and send no
+// form body: curl's, not a browser's (see the package documentation).
 func WithToken(token string) Option { return func(o *options) { o.token = token } }
 
 // WithObserver sets the Observer that the job's hooks feed (see
@@ -130,7 +153,8 @@ func WithOperationTimeout(d time.Duration) Option { return func(o *options) { o.
 // WithSavepointTemplate sets how savepoints requested without a name are
 // named (default DefaultSavepointTemplate): "{job}" becomes the job name
 // and "{time}" the UTC time as 20060102T150405Z. The result must be a valid
-// savepoint name: 1-128 of [A-Za-z0-9._-].
+// savepoint name: 1-128 characters of [A-Za-z0-9._-], not "." or "..", not
+// starting with ".tmp-".
 func WithSavepointTemplate(tmpl string) Option { return func(o *options) { o.template = tmpl } }
 
 // WithSavepointOnSignal makes StopOnSignal stop the job with a savepoint
@@ -157,6 +181,29 @@ func WithDefaultRegistry() Option {
 // WithLogger sets the logger of operator actions and server errors
 // (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithReadTimeout sets how long Run and Serve wait for a whole request,
+// headers and body, from the moment its connection has one to send (default
+// DefaultReadTimeout).
+func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
+
+// WithWriteTimeout bounds handling and answering a request from the end of
+// its headers (default DefaultWriteTimeout). POST /savepoint and POST /stop
+// extend it by their operation timeout (WithOperationTimeout).
+func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
+
+// WithIdleTimeout sets how long a keep-alive connection may wait for its
+// next request before Run and Serve close it (default DefaultIdleTimeout).
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
+
+// WithMaxConns caps the connections Run and Serve handle at once (default
+// DefaultMaxConns). Further connections are not accepted until one closes:
+// they wait in the kernel's accept queue, so a flood of clients costs the
+// job no file descriptors beyond the cap. At the cap, idle keep-alive
+// connections are closed, keep-alive is off until half the slots are
+// free, and connections that have sent no request for a second are closed. Keep it above the number of clients that poll at once (probes,
+// scrapers, an operator).
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // Sidecar is the HTTP control plane of one job: health and readiness
 // probes, Prometheus metrics, a JSON status, a status page, and the operator
@@ -192,8 +239,6 @@ type sizeEntry struct {
 	size StateSize
 }
 
-var savepointNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-
 // New returns a Sidecar for job. It validates the options, including the
 // rule that a non-loopback address needs a token, and registers its
 // metrics; it does no I/O (Run listens).
@@ -202,7 +247,9 @@ func New(job Controller, opts ...Option) (*Sidecar, error) {
 		return nil, fmt.Errorf("%w: nil job", ErrInvalidOption)
 	}
 	o := options{addr: DefaultAddr, maxLag: DefaultMaxReadyLag, opTimeout: DefaultOperationTimeout,
-		template: DefaultSavepointTemplate, log: slog.Default()}
+		template: DefaultSavepointTemplate, log: slog.Default(),
+		readTimeout: DefaultReadTimeout, writeTimeout: DefaultWriteTimeout, idleTimeout: DefaultIdleTimeout,
+		maxConns: DefaultMaxConns}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -213,6 +260,11 @@ func New(job Controller, opts ...Option) (*Sidecar, error) {
 		return nil, fmt.Errorf("%w: idle-ready delay %v is negative", ErrInvalidOption, o.idleReady)
 	case o.opTimeout <= 0:
 		return nil, fmt.Errorf("%w: operation timeout %v must be positive", ErrInvalidOption, o.opTimeout)
+	case o.readTimeout <= 0, o.writeTimeout <= 0, o.idleTimeout <= 0:
+		return nil, fmt.Errorf("%w: read, write and idle timeouts must be positive (got %v, %v, %v)",
+			ErrInvalidOption, o.readTimeout, o.writeTimeout, o.idleTimeout)
+	case o.maxConns <= 0:
+		return nil, fmt.Errorf("%w: connection cap %d must be positive", ErrInvalidOption, o.maxConns)
 	case o.log == nil:
 		return nil, fmt.Errorf("%w: nil logger", ErrInvalidOption)
 	case strings.ContainsAny(o.token, " \t\r\n"):
@@ -224,9 +276,9 @@ func New(job Controller, opts ...Option) (*Sidecar, error) {
 	if o.token == "" && !isLoopbackHost(o.addr) {
 		return nil, fmt.Errorf("%w: %q (use WithToken, or a 127.0.0.1 / [::1] / localhost address)", ErrInsecureAddr, o.addr)
 	}
-	if name := expandTemplate(o.template, job.Name(), time.Unix(0, 0)); !savepointNameRE.MatchString(name) {
-		return nil, fmt.Errorf("%w: savepoint template %q gives %q, not a valid savepoint name (1-128 of [A-Za-z0-9._-])",
-			ErrInvalidOption, o.template, name)
+	if name := expandTemplate(o.template, job.Name(), time.Unix(0, 0)); validateSavepointName(name) != nil {
+		return nil, fmt.Errorf("%w: savepoint template %q gives %q, not a valid savepoint name (%s)",
+			ErrInvalidOption, o.template, name, savepointNameRule)
 	}
 	s := &Sidecar{job: job, o: o, obs: o.observer, history: newLagHistory(60),
 		now: time.Now, sampleEvery: DefaultSampleInterval, closeCh: make(chan struct{})}
@@ -275,9 +327,11 @@ func isLoopbackHost(addr string) bool {
 func (s *Sidecar) Observer() *Observer { return s.obs }
 
 // Handler returns the sidecar's HTTP handler, for mounting in a server of
-// the application's own. The token rule still holds per request: without
-// a token, mutating requests from non-loopback clients are refused. Lag
-// history for the status page is only sampled while Run or Serve runs.
+// the application's own. The token rules still hold per request: without
+// a token, mutating requests from non-loopback clients or browsers are
+// refused. The connection limits of Run and Serve do not: that server
+// must set its own timeouts. Lag history for the status page is only
+// sampled while Run or Serve runs.
 func (s *Sidecar) Handler() http.Handler { return s.handler }
 
 // Run listens on the configured address and serves until ctx is done or
@@ -296,7 +350,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 }
 
 // Serve is Run on a listener of the caller's (which it closes). It checks
-// the bound address: a non-loopback listener needs a token.
+// the bound address: a non-loopback listener needs a token. Run and Serve
+// apply the read, write and idle timeouts and the connection cap
+// (WithReadTimeout, WithWriteTimeout, WithIdleTimeout, WithMaxConns); a
+// server of the application's own that mounts Handler must set its own.
 func (s *Sidecar) Serve(ctx context.Context, l net.Listener) error {
 	if s.o.token == "" {
 		if ta, ok := l.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
@@ -304,15 +361,15 @@ func (s *Sidecar) Serve(ctx context.Context, l net.Listener) error {
 			return fmt.Errorf("%w: listener on %s", ErrInsecureAddr, l.Addr())
 		}
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.o.log.Handler(), slog.LevelWarn)}
+	srv := s.server()
 	if s.isClosed() {
 		l.Close()
 		return ErrClosed
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	ll := s.limitListener(srv, l)
+	go func() { errc <- srv.Serve(ll) }()
 	s.o.log.Info("sidecar: serving", "addr", l.Addr().String(), "job", s.job.Name())
 
 	tick := time.NewTicker(s.sampleEvery)
