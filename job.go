@@ -386,6 +386,10 @@ type Stats struct {
 	// second and at every checkpoint.
 	Positions source.Positions
 	Lag       map[source.TopicPartition]int64
+	// Committed are the positions of this instance's partitions at their
+	// last commit point: the records before them are done for good (see
+	// CommittedLag).
+	Committed source.Positions
 	// Paused reports whether Pause is in effect.
 	Paused bool
 	// ConsecutiveFailures counts the failed runs since the last committed
@@ -396,6 +400,23 @@ type Stats struct {
 	FailingSince        time.Time
 	FailingComponent    Component
 	LastError           string
+}
+
+// CommittedLag returns, per partition of Positions, how many records lie
+// between its commit point and its high watermark (Positions + Lag -
+// Committed): the progress that counts, since what was read but not
+// committed is read again after a failure. A partition without a known
+// commit point counts from its position.
+func (s Stats) CommittedLag() map[source.TopicPartition]int64 {
+	out := make(map[source.TopicPartition]int64, len(s.Positions))
+	for tp, pos := range s.Positions {
+		c, ok := s.Committed[tp]
+		if !ok {
+			c = pos
+		}
+		out[tp] = max(pos+s.Lag[tp]-c, 0)
+	}
+	return out
 }
 
 // Component names a system a job depends on, for reporting which one is
@@ -563,6 +584,7 @@ func (j *Job) Stats() Stats {
 	s.Tasks = append([]int(nil), s.Tasks...)
 	s.Positions = maps.Clone(s.Positions)
 	s.Lag = maps.Clone(s.Lag)
+	s.Committed = maps.Clone(s.Committed)
 	s.Paused = j.paused
 	return s
 }

@@ -245,7 +245,7 @@ func (r *run) run(ctx context.Context) (err error) {
 		j.mu.Unlock()
 		_ = src.Close()
 		<-srcDone
-		j.updateStats(func(s *Stats) { s.Tasks, s.Positions, s.Lag = nil, nil, nil })
+		j.updateStats(func(s *Stats) { s.Tasks, s.Positions, s.Lag, s.Committed = nil, nil, nil, nil })
 	}()
 
 	next := time.Now().Add(j.o.interval)

@@ -472,6 +472,7 @@ func (r *run) checkpointTasks(ctx context.Context, ts []*task, force bool) error
 func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions) (err error) {
 	j := r.j
 	ev := CheckpointEvent{Task: t.id, Records: t.records}
+	var committedPos []Position // the positions of the commit point, once committed
 	defer func() {
 		ev.Err = err
 		j.updateStats(func(s *Stats) {
@@ -481,6 +482,12 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 				s.Checkpoints++
 				s.LastCheckpoint = time.Now()
 				s.ConsecutiveFailures, s.FailingSince, s.FailingComponent, s.LastError = 0, time.Time{}, "", ""
+				if s.Committed == nil {
+					s.Committed = source.Positions{}
+				}
+				for _, p := range committedPos {
+					s.Committed[source.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Offset
+				}
 			}
 		})
 		if err != nil {
@@ -539,6 +546,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	if err := t.out.Commit(ctx, cp); err != nil {
 		return componentErr(ComponentOutput, fmt.Errorf("streamkit: task %d: commit checkpoint %d: %w", t.id, cp.CheckpointID, err))
 	}
+	committedPos = cp.Positions
 	ev.Commit = time.Since(start)
 	ev.Committed = time.Now()
 	ev.EventTimes = t.eventTimes

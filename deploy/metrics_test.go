@@ -50,7 +50,9 @@ func (f *fakeJob) Stats() streamkit.Stats {
 	tp := source.TopicPartition{Topic: "eqiad.mediawiki.page_change.v1", Partition: 0}
 	return streamkit.Stats{Processed: 100, DeadLettered: 1, Checkpoints: 3, CheckpointFailures: 1, Restarts: 1,
 		Tasks: []int{0}, LastCheckpoint: f.now, Watermark: f.now.Add(-time.Minute),
-		Positions: source.Positions{tp: 100}, Lag: map[source.TopicPartition]int64{tp: 5}}
+		Positions: source.Positions{tp: 100}, Lag: map[source.TopicPartition]int64{tp: 5},
+		// Failing, so that streamkit_failing{component} is exported too.
+		ConsecutiveFailures: 1, FailingSince: f.now, FailingComponent: streamkit.ComponentOutput, LastError: "output: down"}
 }
 func (f *fakeJob) Pause()  {}
 func (f *fakeJob) Resume() {}
@@ -144,7 +146,7 @@ func TestSidecarExportsEveryStreamkitMetric(t *testing.T) {
 			names = append(names, n)
 		}
 	}
-	assert.Len(t, names, 26, "streamkit_* families: %v", names)
+	assert.Len(t, names, 31, "streamkit_* families: %v", names)
 	for _, n := range []string{"streamkit_state_bytes", "streamkit_watermark_timestamp_seconds", "streamkit_dead_letters_total",
 		"streamkit_last_checkpoint_id", "process_start_time_seconds", "go_gc_gomemlimit_bytes"} {
 		assert.Contains(t, fams, n)

@@ -86,7 +86,7 @@ func ExampleNew() {
 	_ = json.Unmarshal([]byte(call("POST", "/savepoint?name=before-upgrade", "s3cret")[4:]), &sp)
 	fmt.Println("savepoint", sp.Savepoint, "pins checkpoint", sp.Tasks["0"], "of task 0")
 	// Output:
-	// 200 ready: consuming 1 tasks, lag 3 records
+	// 200 ready: consuming 1 tasks, lag 3 records past the commit points
 	// 401
 	// 200 {
 	//   "paused": true

@@ -65,6 +65,10 @@ func (s *Sidecar) readiness(st streamkit.Stats, now time.Time) Readiness {
 	}
 	idleSince := s.idleSince
 	s.mu.Unlock()
+	if st.ConsecutiveFailures > 0 {
+		return Readiness{false, fmt.Sprintf("failing since %s: the %s (%d failures in a row, retrying): %s",
+			st.FailingSince.UTC().Format(time.RFC3339), st.FailingComponent, st.ConsecutiveFailures, st.LastError)}
+	}
 	if len(st.Tasks) == 0 {
 		if s.o.idleReady > 0 && now.Sub(idleSince) >= s.o.idleReady {
 			return Readiness{true, fmt.Sprintf("standby: no tasks for %v", now.Sub(idleSince).Round(time.Second))}
@@ -75,17 +79,19 @@ func (s *Sidecar) readiness(st streamkit.Stats, now time.Time) Readiness {
 		return Readiness{false, fmt.Sprintf("last checkpoint attempt failed (task %d at %s): %s",
 			f.Task, f.Time.Format(time.RFC3339), f.Error)}
 	}
+	// Lag counts from the commit points: what was read but not committed
+	// is read again after a failure, so it is not progress yet.
 	var total int64
-	for _, l := range st.Lag {
+	for _, l := range st.CommittedLag() {
 		total += l
 	}
 	if st.Paused {
 		return Readiness{true, fmt.Sprintf("paused by an operator (lag %d records)", total)}
 	}
 	if total > s.o.maxLag {
-		return Readiness{false, fmt.Sprintf("lag %d records exceeds %d", total, s.o.maxLag)}
+		return Readiness{false, fmt.Sprintf("lag %d records past the commit points exceeds %d", total, s.o.maxLag)}
 	}
-	return Readiness{true, fmt.Sprintf("consuming %d tasks, lag %d records", len(st.Tasks), total)}
+	return Readiness{true, fmt.Sprintf("consuming %d tasks, lag %d records past the commit points", len(st.Tasks), total)}
 }
 
 func (s *Sidecar) handleReady(w http.ResponseWriter, _ *http.Request) {

@@ -345,12 +345,12 @@ func TestReadiness(t *testing.T) {
 
 	r := do(t, h, http.MethodGet, "/readyz", "")
 	assert.Equal(t, http.StatusOK, r.code)
-	assert.Equal(t, "ready: consuming 2 tasks, lag 7 records\n", r.body)
+	assert.Equal(t, "ready: consuming 2 tasks, lag 7 records past the commit points\n", r.body)
 
 	job.set(func(s *streamkit.Stats) { s.Lag[tpIn1] = 8 })
 	r = do(t, h, http.MethodGet, "/readyz", "")
 	assert.Equal(t, http.StatusServiceUnavailable, r.code)
-	assert.Equal(t, "not ready: lag 11 records exceeds 10\n", r.body)
+	assert.Equal(t, "not ready: lag 11 records past the commit points exceeds 10\n", r.body)
 
 	job.Pause()
 	r = do(t, h, http.MethodGet, "/readyz", "")
@@ -411,7 +411,7 @@ func TestStatusJSON(t *testing.T) {
 	assert.Equal(t, "application/json", r.hdr.Get("Content-Type"))
 	assert.JSONEq(t, `{
 	  "job": "counts", "group": "counts-group", "state": "running",
-	  "ready": true, "reason": "consuming 2 tasks, lag 7 records",
+	  "ready": true, "reason": "consuming 2 tasks, lag 7 records past the commit points",
 	  "tasks": [0, 1],
 	  "partitions": [
 	    {"topic": "in", "partition": 0, "position": 60, "lag": 3},
@@ -577,4 +577,44 @@ func TestRunServesAndCloses(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "sidecar: listening on "+l.Addr().String())
 	}
+}
+
+// Readiness is about committed progress: records read but not committed
+// are lag, and a job that keeps failing is not ready and says which
+// component fails, in /readyz and in the metrics.
+func TestReadinessCommittedProgressAndFailingComponent(t *testing.T) {
+	job := runningJob()
+	obs, err := NewObserver()
+	require.NoError(t, err)
+	sc := newTestSidecar(t, job, WithObserver(obs), WithMaxReadyLag(10))
+	h := sc.Handler()
+
+	// Read far ahead of the last commit point: 7 past the positions, plus
+	// 20 read and not committed.
+	job.set(func(s *streamkit.Stats) {
+		s.Committed = source.Positions{tpIn0: s.Positions[tpIn0] - 10, tpIn1: s.Positions[tpIn1] - 10}
+	})
+	r := do(t, h, http.MethodGet, "/readyz", "")
+	assert.Equal(t, http.StatusServiceUnavailable, r.code)
+	assert.Equal(t, "not ready: lag 27 records past the commit points exceeds 10\n", r.body)
+
+	since := time.Date(2026, 1, 25, 13, 58, 0, 0, time.UTC)
+	job.set(func(s *streamkit.Stats) {
+		s.Committed = nil
+		s.ConsecutiveFailures, s.FailingSince = 4, since
+		s.FailingComponent, s.LastError = streamkit.ComponentCheckpointStore, "checkpoint-store: dial tcp 127.0.0.1:8080: connection refused"
+	})
+	r = do(t, h, http.MethodGet, "/readyz", "")
+	assert.Equal(t, http.StatusServiceUnavailable, r.code)
+	assert.Equal(t, "not ready: failing since 2026-01-25T13:58:00Z: the checkpoint-store (4 failures in a row, retrying): "+
+		"checkpoint-store: dial tcp 127.0.0.1:8080: connection refused\n", r.body)
+	m := do(t, h, http.MethodGet, "/metrics", "").body
+	assert.Contains(t, m, `streamkit_failing{component="checkpoint-store"} 1`)
+	assert.Contains(t, m, "streamkit_consecutive_failures 4")
+	assert.Contains(t, m, "streamkit_ready 0")
+
+	job.set(func(s *streamkit.Stats) { s.ConsecutiveFailures, s.FailingComponent, s.LastError = 0, "", "" })
+	r = do(t, h, http.MethodGet, "/readyz", "")
+	assert.Equal(t, http.StatusOK, r.code)
+	assert.NotContains(t, do(t, h, http.MethodGet, "/metrics", "").body, "streamkit_failing{")
 }

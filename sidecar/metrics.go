@@ -17,6 +17,8 @@ type statsCollector struct {
 	tasks, paused, ready, lag, lagTotal, position, watermark           *prometheus.Desc
 	lastCkpt, lastCkptDuration, lastCkptID, stateBytes                 *prometheus.Desc
 	sloRatio, sloEvents, sloTarget, sloObjective, sloMet               *prometheus.Desc
+	failing, consecutiveFailures, committedLag                         *prometheus.Desc
+	fallbackRestores, deadLettersTruncated                             *prometheus.Desc
 }
 
 func newStatsCollector(s *Sidecar) prometheus.Collector {
@@ -46,6 +48,12 @@ func newStatsCollector(s *Sidecar) prometheus.Collector {
 		sloTarget:        d("edit_latency_slo_target_seconds", "The edit-latency target of the SLO."),
 		sloObjective:     d("edit_latency_slo_objective_ratio", "The share of records that must meet the target."),
 		sloMet:           d("edit_latency_slo_met", "1 while the SLO ratio is at least the objective."),
+		failing: d("failing", "1 while the job is failing and retrying, labelled with the component the last failure came from "+
+			"(checkpoint-store, output, dead-letters, input, unknown); absent while healthy.", "component"),
+		consecutiveFailures:  d("consecutive_failures", "Failed runs since the last committed checkpoint (0 while healthy)."),
+		committedLag:         d("committed_lag_records", "Records between the owned partitions' commit points and their high watermarks."),
+		fallbackRestores:     d("fallback_restores_total", "Task restores that fell back to an older checkpoint and replayed the input since (output written again)."),
+		deadLettersTruncated: d("dead_letters_truncated_total", "Dead letters cut to fit the dead-letter topic."),
 	}
 	return c
 }
@@ -53,7 +61,8 @@ func newStatsCollector(s *Sidecar) prometheus.Collector {
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.info, c.processed, c.deadLettered, c.checkpoints, c.ckptFailures,
 		c.restarts, c.tasks, c.paused, c.ready, c.lag, c.lagTotal, c.position, c.watermark, c.lastCkpt,
-		c.lastCkptDuration, c.lastCkptID, c.stateBytes, c.sloRatio, c.sloEvents, c.sloTarget, c.sloObjective, c.sloMet} {
+		c.lastCkptDuration, c.lastCkptID, c.stateBytes, c.sloRatio, c.sloEvents, c.sloTarget, c.sloObjective, c.sloMet,
+		c.failing, c.consecutiveFailures, c.committedLag, c.fallbackRestores, c.deadLettersTruncated} {
 		ch <- d
 	}
 	for _, col := range c.s.obs.collectors() {
@@ -86,6 +95,17 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.lag, float64(l), tp.Topic, strconv.Itoa(int(tp.Partition)))
 	}
 	gauge(c.lagTotal, float64(total))
+	var committed int64
+	for _, l := range st.CommittedLag() {
+		committed += l
+	}
+	gauge(c.committedLag, float64(committed))
+	gauge(c.consecutiveFailures, float64(st.ConsecutiveFailures))
+	if st.ConsecutiveFailures > 0 {
+		gauge(c.failing, 1, string(st.FailingComponent))
+	}
+	counter(c.fallbackRestores, st.FallbackRestores)
+	counter(c.deadLettersTruncated, st.DeadLettersTruncated)
 	for tp, p := range st.Positions {
 		gauge(c.position, float64(p), tp.Topic, strconv.Itoa(int(tp.Partition)))
 	}

@@ -60,7 +60,7 @@ func TestStatusPageRendersChartsAndState(t *testing.T) {
 	assert.Equal(t, "text/html; charset=utf-8", r.hdr.Get("Content-Type"))
 	body := r.body
 	assert.Contains(t, body, `<span id="state" class="state running">running</span>`)
-	assert.Contains(t, body, "Ready: consuming 2 tasks, lag 7 records")
+	assert.Contains(t, body, "Ready: consuming 2 tasks, lag 7 records past the commit points")
 	assert.Contains(t, body, `<td id="lag-total">7 records</td>`)
 	assert.NotContains(t, body, "<script", "no JavaScript")
 	own := strings.ReplaceAll(body, `xmlns="http://www.w3.org/2000/svg"`, "")

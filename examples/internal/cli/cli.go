@@ -69,7 +69,7 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 	fs.StringVar(&f.SidecarAddr, "sidecar-addr", d.SidecarAddr, "address of the sidecar (empty: no sidecar)")
 	fs.StringVar(&f.SidecarTokenFile, "sidecar-token-file", "", "file holding the sidecar's bearer token (default $STREAMKIT_SIDECAR_TOKEN)")
 	fs.Int64Var(&f.MaxReadyLag, "max-ready-lag", sidecar.DefaultMaxReadyLag, "/readyz fails above this lag, in records")
-	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "log format: text, json, or ecs (Elastic Common Schema JSON, as WMF's logging pipeline indexes it)")
 	fs.IntVar(&f.MaxFailures, "max-failures", streamkit.DefaultMaxCheckpointFailures,
 		"consecutive failed checkpoints or restarts before the program exits 1 (0: retry for ever, not-ready meanwhile)")
 	fs.DurationVar(&f.RestartBackoff, "restart-backoff", 500*time.Millisecond, "first wait before a restart after a failure")
@@ -80,9 +80,9 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 // token.
 func (f *Flags) Check() error {
 	switch f.LogFormat {
-	case "text", "json":
+	case "text", "json", "ecs":
 	default:
-		return fmt.Errorf("-log-format: %q is not text or json", f.LogFormat)
+		return fmt.Errorf("-log-format: %q is not text, json or ecs", f.LogFormat)
 	}
 	if f.MaxFailures < 0 {
 		return fmt.Errorf("-max-failures: %d is negative (0 retries for ever)", f.MaxFailures)
@@ -120,8 +120,11 @@ func (f *Flags) Store() (checkpoint.Store, error) {
 
 // Logger returns the program's logger, writing to w in the -log-format.
 func (f *Flags) Logger(w io.Writer) *slog.Logger {
-	if f.LogFormat == "json" {
+	switch f.LogFormat {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, nil))
+	case "ecs":
+		return slog.New(sidecar.NewECSHandler(w, f.Program, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,4 +55,14 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.Store()
 	assert.ErrorContains(t, err, "STREAMKIT_SWIFT_KEY")
+}
+
+func TestLoggerECS(t *testing.T) {
+	f := Flags{Program: "wdqs-updater", LogFormat: "ecs"}
+	require.NoError(t, f.Check())
+	var b strings.Builder
+	f.Logger(&b).Info("job started", "job", "wdqs", "partition", 3)
+	assert.Contains(t, b.String(), `"service.name":"wdqs-updater"`)
+	assert.Contains(t, b.String(), `"labels.partition":"3"`)
+	assert.Contains(t, b.String(), `"message":"job started"`)
 }

@@ -69,7 +69,7 @@
 // the job rewinds to its commit points and retries with a doubling backoff
 // (-restart-backoff, -max-restart-backoff), not ready meanwhile, until it
 // resumes by itself; -max-failures N makes it exit 1 after N failures in a
-// row instead (0, the default: never). -log-format text or json.
+// row instead (0, the default: never). -log-format text, json or ecs.
 //
 // Exit status: 0 after a clean stop, 1 when the job fails, 2 on a usage
 // error.
