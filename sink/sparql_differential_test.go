@@ -67,6 +67,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,6 +95,14 @@ type diffStore struct {
 	byOps bool
 	// requests counts the HTTP update requests sent.
 	requests int
+	// blazegraph: a fresh namespace in triples mode (data and commit point
+	// in its default graph); each request's mutation count is parsed into
+	// mutations and checked against the triples the batch changed.
+	blazegraph       bool
+	mutations        int64
+	commitTriples    map[rdfdiff.Triple]bool
+	checkedMutations int64
+	exactMutations   int
 }
 
 func newDiffStore(t *testing.T, name, env string, byOps bool) *diffStore {
@@ -102,8 +111,11 @@ func newDiffStore(t *testing.T, name, env string, byOps bool) *diffStore {
 		return nil
 	}
 	c := storeClient(t, env)
-	base := testGraph(t) + "/" + name
-	s := &diffStore{name: name, c: c, data: base + "/data", commit: base + "/commit", byOps: byOps}
+	s := &diffStore{name: name, c: c, byOps: byOps, blazegraph: isBlazegraph(env)}
+	if !s.blazegraph {
+		base := testGraph(t) + "/" + name
+		s.data, s.commit = base+"/data", base+"/commit"
+	}
 	opts := []UpdateOption{WithDataGraph(s.data), WithCommitGraph(s.commit), WithUpdateLagMarker(wd.ConceptURI())}
 	if byOps {
 		opts = append(opts, WithMaxDataTriples(400))
@@ -111,11 +123,11 @@ func newDiffStore(t *testing.T, name, env string, byOps bool) *diffStore {
 	var err error
 	s.b, err = NewUpdateBuilder(wd, opts...)
 	require.NoError(t, err)
-	drop := func() error {
-		return c.Update(context.Background(), "DROP SILENT GRAPH <"+s.data+"> ;\nDROP SILENT GRAPH <"+s.commit+">")
+	if s.data != "" {
+		drop := func() error { return c.Update(context.Background(), dropGraphs(s.data, s.commit)) }
+		require.NoError(t, drop())
+		t.Cleanup(func() { _ = drop() })
 	}
-	require.NoError(t, drop())
-	t.Cleanup(func() { _ = drop() })
 	return s
 }
 
@@ -134,6 +146,15 @@ func (s *diffStore) apply(t testing.TB, ctx context.Context, p *rdfdiff.Consolid
 	t.Helper()
 	req, err := s.b.Build(p, cp)
 	require.NoError(t, err)
+	if s.blazegraph {
+		s.requests++
+		resp, err := s.c.UpdateResponse(ctx, req)
+		require.NoError(t, err, "%s: batch %d", s.name, cp.CheckpointID)
+		bu, err := ParseBlazegraphUpdate(resp.Body)
+		require.NoError(t, err, "%s: batch %d: %.300s", s.name, cp.CheckpointID, resp.Body)
+		s.mutations = bu.MutationCount
+		return
+	}
 	if !s.byOps {
 		s.requests++
 		require.NoError(t, s.c.Update(ctx, req), "%s: batch %d", s.name, cp.CheckpointID)
@@ -245,13 +266,10 @@ func requireSameNTriples(t testing.TB, want, got, what string) {
 		len(missing), len(extra), strings.Join(missing[:min(10, len(missing))], "\n"), strings.Join(extra[:min(10, len(extra))], "\n"))
 }
 
+// dump reads the store's data back through the independent reader
+// (storereader_test.go), not through Client.
 func (s *diffStore) dump(t testing.TB) string {
-	m := dumpGraph(t, s.c, s.data)
-	ts := make([]rdfdiff.Triple, 0, len(m))
-	for tr := range m {
-		ts = append(ts, tr)
-	}
-	return diffCanonical(ts)
+	return diffCanonical(readStoreIndependently(t, s.c.Endpoint(), s.data))
 }
 
 // diffPatches returns how many events to generate: STREAMKIT_DIFF_PATCHES,
@@ -280,6 +298,7 @@ func TestSPARQLDifferential(t *testing.T) {
 	}{
 		{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false, 1500, 0},
 		{"virtuoso", "STREAMKIT_VIRTUOSO_URL", true, 120, 1000},
+		{"blazegraph", blazegraphEnv, false, 600, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newDiffStore(t, c.name, c.env, c.byOps)
@@ -325,14 +344,23 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 	)
 	defer func() {
 		for _, s := range stores {
-			t.Logf("%s: %d update requests, %v spent in the store", s.name, s.requests, spent[s.name].Round(time.Millisecond))
+			t.Logf("%s: %d update requests, %v spent in the store, %d mutations counted and checked (%d batches exactly)", s.name, s.requests, spent[s.name].Round(time.Millisecond), s.checkedMutations, s.exactMutations)
 		}
 	}()
+	checkMutations := slices.ContainsFunc(stores, func(s *diffStore) bool { return s.blazegraph })
 	compare := func(when string) {
 		want := diffCanonical(g.Triples())
 		for _, s := range stores {
 			began := time.Now()
-			requireSameNTriples(t, want, s.dump(t), fmt.Sprintf("%s vs sink.Graph %s (seed %d)", s.name, when, seed))
+			want, got := want, ""
+			if s.blazegraph {
+				lex := newBlazegraphLexicon()
+				want = diffCanonical(lex.triples(blazegraphDateTimes(g.Triples())))
+				got = diffCanonical(lex.triples(readStoreIndependently(t, s.c.Endpoint(), s.data)))
+			} else {
+				got = s.dump(t)
+			}
+			requireSameNTriples(t, want, got, fmt.Sprintf("%s vs sink.Graph %s (seed %d)", s.name, when, seed))
 			spent[s.name] += time.Since(began)
 		}
 	}
@@ -344,6 +372,10 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 		batch++
 		cp := &CommitPoint{Job: diffJob, CheckpointID: batch, Positions: []Position{{Topic: diffTopic, Partition: 0, Offset: next}}}
 		triples += p.Weight()
+		var before map[rdfdiff.Triple]bool
+		if checkMutations {
+			before = tripleSet(g.Triples())
+		}
 		require.NoError(t, g.Apply(ctx, p, cp))
 		got, err := g.Positions(ctx)
 		require.NoError(t, err)
@@ -355,6 +387,9 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 			require.NoError(t, err, "%s after batch %d", s.name, batch)
 			require.Equal(t, cp, got, "%s: commit point read back after batch %d", s.name, batch)
 			spent[s.name] += time.Since(began)
+			if s.blazegraph {
+				checkMutationCount(t, s, before, g, p, batch)
+			}
 		}
 		// Batches of varying weight, as WDQS's batchSize (production 250).
 		target = []int{50, 250, 250, 1000}[gen.r.IntN(4)]
@@ -483,7 +518,7 @@ func TestSPARQLReconcileKeepsOtherSitelinkClaims(t *testing.T) {
 	for _, c := range []struct {
 		name, env string
 		byOps     bool
-	}{{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false}, {"virtuoso", "STREAMKIT_VIRTUOSO_URL", true}} {
+	}{{"oxigraph", "STREAMKIT_OXIGRAPH_URL", false}, {"virtuoso", "STREAMKIT_VIRTUOSO_URL", true}, {"blazegraph", blazegraphEnv, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newDiffStore(t, c.name, c.env, c.byOps)
 			if s == nil {

@@ -66,11 +66,11 @@ func chunkedMessages(t *testing.T, c *rdfdiff.EntityChange) []*rdfdiff.ChangeEve
 func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 	c := storeClient(t, env)
 	ctx := context.Background()
-	graph := testGraph(t)
-	commitGraph := graph + "/commit"
-	t.Cleanup(func() {
-		_ = c.Update(context.Background(), "DROP SILENT GRAPH <"+graph+"> ; DROP SILENT GRAPH <"+commitGraph+">")
-	})
+	graph, commitGraph := storeGraph(t, env), ""
+	if graph != "" {
+		commitGraph = graph + "/commit"
+		t.Cleanup(func() { _ = c.Update(context.Background(), dropGraphs(graph, commitGraph)) })
+	}
 	b, err := NewUpdateBuilder(wd, WithDataGraph(graph), WithCommitGraph(commitGraph))
 	require.NoError(t, err)
 	var rejected []*RejectedChange
