@@ -205,7 +205,7 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 		require.NoError(t, acc.Accumulate(ch))
 		require.NoError(t, g.Apply(ctx, acc.Result(), nil))
 	}
-	requireSameGraph(t, tripleSet(g.Triples()), dumpGraph(t, c, graph), storeNormalize)
+	requireSameGraph(t, tripleSet(g.Triples()), dumpGraph(t, c, graph), storeNormalizer(env))
 
 	st := s.Stats()
 	assert.Equal(t, int64(len(checkpoints)+len(fixtures)), st.Commits)

@@ -375,7 +375,10 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 		var ts []rdfdiff.Triple
 		var terms []rdfdiff.Term
 		for i := start; i < min(start+batch, n); i++ {
-			o := sfTerm(r, i, s.virtuoso)
+			// Blazegraph gets Virtuoso's terms: well-formed XSD literals
+			// only (an ill-typed xsd:boolean fails its request with a 500,
+			// TestBlazegraphIllTypedBooleanIs500).
+			o := sfTerm(r, i, s.virtuoso || s.blazegraph)
 			terms = append(terms, o)
 			ts = append(ts, s.triples(i, o)...)
 		}
@@ -393,7 +396,7 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 	for _, tr := range flat {
 		want[tr] = true
 	}
-	requireSameTerms(t, want, s.readBack(t), s.virtuoso)
+	s.requireHolds(t, want)
 
 	// DELETE DATA from the same terms removes exactly them.
 	var gone []rdfdiff.Triple
@@ -410,7 +413,7 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 		p.Removed = gone[start:min(start+batch, len(gone))]
 		require.NoError(t, s.update(ctx, p))
 	}
-	requireSameTerms(t, want, s.readBack(t), s.virtuoso)
+	s.requireHolds(t, want)
 	t.Logf("%d terms, %d triples written and read back, %d deleted", n, len(flat), len(gone))
 }
 
@@ -532,6 +535,9 @@ func FuzzSPARQLTermRoundTrip(f *testing.F) {
 				// (documented at the top); the property test covers those.
 				continue
 			}
+			if s.blazegraph && term.IsLiteral() && term.Datatype() == rdfdiff.XSDBoolean && term.Value() != "true" && term.Value() != "false" {
+				continue // a 500: TestBlazegraphIllTypedBooleanIs500
+			}
 			if s.virtuoso && longestIRI(term) > virtuosoMaxIRI {
 				continue // truncated by Virtuoso: TestVirtuosoRewritesLongIRIs
 			}
@@ -547,7 +553,7 @@ func FuzzSPARQLTermRoundTrip(f *testing.F) {
 			for _, tr := range ts {
 				want[tr] = true
 			}
-			requireSameTerms(t, want, s.readBack(t), s.virtuoso)
+			s.requireHolds(t, want)
 			del := &rdfdiff.ConsolidatedPatch{}
 			del.Removed = ts
 			require.NoError(t, s.update(ctx, del))

@@ -261,6 +261,11 @@ func termRoundTrip(t *testing.T, env string, virtuoso bool, n, batch int) {
 	for _, row := range res.Bindings {
 		w, ok := want[row["s"]]
 		require.True(t, ok, "unexpected subject %s", row["s"])
+		if isBlazegraph(env) {
+			lex := newBlazegraphLexicon()
+			require.Equal(t, lex.term(w), lex.term(row["o"]), "term changed by the store beyond its lexicon's identity (seed %d): %q", seed, row["o"].String())
+			continue
+		}
 		require.Equal(t, w.String(), row["o"].String(), "term changed by the store (seed %d)", seed)
 	}
 	res, err = c.Query(ctx, "SELECT ?s ?o WHERE { "+inGraph(graph, "?o <http://ex.test/back> ?s")+" }")

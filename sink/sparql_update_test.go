@@ -313,7 +313,7 @@ func storeUpdateScenario(t *testing.T, env string) {
 	require.ErrorIs(t, err, ErrNoCommitPoint)
 
 	q42, q513, l4082 := loadMunged(t, "Q42-munged.ttl"), loadMunged(t, "Q513-munged.ttl"), loadMunged(t, "L4082-munged.ttl")
-	norm := []func(rdfdiff.Triple) rdfdiff.Triple{storeNormalize}
+	norm := []func(rdfdiff.Triple) rdfdiff.Triple{storeNormalizer(env)}
 	if env != "STREAMKIT_VIRTUOSO_URL" {
 		q42, q513, l4082 = withoutOxigraphRefused(q42), withoutOxigraphRefused(q513), withoutOxigraphRefused(l4082)
 	}
