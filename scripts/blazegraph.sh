@@ -73,7 +73,7 @@ setup() {
   if running; then echo "blazegraph is running under $ROOT: stop it first" >&2; return 1; fi
   mkdir -p "$ROOT"
   rm -f "$ROOT"/*.jnl
-  mvn -q -B -f "$DIR/blazegraph/pom.xml" dependency:copy -DoutputDirectory="$ROOT"
+  mvn -q -B -Dstyle.color=never -f "$DIR/blazegraph/pom.xml" dependency:copy -DoutputDirectory="$ROOT"
   # Journal (store-wide) settings, as WDQS's RWStore.properties has them. The
   # default namespace the server creates at startup gets the same triples-mode
   # settings as wdq.

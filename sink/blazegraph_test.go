@@ -3,7 +3,9 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -271,4 +273,29 @@ func TestBlazegraphIllTypedBooleanIs500(t *testing.T) {
 	require.NoError(t, c.Update(ctx, `INSERT DATA { <http://ex.test/s> <http://ex.test/p> "abc"^^<http://www.w3.org/2001/XMLSchema#integer> }`))
 	assert.Equal(t, []rdfdiff.Triple{{S: rdfdiff.NewIRI("http://ex.test/s"), P: rdfdiff.NewIRI("http://ex.test/p"),
 		O: rdfdiff.NewTypedLiteral("abc", rdfdiff.XSDInteger)}}, readStoreIndependently(t, c.Endpoint(), ""))
+}
+
+// BenchmarkBlazegraphVersusCurl is BenchmarkOxigraphVersusCurl on
+// Blazegraph: the sink's path (UpdateBuilder, Client, the mutation count
+// parsed from each answer) against curl posting the same bodies, for
+// batches from 100 to 30 000 triples, each batch size in a fresh
+// WDQS-like namespace.
+//
+//	STREAMKIT_BLAZEGRAPH_URL=http://127.0.0.1:9999/bigdata/namespace/wdq/sparql \
+//	    go test -run '^$' -bench BenchmarkBlazegraphVersusCurl -benchtime 2x ./sink
+func BenchmarkBlazegraphVersusCurl(b *testing.B) {
+	if os.Getenv(blazegraphEnv) == "" {
+		b.Skipf("%s not set", blazegraphEnv)
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		b.Skip("curl not installed")
+	}
+	q42 := dsStoreSafe(graphFixture(b, "Q42-munged.ttl"))
+	for _, batch := range []int{100, 1000, 3000, 10000, 30000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			c := blazegraphClient(b)
+			benchVersusCurl(b, blazegraphEnv, c, curl, c.Endpoint(), q42, batch)
+		})
+	}
 }
