@@ -236,8 +236,8 @@ func storeNormalizer(env string) func(rdfdiff.Triple) rdfdiff.Triple {
 }
 
 // requireHolds checks that the store holds exactly want, modulo the
-// documented canonical forms and, on Blazegraph, its lexicon's identity of
-// terms (blazegraphLexicon).
+// documented canonical forms and, on Blazegraph, its millisecond dateTimes
+// and its lexicon's identity of terms (blazegraphLexicon).
 func (s *sfStore) requireHolds(t testing.TB, want map[rdfdiff.Triple]bool) {
 	t.Helper()
 	got := s.readBack(t)
@@ -246,6 +246,7 @@ func (s *sfStore) requireHolds(t testing.TB, want map[rdfdiff.Triple]bool) {
 		m := func(in map[rdfdiff.Triple]bool) map[rdfdiff.Triple]bool {
 			out := make(map[rdfdiff.Triple]bool, len(in))
 			for tr := range in {
+				tr = blazegraphDateTimes([]rdfdiff.Triple{tr})[0]
 				tr.O = sfCanonical(tr.O)
 				out[rdfdiff.Triple{S: lex.term(tr.S), P: lex.term(tr.P), O: lex.term(tr.O)}] = true
 			}
