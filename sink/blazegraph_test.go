@@ -300,3 +300,9 @@ func BenchmarkBlazegraphVersusCurl(b *testing.B) {
 		})
 	}
 }
+
+// TestSPARQLSinkReplayAfterCrashBlazegraph is the at-least-once window of a
+// checkpoint sent as several requests, on Blazegraph.
+func TestSPARQLSinkReplayAfterCrashBlazegraph(t *testing.T) {
+	sinkReplayAfterCrash(t, blazegraphEnv, DialectBlazegraph)
+}
