@@ -258,13 +258,14 @@ func (s *sfStore) requireHolds(t testing.TB, want map[rdfdiff.Triple]bool) {
 }
 
 // TestBlazegraphIllTypedBooleanIs500 pins a Blazegraph 2.1.5 answer the
-// sink cannot tell from an outage: an ill-typed xsd:boolean literal fails
+// client cannot tell from an outage: an ill-typed xsd:boolean literal fails
 // the whole update with HTTP 500 (IllegalArgumentException "Not a legal
 // boolean value"), so the client retries it and reports
-// ErrStoreUnavailable, and the sink retries the checkpoint instead of
-// bisecting and dead-lettering the change. Wikidata's RDF holds no such
-// literal; other ill-typed literals ("abc"^^xsd:integer) are stored as
-// written.
+// ErrStoreUnavailable. Sent as is, the sink would retry the checkpoint for
+// ever instead of bisecting and dead-lettering the change: the Blazegraph
+// dialect refuses such literals before sending (WithWellTypedBooleans,
+// TestSPARQLSinkBlazegraphDeadLettersIllTypedBoolean). Other ill-typed
+// literals ("abc"^^xsd:integer) are stored as written.
 func TestBlazegraphIllTypedBooleanIs500(t *testing.T) {
 	c := blazegraphClient(t)
 	ctx := context.Background()
@@ -305,4 +306,67 @@ func BenchmarkBlazegraphVersusCurl(b *testing.B) {
 // checkpoint sent as several requests, on Blazegraph.
 func TestSPARQLSinkReplayAfterCrashBlazegraph(t *testing.T) {
 	sinkReplayAfterCrash(t, blazegraphEnv, DialectBlazegraph)
+}
+
+// TestWithWellTypedBooleans: the builder refuses an ill-typed xsd:boolean
+// as an unsafe term when asked to (the Blazegraph dialect), and writes the
+// four legal forms.
+func TestWithWellTypedBooleans(t *testing.T) {
+	s, p := rdfdiff.NewIRI("http://ex.test/s"), rdfdiff.NewIRI("http://ex.test/p")
+	patch := func(lex string) *rdfdiff.ConsolidatedPatch {
+		cp := &rdfdiff.ConsolidatedPatch{}
+		cp.Added = []rdfdiff.Triple{{S: s, P: p, O: rdfdiff.NewTypedLiteral(lex, rdfdiff.XSDBoolean)}}
+		return cp
+	}
+	strict, err := NewUpdateBuilder(wd, WithWellTypedBooleans())
+	require.NoError(t, err)
+	lax, err := NewUpdateBuilder(wd)
+	require.NoError(t, err)
+	for _, lex := range []string{"true", "false", "1", "0"} {
+		_, err := strict.Build(patch(lex), nil)
+		require.NoError(t, err, lex)
+	}
+	_, err = strict.Build(patch("yes"), nil)
+	require.ErrorIs(t, err, ErrUnsafeTerm)
+	_, err = lax.Build(patch("yes"), nil)
+	require.NoError(t, err, "other stores keep ill-typed literals")
+}
+
+// TestSPARQLSinkBlazegraphDeadLettersIllTypedBoolean: with the Blazegraph
+// dialect, a change holding an ill-typed xsd:boolean is dead-lettered and
+// the rest of the checkpoint applies, instead of the checkpoint failing as
+// an outage for ever (TestBlazegraphIllTypedBooleanIs500).
+func TestSPARQLSinkBlazegraphDeadLettersIllTypedBoolean(t *testing.T) {
+	c := blazegraphClient(t)
+	ctx := context.Background()
+	b, err := NewUpdateBuilder(wd)
+	require.NoError(t, err)
+	var rejected []*RejectedChange
+	s, err := NewSPARQL(c, b, WithDialect(DialectBlazegraph), WithSPARQLLogger(quietLogger(nil)),
+		WithRejectedHandler(RejectedFunc(func(_ context.Context, r *RejectedChange) error {
+			rejected = append(rejected, r)
+			return nil
+		})))
+	require.NoError(t, err)
+	flag := rdfdiff.NewIRI("http://ex.test/flag")
+	change := func(id, lex string) *rdfdiff.EntityChange {
+		return &rdfdiff.EntityChange{EntityID: id, Revision: 1, Operation: rdfdiff.OpImport,
+			Patch: rdfdiff.Patch{Added: []rdfdiff.Triple{{S: wd.EntityTerm(id), P: flag, O: rdfdiff.NewTypedLiteral(lex, rdfdiff.XSDBoolean)}}}}
+	}
+	require.NoError(t, s.Begin(ctx))
+	require.NoError(t, s.Add(change("Q1", "true")))
+	require.NoError(t, s.Add(change("Q2", "yes")))
+	require.NoError(t, s.Add(change("Q3", "0")))
+	cp := &CommitPoint{Job: "bool", CheckpointID: 1, Positions: []Position{{Topic: "t", Offset: 3}}}
+	require.NoError(t, s.Commit(ctx, cp))
+	require.Len(t, rejected, 1)
+	assert.Equal(t, "Q2", rejected[0].EntityID)
+	require.ErrorIs(t, rejected[0].Err, ErrUnsafeTerm)
+	got, err := s.ReadCommitPoint(ctx, map[string][]int32{"t": {0}})
+	require.NoError(t, err)
+	assert.Equal(t, cp, got)
+	assert.ElementsMatch(t, []rdfdiff.Triple{
+		{S: wd.EntityTerm("Q1"), P: flag, O: rdfdiff.NewTypedLiteral("true", rdfdiff.XSDBoolean)},
+		{S: wd.EntityTerm("Q3"), P: flag, O: rdfdiff.NewTypedLiteral("false", rdfdiff.XSDBoolean)},
+	}, readStoreIndependently(t, c.Endpoint(), ""), `"0" is held as its canonical form "false"`)
 }

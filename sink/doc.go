@@ -151,7 +151,8 @@
 // ZERO WIDTH JOINER and NON-JOINER) or by canonical equivalence, and
 // language tags that differ only in case, are one term, returned in the
 // form stored first. It fails a request holding an ill-typed xsd:boolean
-// with a 500, which the sink retries as an outage.
+// with a 500, as if it were unwell: its dialect refuses such literals
+// ([WithWellTypedBooleans]), so the change is dead-lettered.
 //
 // # What proves it
 //
