@@ -41,7 +41,9 @@
 // added triples, insert linked-shared ones and the optional lag marker,
 // entity deletes, reconciliations), ending with the commit point.
 // Unlinked-shared triples are never sent, as in WDQS. Blazegraph's update
-// answer is parsed for its mutation count ([ParseBlazegraphUpdate]).
+// answer is parsed for its mutation count ([ParseBlazegraphUpdate]): it
+// counts every statement an operation actually inserted or removed, so a
+// triple a reconciliation clears and inserts again counts twice.
 //
 // # Store quirks
 //
@@ -52,5 +54,14 @@
 // among them). Virtuoso needs a named graph for INSERT DATA, takes about
 // 1 000 triples per INSERT DATA ([WithMaxDataTriples]), returns xsd:string
 // literals typed, and silently rewrites IRIs longer than about 1 880 bytes,
-// so its dialect refuses them ([WithMaxIRIBytes]).
+// so its dialect refuses them ([WithMaxIRIBytes]). Blazegraph, in a
+// namespace configured as WDQS's, holds xsd:dateTime to the millisecond
+// (truncated, in UTC), and its lexicon identifies terms by their Unicode
+// collation key: IRIs and literals that differ only in ignorable characters
+// (C0 controls, ZERO WIDTH JOINER and NON-JOINER) or by canonical
+// equivalence, and language tags that differ only in case, are one term,
+// returned in the form stored first. It fails a request holding an
+// ill-typed xsd:boolean with a 500, as if it were unwell: its dialect
+// refuses such literals ([WithWellTypedBooleans]), so the change is
+// dead-lettered.
 package sparql

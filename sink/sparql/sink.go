@@ -59,8 +59,10 @@ const (
 	// (see BlazegraphEndpoint), fed raw application/sparql-update bodies,
 	// one transaction per request. Its answers are parsed for the mutation
 	// count (SPARQLStats.MutationCount). Blazegraph namespaces are usually
-	// in triples mode: leave the data and commit graphs unset. Defaults:
-	// 10 000 triples and 8 MiB per request.
+	// in triples mode: leave the data and commit graphs unset. It fails a
+	// request holding an ill-typed xsd:boolean with a 500, so the sink
+	// refuses such literals up front (WithWellTypedBooleans) and the change
+	// is dead-lettered. Defaults: 10 000 triples and 8 MiB per request.
 	DialectBlazegraph
 	// DialectVirtuoso is Virtuoso 7. It is NOT atomic across the operations
 	// of one request: a failed request may leave some
@@ -400,6 +402,11 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 	if lim.TargetTriples > lim.MaxTriples || lim.TargetBytes > lim.MaxBytes {
 		return nil, fmt.Errorf("sparql: SPARQL batch targets (%d triples, %d bytes) above the maxima (%d, %d)",
 			lim.TargetTriples, lim.TargetBytes, lim.MaxTriples, lim.MaxBytes)
+	}
+	if cfg.dialect == DialectBlazegraph && !b.wellTypedBool {
+		nb := *b
+		nb.wellTypedBool = true
+		b = &nb
 	}
 	if cfg.dialect == DialectVirtuoso {
 		if b.graph == "" {

@@ -124,6 +124,9 @@ func (pl *planner) tripleSize(tr rdfdiff.Triple) (int, error) {
 	if err := checkIRILengths(tr, pl.s.b.maxIRI); err != nil {
 		return 0, err
 	}
+	if err := checkBoolean(tr, pl.s.b.wellTypedBool); err != nil {
+		return 0, err
+	}
 	var err error
 	pl.scratch, err = AppendSPARQLTriple(pl.scratch[:0], tr)
 	return len(pl.scratch), err
@@ -400,7 +403,7 @@ func (r *commitRun) build(q *plannedRequest, cp *streamkit.CommitPoint) ([]byte,
 	buf := make([]byte, 0, q.bytes+r.cpBytes+64)
 	for _, pc := range q.pieces {
 		if pc.patch == nil {
-			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI}
+			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
 			if len(buf) > 0 {
 				w.ops = 1
 			}
@@ -430,7 +433,7 @@ func (r *commitRun) build(q *plannedRequest, cp *streamkit.CommitPoint) ([]byte,
 		buf = out
 	}
 	if cp != nil {
-		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI}
+		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
 		if len(buf) > 0 {
 			w.ops = 1
 		}
@@ -537,7 +540,7 @@ func rejectable(err error) bool {
 func (r *commitRun) commit(ctx context.Context) error {
 	s := r.s
 	r.cpTriples = 5 * len(r.cp.Positions)
-	w := &updateWriter{maxData: s.b.maxData, maxIRI: s.b.maxIRI}
+	w := &updateWriter{maxData: s.b.maxData, maxIRI: s.b.maxIRI, wellTypedBool: s.b.wellTypedBool}
 	if err := s.b.appendPartitionCommit(w, r.cp); err != nil {
 		return err
 	}

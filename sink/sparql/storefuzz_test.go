@@ -229,14 +229,17 @@ type sfStore struct {
 	b        *UpdateBuilder
 	graph    string
 	virtuoso bool
-	pred     rdfdiff.Term
+	// blazegraph: a fresh namespace of its own, written in its default
+	// graph (Blazegraph's WDQS-like namespace is in triples mode).
+	blazegraph bool
+	pred       rdfdiff.Term
 }
 
 func newSFStore(t testing.TB, env string) *sfStore {
 	t.Helper()
 	c := storeClient(t, env)
-	s := &sfStore{c: c, virtuoso: env == "STREAMKIT_VIRTUOSO_URL", pred: rdfdiff.NewIRI("http://ex.test/p")}
-	s.use(t, testGraph(t))
+	s := &sfStore{c: c, virtuoso: env == "STREAMKIT_VIRTUOSO_URL", blazegraph: isBlazegraph(env), pred: rdfdiff.NewIRI("http://ex.test/p")}
+	s.use(t, storeGraph(t, env))
 	return s
 }
 
@@ -251,7 +254,9 @@ func (s *sfStore) use(t testing.TB, graph string) {
 	var err error
 	s.b, err = NewUpdateBuilder(wd, opts...)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.c.Update(context.Background(), "DROP SILENT GRAPH <"+graph+">") })
+	if graph != "" {
+		t.Cleanup(func() { _ = s.c.Update(context.Background(), dropGraphs(graph)) })
+	}
 }
 
 // sfTriples returns the triples that carry term o for subject number i: as
@@ -370,7 +375,10 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 		var ts []rdfdiff.Triple
 		var terms []rdfdiff.Term
 		for i := start; i < min(start+batch, n); i++ {
-			o := sfTerm(r, i, s.virtuoso)
+			// Blazegraph gets Virtuoso's terms: well-formed XSD literals
+			// only (an ill-typed xsd:boolean fails its request with a 500,
+			// TestBlazegraphIllTypedBooleanIs500).
+			o := sfTerm(r, i, s.virtuoso || s.blazegraph)
 			terms = append(terms, o)
 			ts = append(ts, s.triples(i, o)...)
 		}
@@ -388,7 +396,7 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 	for _, tr := range flat {
 		want[tr] = true
 	}
-	requireSameTerms(t, want, s.readBack(t), s.virtuoso)
+	s.requireHolds(t, want)
 
 	// DELETE DATA from the same terms removes exactly them.
 	var gone []rdfdiff.Triple
@@ -405,7 +413,7 @@ func storeTermProperty(t *testing.T, env string, n, batch int) {
 		p.Removed = gone[start:min(start+batch, len(gone))]
 		require.NoError(t, s.update(ctx, p))
 	}
-	requireSameTerms(t, want, s.readBack(t), s.virtuoso)
+	s.requireHolds(t, want)
 	t.Logf("%d terms, %d triples written and read back, %d deleted", n, len(flat), len(gone))
 }
 
@@ -421,7 +429,7 @@ func TestStoreTermPropertyVirtuoso(t *testing.T) {
 // environment variable is set.
 func sfFuzzStores(f *testing.F) []*sfStore {
 	var out []*sfStore
-	for _, env := range []string{"STREAMKIT_OXIGRAPH_URL", "STREAMKIT_VIRTUOSO_URL"} {
+	for _, env := range []string{"STREAMKIT_OXIGRAPH_URL", "STREAMKIT_VIRTUOSO_URL", blazegraphEnv} {
 		if os.Getenv(env) != "" {
 			out = append(out, newSFStore(f, env))
 		}
@@ -517,13 +525,18 @@ func FuzzSPARQLTermRoundTrip(f *testing.F) {
 		for _, s := range stores {
 			i++
 			ctx := context.Background()
-			s.use(t, fmt.Sprintf("%s/%d", testGraph(f), i))
+			if !s.blazegraph {
+				s.use(t, fmt.Sprintf("%s/%d", testGraph(f), i))
+			}
 			ts := s.triples(i, term)
 			if s.virtuoso && term.IsLiteral() && term.Datatype() != rdfdiff.XSDString && strings.HasPrefix(term.Datatype(), "http://www.w3.org/2001/XMLSchema#") {
 				// Virtuoso parses XSD typed literals into native values:
 				// only the canonical forms of well-formed ones round-trip
 				// (documented at the top); the property test covers those.
 				continue
+			}
+			if s.blazegraph && term.IsLiteral() && term.Datatype() == rdfdiff.XSDBoolean && term.Value() != "true" && term.Value() != "false" {
+				continue // a 500: TestBlazegraphIllTypedBooleanIs500
 			}
 			if s.virtuoso && longestIRI(term) > virtuosoMaxIRI {
 				continue // truncated by Virtuoso: TestVirtuosoRewritesLongIRIs
@@ -540,7 +553,7 @@ func FuzzSPARQLTermRoundTrip(f *testing.F) {
 			for _, tr := range ts {
 				want[tr] = true
 			}
-			requireSameTerms(t, want, s.readBack(t), s.virtuoso)
+			s.requireHolds(t, want)
 			del := &rdfdiff.ConsolidatedPatch{}
 			del.Removed = ts
 			require.NoError(t, s.update(ctx, del))

@@ -71,6 +71,26 @@ func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.
 // altered. 0 (the default) means no limit.
 func WithMaxIRIBytes(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxIRI = n } }
 
+// WithWellTypedBooleans refuses, with a *TermError matching ErrUnsafeTerm,
+// any triple whose object is an xsd:boolean literal other than "true",
+// "false", "1" or "0". Blazegraph 2.1.5 fails the whole update with HTTP
+// 500 on such a literal, which a client cannot tell from an outage (it would
+// retry the checkpoint for ever); the SPARQL sink's Blazegraph dialect sets
+// this, so the change goes to the dead-letter path instead.
+func WithWellTypedBooleans() UpdateOption { return func(b *UpdateBuilder) { b.wellTypedBool = true } }
+
+// checkBoolean enforces WithWellTypedBooleans on one triple.
+func checkBoolean(tr rdfdiff.Triple, on bool) error {
+	if !on || !tr.O.IsLiteral() || tr.O.Datatype() != rdfdiff.XSDBoolean {
+		return nil
+	}
+	switch tr.O.Value() {
+	case "true", "false", "1", "0":
+		return nil
+	}
+	return &TermError{Term: tr.O, Reason: "ill-typed xsd:boolean, which Blazegraph fails with HTTP 500"}
+}
+
 // checkIRILengths enforces WithMaxIRIBytes on one triple.
 func checkIRILengths(tr rdfdiff.Triple, maxIRI int) error {
 	if maxIRI <= 0 {
@@ -135,6 +155,8 @@ type UpdateBuilder struct {
 	lagSubject  string
 	maxData     int
 	maxIRI      int
+	// wellTypedBool: see WithWellTypedBooleans.
+	wellTypedBool bool
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
@@ -180,7 +202,7 @@ func (b *UpdateBuilder) Build(p *rdfdiff.ConsolidatedPatch, cp *streamkit.Commit
 // batch and dead-letter the patch that holds it.
 func (b *UpdateBuilder) AppendUpdate(dst []byte, p *rdfdiff.ConsolidatedPatch, cp *streamkit.CommitPoint) ([]byte, error) {
 	n := len(dst)
-	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI}
+	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
 	if cp != nil {
 		if err := cp.Validate(); err != nil {
 			return dst, err
@@ -205,6 +227,8 @@ type updateWriter struct {
 	ops     int
 	maxData int
 	maxIRI  int // bytes; 0: no limit (see WithMaxIRIBytes)
+	// wellTypedBool: see WithWellTypedBooleans.
+	wellTypedBool bool
 }
 
 func (w *updateWriter) op() {
@@ -236,6 +260,9 @@ func (w *updateWriter) dataOp(verb, graph string, ts []rdfdiff.Triple) error {
 	var err error
 	for _, tr := range ts {
 		if err = checkIRILengths(tr, w.maxIRI); err != nil {
+			return err
+		}
+		if err = checkBoolean(tr, w.wellTypedBool); err != nil {
 			return err
 		}
 		if w.buf, err = AppendSPARQLTriple(w.buf, tr); err != nil {
