@@ -88,7 +88,7 @@ func ExampleSPARQL() {
 	fmt.Printf("checkpoint %d: %d changes, %d rejected, %d requests accepted, %d bisections\n",
 		last.CheckpointID, last.Changes, last.Rejected, st.Requests, st.Bisections)
 	// Output:
-	// start: sink: no commit point in the store for 1 partition(s)
+	// start: streamkit: no commit point in the store for 1 partition(s)
 	// dead letter: Q666 revision 7 from eqiad.rdf-streaming-updater.mutation/0@101
 	// checkpoint 1: 3 changes, 1 rejected, 2 requests accepted, 2 bisections
 }

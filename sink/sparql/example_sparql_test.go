@@ -95,5 +95,5 @@ func ExampleSPARQLTerm() {
 	fmt.Println(err)
 	// Output:
 	// "say \"hi\"\n\\u0041"
-	// sink: cannot write term <http://example.org/a\u003E\u0020\u003Chttp://evil> to SPARQL: IRI holds '>' at byte 20, which SPARQL forbids in IRIs
+	// sparql: cannot write term <http://example.org/a\u003E\u0020\u003Chttp://evil> to SPARQL: IRI holds '>' at byte 20, which SPARQL forbids in IRIs
 }
