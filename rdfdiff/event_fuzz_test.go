@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeEvent checks that DecodeEvent never panics, that what it accepts
@@ -91,6 +92,13 @@ func FuzzJSONReader(f *testing.F) {
 		v, err := parseJSON(data)
 		if bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) >= maxJSONDepth {
 			return // encoding/json allows deeper nesting
+		}
+		if !utf8.Valid(data) {
+			// Stricter than encoding/json on purpose: never repaired.
+			if err == nil {
+				t.Fatalf("parseJSON accepted invalid UTF-8 %q", data)
+			}
+			return
 		}
 		if valid := json.Valid(data); valid != (err == nil) {
 			t.Fatalf("json.Valid %v, parseJSON error %v", valid, err)
