@@ -114,6 +114,9 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 	rt.Topic = topic
 	rt.NumPartitions = int32(partitions)
 	rt.ReplicationFactor = 1
+	if c.Real() {
+		rt.ReplicationFactor = -1 // the broker's default.replication.factor
+	}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, c.cl)
 	if err != nil {
@@ -127,6 +130,22 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 			return fmt.Errorf("%w: %q", ErrTopicExists, topic)
 		}
 		return &BrokerError{Op: "create topic " + topic, Err: err}
+	}
+	if c.Real() {
+		// A real broker answers before every partition has a leader;
+		// kfake's topics are ready at once. Wait, so that tests need not.
+		for {
+			_, err := c.metadata(ctx, topic)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrUnknownTopic) {
+				return err
+			}
+			if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+				return fmt.Errorf("kafkatest: created topic %q never showed in metadata: %w", topic, err)
+			}
+		}
 	}
 	return nil
 }

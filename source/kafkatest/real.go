@@ -1,0 +1,121 @@
+package kafkatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// BrokersEnv is the environment variable that switches the harness from
+// kfake to a real Kafka cluster: a comma-separated list of the brokers'
+// host:port (scripts/kafka.sh env prints it). Each Cluster is then a
+// namespace of its own on that cluster: the topics, groups and
+// transactional IDs of a test are prefixed with a name unique to the
+// Cluster on their way to the brokers, behind a local proxy, so that tests
+// keep their fixed names and never see each other's data.
+const BrokersEnv = "STREAMKIT_KAFKA_BROKERS"
+
+// ErrNeedsKfake is returned by the fault helpers (FailNext, InjectFault,
+// DisconnectOnNext) on a real cluster: start the test's cluster with
+// KfakeOnly.
+var ErrNeedsKfake = errors.New("kafkatest: this helper needs kfake: start the cluster with kafkatest.KfakeOnly(reason)")
+
+// startReal starts a namespace on the real cluster at seeds.
+func startReal(cfg config, seeds []string) (*Cluster, error) {
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("kafkatest: namespace name: %w", err)
+	}
+	tracker := newConnTracker()
+	p := newNSProxy("kt"+hex.EncodeToString(b[:])+"-", cfg.autoCreate, tracker)
+	c := &Cluster{cfg: cfg, proxy: p, conns: tracker}
+	for i, s := range seeds {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		port := 0
+		if i < len(cfg.ports) {
+			port = cfg.ports[i]
+		}
+		pl, err := p.listen(s, port)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		c.addrs = append(c.addrs, pl.addr)
+	}
+	if len(c.addrs) == 0 {
+		p.close()
+		return nil, fmt.Errorf("%w: %s=%q names no broker", ErrInvalidOption, BrokersEnv, strings.Join(seeds, ","))
+	}
+	if err := c.newClient(); err != nil {
+		p.close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.waitTimeout)
+	defer cancel()
+	for _, s := range cfg.seeds {
+		for _, t := range s.topics {
+			if err := c.CreateTopic(ctx, t, int(s.partitions)); err != nil && !errors.Is(err, ErrTopicExists) {
+				c.Close()
+				return nil, fmt.Errorf("kafkatest: seed topic on %s: %w", BrokersEnv, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// deleteNamespace deletes the topics of a real cluster's namespace, best
+// effort, so that a long test run does not pile partitions up on the broker.
+func (c *Cluster) deleteNamespace() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, c.cl)
+	if err != nil {
+		return
+	}
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 5000
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		req.TopicNames = append(req.TopicNames, *t.Topic)
+		rt := kmsg.NewDeleteTopicsRequestTopic()
+		rt.Topic = t.Topic
+		req.Topics = append(req.Topics, rt)
+	}
+	if len(req.TopicNames) > 0 {
+		_, _ = req.RequestWith(ctx, c.cl)
+	}
+}
+
+// waitGroupStableReal is WaitForGroupStable on a real cluster: it polls
+// DescribeGroups.
+func (c *Cluster) waitGroupStableReal(ctx context.Context, group string, members int) error {
+	return c.poll(ctx, fmt.Sprintf("group %q stable with %d members", group, members), func(ctx context.Context) (bool, string, error) {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(ctx, c.cl)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		if len(resp.Groups) != 1 {
+			return false, "no such group", nil
+		}
+		g := resp.Groups[0]
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			return false, err.Error(), nil
+		}
+		seen := fmt.Sprintf("state %s with %d members", g.State, len(g.Members))
+		return g.State == "Stable" && len(g.Members) == members, seen, nil
+	})
+}
