@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -209,6 +210,9 @@ func (p *nsProxy) requests(r *bufio.Reader, upstream net.Conn, inflight chan<- p
 			pd.flexible = req.IsFlexible()
 			if head, body, ok := splitRequest(frame, pd.flexible); ok && req.ReadFrom(body) == nil {
 				p.rewriteRequest(req)
+				if debugProxy {
+					fmt.Fprintf(os.Stderr, "PROXY req key=%d v=%d %+v\n", key, version, req)
+				}
 				out = req.AppendTo(append([]byte(nil), head...))
 				pd.req = req
 			}
@@ -275,6 +279,9 @@ func (p *nsProxy) answers(r *bufio.Reader, client net.Conn, inflight <-chan pend
 				resp.SetVersion(pd.version)
 				if resp.ReadFrom(frame[off:]) == nil {
 					p.rewriteResponse(resp)
+					if debugProxy {
+						fmt.Fprintf(os.Stderr, "PROXY resp key=%d v=%d %+v\n", pd.key, pd.version, resp)
+					}
 					out = resp.AppendTo(append([]byte(nil), frame[:off]...))
 				}
 			}
@@ -359,7 +366,7 @@ var (
 var nameFields = map[string]bool{
 	"Topic": true, "TopicNames": true, "SubscribedTopicNames": true, "Topics": true,
 	"Group": true, "Groups": true, "GroupID": true,
-	"TransactionalID": true, "TransactionalIDs": true,
+	"TransactionalID": true, "TransactionalIDs": true, "TransactionID": true, "GroupIDs": true, "SubscribedTopics": true,
 }
 
 // walk rewrites the names in v (a pointer, struct or slice): into the
@@ -491,3 +498,5 @@ func (p *nsProxy) rewriteAddr(v reflect.Value) {
 	host.SetString(h)
 	port.SetInt(int64(pt))
 }
+
+var debugProxy = os.Getenv("KAFKATEST_PROXY_DEBUG") != ""

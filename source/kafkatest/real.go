@@ -119,3 +119,35 @@ func (c *Cluster) waitGroupStableReal(ctx context.Context, group string, members
 		return g.State == "Stable" && len(g.Members) == members, seen, nil
 	})
 }
+
+// settleTransactions waits, on a real cluster, until no transaction of the
+// namespace is between its EndTxn and the end of its commit or abort
+// markers. A real broker answers EndTxn as soon as it has logged the
+// decision and writes the markers afterwards; until they are written, a
+// read_committed reader does not see the transaction's records, and the
+// group coordinator still returns the offsets committed before it. kfake
+// writes the markers before it answers. Waiting here makes "commit, then
+// read" mean the same on both. It returns at once on kfake.
+func (c *Cluster) settleTransactions(ctx context.Context) error {
+	if !c.Real() {
+		return nil
+	}
+	return c.poll(ctx, "transactions to finish committing or aborting", func(ctx context.Context) (bool, string, error) {
+		req := kmsg.NewPtrListTransactionsRequest()
+		req.StateFilters = []string{"PrepareCommit", "PrepareAbort", "PrepareEpochFence"}
+		var busy []string
+		for _, sh := range c.cl.RequestSharded(ctx, req) {
+			if sh.Err != nil {
+				return false, sh.Err.Error(), nil
+			}
+			resp := sh.Resp.(*kmsg.ListTransactionsResponse)
+			if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+				return false, err.Error(), nil
+			}
+			for _, ts := range resp.TransactionStates {
+				busy = append(busy, ts.TransactionalID+" "+ts.TransactionState)
+			}
+		}
+		return len(busy) == 0, strings.Join(busy, ", "), nil
+	})
+}

@@ -324,6 +324,9 @@ func (c *Cluster) read(ctx context.Context, topic string, isolation int8) ([]Rec
 	if err != nil {
 		return nil, err
 	}
+	if err := c.settleTransactions(ctx); err != nil {
+		return nil, err
+	}
 	starts, err := c.listOffsets(ctx, topic, m, -2, isolation)
 	if err != nil {
 		return nil, err
@@ -505,6 +508,9 @@ func (c *Cluster) CommittedOffsets(ctx context.Context, group string) (map[Topic
 	}
 	ctx, cancel := c.withDefaultTimeout(ctx)
 	defer cancel()
+	if err := c.settleTransactions(ctx); err != nil {
+		return nil, err
+	}
 	for {
 		req := kmsg.NewPtrOffsetFetchRequest()
 		req.Group = group
