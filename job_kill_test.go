@@ -133,7 +133,7 @@ func testKillTwoInstances(t *testing.T, bin string) {
 // not wait for stable offsets before the Claim can run; see job_run.go.)
 func testKillMidCommit(t *testing.T, bin string) {
 	const txnTimeout = 60 * time.Second
-	env := newKillEnv(t, 1, bin)
+	env := newKillEnv(t, 1, bin, kafkatest.KfakeOnly("FailNext holds EndTxn with CONCURRENT_TRANSACTIONS"))
 	env.produce()
 	cmd := env.command("solo", 0, txnTimeout.String())
 	logs := env.logWriter("solo")
@@ -202,7 +202,7 @@ type killEnv struct {
 	killedIn map[string]int
 }
 
-func newKillEnv(t *testing.T, kills int, bin string) *killEnv {
+func newKillEnv(t *testing.T, kills int, bin string, opts ...kafkatest.Option) *killEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(kills)*5*time.Second)
 	t.Cleanup(cancel)
 	env := &killEnv{t: t, ctx: ctx, start: time.Now(), stateDir: t.TempDir(), counts: make(map[string]int),
@@ -220,10 +220,10 @@ func newKillEnv(t *testing.T, kills int, bin string) *killEnv {
 	// take the port between the probe and the listen, hence the retries.
 	var err error
 	for range 5 {
-		env.cl, err = kafkatest.Start(kafkatest.Ports(killFreePort(t)),
+		env.cl, err = kafkatest.Start(append([]kafkatest.Option{kafkatest.Ports(killFreePort(t)),
 			// Killed members must leave the group fast: children run with
 			// a 1 s session timeout, below kfake's default minimum.
-			kafkatest.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "200"}))
+			kafkatest.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "200"})}, opts...)...)
 		if err == nil {
 			break
 		}

@@ -29,10 +29,11 @@
 #
 # Test settings (see writeconf): topics are auto-created with 3 partitions;
 # group.initial.rebalance.delay.ms=0; internal topics have replication 1 (3 in
-# the cluster); transaction.max.timeout.ms is 60 s, the Kafka sink's default
-# transaction timeout, and timed-out transactions are aborted within ~1 s of
-# their timeout; group.min.session.timeout.ms is 500 ms so that tests may ask
-# for short sessions.
+# the cluster); transaction.max.timeout.ms stays at Kafka's 15 min (tests ask
+# for up to 10 min; a test that needs a transaction aborted soon asks its
+# producer for a short timeout instead), and timed-out transactions are
+# aborted within ~1 s of their timeout; group.min.session.timeout.ms is
+# 200 ms so that the kill tests may ask for short sessions.
 set -euo pipefail
 KAFKA_ROOT=${KAFKA_ROOT:-/tmp/streamkit-kafka}
 PORT=${KAFKA_PORT:-19092}
@@ -99,8 +100,8 @@ transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=10
 group.initial.rebalance.delay.ms=0
-group.min.session.timeout.ms=500
-transaction.max.timeout.ms=60000
+group.min.session.timeout.ms=200
+transaction.max.timeout.ms=900000
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 transaction.remove.expired.transaction.cleanup.interval.ms=60000
 unclean.leader.election.enable=false
