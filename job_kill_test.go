@@ -562,7 +562,8 @@ func (e *killEnv) checkKcat(res killResult) {
 	read := func(isolation string) []string {
 		kctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(kctx, kcat, "-b", e.cl.Addrs()[0], "-C", "-t", "out", "-o", "beginning", "-e", "-q",
+		brokers, topic := e.cl.Direct("out")
+		cmd := exec.CommandContext(kctx, kcat, "-b", strings.Join(brokers, ","), "-C", "-t", topic, "-o", "beginning", "-e", "-q",
 			"-X", "isolation.level="+isolation, "-f", `%p %o %k %s\n`)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr

@@ -34,6 +34,7 @@ import (
 type nsProxy struct {
 	prefix     string
 	autoCreate bool
+	seeds      []string // the real brokers' addresses
 	tracker    *connTracker
 
 	mu        sync.Mutex

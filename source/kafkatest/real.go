@@ -45,6 +45,7 @@ func startReal(cfg config, seeds []string) (*Cluster, error) {
 		if i < len(cfg.ports) {
 			port = cfg.ports[i]
 		}
+		p.seeds = append(p.seeds, s)
 		pl, err := p.listen(s, port)
 		if err != nil {
 			p.close()
@@ -150,4 +151,16 @@ func (c *Cluster) settleTransactions(ctx context.Context) error {
 		}
 		return len(busy) == 0, strings.Join(busy, ", "), nil
 	})
+}
+
+// Direct returns how a client that must not depend on the harness (an
+// independent reader such as kcat) reaches topic: the brokers' addresses and
+// the topic's name there. On kfake these are Addrs and topic itself; on a
+// real cluster they are the real brokers and the namespaced name, so that
+// the namespacing proxy is not between that client and Kafka.
+func (c *Cluster) Direct(topic string) (brokers []string, name string) {
+	if c.proxy == nil {
+		return c.Addrs(), topic
+	}
+	return append([]string(nil), c.proxy.seeds...), c.proxy.in(topic)
 }
