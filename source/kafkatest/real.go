@@ -164,3 +164,36 @@ func (c *Cluster) Direct(topic string) (brokers []string, name string) {
 	}
 	return append([]string(nil), c.proxy.seeds...), c.proxy.in(topic)
 }
+
+// waitTopicEverywhere waits until every broker's metadata has topic with a
+// leader for each partition. Kafka answers CreateTopics before that, and
+// each broker learns of the topic on its own time: a client asking another
+// broker right after the creation is told UNKNOWN_TOPIC_OR_PARTITION.
+func (c *Cluster) waitTopicEverywhere(ctx context.Context, topic string) error {
+	return c.poll(ctx, fmt.Sprintf("topic %q known to every broker", topic), func(ctx context.Context) (bool, string, error) {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, c.cl)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, b := range resp.Brokers {
+			r, err := c.cl.Broker(int(b.NodeID)).Request(ctx, req)
+			if err != nil {
+				return false, fmt.Sprintf("broker %d: %v", b.NodeID, err), nil
+			}
+			m := r.(*kmsg.MetadataResponse)
+			if len(m.Topics) != 1 || m.Topics[0].ErrorCode != 0 || len(m.Topics[0].Partitions) == 0 {
+				return false, fmt.Sprintf("broker %d does not know it yet", b.NodeID), nil
+			}
+			for _, p := range m.Topics[0].Partitions {
+				if p.ErrorCode != 0 || p.Leader < 0 {
+					return false, fmt.Sprintf("broker %d: partition %d has no leader", b.NodeID, p.Partition), nil
+				}
+			}
+		}
+		return true, "", nil
+	})
+}

@@ -134,17 +134,8 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 	if c.Real() {
 		// A real broker answers before every partition has a leader;
 		// kfake's topics are ready at once. Wait, so that tests need not.
-		for {
-			_, err := c.metadata(ctx, topic)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ErrUnknownTopic) {
-				return err
-			}
-			if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
-				return fmt.Errorf("kafkatest: created topic %q never showed in metadata: %w", topic, err)
-			}
+		if err := c.waitTopicEverywhere(ctx, topic); err != nil {
+			return err
 		}
 	}
 	return nil
