@@ -22,7 +22,9 @@ import (
 // offsets cover all the input, and its last checkpoint holds the counts.
 // The job is not restarted by the test unless it exits (a supervisor would
 // restart it too); how often that happened is reported, with the time from
-// the brokers' restart to the first new committed output.
+// the brokers' restart to the first new committed output. On a cluster of
+// three or more brokers (scripts/kafka.sh start-cluster) a second subtest
+// kills broker 1 alone: the job must go on committing while it is down.
 //
 // It needs a real cluster it may kill: STREAMKIT_KAFKA_BROKERS, and
 // STREAMKIT_KAFKA_SCRIPT, the path of scripts/kafka.sh (with the KAFKA_ROOT
@@ -34,6 +36,15 @@ func TestJobSurvivesBrokerKill(t *testing.T) {
 		t.Skip("needs a real broker it may kill: set STREAMKIT_KAFKA_BROKERS and STREAMKIT_KAFKA_SCRIPT (scripts/kafka.sh)")
 	}
 	bin := buildKillJob(t)
+	t.Run("AllBrokers", func(t *testing.T) { testBrokerKill(t, bin, script, "") })
+	if len(strings.Split(os.Getenv(kafkatest.BrokersEnv), ",")) >= 3 {
+		t.Run("OneBroker", func(t *testing.T) { testBrokerKill(t, bin, script, "1") })
+	}
+}
+
+// testBrokerKill kills node (every node if "") mid-transaction; see
+// TestJobSurvivesBrokerKill.
+func testBrokerKill(t *testing.T, bin, script, node string) {
 	env := newKillEnv(t, 0, bin)
 	require.True(t, env.cl.Real())
 	ctx := env.ctx
@@ -79,11 +90,15 @@ func TestJobSurvivesBrokerKill(t *testing.T) {
 
 	// Whatever happens next, leave the brokers running for what follows.
 	t.Cleanup(func() { _ = exec.Command(script, "restart").Run() })
-	broker("kill")
+	broker("kill", node)
 	killedAt := time.Now()
-	t.Logf("killed the broker(s) with %d output records committed and at least %d in the open transaction", before, open)
-	restartTook := broker("restart")
-	restarted := time.Now()
+	t.Logf("killed broker(s) %q with %d output records committed and at least %d in the open transaction", node, before, open)
+	var restartTook time.Duration
+	restarted := killedAt
+	if node == "" {
+		restartTook = broker("restart")
+		restarted = time.Now()
+	}
 
 	// Resumed: new committed output. The job may have given up while the
 	// brokers were down; then it is started again, as a supervisor would.
@@ -99,6 +114,9 @@ func TestJobSurvivesBrokerKill(t *testing.T) {
 		return len(out) > before, fmt.Sprintf("%d committed", len(out)), nil
 	}))
 	resumedAt := time.Now()
+	if node != "" {
+		restartTook = broker("restart", node)
+	}
 
 	// More input after the outage, then drain and verify.
 	env.mu.Lock()
@@ -113,8 +131,8 @@ func TestJobSurvivesBrokerKill(t *testing.T) {
 	env.finish(child)
 	res := env.verify()
 	env.checkKcat(res)
-	t.Logf("broker kill: %d input records, %d outputs committed (exactly once per key), %d aborted output records; "+
-		"brokers down %v, restart took %v, first new commit %v after the restart (%v after the kill); job runs %d",
-		res.inputs, res.outputs, res.aborted, restarted.Sub(killedAt).Round(time.Millisecond), restartTook.Round(time.Millisecond),
+	t.Logf("broker kill %q: %d input records, %d outputs committed (exactly once per key), %d aborted output records; "+
+		"restart took %v, first new commit %v after the restart (%v after the kill); job runs %d",
+		node, res.inputs, res.outputs, res.aborted, restartTook.Round(time.Millisecond),
 		resumedAt.Sub(restarted).Round(time.Millisecond), resumedAt.Sub(killedAt).Round(time.Millisecond), runs)
 }

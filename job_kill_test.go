@@ -358,7 +358,7 @@ func (e *killEnv) loop(instance string, kills int, salt uint64, maxDown time.Dur
 // command returns the command line of an instance's runs.
 func (e *killEnv) command(instance string, salt uint64, txnTimeout string) func(run int) *exec.Cmd {
 	return func(run int) *exec.Cmd {
-		return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
+		return exec.Command(e.bin, "-brokers", strings.Join(e.cl.Addrs(), ","), "-topics", "in", "-out", "out",
 			"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
 			"-session-timeout", "1s", "-heartbeat", "200ms", "-rebalance-timeout", "3s",
 			"-instance-id", instance, "-trace", "-txn-timeout", txnTimeout, "-max-failures", "10", "-v",
