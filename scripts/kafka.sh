@@ -51,7 +51,7 @@ nodes_conf() { [ -f "$KAFKA_ROOT/nodes" ] && cat "$KAFKA_ROOT/nodes" || echo "$N
 setup() {
   if [ -f "$LIBS/.complete" ]; then echo "kafka jars already under $LIBS"; return 0; fi
   rm -rf "$LIBS"; mkdir -p "$LIBS"
-  mvn -q -B -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS"
+  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS"
   ls "$LIBS"/kafka_2.13-*.jar >/dev/null
   touch "$LIBS/.complete"
   echo "kafka jars ($(ls "$LIBS" | grep -o 'kafka_2.13-[^j]*' | sed 's/\.$//')) under $LIBS"
