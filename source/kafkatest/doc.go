@@ -101,6 +101,21 @@
 //     being aborted ask their producer for a short timeout instead.
 //   - Auto-created topics get the broker's num.partitions, not the
 //     harness's DefaultPartitionCount.
+//   - InitProducerId for a transactional ID whose previous producer left a
+//     transaction open answers CONCURRENT_TRANSACTIONS until the broker has
+//     aborted it (sarama retries); kfake aborts inline and answers at once.
+//   - A transaction past its timeout is aborted by Kafka's periodic sweep
+//     (transaction.abort.timed.out.transaction.cleanup.interval.ms,
+//     scripts/kafka.sh sets 1 s; Kafka's default is 10 s), so later than
+//     the timeout itself.
+//   - When one broker of three dies, sends to the partitions it led block
+//     until the producer learns the new leaders, several seconds with
+//     sarama: long enough for a short transaction timeout to pass in Send.
+//     kfake has no leader failover unless a test moves leaders itself.
+//   - sarama speaking Kafka 2.4 (the job's group session) and 3.6 uses
+//     request versions Kafka 4.1 still accepts (JoinGroup v6, OffsetFetch
+//     v6, Fetch v11, Produce v9, InitProducerId v4, EndTxn v3, …): the
+//     removal of old versions in Kafka 4.0 does not touch them.
 //   - A group member killed while it waits in JoinGroup is never given a
 //     session timer by kfake (the reply to its dead connection fails before
 //     the timer is armed), so it can keep its partitions forever where Kafka
