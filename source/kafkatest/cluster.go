@@ -53,7 +53,9 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 // Start starts a cluster outside of a test, for programs (a quickstart, a
 // demo) that embed a broker. The caller must call Close. The brokers listen
 // on 127.0.0.1 only: on the ports given with Ports, or on ports chosen by
-// the kernel (see Addrs).
+// the kernel (see Addrs). When BrokersEnv is set (and neither KfakeOnly nor
+// KfakeOptions is given), the cluster is instead a namespace of its own on
+// the real Kafka cluster it names, behind a proxy listening on 127.0.0.1.
 func Start(opts ...Option) (*Cluster, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {

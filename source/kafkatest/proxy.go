@@ -500,4 +500,6 @@ func (p *nsProxy) rewriteAddr(v reflect.Value) {
 	port.SetInt(int64(pt))
 }
 
+// debugProxy, set by KAFKATEST_PROXY_DEBUG=1, prints every decoded request
+// and answer to stderr (run the test with -v to see it).
 var debugProxy = os.Getenv("KAFKATEST_PROXY_DEBUG") != ""
