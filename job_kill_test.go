@@ -592,7 +592,12 @@ func (e *killEnv) checkKcat(res killResult) {
 	require.Equal(t, lines(res.committed), rc, "kcat read_committed vs ReadCommitted")
 	ru := read("read_uncommitted")
 	require.Equal(t, lines(res.uncommitted), ru, "kcat read_uncommitted vs ReadUncommitted")
-	assert.Greater(t, len(ru), len(rc), "read_uncommitted sees no aborted records")
+	if res.aborted > 0 {
+		// The agreement above is not an accident of an empty filter. (A
+		// broker killed while a transaction was committing may leave
+		// nothing aborted.)
+		assert.Greater(t, len(ru), len(rc), "read_uncommitted sees no aborted records")
+	}
 	t.Logf("kcat: read_committed %d records (agrees with ReadCommitted), read_uncommitted %d (%d aborted)", len(rc), len(ru), len(ru)-len(rc))
 }
 

@@ -33,7 +33,10 @@
 # for up to 10 min; a test that needs a transaction aborted soon asks its
 # producer for a short timeout instead), and timed-out transactions are
 # aborted within ~1 s of their timeout; group.min.session.timeout.ms is
-# 200 ms so that the kill tests may ask for short sessions.
+# 200 ms so that the kill tests may ask for short sessions; the controller
+# fences a dead broker after 3 s (broker.session.timeout.ms, Kafka: 9 s),
+# which is also how long a broker restarted after SIGKILL waits before it
+# may serve again.
 set -euo pipefail
 KAFKA_ROOT=${KAFKA_ROOT:-/tmp/streamkit-kafka}
 PORT=${KAFKA_PORT:-19092}
@@ -105,6 +108,8 @@ transaction.max.timeout.ms=900000
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 transaction.remove.expired.transaction.cleanup.interval.ms=60000
 unclean.leader.election.enable=false
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 EOF
   done
 }
