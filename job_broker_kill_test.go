@@ -69,13 +69,12 @@ func testBrokerKill(t *testing.T, bin, script, node string) {
 	_, err := env.cl.WaitForRecords(ctx, "out", 200)
 	require.NoError(t, err, "the job never committed output:\n%s", child.Output())
 
-	// Stop the input (the harness's producer would fail while the brokers
-	// are down), then wait for a transaction holding records: a
-	// read_uncommitted reader sees more than a read_committed one. (The
-	// transaction may also be committing already, its markers not yet
-	// written: then the restarted broker completes the commit.)
-	close(env.stopProd)
-	require.NoError(t, <-env.prodDone)
+	// Wait for a transaction holding records: a read_uncommitted reader
+	// sees more than a read_committed one. (The transaction may also be
+	// committing already, its markers not yet written: then the restarted
+	// broker completes the commit.) Then stop the input, which the
+	// harness's producer could not write while the brokers are down, and
+	// kill at once, while the job still has input to work through.
 	var before, open int
 	require.NoError(t, env.cl.WaitFor(ctx, "a transaction holding output records", func(ctx context.Context) (bool, string, error) {
 		unc, err := env.cl.ReadUncommitted(ctx, "out")
@@ -89,12 +88,14 @@ func testBrokerKill(t *testing.T, bin, script, node string) {
 		before, open = len(com), len(unc)-len(com)
 		return open > 0 && !child.Exited(), fmt.Sprintf("%d committed, %d uncommitted", len(com), len(unc)), nil
 	}))
+	close(env.stopProd)
+	require.NoError(t, <-env.prodDone)
 
 	// Whatever happens next, leave the brokers running for what follows.
 	t.Cleanup(func() { _ = exec.Command(script, "restart").Run() })
 	broker("kill", node)
 	killedAt := time.Now()
-	t.Logf("killed broker(s) %q with %d output records committed and at least %d in the open transaction", node, before, open)
+	t.Logf("killed broker(s) %q with %d output records committed and %d more seen by read_uncommitted (the open transaction)", node, before, open)
 	var restartTook time.Duration
 	restarted := killedAt
 	if node == "" {
