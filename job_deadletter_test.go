@@ -141,7 +141,7 @@ func TestJobDeadLettersBadInputAndReplay(t *testing.T) {
 		in  = "eqiad.mediawiki.page_change.v1"
 		job = "dlq-job"
 	)
-	cl := kafkatest.NewCluster(t)
+	cl := kafkatest.NewCluster(t, kafkatest.KfakeOnly("FailNext on EndTxn"))
 	require.NoError(t, cl.CreateTopic(ctx, in, 3))
 	require.NoError(t, cl.CreateTopic(ctx, "out", 3))
 	require.NoError(t, cl.CreateTopic(ctx, "dlq", 2))

@@ -132,7 +132,7 @@ func testKillTwoInstances(t *testing.T, bin string) {
 // not wait for stable offsets before the Claim can run; see job_run.go.)
 func testKillMidCommit(t *testing.T, bin string) {
 	const txnTimeout = 60 * time.Second
-	env := newKillEnv(t, 1, bin)
+	env := newKillEnv(t, 1, bin, kafkatest.KfakeOnly("FailNext holds EndTxn with CONCURRENT_TRANSACTIONS"))
 	env.produce()
 	cmd := env.command("solo", 0, txnTimeout.String())
 	logs := env.logWriter("solo")
@@ -196,7 +196,7 @@ type killEnv struct {
 	killedIn map[string]int
 }
 
-func newKillEnv(t *testing.T, kills int, bin string) *killEnv {
+func newKillEnv(t *testing.T, kills int, bin string, opts ...kafkatest.Option) *killEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(kills)*5*time.Second)
 	t.Cleanup(cancel)
 	env := &killEnv{t: t, ctx: ctx, start: time.Now(), stateDir: t.TempDir(), counts: make(map[string]int),
@@ -214,10 +214,10 @@ func newKillEnv(t *testing.T, kills int, bin string) *killEnv {
 	// take the port between the probe and the listen, hence the retries.
 	var err error
 	for range 5 {
-		env.cl, err = kafkatest.Start(kafkatest.Ports(killFreePort(t)),
+		env.cl, err = kafkatest.Start(append([]kafkatest.Option{kafkatest.Ports(killFreePort(t)),
 			// Killed members must leave the group fast: children run with
 			// a 1 s session timeout, below kfake's default minimum.
-			kafkatest.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "200"}))
+			kafkatest.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "200"})}, opts...)...)
 		if err == nil {
 			break
 		}
@@ -345,7 +345,7 @@ func (e *killEnv) loop(instance string, kills int, salt uint64, maxDown time.Dur
 // command returns the command line of an instance's runs.
 func (e *killEnv) command(instance string, salt uint64, txnTimeout string) func(run int) *exec.Cmd {
 	return func(run int) *exec.Cmd {
-		return exec.Command(e.bin, "-brokers", e.cl.Addrs()[0], "-topics", "in", "-out", "out",
+		return exec.Command(e.bin, "-brokers", strings.Join(e.cl.Addrs(), ","), "-topics", "in", "-out", "out",
 			"-job", killJobName, "-state", e.stateDir, "-interval", "150ms", "-pause", "120ms",
 			"-session-timeout", "1s", "-heartbeat", "200ms", "-rebalance-timeout", "3s",
 			"-instance-id", instance, "-trace", "-txn-timeout", txnTimeout, "-max-failures", "10", "-v",
@@ -549,7 +549,8 @@ func (e *killEnv) checkKcat(res killResult) {
 	read := func(isolation string) []string {
 		kctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(kctx, kcat, "-b", e.cl.Addrs()[0], "-C", "-t", "out", "-o", "beginning", "-e", "-q",
+		brokers, topic := e.cl.Direct("out")
+		cmd := exec.CommandContext(kctx, kcat, "-b", strings.Join(brokers, ","), "-C", "-t", topic, "-o", "beginning", "-e", "-q",
 			"-X", "isolation.level="+isolation, "-f", `%p %o %k %s\n`)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -578,7 +579,12 @@ func (e *killEnv) checkKcat(res killResult) {
 	require.Equal(t, lines(res.committed), rc, "kcat read_committed vs ReadCommitted")
 	ru := read("read_uncommitted")
 	require.Equal(t, lines(res.uncommitted), ru, "kcat read_uncommitted vs ReadUncommitted")
-	assert.Greater(t, len(ru), len(rc), "read_uncommitted sees no aborted records")
+	if res.aborted > 0 {
+		// The agreement above is not an accident of an empty filter. (A
+		// broker killed while a transaction was committing may leave
+		// nothing aborted.)
+		assert.Greater(t, len(ru), len(rc), "read_uncommitted sees no aborted records")
+	}
 	t.Logf("kcat: read_committed %d records (agrees with ReadCommitted), read_uncommitted %d (%d aborted)", len(rc), len(ru), len(ru)-len(rc))
 }
 

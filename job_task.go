@@ -349,8 +349,11 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrTransient) || ctx.Err() != nil {
+	if errors.Is(err, ErrTransient) || errors.Is(err, ErrTransactionExpired) || ctx.Err() != nil {
 		// Not the record's fault: rewind to the commit points and try again.
+		// An output transaction that expired while the processor was
+		// sending (Send blocks while the producer cannot deliver, as during
+		// a partition leader's failover) is the output's failure too.
 		return fmt.Errorf("streamkit: task %d: %s/%d@%d: %w", t.id, rec.Topic, rec.Partition, rec.Offset, err)
 	}
 	stage, class := "process", ""

@@ -141,7 +141,7 @@ func newTestClient(t *testing.T, c *kafkatest.Cluster) sarama.Client {
 
 func TestKafkaFailedEndTxnAbortsAndRetries(t *testing.T) {
 	ctx := testCtx(t)
-	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "in", "out"))
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "in", "out"), kafkatest.KfakeOnly("FailNext on EndTxn"))
 	k := newTestKafka(t, c, "job/0")
 
 	require.NoError(t, k.Begin(ctx))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +26,8 @@ import (
 // being tested. A Cluster is safe for concurrent use.
 type Cluster struct {
 	cfg   config
-	kf    *kfake.Cluster
+	kf    *kfake.Cluster // nil on a real cluster
+	proxy *nsProxy       // nil on kfake
 	addrs []string
 	conns *connTracker
 	cl    *kgo.Client
@@ -50,7 +53,9 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 // Start starts a cluster outside of a test, for programs (a quickstart, a
 // demo) that embed a broker. The caller must call Close. The brokers listen
 // on 127.0.0.1 only: on the ports given with Ports, or on ports chosen by
-// the kernel (see Addrs).
+// the kernel (see Addrs). When BrokersEnv is set (and neither KfakeOnly nor
+// KfakeOptions is given), the cluster is instead a namespace of its own on
+// the real Kafka cluster it names, behind a proxy listening on 127.0.0.1.
 func Start(opts ...Option) (*Cluster, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -60,6 +65,10 @@ func Start(opts ...Option) (*Cluster, error) {
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+
+	if brokers := os.Getenv(BrokersEnv); brokers != "" && cfg.kfakeOnly == "" && len(cfg.kfakeOpts) == 0 {
+		return startReal(cfg, strings.Split(brokers, ","))
 	}
 
 	tracker := newConnTracker()
@@ -90,12 +99,21 @@ func Start(opts ...Option) (*Cluster, error) {
 		return nil, fmt.Errorf("kafkatest: start kfake: %w", err)
 	}
 	c := &Cluster{cfg: cfg, kf: kf, addrs: kf.ListenAddrs(), conns: tracker}
+	if err := c.newClient(); err != nil {
+		kf.Close()
+		return nil, err
+	}
+	return c, nil
+}
 
-	// kgo.NewClient does no I/O: connections are opened on first use.
+// newClient creates the harness's own client. kgo.NewClient does no I/O:
+// connections are opened on first use.
+func (c *Cluster) newClient() error {
+	var err error
 	c.cl, err = kgo.NewClient(
 		kgo.SeedBrokers(c.addrs...),
 		kgo.ClientID("kafkatest-harness"),
-		kgo.Dialer(tracker.dialOwn),
+		kgo.Dialer(c.conns.dialOwn),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }),
@@ -110,19 +128,26 @@ func Start(opts ...Option) (*Cluster, error) {
 		kgo.FetchMaxPartitionBytes(harnessMaxBytes),
 	)
 	if err != nil {
-		kf.Close()
-		return nil, fmt.Errorf("kafkatest: harness client: %w", err)
+		return fmt.Errorf("kafkatest: harness client: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 // Close stops the harness client and every broker, closing all client
 // connections. It is idempotent; helpers called afterwards return ErrClosed.
 func (c *Cluster) Close() {
 	c.once.Do(func() {
+		if c.proxy != nil {
+			c.deleteNamespace()
+		}
 		c.closed.Store(true)
 		c.cl.Close()
-		c.kf.Close()
+		if c.kf != nil {
+			c.kf.Close()
+		}
+		if c.proxy != nil {
+			c.proxy.close()
+		}
 	})
 }
 
@@ -133,7 +158,13 @@ func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
 // Kfake returns the underlying kfake cluster, for what this package does not
 // wrap (moving partition leaders, group introspection, custom controls).
 // Note that kfake's controls and faults also see the harness's own requests.
+// It is nil on a real cluster (see Real): a test that needs it starts its
+// cluster with KfakeOnly.
 func (c *Cluster) Kfake() *kfake.Cluster { return c.kf }
+
+// Real reports whether the cluster is a namespace on a real Kafka cluster
+// (BrokersEnv was set) rather than an in-process kfake cluster.
+func (c *Cluster) Real() bool { return c.proxy != nil }
 
 // check returns ErrClosed once the cluster is closed.
 func (c *Cluster) check() error {

@@ -226,7 +226,7 @@ func TestConsumerGroupOffsetCommitAndWait(t *testing.T) {
 func TestEndTxnFaultSurfacesInSarama(t *testing.T) {
 	t.Run("fatal", func(t *testing.T) {
 		ctx := testCtx(t)
-		c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"))
+		c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"), kafkatest.KfakeOnly("FailNext on EndTxn"))
 		p := txnProducer(t, c, "tx-fenced")
 		fault, err := c.FailNext(kmsg.EndTxn, 1, kerr.ProducerFenced.Code)
 		require.NoError(t, err)
@@ -257,7 +257,7 @@ func TestEndTxnFaultSurfacesInSarama(t *testing.T) {
 	})
 	t.Run("retriable", func(t *testing.T) {
 		ctx := testCtx(t)
-		c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"))
+		c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"), kafkatest.KfakeOnly("FailNext on EndTxn"))
 		p := txnProducer(t, c, "tx-retry")
 		fault, err := c.FailNext(kmsg.EndTxn, 2, kerr.ConcurrentTransactions.Code)
 		require.NoError(t, err)
@@ -271,7 +271,7 @@ func TestEndTxnFaultSurfacesInSarama(t *testing.T) {
 		assert.Equal(t, []string{"x", "y"}, values(rc))
 	})
 	t.Run("txn offset commit", func(t *testing.T) {
-		c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "in", "out"))
+		c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "in", "out"), kafkatest.KfakeOnly("FailNext on TxnOffsetCommit"))
 		p := txnProducer(t, c, "tx-toc")
 		_, err := c.FailNext(kmsg.TxnOffsetCommit, 1, kerr.ProducerFenced.Code)
 		require.NoError(t, err)
@@ -284,7 +284,7 @@ func TestEndTxnFaultSurfacesInSarama(t *testing.T) {
 
 func TestDroppedConnectionsAreSurvived(t *testing.T) {
 	ctx := testCtx(t)
-	c := kafkatest.NewCluster(t, kafkatest.Brokers(3), kafkatest.SeedTopics(3, "events"))
+	c := kafkatest.NewCluster(t, kafkatest.Brokers(3), kafkatest.SeedTopics(3, "events"), kafkatest.KfakeOnly("three brokers and Kfake().LeaderFor"))
 
 	conf := c.SaramaConfig(kafkatest.Idempotent())
 	p, err := sarama.NewSyncProducer(c.Addrs(), conf)
@@ -353,7 +353,8 @@ func TestDroppedConnectionsAreSurvived(t *testing.T) {
 // timeout; TransactionMaxTimeout caps what a producer may ask for.
 func TestTransactionTimeout(t *testing.T) {
 	ctx := testCtx(t)
-	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"), kafkatest.TransactionMaxTimeout(2*time.Second))
+	c := kafkatest.NewCluster(t, kafkatest.SeedTopics(1, "out"), kafkatest.TransactionMaxTimeout(2*time.Second),
+		kafkatest.KfakeOnly("TransactionMaxTimeout is a kfake broker setting"))
 
 	tooLong := c.SaramaConfig(kafkatest.TransactionalID("tx-too-long"))
 	tooLong.Producer.Transaction.Timeout = 10 * time.Second

@@ -67,7 +67,7 @@ func Example() {
 func ExampleCluster_FailNext() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := kafkatest.Start(kafkatest.SeedTopics(1, "out"))
+	c, err := kafkatest.Start(kafkatest.SeedTopics(1, "out"), kafkatest.KfakeOnly("FailNext"))
 	if err != nil {
 		panic(err)
 	}

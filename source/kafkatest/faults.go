@@ -78,6 +78,9 @@ func (c *Cluster) InjectFault(f kfake.Fault) (*Fault, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	if c.kf == nil {
+		return nil, ErrNeedsKfake
+	}
 	return &Fault{h: c.kf.Fault(f)}, nil
 }
 
@@ -97,6 +100,9 @@ func (c *Cluster) DisconnectOnNext(kind kmsg.Key, n int) (func() int, error) {
 	}
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: disconnecting %d requests", ErrInvalidArgument, n)
+	}
+	if c.kf == nil {
+		return nil, ErrNeedsKfake
 	}
 	if kind < 0 || kind > kmsg.MaxKey {
 		return nil, fmt.Errorf("%w: request kind %d", ErrInvalidArgument, kind)

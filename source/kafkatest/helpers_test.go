@@ -40,7 +40,7 @@ func TestStartRejectsBadOptions(t *testing.T) {
 }
 
 func TestStartAndCloseOutsideTests(t *testing.T) {
-	c, err := kafkatest.Start(kafkatest.Brokers(3), kafkatest.SeedTopics(0, "a"))
+	c, err := kafkatest.Start(kafkatest.Brokers(3), kafkatest.SeedTopics(0, "a"), kafkatest.KfakeOnly("three brokers started by the harness"))
 	require.NoError(t, err)
 	addrs := c.Addrs()
 	require.Len(t, addrs, 3)
@@ -100,7 +100,8 @@ func TestUnknownTopicAndAutoCreate(t *testing.T) {
 	_, err = c.Partitions(ctx, "nope")
 	assert.ErrorIs(t, err, kafkatest.ErrUnknownTopic)
 
-	auto := kafkatest.NewCluster(t, kafkatest.AutoCreateTopics(), kafkatest.DefaultPartitionCount(5))
+	auto := kafkatest.NewCluster(t, kafkatest.AutoCreateTopics(), kafkatest.DefaultPartitionCount(5),
+		kafkatest.KfakeOnly("a real broker auto-creates topics with its own num.partitions"))
 	p, err := sarama.NewSyncProducer(auto.Addrs(), auto.SaramaConfig())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
@@ -282,7 +283,7 @@ func TestWaitHelpersTimeOutWithContext(t *testing.T) {
 }
 
 func TestFaultArgumentsAreChecked(t *testing.T) {
-	c := kafkatest.NewCluster(t)
+	c := kafkatest.NewCluster(t, kafkatest.KfakeOnly("fault helpers"))
 	_, err := c.FailNext(kmsg.EndTxn, 0, 47)
 	assert.ErrorIs(t, err, kafkatest.ErrInvalidArgument)
 	_, err = c.FailNext(kmsg.EndTxn, 1, 0)

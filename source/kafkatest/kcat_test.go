@@ -75,7 +75,9 @@ func TestKcatAgreesWithReadCommitted(t *testing.T) {
 
 	kctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(kctx, kcat, "-b", c.Addrs()[0], "-C", "-t", "kc", "-o", "beginning", "-e", "-q",
+	// Straight to the brokers: on a real cluster, not through the harness.
+	brokers, topic := c.Direct("kc")
+	cmd := exec.CommandContext(kctx, kcat, "-b", strings.Join(brokers, ","), "-C", "-t", topic, "-o", "beginning", "-e", "-q",
 		"-X", "isolation.level=read_committed", "-f", `%p %o %k %s\n`)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -88,7 +90,7 @@ func TestKcatAgreesWithReadCommitted(t *testing.T) {
 
 	// And read_uncommitted kcat sees the aborted ones too, so the
 	// agreement above is not an accident of an empty filter.
-	cmd = exec.CommandContext(kctx, kcat, "-b", c.Addrs()[0], "-C", "-t", "kc", "-o", "beginning", "-e", "-q",
+	cmd = exec.CommandContext(kctx, kcat, "-b", strings.Join(brokers, ","), "-C", "-t", topic, "-o", "beginning", "-e", "-q",
 		"-X", "isolation.level=read_uncommitted", "-f", `%s\n`)
 	out, err = cmd.Output()
 	require.NoError(t, err)

@@ -56,6 +56,7 @@ type config struct {
 	version       sarama.KafkaVersion
 	waitTimeout   time.Duration
 	clusterID     string
+	kfakeOnly     string
 }
 
 func defaultConfig() config {
@@ -198,4 +199,18 @@ func WaitTimeout(d time.Duration) Option {
 // ClusterID sets the cluster ID the brokers report (default "kafkatest").
 func ClusterID(id string) Option {
 	return optionFunc(func(c *config) { c.clusterID = id })
+}
+
+// KfakeOnly keeps the cluster on kfake even when BrokersEnv names a real
+// Kafka cluster, for a test that needs what only kfake offers (fault
+// injection with FailNext, InjectFault or DisconnectOnNext, Kfake's
+// controls, kfake's own TLS or SASL). reason says which, in a few words; it
+// must not be empty. KfakeOptions implies it.
+func KfakeOnly(reason string) Option {
+	return optionFunc(func(c *config) {
+		c.kfakeOnly = reason
+		if reason == "" {
+			c.kfakeOnly = "(no reason given)"
+		}
+	})
 }

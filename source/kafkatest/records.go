@@ -114,6 +114,9 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 	rt.Topic = topic
 	rt.NumPartitions = int32(partitions)
 	rt.ReplicationFactor = 1
+	if c.Real() {
+		rt.ReplicationFactor = -1 // the broker's default.replication.factor
+	}
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, c.cl)
 	if err != nil {
@@ -127,6 +130,13 @@ func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int)
 			return fmt.Errorf("%w: %q", ErrTopicExists, topic)
 		}
 		return &BrokerError{Op: "create topic " + topic, Err: err}
+	}
+	if c.Real() {
+		// A real broker answers before every partition has a leader;
+		// kfake's topics are ready at once. Wait, so that tests need not.
+		if err := c.waitTopicEverywhere(ctx, topic); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -303,6 +313,9 @@ func (c *Cluster) read(ctx context.Context, topic string, isolation int8) ([]Rec
 	defer cancel()
 	m, err := c.metadata(ctx, topic)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.settleTransactions(ctx); err != nil {
 		return nil, err
 	}
 	starts, err := c.listOffsets(ctx, topic, m, -2, isolation)
@@ -486,6 +499,9 @@ func (c *Cluster) CommittedOffsets(ctx context.Context, group string) (map[Topic
 	}
 	ctx, cancel := c.withDefaultTimeout(ctx)
 	defer cancel()
+	if err := c.settleTransactions(ctx); err != nil {
+		return nil, err
+	}
 	for {
 		req := kmsg.NewPtrOffsetFetchRequest()
 		req.Group = group

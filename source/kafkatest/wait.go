@@ -120,6 +120,9 @@ func (c *Cluster) WaitForGroupStable(ctx context.Context, group string, members 
 	}
 	ctx, cancel := c.withDefaultTimeout(ctx)
 	defer cancel()
+	if c.kf == nil {
+		return c.waitGroupStableReal(ctx, group, members)
+	}
 	var last *kfake.GroupInfo
 	_, err := c.kf.WaitGroupInfo(ctx, group, func(gi *kfake.GroupInfo) bool {
 		last = gi
