@@ -90,6 +90,11 @@ type Config struct {
 	// Filter selects the events (wiki, namespaces, content models,
 	// reconciliation source).
 	Filter Filter
+	// ValidateInput validates every page_change event of the wiki against
+	// its embedded Event Platform schema (see Filter.Validator): one that
+	// does not match is dead-lettered (DeadLetterTopic) as undecodable.
+	// NewJob compiles the schemas once, unless Filter.Validator is set.
+	ValidateInput bool
 	// Scheme is the Wikibase URI scheme of the munger (default
 	// rdfdiff.WikidataScheme).
 	Scheme *rdfdiff.URIScheme
@@ -255,6 +260,13 @@ func (cfg Config) withDefaults() (*Config, error) {
 	if err := c.fetchDefaults(); err != nil {
 		return nil, err
 	}
+	if c.ValidateInput && c.Filter.Validator == nil {
+		v, err := NewValidator()
+		if err != nil {
+			return nil, err
+		}
+		c.Filter.Validator = v
+	}
 	if c.OutputStream == "" {
 		c.OutputStream = DefaultOutputStream
 	}
@@ -362,6 +374,13 @@ func NewFetcher(cfg Config) (*Fetcher, error) {
 	c := &cfg
 	if err := c.fetchDefaults(); err != nil {
 		return nil, err
+	}
+	if c.ValidateInput && c.Filter.Validator == nil {
+		v, err := NewValidator()
+		if err != nil {
+			return nil, err
+		}
+		c.Filter.Validator = v
 	}
 	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme)), nil
 }
