@@ -93,6 +93,7 @@ func pageChange(t *testing.T, kind, title string, ns int, model string, rev, par
 	meta["request_id"] = fmt.Sprintf("req-%s-%d-%s", title, rev, kind)
 	b, err := json.Marshal(ev)
 	require.NoError(t, err)
+	requireSchemaValid(t, b, "input %s %s@%d", kind, title, rev)
 	return kafkatest.Record{Value: b, Timestamp: dt}
 }
 
@@ -139,6 +140,7 @@ func changes(t *testing.T, recs []kafkatest.Record) []*rdfdiff.EntityChange {
 			r = rdfdiff.NewReassembler()
 			rs[rec.Partition] = r
 		}
+		requireSchemaValid(t, rec.Value, "rdf_change event at offset %d", rec.Offset)
 		ev, err := rdfdiff.DecodeEvent(rec.Value)
 		require.NoError(t, err, "offset %d", rec.Offset)
 		require.Equal(t, rdfdiff.SchemaRDFChangeV2, ev.Schema)
@@ -216,6 +218,7 @@ func TestUpdaterEndToEnd(t *testing.T) {
 	cfg := updater.Config{
 		Brokers: cl.Addrs(), Topics: []string{eqiad, codfw, reconcileIn}, Sarama: cl.SaramaConfig(),
 		Filter:        wikidataFilter,
+		ValidateInput: true,
 		EntityDataURL: srv.URL + updater.EntityDataPath,
 		FetchAttempts: 2, FetchRetryDelay: 10 * time.Millisecond,
 		ReorderWindow: time.Second, MaxLateness: time.Second, IdleTimeout: 2 * time.Second,
