@@ -15,7 +15,10 @@
 // entity's state where it was (see Processor). With Config.Subgraphs
 // (LoadSubgraphDefinitions) the output is split by subgraph as in WDQS:
 // SubgraphAssigner decides an entity's subgraphs from its munged triples
-// and SubgraphDiff fans each operation out to the subgraphs' topics.
+// and SubgraphDiff fans each operation out to the subgraphs' topics. With
+// Config.ValidateInput every page_change event is first checked against its
+// Event Platform schema (Validator, embedded, never fetched); one that does
+// not match is dead-lettered with the failing value's JSON pointer.
 package updater
 
 import (
