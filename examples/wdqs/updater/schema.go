@@ -143,6 +143,9 @@ func (e *SchemaError) Error() string {
 
 var englishPrinter = message.NewPrinter(language.English)
 
+// pointerEscaper escapes a JSON pointer token (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 // newSchemaError reduces the validator's error tree to its first leaf.
 func newSchemaError(id string, ve *jsonschema.ValidationError) *SchemaError {
 	var leaves []*jsonschema.ValidationError
@@ -160,7 +163,7 @@ func newSchemaError(id string, ve *jsonschema.ValidationError) *SchemaError {
 	var ptr strings.Builder
 	for _, tok := range leaf.InstanceLocation {
 		ptr.WriteByte('/')
-		ptr.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(tok))
+		ptr.WriteString(pointerEscaper.Replace(tok))
 	}
 	kw := strings.Join(leaf.ErrorKind.KeywordPath(), "/")
 	return &SchemaError{
