@@ -5,14 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 )
 
 const mutationFixtures = "testdata/events/mutation"
@@ -111,63 +109,6 @@ func TestEncodeEventFixturesRoundTrip(t *testing.T) {
 			assert.Equal(t, ev, &again)
 		})
 	}
-}
-
-// The codec's field names and required lists are the schema's.
-func TestEventFieldsMatchSchema(t *testing.T) {
-	raw, err := os.ReadFile("testdata/schemas/mediawiki-wikibase-entity-rdf_change-2.0.0.yaml")
-	require.NoError(t, err)
-	type object struct {
-		AdditionalProperties *bool             `yaml:"additionalProperties"`
-		Required             []string          `yaml:"required"`
-		Properties           map[string]object `yaml:"properties"`
-		Enum                 []string          `yaml:"enum"`
-		Minimum              *int64            `yaml:"minimum"`
-		Maximum              *int64            `yaml:"maximum"`
-		Examples             []map[string]any  `yaml:"examples"`
-	}
-	var schema object
-	require.NoError(t, yaml.Unmarshal(raw, &schema))
-
-	require.NotNil(t, schema.AdditionalProperties)
-	assert.False(t, *schema.AdditionalProperties)
-	top := []string{"$schema", "meta", "entity_id", "rev_id", "dt", "sequence", "sequence_length", "operation"}
-	top = append(top, bucketFields[:]...)
-	assert.ElementsMatch(t, top, mapKeys(schema.Properties))
-	assert.ElementsMatch(t, top[:8], schema.Required)
-	assert.ElementsMatch(t, metaFields, mapKeys(schema.Properties["meta"].Properties))
-	assert.Equal(t, []string{"stream"}, schema.Properties["meta"].Required)
-	assert.Nil(t, schema.Properties["meta"].AdditionalProperties, "meta is open: extra fields are kept, not rejected")
-	for _, f := range bucketFields {
-		p := schema.Properties[f]
-		require.NotNil(t, p.AdditionalProperties, f)
-		assert.False(t, *p.AdditionalProperties, f)
-		assert.ElementsMatch(t, []string{"mime_type", "data"}, p.Required, f)
-	}
-	assert.ElementsMatch(t, []string{"diff", "import", "delete", "reconcile"}, schema.Properties["operation"].Enum)
-	for f, min := range map[string]int64{"rev_id": 0, "sequence": 0, "sequence_length": 1} {
-		assert.Equal(t, min, *schema.Properties[f].Minimum, f)
-		assert.Equal(t, int64(maxEventInteger), *schema.Properties[f].Maximum, f)
-	}
-
-	// The schema's own examples decode (their data is not real Turtle, which
-	// the codec does not parse).
-	require.Len(t, schema.Examples, 2)
-	for i, ex := range schema.Examples {
-		data, err := json.Marshal(ex)
-		require.NoError(t, err)
-		_, err = DecodeEvent(data)
-		assert.NoError(t, err, "example %d", i)
-	}
-}
-
-func mapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // mutate decodes the Diff-v2 fixture into a generic map, applies f, and

@@ -1,6 +1,7 @@
 package updater_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,7 +94,30 @@ func pageChange(t *testing.T, kind, title string, ns int, model string, rev, par
 	meta["request_id"] = fmt.Sprintf("req-%s-%d-%s", title, rev, kind)
 	b, err := json.Marshal(ev)
 	require.NoError(t, err)
+	requireSchemaValid(t, b, "input %s %s@%d", kind, title, rev)
 	return kafkatest.Record{Value: b, Timestamp: dt}
+}
+
+// brokenPageChange is the create of Q7 with a changelog_kind its schema
+// does not allow: without input validation the updater would take it.
+func brokenPageChange(t *testing.T) kafkatest.Record {
+	t.Helper()
+	rec := item(t, "create", "Q7", 70, 0, sec(6))
+	valid := rec.Value
+	rec.Value = bytes.Replace(valid, []byte(`"changelog_kind":"update"`), []byte(`"changelog_kind":"upsert"`), 1)
+	require.NotEqual(t, valid, rec.Value)
+	return rec
+}
+
+// header returns the value of the record's last header key.
+func header(rec kafkatest.Record, key string) string {
+	v := ""
+	for _, h := range rec.Headers {
+		if h.Key == key {
+			v = string(h.Value)
+		}
+	}
+	return v
 }
 
 func item(t *testing.T, kind, id string, rev, parent int64, dt time.Time) kafkatest.Record {
@@ -139,6 +163,7 @@ func changes(t *testing.T, recs []kafkatest.Record) []*rdfdiff.EntityChange {
 			r = rdfdiff.NewReassembler()
 			rs[rec.Partition] = r
 		}
+		requireSchemaValid(t, rec.Value, "rdf_change event at offset %d", rec.Offset)
 		ev, err := rdfdiff.DecodeEvent(rec.Value)
 		require.NoError(t, err, "offset %d", rec.Offset)
 		require.Equal(t, rdfdiff.SchemaRDFChangeV2, ev.Schema)
@@ -216,6 +241,7 @@ func TestUpdaterEndToEnd(t *testing.T) {
 	cfg := updater.Config{
 		Brokers: cl.Addrs(), Topics: []string{eqiad, codfw, reconcileIn}, Sarama: cl.SaramaConfig(),
 		Filter:        wikidataFilter,
+		ValidateInput: true,
 		EntityDataURL: srv.URL + updater.EntityDataPath,
 		FetchAttempts: 2, FetchRetryDelay: 10 * time.Millisecond,
 		ReorderWindow: time.Second, MaxLateness: time.Second, IdleTimeout: 2 * time.Second,
@@ -235,6 +261,7 @@ func TestUpdaterEndToEnd(t *testing.T) {
 		item(t, "edit", "Q42", 102, 101, sec(5)),
 		pageChange(t, "create", "Lexeme:L691820", 146, "wikibase-lexeme", 50, 0, sec(6), "test.wikidata.org"),
 		pageChange(t, "delete", "Lexeme:L691820", 146, "wikibase-lexeme", 50, 0, sec(7), "test.wikidata.org"),
+		brokenPageChange(t),
 		kafkatest.Record{Value: []byte(`{"not": "an event"}`)},
 		sentinel(t, sec(600)),
 	))
@@ -386,8 +413,13 @@ func TestUpdaterEndToEnd(t *testing.T) {
 
 	dlq, err := cl.ReadCommitted(ctx, "dlq")
 	require.NoError(t, err)
-	require.Len(t, dlq, 1)
-	assert.Equal(t, `{"not": "an event"}`, string(dlq[0].Value))
+	require.Len(t, dlq, 2)
+	// The page_change event that breaks its schema (ValidateInput), with
+	// where and why in the dead letter.
+	assert.Equal(t, string(brokenPageChange(t).Value), string(dlq[0].Value))
+	assert.Equal(t, "decode", header(dlq[0], streamkit.HeaderDLQStage))
+	assert.Contains(t, header(dlq[0], streamkit.HeaderDLQErrorMessage), `schema /mediawiki/page/change/1.2.0 at "/changelog_kind" (keyword enum)`)
+	assert.Equal(t, `{"not": "an event"}`, string(dlq[1].Value))
 
 	// The committed state: Q42 at 102 (never 101), Q2 at 3, the lexeme
 	// deleted at 50.

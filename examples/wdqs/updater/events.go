@@ -98,6 +98,13 @@ type Filter struct {
 	// MediaInfoSlot is the MCR slot role of MediaInfo content (default
 	// "mediainfo").
 	MediaInfoSlot string
+	// Validator, when set, validates every page_change event of the wiki
+	// against the schema its $schema names before the event is read: one
+	// that does not match (or names a schema the Validator does not have)
+	// is a DecodeError wrapping a *SchemaError, which names the failing
+	// value's JSON pointer and keyword. Events of other wikis are dropped
+	// unvalidated. Nil validates nothing (Config.ValidateInput sets it).
+	Validator *Validator
 }
 
 // DecodeError is an input record the updater cannot read: it is
@@ -290,6 +297,13 @@ func (f *Filter) Decode(topic string, value []byte, now time.Time) (*InputEvent,
 	}
 	dec := json.NewDecoder(bytes.NewReader(value))
 	if err := dec.Decode(&raw); err != nil {
+		if f.Validator != nil {
+			// A value of the wrong type: the schema names where and why.
+			var se *SchemaError
+			if errors.As(f.Validator.Validate(value), &se) {
+				err = se
+			}
+		}
 		return nil, &DecodeError{Topic: topic, Err: err}
 	}
 	if end := dec.InputOffset(); len(bytes.TrimSpace(value[end:])) > 0 {
@@ -304,6 +318,11 @@ func (f *Filter) Decode(topic string, value []byte, now time.Time) (*InputEvent,
 	}
 	if raw.Meta.Domain != f.Hostname {
 		return nil, nil
+	}
+	if sh == shapePageChange && f.Validator != nil {
+		if err := f.Validator.Validate(value); err != nil {
+			return nil, &DecodeError{Topic: topic, Err: err}
+		}
 	}
 	ev := &InputEvent{IngestionTime: now.UTC()}
 	metaDT, _ := parseTime(raw.Meta.DT)

@@ -66,6 +66,9 @@ func (r *recorder) ops(t *testing.T) []string {
 			out = append(out, rec.Topic)
 			continue
 		}
+		v, err := internalValidator()
+		require.NoError(t, err)
+		require.NoError(t, v.Validate(rec.Value), "every rdf_change event matches its schema")
 		ev, err := rdfdiff.DecodeEvent(rec.Value)
 		require.NoError(t, err)
 		out = append(out, fmt.Sprintf("%s %s@%d", ev.Operation, ev.EntityID, ev.Revision))

@@ -24,6 +24,7 @@ func topicChanges(t *testing.T, recs []kafkatest.Record, stream string) []*rdfdi
 	var out []*rdfdiff.EntityChange
 	for _, rec := range recs {
 		require.Zero(t, rec.Partition)
+		requireSchemaValid(t, rec.Value, "rdf_change event at offset %d", rec.Offset)
 		ev, err := rdfdiff.DecodeEvent(rec.Value)
 		require.NoError(t, err, "offset %d", rec.Offset)
 		require.Equal(t, stream, ev.Meta.Stream)

@@ -15,7 +15,10 @@
 // entity's state where it was (see Processor). With Config.Subgraphs
 // (LoadSubgraphDefinitions) the output is split by subgraph as in WDQS:
 // SubgraphAssigner decides an entity's subgraphs from its munged triples
-// and SubgraphDiff fans each operation out to the subgraphs' topics.
+// and SubgraphDiff fans each operation out to the subgraphs' topics. With
+// Config.ValidateInput every page_change event is first checked against its
+// Event Platform schema (Validator, embedded, never fetched); one that does
+// not match is dead-lettered with the failing value's JSON pointer.
 package updater
 
 import (
@@ -90,6 +93,11 @@ type Config struct {
 	// Filter selects the events (wiki, namespaces, content models,
 	// reconciliation source).
 	Filter Filter
+	// ValidateInput validates every page_change event of the wiki against
+	// its embedded Event Platform schema (see Filter.Validator): one that
+	// does not match is dead-lettered (DeadLetterTopic) as undecodable.
+	// NewJob compiles the schemas once, unless Filter.Validator is set.
+	ValidateInput bool
 	// Scheme is the Wikibase URI scheme of the munger (default
 	// rdfdiff.WikidataScheme).
 	Scheme *rdfdiff.URIScheme
@@ -255,6 +263,13 @@ func (cfg Config) withDefaults() (*Config, error) {
 	if err := c.fetchDefaults(); err != nil {
 		return nil, err
 	}
+	if c.ValidateInput && c.Filter.Validator == nil {
+		v, err := NewValidator()
+		if err != nil {
+			return nil, err
+		}
+		c.Filter.Validator = v
+	}
 	if c.OutputStream == "" {
 		c.OutputStream = DefaultOutputStream
 	}
@@ -362,6 +377,13 @@ func NewFetcher(cfg Config) (*Fetcher, error) {
 	c := &cfg
 	if err := c.fetchDefaults(); err != nil {
 		return nil, err
+	}
+	if c.ValidateInput && c.Filter.Validator == nil {
+		v, err := NewValidator()
+		if err != nil {
+			return nil, err
+		}
+		c.Filter.Validator = v
 	}
 	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme)), nil
 }

@@ -17,7 +17,12 @@
 // page-undelete and page-suppress topics, plus a reconcile topic
 // (-reconciliation-source selects its events); the shape of each event is
 // told by its $schema, else by its topic. Filters: -hostname (meta.domain),
-// -entity-namespaces, -mediainfo-namespaces, -content-models.
+// -entity-namespaces, -mediainfo-namespaces, -content-models. With
+// -validate-input every page_change event of the wiki is validated against
+// its Event Platform schema (embedded: mediawiki/page/change 1.2.0) and one
+// that does not match, or names another schema version, is dead-lettered
+// (-dlq-topic) with the failing value's JSON pointer and keyword in its
+// message.
 //
 // Scaling: the MediaWiki topics have one partition, so the updater has one
 // task. To spread entities over several instances, run once with
@@ -143,6 +148,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&entityNS, "entity-namespaces", "0,120,146", "Wikibase entity namespaces")
 	fs.StringVar(&mediaInfoNS, "mediainfo-namespaces", "", "MediaInfo namespaces (Commons: 6)")
 	fs.StringVar(&models, "content-models", "wikibase-item,wikibase-property,wikibase-lexeme", "main-slot content models of page_change events")
+	fs.BoolVar(&c.ValidateInput, "validate-input", false, "validate every page_change event against its embedded Event Platform schema; one that does not match is dead-lettered (-dlq-topic)")
 	fs.StringVar(&c.Filter.ReconciliationSource, "reconciliation-source", "", "reconciliation_source of the reconcile events to take (e.g. wdqs_sideoutputs_reconcile@eqiad)")
 	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the munger: wikidata or commons")
 	fs.StringVar(&c.EntityDataURL, "entitydata-url", "https://www.wikidata.org/wiki/Special:EntityData/", "Special:EntityData prefix")

@@ -132,3 +132,17 @@ func runStopsWithSavepoint(t *testing.T, storeArgs []string, store checkpoint.St
 	require.Len(t, sps, 1)
 	assert.Equal(t, "before-upgrade", sps[0].Name)
 }
+
+// -validate-input turns input validation on; it is off by default.
+func TestValidateInputFlag(t *testing.T) {
+	base := []string{"-checkpoint-dir", t.TempDir(), "-brokers", "b", "-topics", "t", "-output-topic", "o"}
+	var out bytes.Buffer
+	o, err := parse(base, &out)
+	require.NoError(t, err, out.String())
+	assert.False(t, o.cfg.ValidateInput)
+	o, err = parse(append(base, "-validate-input"), &out)
+	require.NoError(t, err, out.String())
+	assert.True(t, o.cfg.ValidateInput)
+	assert.Equal(t, 0, run(context.Background(), []string{"-h"}, &out))
+	assert.Contains(t, out.String(), "-validate-input")
+}
