@@ -41,18 +41,16 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/childjob"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -121,7 +119,7 @@ func run(c config) error {
 	if c.seed == 0 {
 		c.seed = rand.Uint64()
 	}
-	p := &pauser{max: c.pause, rnd: rand.New(rand.NewPCG(c.seed, uint64(os.Getpid())))}
+	p := childjob.NewPauser(c.pause, c.seed)
 	brokers := strings.Split(c.brokers, ",")
 
 	kcfg := sarama.NewConfig()
@@ -139,7 +137,8 @@ func run(c config) error {
 	kcfg.Producer.Retry.Backoff = 50 * time.Millisecond
 
 	tr := &tracer{on: c.trace}
-	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p, tr: tr}
+	store := &childjob.PausingStore{Store: checkpoint.NewFileStore(c.state), Pauser: p,
+		OnCreate: func(name string) { tr.printf("testjob: phase=snapshot object=%s\n", name) }}
 	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","), Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	outputs := streamkit.KafkaOutputs(streamkit.KafkaOutputConfig{Brokers: brokers, Sarama: kcfg,
@@ -168,29 +167,7 @@ func run(c config) error {
 		return err
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- job.Run(context.Background()) }()
-	fmt.Fprintf(os.Stderr, "testjob: pid %d running job %q (pause seed %d)\n", os.Getpid(), c.job, c.seed)
-	select {
-	case err := <-done:
-		return fmt.Errorf("job ended without a stop: %w", err)
-	case sig := <-sigs:
-		fmt.Fprintf(os.Stderr, "testjob: %v: stopping\n", sig)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
-	defer cancel()
-	if err := job.Stop(ctx); err != nil && !errors.Is(err, streamkit.ErrNotRunning) {
-		return fmt.Errorf("stop: %w", err)
-	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("run after stop: %w", err)
-	}
-	s := job.Stats()
-	fmt.Fprintf(os.Stderr, "testjob: stopped cleanly: processed=%d checkpoints=%d checkpoint_failures=%d restarts=%d\n",
-		s.Processed, s.Checkpoints, s.CheckpointFailures, s.Restarts)
-	return nil
+	return childjob.RunUntilSignal("testjob", job, job.Run, c.stopTimeout, fmt.Sprintf(" (pause seed %d)", c.seed))
 }
 
 // handle is what the counter writes through: the task's RecordSender, and
@@ -206,7 +183,7 @@ type counter struct {
 	out    *handle
 	topic  string
 	stall  string
-	p      *pauser
+	p      *childjob.Pauser
 	tt     *taskTrace
 	counts *checkpoint.Table[string, int64]
 }
@@ -220,7 +197,7 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 	if !c.tt.processing.Swap(true) {
 		c.tt.phase("process")
 	}
-	c.p.maybe(ctx, 500) // now and then, a kill lands mid-batch
+	c.p.Maybe(ctx, 500) // now and then, a kill lands mid-batch
 	k := string(rec.Key)
 	n, _ := c.counts.Get(k)
 	n++
@@ -246,54 +223,27 @@ func (c *counter) Process(ctx context.Context, rec *source.Record) error {
 // Flush is the barrier: the first step of every checkpoint.
 func (c *counter) Flush(ctx context.Context) error {
 	c.tt.phase("barrier")
-	c.p.maybe(ctx, 4)
+	c.p.Maybe(ctx, 4)
 	return nil
 }
 
 // pausingOutput pauses around the commit of a KafkaOutput.
 type pausingOutput struct {
 	streamkit.Output
-	p  *pauser
+	p  *childjob.Pauser
 	tt *taskTrace
 }
 
 func (o *pausingOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 	o.tt.phase("commit")
-	o.p.maybe(ctx, 4)
+	o.p.Maybe(ctx, 4)
 	err := o.Output.Commit(ctx, cp)
 	if err == nil {
 		o.tt.phase("committed")
 		o.tt.processing.Store(false)
 	}
-	o.p.maybe(ctx, 4)
+	o.p.Maybe(ctx, 4)
 	return err
-}
-
-// pausingStore pauses before committing a checkpoint object.
-type pausingStore struct {
-	checkpoint.Store
-	p  *pauser
-	tr *tracer
-}
-
-func (s *pausingStore) Create(ctx context.Context, name string) (checkpoint.ObjectWriter, error) {
-	s.tr.printf("testjob: phase=snapshot object=%s\n", name)
-	w, err := s.Store.Create(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return &pausingWriter{ObjectWriter: w, ctx: ctx, p: s.p}, nil
-}
-
-type pausingWriter struct {
-	checkpoint.ObjectWriter
-	ctx context.Context
-	p   *pauser
-}
-
-func (w *pausingWriter) Close() error {
-	w.p.maybe(w.ctx, 4)
-	return w.ObjectWriter.Close()
 }
 
 // tracer prints phase lines when -trace is on.
@@ -314,29 +264,3 @@ type taskTrace struct {
 }
 
 func (t *taskTrace) phase(name string) { t.tr.printf("testjob: phase=%s task=%d\n", name, t.task) }
-
-// pauser sleeps a random time up to max with probability 1/oneIn.
-type pauser struct {
-	max time.Duration
-	mu  sync.Mutex
-	rnd *rand.Rand
-}
-
-func (p *pauser) maybe(ctx context.Context, oneIn int) {
-	if p.max <= 0 {
-		return
-	}
-	p.mu.Lock()
-	hit := p.rnd.IntN(oneIn) == 0
-	d := time.Duration(p.rnd.Int64N(int64(p.max) + 1))
-	p.mu.Unlock()
-	if !hit {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
-}

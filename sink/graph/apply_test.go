@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
@@ -22,35 +23,6 @@ var (
 	gProvDerived   = gIRI("http://www.w3.org/ns/prov#wasDerivedFrom")
 	gRDFType       = gIRI("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 )
-
-// batch accumulates changes into one ConsolidatedPatch.
-func gBatch(t testing.TB, changes ...*rdfdiff.EntityChange) *rdfdiff.ConsolidatedPatch {
-	t.Helper()
-	acc := rdfdiff.NewAccumulator()
-	for _, c := range changes {
-		require.NoError(t, acc.Accumulate(c))
-	}
-	return acc.Result()
-}
-
-func gImport(id string, rev int64, ts []rdfdiff.Triple) *rdfdiff.EntityChange {
-	return &rdfdiff.EntityChange{EntityID: id, Revision: rev, Operation: rdfdiff.OpImport,
-		Patch: rdfdiff.Diff(nil, ts, rdfdiff.WikibaseShared(gWD))}
-}
-
-func gDiff(id string, rev int64, old, new []rdfdiff.Triple) *rdfdiff.EntityChange {
-	return &rdfdiff.EntityChange{EntityID: id, Revision: rev, Operation: rdfdiff.OpDiff,
-		Patch: rdfdiff.Diff(old, new, rdfdiff.WikibaseShared(gWD))}
-}
-
-func gReconcile(id string, rev int64, ts []rdfdiff.Triple) *rdfdiff.EntityChange {
-	return &rdfdiff.EntityChange{EntityID: id, Revision: rev, Operation: rdfdiff.OpReconcile,
-		Patch: rdfdiff.Diff(nil, ts, rdfdiff.WikibaseShared(gWD))}
-}
-
-func gDelete(id string) *rdfdiff.EntityChange {
-	return &rdfdiff.EntityChange{EntityID: id, Operation: rdfdiff.OpDelete}
-}
 
 func gApply(t testing.TB, g *Graph, p *rdfdiff.ConsolidatedPatch) {
 	t.Helper()
@@ -89,11 +61,11 @@ func TestGraphReconcileQ42Borked(t *testing.T) {
 		require.NotContains(t, munged, d)
 	}
 
-	p := gBatch(t, gReconcile("Q42", 1276705620, munged))
+	p := rdftest.Batch(t, rdftest.Reconcile("Q42", 1276705620, munged))
 	require.Len(t, p.Reconciliations, 1)
 	gApply(t, g, p)
 
-	assert.Equal(t, gNTriples(t, munged), dumpString(t, g), "reconcile leaves exactly Q42-munged")
+	assert.Equal(t, rdftest.NTriples(t, munged), dumpString(t, g), "reconcile leaves exactly Q42-munged")
 	for _, d := range distortions {
 		assert.False(t, g.Contains(d), "distortion %v survived", d)
 	}
@@ -118,7 +90,7 @@ func TestGraphDeleteQ513(t *testing.T) {
 	}
 	require.Positive(t, sitelinks)
 
-	gApply(t, g, gBatch(t, gDelete("Q513")))
+	gApply(t, g, rdftest.Batch(t, rdftest.Delete("Q513")))
 
 	inQ42 := map[rdfdiff.Triple]bool{}
 	for _, tr := range q42 {
@@ -160,7 +132,7 @@ func TestGraphDeleteLexeme(t *testing.T) {
 		require.NotEmpty(t, graphSubjectsWithPrefix(g, prefix), prefix)
 	}
 
-	gApply(t, g, gBatch(t, gDelete("L4082")))
+	gApply(t, g, rdftest.Batch(t, rdftest.Delete("L4082")))
 
 	for _, prefix := range []string{gWD.EntityPrefix() + "L4082", gWD.StatementPrefix() + "L4082-"} {
 		assert.Empty(t, graphSubjectsWithPrefix(g, prefix), prefix)
@@ -174,8 +146,8 @@ func TestGraphDeleteLexeme(t *testing.T) {
 	assert.NotEmpty(t, g.Match(gIRI(gWD.ValuePrefix()+"49142687a7ef579e8b6d1febb598c595"), rdfdiff.Term{}, rdfdiff.Term{}))
 	// And so, with orphan clean-up, they go: nothing references them any more.
 	g = graphOf(t, append(append([]rdfdiff.Triple(nil), l4082...), l691820...), WithOrphanCleanup(true))
-	gApply(t, g, gBatch(t, gDelete("L4082")))
-	assert.Equal(t, gNTriples(t, l691820), dumpString(t, g))
+	gApply(t, g, rdftest.Batch(t, rdftest.Delete("L4082")))
+	assert.Equal(t, rdftest.NTriples(t, l691820), dumpString(t, g))
 	checkGraphIndexes(t, g)
 }
 
@@ -191,8 +163,8 @@ func TestGraphReconcileLexemeDropsRemovedForm(t *testing.T) {
 			next = append(next, tr)
 		}
 	}
-	gApply(t, g, gBatch(t, gReconcile("L4082", 2, next)))
-	assert.Equal(t, gNTriples(t, next), dumpString(t, g))
+	gApply(t, g, rdftest.Batch(t, rdftest.Reconcile("L4082", 2, next)))
+	assert.Equal(t, rdftest.NTriples(t, next), dumpString(t, g))
 }
 
 func TestGraphApplyBucketsAndLagMarker(t *testing.T) {
@@ -226,7 +198,7 @@ func TestGraphApplyBucketsAndLagMarker(t *testing.T) {
 		if marker != "" {
 			want = append(want, gTri(gIRI(marker), iriSchemaDateModified, rdfdiff.NewTypedLiteral("2026-11-25T13:00:00.005Z", rdfdiff.XSDDateTime)))
 		}
-		assert.Equal(t, gNTriples(t, want), dumpString(t, g), "marker %q", marker)
+		assert.Equal(t, rdftest.NTriples(t, want), dumpString(t, g), "marker %q", marker)
 
 		// The next batch replaces the marker; a batch without user events
 		// leaves it.
@@ -282,12 +254,12 @@ func TestGraphOrphanCleanup(t *testing.T) {
 		}
 		// Q2 is deleted: the reference, and through it the values, are
 		// orphans.
-		require.NoError(t, g.Apply(ctx, gBatch(t, gDelete("Q2")), nil))
+		require.NoError(t, g.Apply(ctx, rdftest.Batch(t, rdftest.Delete("Q2")), nil))
 		if cleanup {
-			assert.Equal(t, gNTriples(t, []rdfdiff.Triple{stale}), dumpString(t, g),
+			assert.Equal(t, rdftest.NTriples(t, []rdfdiff.Triple{stale}), dumpString(t, g),
 				"orphans and the orphans they referenced go; an older orphan is not searched for")
 		} else {
-			assert.Equal(t, gNTriples(t, append(append([]rdfdiff.Triple(nil), shared...), stale)), dumpString(t, g))
+			assert.Equal(t, rdftest.NTriples(t, append(append([]rdfdiff.Triple(nil), shared...), stale)), dumpString(t, g))
 		}
 	}
 }
@@ -300,7 +272,7 @@ func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 	before := dumpString(t, g)
 
 	good := func() *rdfdiff.ConsolidatedPatch {
-		p := gBatch(t, gDelete("Q42"))
+		p := rdftest.Batch(t, rdftest.Delete("Q42"))
 		p.Added = []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit("x"))}
 		p.AvgEventTime = time.Unix(1, 0)
 		return p
@@ -371,7 +343,7 @@ func TestGraphCommitPointRoundTrip(t *testing.T) {
 		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0, Offset: 1234},
 		{Topic: "codfw.rdf-streaming-updater.mutation", Partition: 0, Offset: 99},
 	}}
-	require.NoError(t, g.Apply(ctx, gBatch(t, gImport("Q1", 1, []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit("x"))})), in))
+	require.NoError(t, g.Apply(ctx, rdftest.Batch(t, rdftest.Import("Q1", 1, []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit("x"))})), in))
 	want := &streamkit.CommitPoint{Job: in.Job, CheckpointID: in.CheckpointID, Positions: append([]streamkit.Position(nil), in.Positions...)}
 	in.Positions[0].Offset = 0 // the caller's slice is not kept
 	cp, err = g.Positions(ctx)
@@ -383,7 +355,7 @@ func TestGraphCommitPointRoundTrip(t *testing.T) {
 	assert.Equal(t, want, cp)
 
 	// A nil commit applies the data and keeps the recorded point.
-	require.NoError(t, g.Apply(ctx, gBatch(t, gDelete("Q1")), nil))
+	require.NoError(t, g.Apply(ctx, rdftest.Batch(t, rdftest.Delete("Q1")), nil))
 	assert.Zero(t, g.Len())
 	cp, err = g.Positions(ctx)
 	require.NoError(t, err)
@@ -470,13 +442,13 @@ func TestGraphOtherURIScheme(t *testing.T) {
 	}
 	ctx := context.Background()
 	g := graphOf(t, ts, WithGraphURIScheme(commons), WithOrphanCleanup(true))
-	require.NoError(t, g.Apply(ctx, gBatch(t, gDelete("M1")), nil))
-	assert.Equal(t, gNTriples(t, ts[4:]), dumpString(t, g),
+	require.NoError(t, g.Apply(ctx, rdftest.Batch(t, rdftest.Delete("M1")), nil))
+	assert.Equal(t, rdftest.NTriples(t, ts[4:]), dumpString(t, g),
 		"the Commons statement and its orphaned value go; a node in Wikidata's statement namespace is not M1's statement")
 
 	// The zero scheme is ignored: the graph keeps Wikidata's, where M1 is
 	// <http://www.wikidata.org/entity/M1>, absent here.
 	g = graphOf(t, ts, WithGraphURIScheme(rdfdiff.URIScheme{}), WithOrphanCleanup(true))
-	require.NoError(t, g.Apply(ctx, gBatch(t, gDelete("M1")), nil))
-	assert.Equal(t, gNTriples(t, ts), dumpString(t, g))
+	require.NoError(t, g.Apply(ctx, rdftest.Batch(t, rdftest.Delete("M1")), nil))
+	assert.Equal(t, rdftest.NTriples(t, ts), dumpString(t, g))
 }

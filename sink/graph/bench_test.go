@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
@@ -61,12 +62,12 @@ func BenchmarkGraphApply(b *testing.B) {
 				less = append(less, tr)
 			}
 		}
-		imports = append(imports, gImport(id, 1, ts))
-		dropDiffs = append(dropDiffs, gDiff(id, 2, ts, less))
-		restoreDiffs = append(restoreDiffs, gDiff(id, 3, less, ts))
-		deletes = append(deletes, gDelete(id))
+		imports = append(imports, rdftest.Import(id, 1, ts))
+		dropDiffs = append(dropDiffs, rdftest.Diff(id, 2, ts, less))
+		restoreDiffs = append(restoreDiffs, rdftest.Diff(id, 3, less, ts))
+		deletes = append(deletes, rdftest.Delete(id))
 	}
-	importBatch, dropBatch, restoreBatch, deleteBatch := gBatch(b, imports...), gBatch(b, dropDiffs...), gBatch(b, restoreDiffs...), gBatch(b, deletes...)
+	importBatch, dropBatch, restoreBatch, deleteBatch := rdftest.Batch(b, imports...), rdftest.Batch(b, dropDiffs...), rdftest.Batch(b, restoreDiffs...), rdftest.Batch(b, deletes...)
 	count := func(p *rdfdiff.ConsolidatedPatch) int {
 		n := p.Len()
 		for _, r := range p.Reconciliations {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
@@ -62,27 +63,6 @@ func graphOf(t testing.TB, ts []rdfdiff.Triple, opts ...GraphOption) *Graph {
 	_, err := g.Add(ts...)
 	require.NoError(t, err)
 	return g
-}
-
-// ntriples renders ts as sorted N-Triples, the form Dump writes.
-func gNTriples(t testing.TB, ts []rdfdiff.Triple) string {
-	t.Helper()
-	ts = append([]rdfdiff.Triple(nil), ts...)
-	rdfdiff.SortTriples(ts)
-	ts = gDedup(ts)
-	var b bytes.Buffer
-	require.NoError(t, rdfdiff.WriteNTriples(&b, ts))
-	return b.String()
-}
-
-func gDedup(ts []rdfdiff.Triple) []rdfdiff.Triple {
-	out := ts[:0]
-	for i, tr := range ts {
-		if i == 0 || tr != ts[i-1] {
-			out = append(out, tr)
-		}
-	}
-	return out
 }
 
 func TestGraphAddContainsDelete(t *testing.T) {
@@ -158,7 +138,7 @@ func TestGraphMatch(t *testing.T) {
 			}
 		}
 		rdfdiff.SortTriples(out)
-		return gDedup(out)
+		return rdftest.Dedup(out)
 	}
 	for _, c := range []struct {
 		name    string
@@ -180,7 +160,7 @@ func TestGraphMatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got := g.Match(c.s, c.p, c.o)
 			want := scan(c.s, c.p, c.o)
-			assert.Equal(t, want, gDedup(append([]rdfdiff.Triple(nil), got...)))
+			assert.Equal(t, want, rdftest.Dedup(append([]rdfdiff.Triple(nil), got...)))
 			assert.GreaterOrEqual(t, len(got), c.min)
 		})
 	}
@@ -194,7 +174,7 @@ func TestGraphLoad(t *testing.T) {
 	n, err := g.Load(ctx, bytes.NewReader(data), FormatTurtle)
 	require.NoError(t, err)
 	assert.Equal(t, g.Len(), n)
-	assert.Equal(t, gNTriples(t, graphFixture(t, "Q513-munged.ttl")), dumpString(t, g))
+	assert.Equal(t, rdftest.NTriples(t, graphFixture(t, "Q513-munged.ttl")), dumpString(t, g))
 
 	// A dump loads back, as N-Triples, into the same graph.
 	dump := dumpString(t, g)
@@ -352,8 +332,8 @@ func TestGraphSitelinksOfAHub(t *testing.T) {
 	_, err := g.Add(append(append(ts, sitelink...), gTri(site, gWikiGroup, gLit("wikipedia")), gTri(q5, gSchemaVersion, gLit("1")))...)
 	require.NoError(t, err)
 	checkGraphIndexes(t, g)
-	gApply(t, g, gBatch(t, gDelete("Q5")))
+	gApply(t, g, rdftest.Batch(t, rdftest.Delete("Q5")))
 	checkGraphIndexes(t, g)
-	assert.Equal(t, gNTriples(t, append(ts, gTri(site, gWikiGroup, gLit("wikipedia")))), dumpString(t, g),
+	assert.Equal(t, rdftest.NTriples(t, append(ts, gTri(site, gWikiGroup, gLit("wikipedia")))), dumpString(t, g),
 		"the sitelink and Q5's own triples go; other entities' links to Q5 and the site stay")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 )
 
@@ -70,35 +71,13 @@ func (g *gEntityGen) revision(r *rand.Rand, rev int64) []rdfdiff.Triple {
 		ts = append(ts, tr)
 	}
 	ts = append(ts, gTri(ent, gSchemaVersion, rdfdiff.NewTypedLiteral(fmt.Sprint(rev), rdfdiff.XSDInteger)))
-	return gPrune(ts, func(t rdfdiff.Term) bool {
+	return rdftest.Prune(ts, func(t rdfdiff.Term) bool {
 		return t.HasPrefix(gWD.StatementPrefix()) || gWD.InValueNamespace(t) || gWD.InReferenceNamespace(t) ||
 			t.HasPrefix(gWD.EntityPrefix()+g.id+"-") || g.sites[t]
 	})
 }
 
 // gPrune drops, until none is left, the triples of subjects for which
-// dependent is true and that no other subject's triple links to.
-func gPrune(ts []rdfdiff.Triple, dependent func(rdfdiff.Term) bool) []rdfdiff.Triple {
-	for {
-		linked := map[rdfdiff.Term]bool{}
-		for _, tr := range ts {
-			if tr.S != tr.O {
-				linked[tr.O] = true
-			}
-		}
-		out := ts[:0:0]
-		for _, tr := range ts {
-			if dependent(tr.S) && !linked[tr.S] {
-				continue
-			}
-			out = append(out, tr)
-		}
-		if len(out) == len(ts) {
-			return ts
-		}
-		ts = out
-	}
-}
 
 // gSitelinkRemnants returns the subjects typed schema:Article that have no
 // schema:about: what a diff that drops a sitelink leaves in a WDQS store
@@ -137,7 +116,7 @@ func gCollected(t *testing.T, g *Graph) string {
 			sites[tr.S] = true
 		}
 	}
-	return gNTriples(t, gPrune(ts, gSharedNode(sites)))
+	return rdftest.NTriples(t, rdftest.Prune(ts, gSharedNode(sites)))
 }
 
 func TestGraphBatchedEqualsOneByOne(t *testing.T) {
@@ -174,20 +153,20 @@ func TestGraphBatchedEqualsOneByOne(t *testing.T) {
 					switch k := r.IntN(20); {
 					case !present:
 						next := gen.revision(r, rev)
-						c, cur[gen.id] = gImport(gen.id, rev, next), next
+						c, cur[gen.id] = rdftest.Import(gen.id, rev, next), next
 					case k < 3:
-						c = gDelete(gen.id)
+						c = rdftest.Delete(gen.id)
 						delete(cur, gen.id)
 					case k < 7:
 						next := gen.revision(r, rev)
-						c, cur[gen.id] = gReconcile(gen.id, rev, next), next
+						c, cur[gen.id] = rdftest.Reconcile(gen.id, rev, next), next
 					default:
 						next := gen.revision(r, rev)
-						c, cur[gen.id] = gDiff(gen.id, rev, old, next), next
+						c, cur[gen.id] = rdftest.Diff(gen.id, rev, old, next), next
 					}
 					ops = append(ops, fmt.Sprintf("%s %s", c.Operation, gen.id))
 
-					require.NoError(t, one.Apply(ctx, gBatch(t, c), nil), "%v", ops)
+					require.NoError(t, one.Apply(ctx, rdftest.Batch(t, c), nil), "%v", ops)
 					if acc.Check(c) != nil || r.IntN(5) == 0 {
 						flush()
 					}
@@ -210,7 +189,7 @@ func TestGraphBatchedEqualsOneByOne(t *testing.T) {
 						}
 					}
 				}
-				want := gNTriples(t, model)
+				want := rdftest.NTriples(t, model)
 				require.Equal(t, want, gCollected(t, one), "one by one vs model after %v", ops)
 				require.Equal(t, want, gCollected(t, batched), "batched vs model after %v", ops)
 			})

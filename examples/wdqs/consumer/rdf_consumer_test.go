@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
@@ -33,36 +33,6 @@ func consumerFixture(t testing.TB, name string) []byte {
 	data, err := os.ReadFile(filepath.Join("testdata", "consumer", name))
 	require.NoError(t, err)
 	return data
-}
-
-// q42Import returns the import of the real munged Q42 (revision rev) as a
-// logical change, and its rdf_change messages chunked at softMax characters.
-func q42Import(t testing.TB, rev int64, softMax int) (*rdfdiff.EntityChange, [][]byte) {
-	t.Helper()
-	ts, err := rdfdiff.ParseTurtleBytes(consumerFixture(t, "Q42-munged.ttl"), rdfdiff.WithFileName("Q42-munged.ttl"))
-	require.NoError(t, err)
-	wd := rdfdiff.WikidataScheme()
-	c := &rdfdiff.EntityChange{EntityID: "Q42", Revision: rev, Operation: rdfdiff.OpImport,
-		EventTime: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), RequestID: "req-q42-" + strconv.FormatInt(rev, 10),
-		Domain: "www.wikidata.org", Stream: "rdf-streaming-updater.mutation",
-		Patch: rdfdiff.Diff(nil, ts, rdfdiff.WikibaseShared(wd))}
-	return c, rcEncode(t, c, softMax)
-}
-
-// rcEncode chunks c as the WDQS producer does, with deterministic meta.
-func rcEncode(t testing.TB, c *rdfdiff.EntityChange, softMax int) [][]byte {
-	t.Helper()
-	evs, err := rdfdiff.ChunkChange(*c, rdfdiff.WithSoftMaxChars(softMax), rdfdiff.WithMeta(func(seq int, m *rdfdiff.EventMeta) {
-		m.ID = fmt.Sprintf("%s-%d", c.RequestID, seq)
-		m.DT = c.EventTime
-	}))
-	require.NoError(t, err)
-	out := make([][]byte, len(evs))
-	for i, ev := range evs {
-		out[i], err = ev.AppendJSON(nil)
-		require.NoError(t, err)
-	}
-	return out
 }
 
 // rcReference applies changes one at a time, as a store fed one event
@@ -83,22 +53,6 @@ func rcDump(t testing.TB, g *graph.Graph) string {
 	var b bytes.Buffer
 	require.NoError(t, g.Dump(&b))
 	return b.String()
-}
-
-// rcDecodeAll turns single-message events into changes.
-func rcDecodeAll(t testing.TB, msgs ...[]byte) []*rdfdiff.EntityChange {
-	t.Helper()
-	re := rdfdiff.NewReassembler()
-	var out []*rdfdiff.EntityChange
-	for _, m := range msgs {
-		ev, err := rdfdiff.DecodeEvent(m)
-		require.NoError(t, err)
-		c, err := re.Add(ev, nil)
-		require.NoError(t, err)
-		require.NotNil(t, c)
-		out = append(out, c)
-	}
-	return out
 }
 
 // consumerHarness runs RDFConsumer jobs over one graph, collecting the
@@ -223,7 +177,7 @@ func TestRDFConsumerJob(t *testing.T) {
 	h := newConsumerHarness(t, ctx)
 
 	fixtures := [][]byte{consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json")}
-	q42, chunks := q42Import(t, 100, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 100, 20_000)
 	require.Greater(t, len(chunks), 3, "Q42 must be chunked")
 	var msgs [][]byte
 	msgs = append(msgs, fixtures...)
@@ -235,7 +189,7 @@ func TestRDFConsumerJob(t *testing.T) {
 	h.waitCommitted(ctx, int64(len(msgs)))
 	stop()
 
-	want := rcReference(t, append(rcDecodeAll(t, fixtures...), q42)...)
+	want := rcReference(t, append(rdftest.DecodeAll(t, fixtures...), q42)...)
 	require.Equal(t, rcDump(t, want), rcDump(t, h.g))
 	assert.True(t, h.g.Contains(rdfdiff.Triple{S: rdfdiff.NewIRI("http://www.wikidata.org/entity/Q42"),
 		P: rdfdiff.NewIRI("http://schema.org/version"), O: rdfdiff.NewTypedLiteral("1234567", rdfdiff.XSDInteger)}) ||
@@ -258,7 +212,7 @@ func TestRDFConsumerChunkedEventAcrossCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	h := newConsumerHarness(t, ctx)
-	q42, chunks := q42Import(t, 100, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 100, 20_000)
 	require.Greater(t, len(chunks), 3)
 	split := len(chunks) / 2
 
@@ -293,7 +247,7 @@ func TestRDFConsumerBrokenSequenceJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	h := newConsumerHarness(t, ctx)
-	q42, chunks := q42Import(t, 100, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 100, 20_000)
 	require.Greater(t, len(chunks), 3)
 	fixtures := [][]byte{consumerFixture(t, "Import-v2.json"), consumerFixture(t, "Diff-v2.json")}
 
@@ -307,7 +261,7 @@ func TestRDFConsumerBrokenSequenceJob(t *testing.T) {
 	h.waitCommitted(ctx, int64(len(msgs)))
 	stop()
 
-	want := rcReference(t, append(rcDecodeAll(t, fixtures[0]), q42, rcDecodeAll(t, fixtures[1])[0])...)
+	want := rcReference(t, append(rdftest.DecodeAll(t, fixtures[0]), q42, rdftest.DecodeAll(t, fixtures[1])[0])...)
 	require.Equal(t, rcDump(t, want), rcDump(t, h.g))
 	dl := h.deadLetters()
 	offsets := map[string]string{}
@@ -360,7 +314,7 @@ func TestRDFConsumerFilters(t *testing.T) {
 	ctx := context.Background()
 	canary := bytes.Replace(consumerFixture(t, "Import-v2.json"), []byte(`"domain":"unittest.local"`), []byte(`"domain":"canary"`), 1)
 	require.NotEqual(t, consumerFixture(t, "Import-v2.json"), canary)
-	q42, chunks := q42Import(t, 7, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 7, 20_000)
 
 	for _, tc := range []struct {
 		name    string
@@ -369,9 +323,9 @@ func TestRDFConsumerFilters(t *testing.T) {
 		dropped int64
 	}{
 		{"default drops canary", nil, []*rdfdiff.EntityChange{q42}, 1},
-		{"canary kept", []consumer.RDFConsumerOption{consumer.WithCanaryEvents(true)}, append(rcDecodeAll(t, canary), q42), 0},
+		{"canary kept", []consumer.RDFConsumerOption{consumer.WithCanaryEvents(true)}, append(rdftest.DecodeAll(t, canary), q42), 0},
 		{"entity filter", []consumer.RDFConsumerOption{consumer.WithCanaryEvents(true), consumer.WithEntityFilter(regexp.MustCompile(`^Q1\d+$`))},
-			rcDecodeAll(t, canary), int64(len(chunks))},
+			rdftest.DecodeAll(t, canary), int64(len(chunks))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := graph.NewGraph()
@@ -398,7 +352,7 @@ func TestRDFConsumerFilters(t *testing.T) {
 // dead-lettered with the restored chunks' exact provenance.
 func TestRDFConsumerRestoresPartialEvent(t *testing.T) {
 	ctx := context.Background()
-	q42, chunks := q42Import(t, 7, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 7, 20_000)
 	require.Greater(t, len(chunks), 3)
 	store := checkpoint.NewMemoryStore()
 	ck, err := checkpoint.NewCheckpointer(store, "restore-test")
@@ -478,7 +432,7 @@ func TestRDFConsumerInvalidChange(t *testing.T) {
 		rdfdiff.Triple{S: art, P: rdfdiff.NewIRI("http://schema.org/about"), O: ent})
 	bad := &rdfdiff.EntityChange{EntityID: "Q1", Revision: 3, Operation: rdfdiff.OpImport, RequestID: "r",
 		EventTime: time.Unix(1_700_000_000, 0), Stream: "s", Patch: rdfdiff.Patch{Added: added}}
-	msgs := rcEncode(t, bad, 1000)
+	msgs := rdftest.Encode(t, bad, 1000)
 	require.Greater(t, len(msgs), 2)
 
 	for _, withWriter := range []bool{true, false} {
@@ -523,7 +477,7 @@ func TestRDFConsumerInvalidChange(t *testing.T) {
 // processed again completes the event.
 func TestRDFConsumerOutputErrorUndoesRecord(t *testing.T) {
 	ctx := context.Background()
-	q42, chunks := q42Import(t, 7, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 7, 20_000)
 	g := graph.NewGraph()
 	out := rcGraphOutput(t, g)
 	c, err := consumer.NewRDFConsumer(out)
@@ -567,7 +521,7 @@ func TestRDFConsumerBadInput(t *testing.T) {
 // the records' values.
 func BenchmarkRDFConsumer(b *testing.B) {
 	ctx := context.Background()
-	_, chunks := q42Import(b, 1, 20_000)
+	_, chunks := rdftest.Q42Import(b, "consumer", 1, 20_000)
 	var size int64
 	for _, m := range chunks {
 		size += int64(len(m))
@@ -603,7 +557,7 @@ func TestRDFConsumerJobTwoTasks(t *testing.T) {
 	require.NoError(t, cl.CreateTopic(ctx, consumerTopic, 2))
 	graphs := []*graph.Graph{graph.NewGraph(), graph.NewGraph()}
 	fixture := consumerFixture(t, "Import-v2.json")
-	q42, chunks := q42Import(t, 100, 20_000)
+	q42, chunks := rdftest.Q42Import(t, "consumer", 100, 20_000)
 	require.NoError(t, cl.Produce(ctx, consumerTopic, kafkatest.Record{Partition: 0, Value: fixture}))
 	for _, m := range chunks {
 		require.NoError(t, cl.Produce(ctx, consumerTopic, kafkatest.Record{Partition: 1, Value: m}))
@@ -639,7 +593,7 @@ func TestRDFConsumerJobTwoTasks(t *testing.T) {
 	}))
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
-	require.Equal(t, rcDump(t, rcReference(t, rcDecodeAll(t, fixture)...)), rcDump(t, graphs[0]))
+	require.Equal(t, rcDump(t, rcReference(t, rdftest.DecodeAll(t, fixture)...)), rcDump(t, graphs[0]))
 	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, graphs[1]))
 }
 

@@ -28,10 +28,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -39,6 +37,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/childjob"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
@@ -92,7 +91,7 @@ func run(c config) error {
 	if c.seed == 0 {
 		c.seed = rand.Uint64()
 	}
-	p := &pauser{max: c.pause, rnd: rand.New(rand.NewPCG(c.seed, uint64(os.Getpid())))}
+	p := childjob.NewPauser(c.pause, c.seed)
 	brokers := strings.Split(c.brokers, ",")
 
 	kcfg := sarama.NewConfig()
@@ -124,7 +123,7 @@ func run(c config) error {
 		return err
 	}
 
-	store := &pausingStore{Store: checkpoint.NewFileStore(c.state), p: p}
+	store := &childjob.PausingStore{Store: checkpoint.NewFileStore(c.state), Pauser: p}
 	in := streamkit.Input{Brokers: brokers, Topics: []string{c.topic}, Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	newOutput := func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, sparql.Writer, error) {
@@ -164,102 +163,29 @@ func run(c config) error {
 		return err
 	}
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- job.Run(context.Background()) }()
-	fmt.Fprintf(os.Stderr, "consumerjob: pid %d running job %q (pause seed %d)\n", os.Getpid(), c.job, c.seed)
-	select {
-	case err := <-done:
-		return fmt.Errorf("job ended without a stop: %w", err)
-	case sig := <-sigs:
-		fmt.Fprintf(os.Stderr, "consumerjob: %v: stopping\n", sig)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.stopTimeout)
-	defer cancel()
-	if err := job.Stop(ctx); err != nil && !errors.Is(err, streamkit.ErrNotRunning) {
-		return fmt.Errorf("stop: %w", err)
-	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("run after stop: %w", err)
-	}
-	s := job.Stats()
-	fmt.Fprintf(os.Stderr, "consumerjob: stopped cleanly: processed=%d checkpoints=%d checkpoint_failures=%d restarts=%d\n",
-		s.Processed, s.Checkpoints, s.CheckpointFailures, s.Restarts)
-	return nil
+	return childjob.RunUntilSignal("consumerjob", job, job.Run, c.stopTimeout, fmt.Sprintf(" (pause seed %d)", c.seed))
 }
 
 // pausingProcessor pauses now and then while processing a record.
 type pausingProcessor struct {
 	*consumer.RDFConsumer
-	p *pauser
+	p *childjob.Pauser
 }
 
 func (pp *pausingProcessor) Process(ctx context.Context, rec *source.Record) error {
-	pp.p.maybe(ctx, 200)
+	pp.p.Maybe(ctx, 200)
 	return pp.RDFConsumer.Process(ctx, rec)
 }
 
 // pausingOutput pauses around the store commit of a SPARQL sink.
 type pausingOutput struct {
 	*sparql.SPARQL
-	p *pauser
+	p *childjob.Pauser
 }
 
 func (o *pausingOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
-	o.p.maybe(ctx, 4)
+	o.p.Maybe(ctx, 4)
 	err := o.SPARQL.Commit(ctx, cp)
-	o.p.maybe(ctx, 4)
+	o.p.Maybe(ctx, 4)
 	return err
-}
-
-// pausingStore pauses before committing a checkpoint object.
-type pausingStore struct {
-	checkpoint.Store
-	p *pauser
-}
-
-func (s *pausingStore) Create(ctx context.Context, name string) (checkpoint.ObjectWriter, error) {
-	w, err := s.Store.Create(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return &pausingWriter{ObjectWriter: w, ctx: ctx, p: s.p}, nil
-}
-
-type pausingWriter struct {
-	checkpoint.ObjectWriter
-	ctx context.Context
-	p   *pauser
-}
-
-func (w *pausingWriter) Close() error {
-	w.p.maybe(w.ctx, 4)
-	return w.ObjectWriter.Close()
-}
-
-// pauser sleeps a random time up to max with probability 1/oneIn.
-type pauser struct {
-	max time.Duration
-	mu  sync.Mutex
-	rnd *rand.Rand
-}
-
-func (p *pauser) maybe(ctx context.Context, oneIn int) {
-	if p.max <= 0 {
-		return
-	}
-	p.mu.Lock()
-	hit := p.rnd.IntN(oneIn) == 0
-	d := time.Duration(p.rnd.Int64N(int64(p.max) + 1))
-	p.mu.Unlock()
-	if !hit {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
