@@ -41,10 +41,11 @@
 //	-entitydata URL               fetch RDF from a real Special:EntityData (the fixture
 //	                              revisions that do not exist there become fetch failures)
 //	-sidecar ADDR                 the consumer's sidecar (status page, metrics, /stop)
+//	-log-format text|json|ecs     log format (ecs: Elastic Common Schema JSON lines)
 //	-out FILE                     where the graph is written (default: graph.nt in the state directory)
 //
 // Exit status: 0 when the stream went through, 1 on failure or timeout,
-// 2 on a usage error.
+// 2 on a usage error, 130 when interrupted (SIGINT or SIGTERM).
 package main
 
 import (
@@ -57,6 +58,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 )
 
 func main() {
@@ -77,6 +80,7 @@ type options struct {
 	pace, timeout, checkpointInterval time.Duration
 	reorderWindow, maxLateness        time.Duration
 	verbose                           bool
+	logFormat                         string
 }
 
 // parse parses the command line; a usage error is returned as is, -h as
@@ -96,6 +100,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.dialect, "dialect", "oxigraph", "dialect of the -sparql store: blazegraph, oxigraph, virtuoso or generic")
 	fs.StringVar(&o.dataGraph, "data-graph", "", "named graph of the data in the -sparql store (default: the default graph; Virtuoso needs one)")
 	fs.StringVar(&o.entityData, "entitydata", "", "Special:EntityData prefix to fetch from, e.g. https://test.wikidata.org/wiki/Special:EntityData/ (default: a local server over the fixtures)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: "+cli.LogFormats)
 	fs.StringVar(&o.sidecarAddr, "sidecar", "", "address of the consumer's sidecar, e.g. 127.0.0.1:9102 (default: none)")
 	fs.DurationVar(&o.pace, "pace", 300*time.Millisecond, "time between two events of the stream")
 	fs.DurationVar(&o.checkpointInterval, "checkpoint-interval", 500*time.Millisecond, "checkpoint interval of both jobs")
@@ -120,6 +125,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		if o.swiftUser == "" || o.swiftKey == "" {
 			return nil, errors.New("-swift-auth-url needs -swift-user and $STREAMKIT_SWIFT_KEY (or -swift-key)")
 		}
+	}
+	if _, err := cli.NewLogger(o.logFormat, "quickstart", io.Discard, nil); err != nil {
+		return nil, err
 	}
 	if o.sparqlURL == "" && o.dataGraph != "" {
 		return nil, errors.New("-data-graph needs -sparql")
@@ -146,6 +154,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := (&quickstart{o: o, stdout: stdout, stderr: stderr}).run(ctx); err != nil {
 		fmt.Fprintln(stderr, "quickstart:", err)
+		if errors.Is(err, errInterrupted) {
+			return 130 // the shell's status for a job ended by SIGINT
+		}
 		return 1
 	}
 	return 0

@@ -296,3 +296,15 @@ func lineDiff(want, got []string) string {
 	}
 	return strings.Join(d, "")
 }
+
+// Ctrl-C says the run was interrupted (status 130), not that it timed out.
+func TestRunInterrupted(t *testing.T) {
+	t.Setenv("STREAMKIT_SWIFT_AUTH_URL", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-pace", "1s"}, &stdout, &stderr)
+	assert.Equal(t, 130, code, stderr.String())
+	assert.Contains(t, stderr.String(), "quickstart: interrupted before")
+	assert.NotContains(t, stderr.String(), "in time")
+}

@@ -23,6 +23,7 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
@@ -80,9 +81,13 @@ func (q *quickstart) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	runID := newRunID()
-	log := slog.New(slog.NewTextHandler(q.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
 	if o.verbose {
-		log = slog.New(slog.NewTextHandler(q.stderr, nil))
+		level = slog.LevelInfo
+	}
+	log, err := cli.NewLogger(o.logFormat, "quickstart", q.stderr, level)
+	if err != nil {
+		return err
 	}
 
 	// Kafka.
@@ -457,7 +462,7 @@ func (q *quickstart) waitThrough(ctx context.Context, upd, cons *streamkit.Job, 
 			return err
 		}
 	case <-ctx.Done():
-		return fmt.Errorf("the stream was not replayed in time: %w", ctx.Err())
+		return interrupted(ctx, "the stream was replayed")
 	}
 	end := q.produced.Load()
 	admin, err := sarama.NewClusterAdmin(q.brokers, q.newSarama())
@@ -518,7 +523,7 @@ func waitUntil(ctx context.Context, what string, cond func() (bool, error)) erro
 		select {
 		case <-poll.C:
 		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for %s: %w", what, ctx.Err())
+			return interrupted(ctx, what)
 		}
 	}
 }
@@ -635,3 +640,15 @@ func (q *quickstart) summary(upd *streamkit.Job, cons *consumer.Consumer, comple
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// errInterrupted is returned when SIGINT or SIGTERM ends the run early.
+var errInterrupted = errors.New("interrupted")
+
+// interrupted says why ctx ended before what happened: a signal
+// (errInterrupted) or the -timeout.
+func interrupted(ctx context.Context, what string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out (-timeout) before %s: %w", what, ctx.Err())
+	}
+	return fmt.Errorf("%w before %s", errInterrupted, what)
+}

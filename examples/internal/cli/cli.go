@@ -79,10 +79,8 @@ func (f *Flags) Register(fs *flag.FlagSet, d Defaults) {
 // Check validates the shared flags after parsing and reads the sidecar's
 // token.
 func (f *Flags) Check() error {
-	switch f.LogFormat {
-	case "text", "json", "ecs":
-	default:
-		return fmt.Errorf("-log-format: %q is not text, json or ecs", f.LogFormat)
+	if _, err := NewLogger(f.LogFormat, f.Program, io.Discard, nil); err != nil {
+		return err
 	}
 	if f.MaxFailures < 0 {
 		return fmt.Errorf("-max-failures: %d is negative (0 retries for ever)", f.MaxFailures)
@@ -120,13 +118,27 @@ func (f *Flags) Store() (checkpoint.Store, error) {
 
 // Logger returns the program's logger, writing to w in the -log-format.
 func (f *Flags) Logger(w io.Writer) *slog.Logger {
-	switch f.LogFormat {
+	l, _ := NewLogger(f.LogFormat, f.Program, w, nil)
+	return l
+}
+
+// LogFormats are the values of -log-format.
+const LogFormats = "text, json or ecs"
+
+// NewLogger returns a logger writing to w in format (text, json, or ecs:
+// Elastic Common Schema JSON lines with service the service name), at
+// level (nil: info).
+func NewLogger(format, service string, w io.Writer, level slog.Leveler) (*slog.Logger, error) {
+	o := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, o)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, o)), nil
 	case "ecs":
-		return slog.New(sidecar.NewECSHandler(w, f.Program, nil))
+		return slog.New(sidecar.NewECSHandler(w, service, o)), nil
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, o)), fmt.Errorf("-log-format: %q is not %s", format, LogFormats)
 }
 
 // JobOptions returns the job options of the failure budget.
