@@ -31,8 +31,9 @@ import (
 // SPARQL store going away for longer than many checkpoint intervals: an
 // in-process consumer (consumer.New, Run) writes the generated rdf_change
 // stream of the kill test (consumer_kill_test.go) into an Oxigraph of its
-// own, which is stopped for STREAMKIT_OUTAGE (a Go duration, default 90 s)
-// while the stream keeps arriving, then started again with its data (the
+// own, which is stopped for STREAMKIT_OUTAGE (a Go duration, default 90 s,
+// at least 20 s longer than the SPARQL client's retries of one request, 25
+// s) while the stream keeps arriving, then started again with its data (the
 // shim writes the store to a file on stop and loads it on start, as a real
 // store keeps its disk). It asserts that
 //
@@ -57,6 +58,17 @@ func TestConsumerRidesOutStoreOutageOxigraph(t *testing.T) {
 		t.Skip("STREAMKIT_OXIGRAPH_URL is not set (see scripts/oxigraph/run.sh)")
 	}
 	outage := outageFor(t)
+	// A write fails the job only once the SPARQL client has spent its
+	// retries (full-jitter waits, at most the sum of the capped waits); the
+	// outage must outlast that by a few checkpoint cycles for the job to
+	// report it.
+	p := sparql.DefaultRetryPolicy
+	var retries time.Duration
+	for i := range p.MaxAttempts - 1 {
+		retries += min(p.MaxDelay, p.BaseDelay<<i)
+	}
+	require.GreaterOrEqual(t, outage, retries+20*time.Second,
+		"STREAMKIT_OUTAGE=%v: the outage must outlast the SPARQL client's retries (up to %v) by 20 s", outage, retries)
 	ctx, cancel := context.WithTimeout(context.Background(), outage+3*time.Minute)
 	defer cancel()
 	seed := rand.Uint64() | 1
