@@ -25,6 +25,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql/sparqltest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -55,6 +56,32 @@ const (
 // /stop?savepoint=drill) when the command has one (-sidecar-addr), else with
 // SIGTERM and -stop-savepoint, the Kubernetes preStop path.
 func TestUpgradeDrill(t *testing.T) {
+	var newCons func(t *testing.T) *drillConsumer
+	if url := os.Getenv("STREAMKIT_OXIGRAPH_URL"); url != "" {
+		newCons = func(t *testing.T) *drillConsumer {
+			base := fmt.Sprintf("http://streamkit.test/upgrade-drill/%d", time.Now().UnixNano())
+			return newDrillConsumer(t, "Oxigraph", url, "oxigraph", base+"/data", base+"/commit")
+		}
+	} else {
+		t.Log("consumer part skipped: STREAMKIT_OXIGRAPH_URL not set (see scripts/oxigraph/run.sh)")
+	}
+	upgradeDrill(t, newCons)
+}
+
+// TestUpgradeDrillBlazegraph is the upgrade drill with its consumer half on
+// Blazegraph, the store WDQS runs: wdqs-consumer with -dialect blazegraph
+// into a fresh namespace configured as WDQS's (triples mode: data and commit
+// point in the default graph). It needs STREAMKIT_BLAZEGRAPH_URL (see
+// scripts/blazegraph.sh).
+func TestUpgradeDrillBlazegraph(t *testing.T) {
+	endpoint := sparqltest.BlazegraphNamespace(t)
+	upgradeDrill(t, func(t *testing.T) *drillConsumer {
+		return newDrillConsumer(t, "Blazegraph", endpoint, "blazegraph", "", "")
+	})
+}
+
+// upgradeDrill runs the drill; newCons, when set, returns its consumer half.
+func upgradeDrill(t *testing.T, newCons func(t *testing.T) *drillConsumer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -64,12 +91,9 @@ func TestUpgradeDrill(t *testing.T) {
 	help, _ := exec.Command(bin1, "-h").CombinedOutput()
 	withSidecar := bytes.Contains(help, []byte("-sidecar-addr"))
 	// The consumer part needs a SPARQL store.
-	oxigraph := os.Getenv("STREAMKIT_OXIGRAPH_URL")
 	var cons *drillConsumer
-	if oxigraph != "" {
-		cons = newDrillConsumer(t, oxigraph)
-	} else {
-		t.Log("consumer part skipped: STREAMKIT_OXIGRAPH_URL not set (see scripts/oxigraph/run.sh)")
+	if newCons != nil {
+		cons = newCons(t)
 	}
 
 	cl := kafkatest.NewCluster(t, kafkatest.Ports(drillFreePort(t)))
@@ -464,12 +488,14 @@ func (w *drillWatch) waitStable(ctx context.Context, t *testing.T) int {
 }
 
 // drillConsumer is the consumer half of the drill: wdqs-consumer, built
-// twice, applying the updater's output to Oxigraph (graphs of its own,
-// dropped at the end), stopped over its sidecar with a savepoint while the
+// twice, applying the updater's output to a SPARQL store (on Oxigraph graphs
+// of its own, dropped at the end; on Blazegraph a namespace of its own and
+// the default graph), stopped over its sidecar with a savepoint while the
 // updater's output is still flowing, and resumed by build 2 from that
 // savepoint.
 type drillConsumer struct {
 	bins              [3]string
+	store, dialect    string
 	url, data, commit string
 	dir, addr         string
 	client            *sparql.Client
@@ -479,17 +505,21 @@ type drillConsumer struct {
 	appliedAtStop     string
 }
 
-func newDrillConsumer(t *testing.T, url string) *drillConsumer {
-	c := &drillConsumer{url: url, dir: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", drillFreePort(t))}
+// newDrillConsumer returns the consumer half writing to the SPARQL endpoint
+// url of store (named for the report) with -dialect dialect, into the data
+// and commit graphs (both "" for the default graph).
+func newDrillConsumer(t *testing.T, store, url, dialect, data, commit string) *drillConsumer {
+	c := &drillConsumer{store: store, dialect: dialect, url: url, data: data, commit: commit,
+		dir: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", drillFreePort(t))}
 	c.bins[1], c.bins[2] = buildDrillBinary(t, "wdqs-consumer", "1"), buildDrillBinary(t, "wdqs-consumer", "2")
 	var err error
 	c.client, err = sparql.NewClient(url, sparql.WithRequestTimeout(30*time.Second))
 	require.NoError(t, err)
-	base := fmt.Sprintf("http://streamkit.test/upgrade-drill/%d", time.Now().UnixNano())
-	c.data, c.commit = base+"/data", base+"/commit"
-	t.Cleanup(func() {
-		_ = c.client.Update(context.Background(), "DROP SILENT GRAPH <"+c.data+"> ;\nDROP SILENT GRAPH <"+c.commit+">")
-	})
+	if data != "" {
+		t.Cleanup(func() {
+			_ = c.client.Update(context.Background(), "DROP SILENT GRAPH <"+c.data+"> ;\nDROP SILENT GRAPH <"+c.commit+">")
+		})
+	}
 	return c
 }
 
@@ -498,7 +528,7 @@ func newDrillConsumer(t *testing.T, url string) *drillConsumer {
 func (c *drillConsumer) start(ctx context.Context, t *testing.T, cl *kafkatest.Cluster, n int) {
 	t.Helper()
 	args := []string{"-brokers", cl.Addrs()[0], "-topics", drillOutput, "-group", "drill-replica",
-		"-sparql-url", c.url, "-dialect", "oxigraph", "-data-graph", c.data, "-commit-graph", c.commit,
+		"-sparql-url", c.url, "-dialect", c.dialect, "-data-graph", c.data, "-commit-graph", c.commit,
 		"-lag-marker", "-", "-checkpoint-dir", c.dir, "-checkpoint-interval", "300ms", "-sidecar-addr", c.addr}
 	if n == 2 {
 		args = append(args, "-from-savepoint", drillSavepoint)
@@ -552,7 +582,11 @@ func (c *drillConsumer) stop(ctx context.Context, t *testing.T) {
 // labels returns the drill labels in the store, by entity.
 func (c *drillConsumer) labels(ctx context.Context, t *testing.T) map[string][]string {
 	t.Helper()
-	res, err := c.client.Query(ctx, "SELECT ?e ?l WHERE { GRAPH <"+c.data+"> { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?l } }")
+	pattern := "?e <http://www.w3.org/2000/01/rdf-schema#label> ?l"
+	if c.data != "" {
+		pattern = "GRAPH <" + c.data + "> { " + pattern + " }"
+	}
+	res, err := c.client.Query(ctx, "SELECT ?e ?l WHERE { "+pattern+" }")
 	require.NoError(t, err)
 	out := map[string][]string{}
 	for _, row := range res.Bindings {
@@ -584,8 +618,8 @@ func (c *drillConsumer) verify(ctx context.Context, t *testing.T, cl *kafkatest.
 }
 
 func (c *drillConsumer) report(t *testing.T) {
-	t.Logf("  consumer (Oxigraph): stopped with the store at %s (of revision %d); stop request → exit %s; build 2 start → ready %s; stop request → build 2 ready %s",
-		c.appliedAtStop, drillRevisions, c.exitAt.Sub(c.stopAt).Round(time.Millisecond),
+	t.Logf("  consumer (%s): stopped with the store at %s (of revision %d); stop request → exit %s; build 2 start → ready %s; stop request → build 2 ready %s",
+		c.store, c.appliedAtStop, drillRevisions, c.exitAt.Sub(c.stopAt).Round(time.Millisecond),
 		c.readies[2].Sub(c.starts[2]).Round(time.Millisecond), c.readies[2].Sub(c.stopAt).Round(time.Millisecond))
 }
 

@@ -5,7 +5,9 @@
 # stop loses everything, start begins empty. Updates are atomic per request.
 #
 # Environment: OXIGRAPH_PORT (default 7878), OXIGRAPH_RUN (pid and log
-# directory, default scripts/oxigraph/run).
+# directory, default scripts/oxigraph/run), OXIGRAPH_DUMP (optional N-Quads
+# file: stop writes the store there and start loads it back, so that the data
+# survives a clean restart; store outage tests use it).
 #
 # Usage: run.sh setup | start | stop | env
 #   setup   install the pinned npm packages into this directory (npm ci when a
@@ -38,7 +40,7 @@ start() {
     echo "port $PORT already answers SPARQL (another instance?): set OXIGRAPH_PORT or stop it" >&2; return 1
   fi
   mkdir -p "$RUN"
-  (cd "$DIR"; PORT=$PORT nohup node server.mjs >"$RUN/server.log" 2>&1 & echo $! >"$PIDF")
+  (cd "$DIR"; PORT=$PORT DUMP_FILE=${OXIGRAPH_DUMP:-} nohup node server.mjs >"$RUN/server.log" 2>&1 & echo $! >"$PIDF")
   for i in $(seq 1 200); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/sparql?query=ASK%7B%7D" 2>/dev/null; then
       echo "oxigraph shim up at $URL after ~$((i/10)).$((i%10)) s"; return 0

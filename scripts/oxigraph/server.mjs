@@ -12,10 +12,20 @@
 // XML/CSV/TSV when asked by Accept; CONSTRUCT/DESCRIBE as N-Triples or Turtle.
 // A request the store refuses (syntax or evaluation error) answers 400 with the
 // error text; an unsupported method or content type answers 405/415.
+//
+// DUMP_FILE (optional) makes the store survive a clean restart, as a real
+// store's disk does: the store is loaded from that N-Quads file at start
+// when it exists, and written to it on SIGTERM or SIGINT before exiting.
+import fs from "node:fs";
 import http from "node:http";
 import oxigraph from "oxigraph";
 
 const store = new oxigraph.Store();
+const dumpFile = process.env.DUMP_FILE || "";
+if (dumpFile && fs.existsSync(dumpFile)) {
+  store.load(fs.readFileSync(dumpFile, "utf8"), { format: "application/n-quads" });
+  console.log(`loaded ${store.size} quads from ${dumpFile}`);
+}
 const port = Number(process.env.PORT || 7878);
 const host = process.env.HOST || "127.0.0.1";
 const maxBody = Number(process.env.MAX_BODY_BYTES || 256 * 1024 * 1024);
@@ -35,7 +45,7 @@ function send(res, status, type, body) {
   res.end(body);
 }
 
-http.createServer((req, res) => {
+const server = http.createServer((req, res) => {
   const chunks = [];
   let size = 0;
   let tooBig = false;
@@ -78,4 +88,18 @@ http.createServer((req, res) => {
       send(res, 400, "text/plain; charset=utf-8", String(e) + "\n");
     }
   });
-}).listen(port, host, () => console.log(`oxigraph shim on http://${host}:${port}/sparql`));
+});
+server.listen(port, host, () => console.log(`oxigraph shim on http://${host}:${port}/sparql`));
+
+function shutdown(sig) {
+  server.close();
+  server.closeAllConnections();
+  if (dumpFile) {
+    fs.writeFileSync(dumpFile + ".tmp", store.dump({ format: "application/n-quads" }));
+    fs.renameSync(dumpFile + ".tmp", dumpFile);
+    console.log(`${sig}: dumped ${store.size} quads to ${dumpFile}`);
+  }
+  process.exit(0);
+}
+process.on("SIGTERM", () => shutdown("SIGTERM"));
+process.on("SIGINT", () => shutdown("SIGINT"));

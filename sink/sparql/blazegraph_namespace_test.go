@@ -1,119 +1,32 @@
 package sparql
 
 import (
-	"bufio"
-	"context"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql/sparqltest"
 )
 
 // blazegraphEnv enables the Blazegraph tests: the SPARQL endpoint of a
 // namespace configured as WDQS configures its own (scripts/blazegraph.sh
 // creates "wdq"), e.g.
 // http://127.0.0.1:9999/bigdata/namespace/wdq/sparql.
-const blazegraphEnv = "STREAMKIT_BLAZEGRAPH_URL"
+const blazegraphEnv = sparqltest.BlazegraphEnv
 
 // isBlazegraph reports whether env names the Blazegraph store.
 func isBlazegraph(env string) bool { return env == blazegraphEnv }
 
-var blazegraphSeq atomic.Int64
-
-// blazegraphNamespace creates a namespace with the properties of the one
-// STREAMKIT_BLAZEGRAPH_URL names (triples mode, no inference, WDQS's index
-// settings) under a new name and returns its SPARQL endpoint; the namespace
-// is deleted when t ends. WDQS's namespace is in triples mode, so tests
-// cannot keep apart in named graphs: each gets its own namespace instead,
-// which costs about 0.1 s. It skips t when the variable is unset.
+// blazegraphNamespace returns the SPARQL endpoint of a fresh Blazegraph
+// namespace like the one STREAMKIT_BLAZEGRAPH_URL names, deleted when t ends
+// (sparqltest.BlazegraphNamespace); it skips t when the variable is unset.
 func blazegraphNamespace(t testing.TB) string {
 	t.Helper()
-	endpoint := os.Getenv(blazegraphEnv)
-	if endpoint == "" {
-		t.Skipf("%s not set (see scripts/blazegraph.sh)", blazegraphEnv)
-	}
-	base, ns, ok := splitBlazegraphEndpoint(endpoint)
-	require.True(t, ok, "%s=%q: want …/bigdata/namespace/<namespace>/sparql", blazegraphEnv, endpoint)
-	ctx := context.Background()
-	props := blazegraphHTTP(t, ctx, http.MethodGet, base+"/namespace/"+url.PathEscape(ns)+"/properties", "", "", http.StatusOK)
-
-	name := fmt.Sprintf("%s_t%s_%d", ns, time.Now().Format("150405"), blazegraphSeq.Add(1))
-	var out strings.Builder
-	sc := bufio.NewScanner(strings.NewReader(props))
-	sc.Buffer(nil, 1<<20)
-	oldKey := "com.bigdata.namespace." + ns + "."
-	for sc.Scan() {
-		line := sc.Text()
-		key, value, found := strings.Cut(line, "=")
-		switch {
-		case !found || strings.HasPrefix(line, "#"):
-			continue
-		case strings.HasPrefix(key, "com.bigdata.relation."):
-			// The relation's own bookkeeping (its name, container and
-			// class): Blazegraph sets these for the new namespace.
-			continue
-		case key == "com.bigdata.rdf.sail.namespace":
-			value = name
-		case strings.HasPrefix(key, oldKey):
-			key = "com.bigdata.namespace." + name + "." + strings.TrimPrefix(key, oldKey)
-		}
-		out.WriteString(key + "=" + value + "\n")
-	}
-	require.NoError(t, sc.Err())
-	require.Contains(t, out.String(), "com.bigdata.rdf.store.AbstractTripleStore.quads=false",
-		"%s must name a triples-mode namespace, as WDQS's is", blazegraphEnv)
-	blazegraphHTTP(t, ctx, http.MethodPost, base+"/namespace", "text/plain", out.String(), http.StatusCreated)
-	t.Cleanup(func() {
-		blazegraphHTTP(t, context.Background(), http.MethodDelete, base+"/namespace/"+url.PathEscape(name), "", "", http.StatusOK)
-	})
-	return base + "/namespace/" + url.PathEscape(name) + "/sparql"
-}
-
-// splitBlazegraphEndpoint splits …/namespace/<ns>/sparql into the service
-// base (…/bigdata) and the namespace.
-func splitBlazegraphEndpoint(endpoint string) (base, ns string, ok bool) {
-	rest, found := strings.CutSuffix(endpoint, "/sparql")
-	if !found {
-		return "", "", false
-	}
-	i := strings.LastIndex(rest, "/namespace/")
-	if i < 0 {
-		return "", "", false
-	}
-	ns, err := url.PathUnescape(rest[i+len("/namespace/"):])
-	return rest[:i], ns, err == nil && ns != "" && !strings.Contains(ns, "/")
-}
-
-// blazegraphHTTP sends one request of Blazegraph's namespace API and
-// returns the answer's body, failing t on any other status than want.
-func blazegraphHTTP(t testing.TB, ctx context.Context, method, u, contentType, body string, want int) string {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
-	require.NoError(t, err)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Accept", "text/plain")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, want, resp.StatusCode, "%s %s: %.500s", method, u, data)
-	return string(data)
+	return sparqltest.BlazegraphNamespace(t)
 }
 
 // blazegraphClient returns a client of a fresh Blazegraph namespace (see
@@ -220,32 +133,10 @@ func checkMutationCount(t testing.TB, s *diffStore, before map[rdfdiff.Triple]bo
 }
 
 // blazegraphDateTimes returns ts with the fractional seconds of xsd:dateTime
-// literals cut to milliseconds, as Blazegraph holds them (it truncates:
-// "…06.9999Z" is stored and read back as "…06.999Z";
-// TestBlazegraphDateTimeMilliseconds).
+// literals cut to milliseconds, as Blazegraph holds them
+// (TestBlazegraphDateTimeMilliseconds; sparqltest.BlazegraphDateTimes).
 func blazegraphDateTimes(ts []rdfdiff.Triple) []rdfdiff.Triple {
-	out := make([]rdfdiff.Triple, len(ts))
-	for i, tr := range ts {
-		if o := tr.O; o.IsLiteral() && o.Datatype() == rdfdiff.XSDDateTime {
-			tr.O = rdfdiff.NewTypedLiteral(truncateFraction(o.Value(), 3), rdfdiff.XSDDateTime)
-		}
-		out[i] = tr
-	}
-	return out
-}
-
-// truncateFraction cuts the fractional seconds of an xsd:dateTime lexical
-// form to at most digits digits.
-func truncateFraction(lex string, digits int) string {
-	dot := strings.LastIndexByte(lex, '.')
-	if dot < 0 || strings.LastIndexByte(lex, ':') > dot {
-		return lex
-	}
-	end := dot + 1
-	for end < len(lex) && lex[end] >= '0' && lex[end] <= '9' {
-		end++
-	}
-	return lex[:min(end, dot+1+digits)] + lex[end:]
+	return sparqltest.BlazegraphDateTimes(ts)
 }
 
 // blazegraphLexicon maps triples to Blazegraph's identity of terms, for
@@ -260,31 +151,14 @@ func truncateFraction(lex string, digits int) string {
 // each IRI and lexical form to its collation key (golang.org/x/text/collate,
 // the same root collation) and lower-case language tags.
 type blazegraphLexicon struct {
-	c   *collate.Collator
-	buf collate.Buffer
+	l *sparqltest.BlazegraphLexicon
 }
 
 func newBlazegraphLexicon() *blazegraphLexicon {
-	return &blazegraphLexicon{c: collate.New(language.Und)}
+	return &blazegraphLexicon{l: sparqltest.NewBlazegraphLexicon()}
 }
 
-func (l *blazegraphLexicon) key(s string) string {
-	k := hex.EncodeToString(l.c.KeyFromString(&l.buf, s))
-	l.buf.Reset()
-	return k
-}
-
-func (l *blazegraphLexicon) term(t rdfdiff.Term) rdfdiff.Term {
-	switch {
-	case t.IsIRI():
-		return rdfdiff.NewIRI("urn:collation:" + l.key(t.Value()))
-	case t.IsLiteral() && t.Lang() != "":
-		return rdfdiff.NewLangLiteral(l.key(t.Value()), strings.ToLower(t.Lang()))
-	case t.IsLiteral():
-		return rdfdiff.NewTypedLiteral(l.key(t.Value()), t.Datatype())
-	}
-	return t
-}
+func (l *blazegraphLexicon) term(t rdfdiff.Term) rdfdiff.Term { return l.l.Term(t) }
 
 // triples maps ts (already normalised for comparison, diffNormalize) to
 // collation keys.

@@ -1,5 +1,5 @@
-// Command consumerjob is the per-replica WDQS consumer that the Oxigraph
-// kill test of package streamkit (consumer_kill_test.go) runs as a child
+// Command consumerjob is the per-replica WDQS consumer that the consumer
+// kill tests of package wdqs (consumer_kill_test.go) run as a child
 // process and SIGKILLs at random moments. It is assembled only from the
 // module's public API, as a user's consumer would be:
 //
@@ -9,7 +9,9 @@
 //
 // with FileStore checkpoints in the directory given by -state. The data goes
 // to the named graph -data-graph and the commit points to -commit-graph, so
-// that a shared store keeps tests apart.
+// that a shared store keeps tests apart; -dialect selects the store's
+// quirks (with blazegraph, whose WDQS-like namespace is in triples mode, both
+// graph flags stay empty and each test uses a namespace of its own).
 //
 // -pause widens the windows in which a kill lands: with it, the job sleeps a
 // random time up to the given duration, at random, while processing a record,
@@ -46,6 +48,7 @@ import (
 type config struct {
 	brokers, topic, job, group, state string
 	endpoint, dataGraph, commitGraph  string
+	dialect                           string
 	interval, pause, sessionTimeout   time.Duration
 	heartbeat, rebalance, stopTimeout time.Duration
 	maxFailures                       int
@@ -63,6 +66,7 @@ func main() {
 	flag.StringVar(&c.endpoint, "sparql", "", "SPARQL 1.1 endpoint of the store, e.g. http://127.0.0.1:7878/sparql (required)")
 	flag.StringVar(&c.dataGraph, "data-graph", "", "named graph of the data (empty: the default graph)")
 	flag.StringVar(&c.commitGraph, "commit-graph", "", "named graph of the commit points (empty: the data graph)")
+	flag.StringVar(&c.dialect, "dialect", "oxigraph", "the store's dialect: oxigraph, blazegraph, virtuoso or generic")
 	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "checkpoint interval")
 	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, snapshot and commit (0: none)")
 	flag.DurationVar(&c.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout")
@@ -93,6 +97,10 @@ func run(c config) error {
 	}
 	p := childjob.NewPauser(c.pause, c.seed)
 	brokers := strings.Split(c.brokers, ",")
+	dialect, err := consumer.ParseDialect(c.dialect)
+	if err != nil {
+		return err
+	}
 
 	kcfg := sarama.NewConfig()
 	kcfg.Version = sarama.V3_6_0_0
@@ -127,7 +135,7 @@ func run(c config) error {
 	in := streamkit.Input{Brokers: brokers, Topics: []string{c.topic}, Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
 	newOutput := func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, sparql.Writer, error) {
-		s, err := sparql.NewSPARQL(client, builder, sparql.WithSPARQLLogger(info.Logger))
+		s, err := sparql.NewSPARQL(client, builder, sparql.WithDialect(dialect), sparql.WithSPARQLLogger(info.Logger))
 		if err != nil {
 			return nil, sparql.Writer{}, err
 		}
