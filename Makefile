@@ -7,7 +7,7 @@ PKGS ?= ./...
 ## test: every test, with the race detector. Integration tests run when
 ## their backend's environment variable is set (see README "Testing").
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 ## test-short: fast unit tests only.
 test-short:
