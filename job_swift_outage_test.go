@@ -2,6 +2,7 @@ package streamkit_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -101,6 +102,10 @@ func TestJobRidesOutSwiftOutage(t *testing.T) {
 
 	saio.StopProxy(t)
 	down := time.Now()
+	if res, err := http.Get(os.Getenv(checkpointtest.EnvSwiftAuthURL)); err == nil {
+		res.Body.Close()
+		t.Fatalf("the Swift proxy still answers (%s): no outage", res.Status)
+	}
 	for time.Since(down) < outage { // input keeps arriving during the outage
 		produce(10)
 		select {

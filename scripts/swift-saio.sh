@@ -195,9 +195,24 @@ stop() {
 }
 
 stop-proxy() {
-  stop_one proxy
+  # An outage, not a graceful stop: a stopped proxy's worker goes on serving
+  # its open keep-alive connections until they close, so clients holding one
+  # would never see the outage. Kill the server and its workers at once.
+  local f="$RUN/proxy.pid" pid
+  if [ -f "$f" ]; then
+    pid=$(cat "$f")
+    for child in $(pgrep -P "$pid" 2>/dev/null); do kill -KILL "$child" 2>/dev/null || true; done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$f"
+  fi
+  # Any proxy process left under this root (a worker whose parent died).
+  pkill -KILL -f "swift-proxy-server $ETC/proxy-server.conf" 2>/dev/null || true
   # wait until the port is really closed so clients see connection errors
-  for _ in $(seq 1 50); do healthy 8080 || break; sleep 0.1; done
+  for _ in $(seq 1 100); do healthy 8080 || break; sleep 0.1; done
+  if healthy 8080; then
+    echo "swift proxy still answers on 8080 after being killed" >&2
+    return 1
+  fi
   echo "swift proxy stopped"
 }
 
