@@ -17,6 +17,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql/sparqltest"
 )
 
 // oxigraph returns a client of the Oxigraph under test and fresh data and
@@ -50,45 +51,26 @@ func storeTriples(t testing.TB, c *sparql.Client, graph string) []rdfdiff.Triple
 }
 
 // storeNormalize maps literals to the canonical forms Oxigraph returns:
-// integers and decimals without a sign or trailing zeros, doubles in
-// shortest form, and xsd:dateTime fractions without trailing zeros.
+// numbers as sparqltest.StoreCanonical has them, and xsd:dateTime
+// fractions without trailing zeros.
 func storeNormalize(tr rdfdiff.Triple) rdfdiff.Triple {
+	tr = sparqltest.StoreCanonical(tr)
 	o := tr.O
-	if !o.IsLiteral() {
+	if !o.IsLiteral() || o.Datatype() != rdfdiff.XSDDateTime {
 		return tr
 	}
-	lex, dt := o.Value(), o.Datatype()
-	switch dt {
-	case rdfdiff.XSDInteger, rdfdiff.XSDDecimal:
-		lex = strings.TrimPrefix(lex, "+")
-		if strings.Contains(lex, ".") {
-			lex = strings.TrimRight(strings.TrimRight(lex, "0"), ".")
+	lex := o.Value()
+	if dot := strings.LastIndexByte(lex, '.'); dot > strings.LastIndexByte(lex, ':') {
+		end := dot + 1
+		for end < len(lex) && lex[end] >= '0' && lex[end] <= '9' {
+			end++
 		}
-		if lex == "" || lex == "-" {
-			lex += "0"
+		if frac := strings.TrimRight(lex[dot+1:end], "0"); frac == "" {
+			lex = lex[:dot] + lex[end:]
+		} else {
+			lex = lex[:dot+1] + frac + lex[end:]
 		}
-		if !strings.Contains(lex, ".") {
-			dt = rdfdiff.XSDInteger
-		}
-		tr.O = rdfdiff.NewTypedLiteral(lex, dt)
-	case rdfdiff.XSDDouble:
-		if f, err := strconv.ParseFloat(lex, 64); err == nil {
-			tr.O = rdfdiff.NewTypedLiteral(strconv.FormatFloat(f, 'g', -1, 64), dt)
-		}
-	case rdfdiff.XSDDateTime:
-		if dot := strings.LastIndexByte(lex, '.'); dot > strings.LastIndexByte(lex, ':') {
-			end := dot + 1
-			for end < len(lex) && lex[end] >= '0' && lex[end] <= '9' {
-				end++
-			}
-			frac := strings.TrimRight(lex[dot+1:end], "0")
-			if frac == "" {
-				lex = lex[:dot] + lex[end:]
-			} else {
-				lex = lex[:dot+1] + frac + lex[end:]
-			}
-			tr.O = rdfdiff.NewTypedLiteral(lex, dt)
-		}
+		tr.O = rdfdiff.NewTypedLiteral(lex, rdfdiff.XSDDateTime)
 	}
 	return tr
 }
