@@ -3,26 +3,21 @@ package streamkit
 import (
 	"errors"
 	"fmt"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
-// Position is how far a job has read one input partition: the next offset to read.
-type Position struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-}
-
 // CommitPoint is what a store-side commit records together with the data, in the same
-// atomic write: the job, the checkpoint ID and the source positions after this batch.
+// atomic write: the job, the checkpoint ID and the source positions after this batch
+// (for each input partition, the next offset to read).
 type CommitPoint struct {
 	Job          string
 	CheckpointID uint64
-	Positions    []Position
+	Positions    source.Positions
 }
 
 // Validate checks that cp can be recorded: a non-empty job name, no
-// negative offset or partition, no empty topic, and at most one position per
-// topic and partition. Sinks call it before writing, so a malformed commit
+// negative offset or partition and no empty topic. Sinks call it before writing, so a malformed commit
 // point never reaches a store.
 func (cp *CommitPoint) Validate() error {
 	if cp == nil {
@@ -31,25 +26,15 @@ func (cp *CommitPoint) Validate() error {
 	if cp.Job == "" {
 		return fmt.Errorf("%w: empty job name", ErrInvalidCommitPoint)
 	}
-	type key struct {
-		topic     string
-		partition int32
-	}
-	seen := make(map[key]bool, len(cp.Positions))
-	for _, p := range cp.Positions {
-		switch {
-		case p.Topic == "":
+	for _, tp := range cp.Positions.Sorted() {
+		switch off := cp.Positions[tp]; {
+		case tp.Topic == "":
 			return fmt.Errorf("%w: position with an empty topic", ErrInvalidCommitPoint)
-		case p.Partition < 0:
-			return fmt.Errorf("%w: %s partition %d is negative", ErrInvalidCommitPoint, p.Topic, p.Partition)
-		case p.Offset < 0:
-			return fmt.Errorf("%w: %s/%d offset %d is negative", ErrInvalidCommitPoint, p.Topic, p.Partition, p.Offset)
+		case tp.Partition < 0:
+			return fmt.Errorf("%w: %s partition %d is negative", ErrInvalidCommitPoint, tp.Topic, tp.Partition)
+		case off < 0:
+			return fmt.Errorf("%w: %s offset %d is negative", ErrInvalidCommitPoint, tp, off)
 		}
-		k := key{p.Topic, p.Partition}
-		if seen[k] {
-			return fmt.Errorf("%w: two positions for %s/%d", ErrInvalidCommitPoint, p.Topic, p.Partition)
-		}
-		seen[k] = true
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func TestDeadLetterHeadersExact(t *testing.T) {
 	cause := fmt.Errorf("decode: %w", &decodeError{msg: "unexpected byte ü at 0"})
 	require.NoError(t, d.Write(ctx, Failure{Record: orig, Stage: "decode", Err: cause, Attempts: 3}))
 	require.NoError(t, d.Write(ctx, Failure{Record: source.Record{Topic: "in", Offset: 42, Value: []byte("x")}, Stage: "handler", Class: "rejected", Err: errors.New("no")}))
-	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "wdqs-updater", CheckpointID: 1, Positions: []Position{{"in", 0, 43}}}, "g"))
+	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "wdqs-updater", CheckpointID: 1, Positions: source.Positions{{Topic: "in", Partition: 0}: 43}}, "g"))
 
 	got, err := c.ReadCommitted(ctx, "dlq")
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func TestDeadLetterIsPartOfTheTransaction(t *testing.T) {
 	require.NoError(t, k.Begin(ctx))
 	require.NoError(t, k.Send(ctx, KafkaRecord{Topic: "out", Value: []byte("ok")}))
 	require.NoError(t, d.Write(ctx, bad))
-	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 1, Positions: []Position{{"in", 0, 2}}}, "g"))
+	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 1, Positions: source.Positions{{Topic: "in", Partition: 0}: 2}}, "g"))
 	dl, err = c.ReadCommitted(ctx, "dlq")
 	require.NoError(t, err)
 	require.Len(t, dl, 1)

@@ -45,7 +45,7 @@ func ExampleKafka() {
 		Record: source.Record{Topic: "in", Offset: 1, Key: []byte("Q1"), Value: []byte("{broken")},
 		Stage:  "decode", Class: "json", Err: errors.New("unexpected end of JSON input"),
 	})
-	cp := &streamkit.CommitPoint{Job: "wdqs", CheckpointID: 42, Positions: []streamkit.Position{{Topic: "in", Partition: 0, Offset: 2}}}
+	cp := &streamkit.CommitPoint{Job: "wdqs", CheckpointID: 42, Positions: source.Positions{{Topic: "in", Partition: 0}: 2}}
 	if err := out.Commit(ctx, cp, "wdqs"); err != nil {
 		panic(err) // the transaction was aborted: retry the checkpoint
 	}
@@ -69,7 +69,7 @@ func ExampleKafka() {
 	// Output:
 	// out: diff of Q42
 	// dlq: {broken (stage decode)
-	// restore checkpoint 42 of wdqs at [{in 0 2}]
+	// restore checkpoint 42 of wdqs at map[in/0:2]
 }
 
 // Replay puts dead letters back into a topic, atomically when sent through a

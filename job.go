@@ -72,7 +72,7 @@ type Output interface {
 	// partitions (topic to partition numbers): the checkpoint ID and the
 	// next offset of each partition that has one. It returns an error
 	// matching ErrNoCommitPoint when none has one.
-	ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*CommitPoint, error)
+	ReadCommitPoint(ctx context.Context, partitions source.Partitions) (*CommitPoint, error)
 	// Begin opens the output of the next checkpoint.
 	Begin(ctx context.Context) error
 	// Commit makes the checkpoint's output visible together with cp in one
@@ -159,7 +159,7 @@ type TaskInfo struct {
 	Task int
 	// Partitions are the input partitions of the task, topic to partition
 	// numbers (one partition per topic, numbered Task).
-	Partitions map[string][]int32
+	Partitions source.Partitions
 	// Logger is the job's logger, with the task attached.
 	Logger *slog.Logger
 }

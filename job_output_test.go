@@ -3,7 +3,7 @@ package streamkit_test
 import (
 	"context"
 	"errors"
-	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +24,7 @@ import (
 type memoryStore struct {
 	mu      sync.Mutex
 	values  []string
-	commits map[string]streamkit.Position // "topic/partition" -> position
+	commits source.Positions
 	job     string
 	id      uint64
 }
@@ -35,17 +35,10 @@ type memoryOutput struct {
 }
 
 func (o *memoryOutput) Claim(context.Context) error { return nil }
-func (o *memoryOutput) ReadCommitPoint(_ context.Context, parts map[string][]int32) (*streamkit.CommitPoint, error) {
+func (o *memoryOutput) ReadCommitPoint(_ context.Context, parts source.Partitions) (*streamkit.CommitPoint, error) {
 	o.store.mu.Lock()
 	defer o.store.mu.Unlock()
-	cp := &streamkit.CommitPoint{Job: o.store.job, CheckpointID: o.store.id}
-	for topic, ps := range parts {
-		for _, p := range ps {
-			if pos, ok := o.store.commits[fmt.Sprintf("%s/%d", topic, p)]; ok {
-				cp.Positions = append(cp.Positions, pos)
-			}
-		}
-	}
+	cp := &streamkit.CommitPoint{Job: o.store.job, CheckpointID: o.store.id, Positions: o.store.commits.Within(parts)}
 	if len(cp.Positions) == 0 {
 		return nil, streamkit.ErrNoCommitPoint
 	}
@@ -57,9 +50,7 @@ func (o *memoryOutput) Commit(_ context.Context, cp *streamkit.CommitPoint) erro
 	defer o.store.mu.Unlock()
 	o.store.values = append(o.store.values, o.pending...)
 	o.store.job, o.store.id = cp.Job, cp.CheckpointID
-	for _, p := range cp.Positions {
-		o.store.commits[fmt.Sprintf("%s/%d", p.Topic, p.Partition)] = p
-	}
+	maps.Copy(o.store.commits, cp.Positions)
 	o.pending = nil
 	return nil
 }
@@ -78,7 +69,7 @@ func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
 	cl := kafkatest.NewCluster(t)
 	require.NoError(t, cl.CreateTopic(ctx, "in", 1))
 	require.NoError(t, cl.CreateTopic(ctx, "dlq", 1))
-	store := &memoryStore{commits: map[string]streamkit.Position{}}
+	store := &memoryStore{commits: source.Positions{}}
 	var down atomic.Int32
 	down.Store(2) // the first two attempts at record "slow" find the service down
 
@@ -125,7 +116,7 @@ func TestJobDeadLetterKafkaAndTransientErrors(t *testing.T) {
 
 	store.mu.Lock()
 	assert.Equal(t, []string{"a", "b", "slow", "c"}, store.values, "each good record applied once, in order")
-	assert.Equal(t, int64(5), store.commits["in/0"].Offset)
+	assert.Equal(t, int64(5), store.commits[source.TopicPartition{Topic: "in"}])
 	store.mu.Unlock()
 	assert.Equal(t, int64(2), job.Stats().Restarts, "each transient failure rewinds once")
 	dl, err := cl.ReadCommitted(ctx, "dlq")

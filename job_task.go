@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,11 +65,11 @@ func (r *run) onAssigned(_ context.Context, parts []source.TopicPartition) error
 	// wait; taking a task over gets the checkpoint timeout instead.
 	ctx, cancel := context.WithTimeout(r.ctx, r.j.o.checkpointLimit)
 	defer cancel()
-	byTask := make(map[int]map[string][]int32)
+	byTask := make(map[int]source.Partitions)
 	for _, tp := range parts {
 		id := int(tp.Partition)
 		if byTask[id] == nil {
-			byTask[id] = make(map[string][]int32)
+			byTask[id] = make(source.Partitions)
 		}
 		byTask[id][tp.Topic] = append(byTask[id][tp.Topic], tp.Partition)
 	}
@@ -93,7 +93,7 @@ func (r *run) onAssigned(_ context.Context, parts []source.TopicPartition) error
 	return nil
 }
 
-func (r *run) startTask(ctx context.Context, id int, parts map[string][]int32) (_ *task, err error) {
+func (r *run) startTask(ctx context.Context, id int, parts source.Partitions) (_ *task, err error) {
 	j := r.j
 	log := j.o.log.With("job", j.name, "task", id)
 	info := TaskInfo{Job: j.name, Group: j.group, Task: id, Partitions: parts, Logger: log}
@@ -231,10 +231,7 @@ func (r *run) restore(ctx context.Context, t *task) (source.Positions, error) {
 			}
 		}
 	}
-	pos := make(source.Positions, len(cp.Positions))
-	for _, p := range cp.Positions {
-		pos[source.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Offset
-	}
+	pos := maps.Clone(cp.Positions)
 	t.log.Info("streamkit: task restored from its commit point", "checkpoint", cp.CheckpointID)
 	return pos, nil
 }
@@ -271,25 +268,12 @@ func writeMarker(ctx context.Context, store checkpoint.Store, name string, id ui
 
 // parsePositions turns a manifest's "topic/partition" positions into
 // source positions, keeping the task's partitions.
-func parsePositions(m map[string]int64, parts map[string][]int32) (source.Positions, error) {
-	out := make(source.Positions)
-	for k, off := range m {
-		i := strings.LastIndexByte(k, '/')
-		if i < 0 {
-			return nil, fmt.Errorf("%w: position key %q is not topic/partition", checkpoint.ErrCorrupt, k)
-		}
-		p, err := strconv.ParseInt(k[i+1:], 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("%w: position key %q is not topic/partition", checkpoint.ErrCorrupt, k)
-		}
-		tp := source.TopicPartition{Topic: k[:i], Partition: int32(p)}
-		for _, q := range parts[tp.Topic] {
-			if q == tp.Partition {
-				out[tp] = off
-			}
-		}
+func parsePositions(m map[string]int64, parts source.Partitions) (source.Positions, error) {
+	pos, err := source.ParsePositions(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", checkpoint.ErrCorrupt, err)
 	}
-	return out, nil
+	return pos.Within(parts), nil
 }
 
 // onRevoked hands off revoked tasks: a last checkpoint, then close. A
@@ -475,7 +459,7 @@ func (r *run) checkpointTasks(ctx context.Context, ts []*task, force bool) error
 func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions) (err error) {
 	j := r.j
 	ev := CheckpointEvent{Task: t.id, Records: t.records}
-	var committedPos []Position // the positions of the commit point, once committed
+	var committedPos source.Positions // the positions of the commit point, once committed
 	defer func() {
 		ev.Err = err
 		j.updateStats(func(s *Stats) {
@@ -488,9 +472,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 				if s.Committed == nil {
 					s.Committed = source.Positions{}
 				}
-				for _, p := range committedPos {
-					s.Committed[source.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Offset
-				}
+				maps.Copy(s.Committed, committedPos)
 			}
 		})
 		if err != nil {
@@ -505,24 +487,8 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 			return fmt.Errorf("streamkit: task %d: flush: %w", t.id, err)
 		}
 	}
-	cp := &CommitPoint{Job: j.name}
-	manifestPos := make(map[string]int64)
-	for topic, ps := range t.info.Partitions {
-		for _, p := range ps {
-			tp := source.TopicPartition{Topic: topic, Partition: p}
-			if off, ok := all[tp]; ok {
-				cp.Positions = append(cp.Positions, Position{Topic: topic, Partition: p, Offset: off})
-				manifestPos[tp.String()] = off
-			}
-		}
-	}
-	sort.Slice(cp.Positions, func(a, b int) bool {
-		x, y := cp.Positions[a], cp.Positions[b]
-		if x.Topic != y.Topic {
-			return x.Topic < y.Topic
-		}
-		return x.Partition < y.Partition
-	})
+	cp := &CommitPoint{Job: j.name, Positions: all.Within(t.info.Partitions)}
+	manifestPos := cp.Positions.Strings()
 	start := time.Now()
 	if t.ckpt != nil {
 		m, err := t.ckpt.Checkpoint(ctx, manifestPos, t.parts)

@@ -25,7 +25,7 @@ func TestJobRewindsWhenTheOutputTransactionExpired(t *testing.T) {
 	defer cancel()
 	cl := kafkatest.NewCluster(t)
 	require.NoError(t, cl.CreateTopic(ctx, "in", 1))
-	store := &memoryStore{commits: map[string]streamkit.Position{}}
+	store := &memoryStore{commits: source.Positions{}}
 	var expired atomic.Int32
 	expired.Store(1)
 	var recs []kafkatest.Record

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // OffsetMetadataPrefix starts the metadata the Kafka sink attaches to every
@@ -71,7 +72,7 @@ func ReadKafkaCommitPoint(ctx context.Context, client sarama.Client, group strin
 	if len(topics) == 0 {
 		return nil, errors.New("streamkit: read kafka commit point: no topics")
 	}
-	parts := make(map[string][]int32, len(topics))
+	parts := make(source.Partitions, len(topics))
 	for _, t := range topics {
 		ps, err := client.Partitions(t)
 		if err != nil {
@@ -86,7 +87,7 @@ func ReadKafkaCommitPoint(ctx context.Context, client sarama.Client, group strin
 // only (topic to partition numbers): the commit point of one task of a job
 // whose tasks commit separately, each in its own transaction, so that
 // different tasks may name different checkpoints.
-func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group string, parts map[string][]int32) (*CommitPoint, error) {
+func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group string, parts source.Partitions) (*CommitPoint, error) {
 	if group == "" {
 		return nil, errors.New("streamkit: read kafka commit point: empty consumer group")
 	}
@@ -122,7 +123,7 @@ func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group str
 			return nil, fmt.Errorf("streamkit: read kafka commit point of group %q: %w (last: %w)", group, ctx.Err(), err)
 		}
 	}
-	cp := &CommitPoint{}
+	cp := &CommitPoint{Positions: source.Positions{}}
 	first := ""
 	for _, t := range topics {
 		for _, p := range parts[t] {
@@ -144,23 +145,16 @@ func ReadKafkaCommitPointOf(ctx context.Context, client sarama.Client, group str
 				return nil, fmt.Errorf("%w: group %q: %s names job %q checkpoint %d, but %s names job %q checkpoint %d",
 					ErrInvalidCommitPoint, group, first, cp.Job, cp.CheckpointID, where, job, id)
 			}
-			cp.Positions = append(cp.Positions, Position{Topic: t, Partition: p, Offset: b.Offset})
+			cp.Positions[source.TopicPartition{Topic: t, Partition: p}] = b.Offset
 		}
 	}
 	if first == "" {
 		return nil, fmt.Errorf("%w: group %q has no committed offsets for %v", ErrNoCommitPoint, group, topics)
 	}
-	sort.Slice(cp.Positions, func(i, j int) bool {
-		a, b := cp.Positions[i], cp.Positions[j]
-		if a.Topic != b.Topic {
-			return a.Topic < b.Topic
-		}
-		return a.Partition < b.Partition
-	})
 	return cp, nil
 }
 
-func fetchOffsets(client sarama.Client, group string, parts map[string][]int32) (*sarama.OffsetFetchResponse, error) {
+func fetchOffsets(client sarama.Client, group string, parts source.Partitions) (*sarama.OffsetFetchResponse, error) {
 	coord, err := client.Coordinator(group)
 	if err != nil {
 		return nil, err

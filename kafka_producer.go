@@ -461,10 +461,10 @@ func (k *KafkaProducer) Commit(ctx context.Context, cp *CommitPoint, group strin
 		}
 		meta := FormatOffsetMetadata(cp.Job, cp.CheckpointID)
 		offsets = make(map[string][]*sarama.PartitionOffsetMetadata)
-		for _, pos := range cp.Positions {
+		for _, tp := range cp.Positions.Sorted() {
 			m := meta
-			offsets[pos.Topic] = append(offsets[pos.Topic], &sarama.PartitionOffsetMetadata{
-				Partition: pos.Partition, Offset: pos.Offset, Metadata: &m, LeaderEpoch: -1,
+			offsets[tp.Topic] = append(offsets[tp.Topic], &sarama.PartitionOffsetMetadata{
+				Partition: tp.Partition, Offset: cp.Positions[tp], Metadata: &m, LeaderEpoch: -1,
 			})
 		}
 	}

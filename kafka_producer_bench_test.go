@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -41,7 +42,7 @@ func BenchmarkKafkaTransaction(b *testing.B) {
 				}
 				i += n
 				chk++
-				require.NoError(b, k.Commit(ctx, &CommitPoint{Job: "bench", CheckpointID: chk, Positions: []Position{{"in", 0, int64(i)}}}, "bench"))
+				require.NoError(b, k.Commit(ctx, &CommitPoint{Job: "bench", CheckpointID: chk, Positions: source.Positions{{Topic: "in", Partition: 0}: int64(i)}}, "bench"))
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")

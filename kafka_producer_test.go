@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -77,7 +78,7 @@ func TestKafkaCommitAndAbortVisibility(t *testing.T) {
 	sendN(t, ctx, k, "out", "c1", 10)
 	require.NoError(t, k.Send(ctx, KafkaRecord{Topic: "side", Partition: 2, FixedPartition: true, Value: []byte("side"),
 		Headers: []KafkaHeader{{Key: "h", Value: []byte("v")}, {Key: "nil"}}}))
-	cp1 := &CommitPoint{Job: "wdqs", CheckpointID: 1, Positions: []Position{{"in", 0, 5}, {"in", 1, 7}}}
+	cp1 := &CommitPoint{Job: "wdqs", CheckpointID: 1, Positions: source.Positions{{Topic: "in", Partition: 0}: 5, {Topic: "in", Partition: 1}: 7}}
 	require.NoError(t, k.Commit(ctx, cp1, "g"))
 	require.ErrorIs(t, k.Send(ctx, KafkaRecord{Topic: "out"}), ErrNoTransaction)
 
@@ -146,13 +147,13 @@ func TestKafkaFailedEndTxnAbortsAndRetries(t *testing.T) {
 
 	require.NoError(t, k.Begin(ctx))
 	sendN(t, ctx, k, "out", "c1", 3)
-	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 1, Positions: []Position{{"in", 0, 3}}}, "g"))
+	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 1, Positions: source.Positions{{Topic: "in", Partition: 0}: 3}}, "g"))
 
 	fault, err := c.FailNext(kmsg.EndTxn, 1, kerr.InvalidTxnState.Code)
 	require.NoError(t, err)
 	require.NoError(t, k.Begin(ctx))
 	sendN(t, ctx, k, "out", "c2", 3)
-	err = k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 2, Positions: []Position{{"in", 0, 6}}}, "g")
+	err = k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 2, Positions: source.Positions{{Topic: "in", Partition: 0}: 6}}, "g")
 	require.ErrorIs(t, err, ErrCommitFailed)
 	require.NotErrorIs(t, err, ErrFenced)
 	require.Equal(t, 1, fault.Hits())
@@ -167,7 +168,7 @@ func TestKafkaFailedEndTxnAbortsAndRetries(t *testing.T) {
 	// The runner retries the checkpoint and it goes through.
 	require.NoError(t, k.Begin(ctx))
 	sendN(t, ctx, k, "out", "c2", 3)
-	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 2, Positions: []Position{{"in", 0, 6}}}, "g"))
+	require.NoError(t, k.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 2, Positions: source.Positions{{Topic: "in", Partition: 0}: 6}}, "g"))
 	got, err = c.ReadCommitted(ctx, "out")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"c1-0", "c1-1", "c1-2", "c2-0", "c2-1", "c2-2"}, values(got))
@@ -188,13 +189,13 @@ func TestKafkaZombieIsFenced(t *testing.T) {
 	fresh := newTestKafka(t, c, "job/0")
 	require.NoError(t, fresh.Begin(ctx))
 
-	err := old.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 7, Positions: []Position{{"in", 0, 3}}}, "g")
+	err := old.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 7, Positions: source.Positions{{Topic: "in", Partition: 0}: 3}}, "g")
 	require.ErrorIs(t, err, ErrFenced)
 	require.ErrorIs(t, err, ErrCommitFailed)
 	require.ErrorIs(t, old.Begin(ctx), ErrFenced, "a zombie never re-initialises")
 
 	sendN(t, ctx, fresh, "out", "owner", 2)
-	require.NoError(t, fresh.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 7, Positions: []Position{{"in", 0, 2}}}, "g"))
+	require.NoError(t, fresh.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 7, Positions: source.Positions{{Topic: "in", Partition: 0}: 2}}, "g"))
 	got, err := c.ReadCommitted(ctx, "out")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"owner-0", "owner-1"}, values(got))
@@ -221,7 +222,7 @@ func TestKafkaKilledProducerLeavesNothingVisible(t *testing.T) {
 	next := newTestKafka(t, c, "job/0", WithTransactionTimeout(10*time.Minute))
 	require.NoError(t, next.Begin(ctx))
 	sendN(t, ctx, next, "out", "redo", 5)
-	require.NoError(t, next.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 1, Positions: []Position{{"in", 0, 5}}}, "g"))
+	require.NoError(t, next.Commit(ctx, &CommitPoint{Job: "j", CheckpointID: 1, Positions: source.Positions{{Topic: "in", Partition: 0}: 5}}, "g"))
 	got, err = c.WaitForRecords(ctx, "out", 5)
 	require.NoError(t, err)
 	require.Len(t, got, 5)
@@ -304,10 +305,10 @@ func TestReadKafkaCommitPointErrors(t *testing.T) {
 	// Two jobs committing into one group is a conflict, not a commit point.
 	a := newTestKafka(t, c, "a/0")
 	require.NoError(t, a.Begin(ctx))
-	require.NoError(t, a.Commit(ctx, &CommitPoint{Job: "a", CheckpointID: 3, Positions: []Position{{"in", 0, 1}}}, "g"))
+	require.NoError(t, a.Commit(ctx, &CommitPoint{Job: "a", CheckpointID: 3, Positions: source.Positions{{Topic: "in", Partition: 0}: 1}}, "g"))
 	b := newTestKafka(t, c, "b/0")
 	require.NoError(t, b.Begin(ctx))
-	require.NoError(t, b.Commit(ctx, &CommitPoint{Job: "b", CheckpointID: 3, Positions: []Position{{"in", 1, 1}}}, "g"))
+	require.NoError(t, b.Commit(ctx, &CommitPoint{Job: "b", CheckpointID: 3, Positions: source.Positions{{Topic: "in", Partition: 1}: 1}}, "g"))
 	_, err = ReadKafkaCommitPoint(ctx, client, "g", []string{"in"})
 	require.ErrorIs(t, err, ErrInvalidCommitPoint)
 	require.ErrorContains(t, err, `job "b"`)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // KafkaOutput is the Output of a task whose output goes to Kafka: a
@@ -123,7 +124,7 @@ func (o *KafkaOutput) Claim(ctx context.Context) error {
 
 // ReadCommitPoint reads the task's commit point from the consumer group's
 // committed offsets of partitions (see ReadKafkaCommitPointOf).
-func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*CommitPoint, error) {
+func (o *KafkaOutput) ReadCommitPoint(ctx context.Context, partitions source.Partitions) (*CommitPoint, error) {
 	if o.client == nil {
 		return nil, errors.New("streamkit: kafka output: ReadCommitPoint before Claim")
 	}

@@ -18,7 +18,11 @@
 // Positions. Positions maps each assigned partition to the next offset to
 // read: the offset after the last record Poll returned, or the partition's
 // start offset if none was returned yet. They are exact, so a snapshot taken
-// between two Polls plus Positions is a consistent cut.
+// between two Polls plus Positions is a consistent cut. [Positions] is the
+// one shape of positions in streamkit: the source reports them, commit points
+// carry them, and checkpoint manifests store them keyed "topic/partition"
+// ([Positions.Strings], [ParsePositions]). [Partitions] is the matching
+// partition set (topic to partition numbers).
 //
 // Where a partition starts, first match wins: a position given to Seek
 // (restored from a checkpoint or a commit point), the group's committed

@@ -49,7 +49,7 @@ type handler struct {
 	runCtx context.Context
 }
 
-func claimsOf(m map[string][]int32) []TopicPartition {
+func claimsOf(m Partitions) []TopicPartition {
 	var out []TopicPartition
 	for t, ps := range m {
 		for _, p := range ps {
@@ -122,7 +122,7 @@ func (h *handler) resolve(tps []TopicPartition) (map[TopicPartition]int64, error
 	if len(rest) == 0 {
 		return out, nil
 	}
-	req := map[string][]int32{}
+	req := Partitions{}
 	for _, tp := range rest {
 		req[tp.Topic] = append(req[tp.Topic], tp.Partition)
 	}

@@ -69,8 +69,8 @@ func (k *Kafka) pauseSaramaLocked(tps []TopicPartition) {
 	}
 }
 
-func byTopic(tps []TopicPartition) map[string][]int32 {
-	m := make(map[string][]int32)
+func byTopic(tps []TopicPartition) Partitions {
+	m := make(Partitions)
 	for _, tp := range tps {
 		m[tp.Topic] = append(m[tp.Topic], tp.Partition)
 	}

@@ -1,9 +1,12 @@
 package source
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +29,63 @@ type Positions map[TopicPartition]int64
 // and deterministic iteration.
 func (p Positions) Sorted() []TopicPartition {
 	return sortedTPs(slices.Collect(maps.Keys(p)))
+}
+
+// Strings returns the positions keyed "topic/partition": the form a
+// checkpoint manifest stores, since the checkpoint package does not know
+// Kafka. ParsePositions reverses it.
+func (p Positions) Strings() map[string]int64 {
+	out := make(map[string]int64, len(p))
+	for tp, off := range p {
+		out[tp.String()] = off
+	}
+	return out
+}
+
+// Within returns the positions of the partitions in parts only.
+func (p Positions) Within(parts Partitions) Positions {
+	out := make(Positions)
+	for topic, ps := range parts {
+		for _, part := range ps {
+			tp := TopicPartition{Topic: topic, Partition: part}
+			if off, ok := p[tp]; ok {
+				out[tp] = off
+			}
+		}
+	}
+	return out
+}
+
+// ErrBadPositionKey is returned by ParsePositions for a key that is not
+// "topic/partition".
+var ErrBadPositionKey = errors.New("source: position key is not topic/partition")
+
+// ParsePositions reads positions keyed "topic/partition", as Strings writes
+// them. The topic is everything before the last '/', so topic names may
+// contain '/'.
+func ParsePositions(m map[string]int64) (Positions, error) {
+	out := make(Positions, len(m))
+	for k, off := range m {
+		i := strings.LastIndexByte(k, '/')
+		if i <= 0 {
+			return nil, fmt.Errorf("%w: %q", ErrBadPositionKey, k)
+		}
+		p, err := strconv.ParseInt(k[i+1:], 10, 32)
+		if err != nil || p < 0 {
+			return nil, fmt.Errorf("%w: %q", ErrBadPositionKey, k)
+		}
+		out[TopicPartition{Topic: k[:i], Partition: int32(p)}] = off
+	}
+	return out, nil
+}
+
+// Partitions is a set of partitions by topic: what a task owns, or what a
+// reader of commit points asks about.
+type Partitions map[string][]int32
+
+// Has reports whether tp is in the set.
+func (ps Partitions) Has(tp TopicPartition) bool {
+	return slices.Contains(ps[tp.Topic], tp.Partition)
 }
 
 func sortedTPs(tps []TopicPartition) []TopicPartition {

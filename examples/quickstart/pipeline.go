@@ -472,7 +472,7 @@ func (q *quickstart) waitThrough(ctx context.Context, upd, cons *streamkit.Job, 
 	defer admin.Close()
 	in := q.topic(topicInput)
 	if err := waitUntil(ctx, "the updater to commit the stream", func() (bool, error) {
-		res, err := admin.ListConsumerGroupOffsets(upd.Group(), map[string][]int32{in: {0}})
+		res, err := admin.ListConsumerGroupOffsets(upd.Group(), source.Partitions{in: {0}})
 		if err != nil {
 			return false, nil // the group coordinator may be moving; ask again
 		}
@@ -495,12 +495,8 @@ func (q *quickstart) waitThrough(ctx context.Context, upd, cons *streamkit.Job, 
 			if err != nil || cp == nil {
 				return false, err
 			}
-			for _, p := range cp.Positions {
-				if p.Topic == out.Topic && p.Partition == 0 {
-					return p.Offset >= hw-1, nil
-				}
-			}
-			return false, nil
+			off, ok := cp.Positions[out]
+			return ok && off >= hw-1, nil
 		}
 		// A SPARQL store: everything read, and everything read committed.
 		s := cons.Stats()

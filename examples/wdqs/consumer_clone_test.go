@@ -18,6 +18,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -143,11 +144,11 @@ func (r *cloneReplica) position(ctx context.Context, client *sparql.Client, topi
 		return 0, 0, err
 	}
 	defer s.Close()
-	cp, err := s.ReadCommitPoint(ctx, map[string][]int32{topic: {0}})
+	cp, err := s.ReadCommitPoint(ctx, source.Partitions{topic: {0}})
 	if err != nil {
 		return 0, 0, err
 	}
-	return cp.Positions[0].Offset, cp.CheckpointID, nil
+	return cp.Positions[source.TopicPartition{Topic: topic}], cp.CheckpointID, nil
 }
 
 // run runs c until the replica's commit point is at offset, then stops it.

@@ -25,6 +25,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -274,7 +275,7 @@ func testConsumerKill(t *testing.T, target func(t *testing.T, seed uint64) ckTar
 	require.NoError(t, final.WaitOutput(ctx, "consumerjob: pid"), "start of the final run")
 	out, err := sparql.NewSPARQL(client, builder)
 	require.NoError(t, err)
-	parts := map[string][]int32{ckTopic: {0}}
+	parts := source.Partitions{ckTopic: {0}}
 	var cp *streamkit.CommitPoint
 	err = cl.WaitFor(ctx, fmt.Sprintf("commit point at offset %d", total), func(ctx context.Context) (bool, string, error) {
 		if final.Exited() {
@@ -284,7 +285,7 @@ func testConsumerKill(t *testing.T, target func(t *testing.T, seed uint64) ckTar
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		return len(cp.Positions) == 1 && cp.Positions[0].Offset == total, fmt.Sprintf("%+v", cp), nil
+		return len(cp.Positions) == 1 && cp.Positions[source.TopicPartition{Topic: ckTopic}] == total, fmt.Sprintf("%+v", cp), nil
 	})
 	if err != nil {
 		t.Logf("output of the final run (tail):\n%s", final.Output())
@@ -299,7 +300,7 @@ func testConsumerKill(t *testing.T, target func(t *testing.T, seed uint64) ckTar
 	// The commit point after the clean stop is still the end of the topic.
 	cp, err = out.ReadCommitPoint(ctx, parts)
 	require.NoError(t, err)
-	require.Equal(t, []streamkit.Position{{Topic: ckTopic, Partition: 0, Offset: total}}, cp.Positions)
+	require.Equal(t, source.Positions{{Topic: ckTopic, Partition: 0}: total}, cp.Positions)
 	assert.Equal(t, ckJob, cp.Job)
 
 	// The store equals the reference; by revision, each entity's

@@ -24,6 +24,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -132,11 +133,11 @@ func TestConsumerRidesOutStoreOutageOxigraph(t *testing.T) {
 				return false, "", fmt.Errorf("the job ended: %w", err)
 			default:
 			}
-			cp, err := reader.ReadCommitPoint(ctx, map[string][]int32{ckTopic: {0}})
+			cp, err := reader.ReadCommitPoint(ctx, source.Partitions{ckTopic: {0}})
 			if err != nil {
 				return false, err.Error(), nil
 			}
-			return len(cp.Positions) == 1 && cp.Positions[0].Offset == want, fmt.Sprintf("%+v", cp.Positions), nil
+			return len(cp.Positions) == 1 && cp.Positions[source.TopicPartition{Topic: ckTopic}] == want, fmt.Sprintf("%+v", cp.Positions), nil
 		}))
 	}
 

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 var (
@@ -267,7 +269,7 @@ func TestGraphOrphanCleanup(t *testing.T) {
 func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 	ctx := context.Background()
 	g := graphOf(t, graphFixture(t, "Q42-munged.ttl"), WithOrphanCleanup(true), WithLagMarker(gWD.ConceptURI()))
-	first := &streamkit.CommitPoint{Job: "wdqs", CheckpointID: 7, Positions: []streamkit.Position{{Topic: "eqiad.rdf", Partition: 0, Offset: 42}}}
+	first := &streamkit.CommitPoint{Job: "wdqs", CheckpointID: 7, Positions: source.Positions{{Topic: "eqiad.rdf", Partition: 0}: 42}}
 	require.NoError(t, g.Apply(ctx, nil, first))
 	before := dumpString(t, g)
 
@@ -277,7 +279,7 @@ func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 		p.AvgEventTime = time.Unix(1, 0)
 		return p
 	}
-	next := &streamkit.CommitPoint{Job: "wdqs", CheckpointID: 8, Positions: []streamkit.Position{{Topic: "eqiad.rdf", Partition: 0, Offset: 50}}}
+	next := &streamkit.CommitPoint{Job: "wdqs", CheckpointID: 8, Positions: source.Positions{{Topic: "eqiad.rdf", Partition: 0}: 50}}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 
@@ -304,8 +306,7 @@ func TestGraphApplyFailureLeavesGraphAndCommitUnchanged(t *testing.T) {
 		{"empty reconciliation entity", ctx, func(p *rdfdiff.ConsolidatedPatch) {
 			p.Reconciliations = []rdfdiff.Reconciliation{{}}
 		}, next, ErrInvalidPatch, "Reconciliations[0]"},
-		{"negative offset", ctx, nil, &streamkit.CommitPoint{Job: "wdqs", Positions: []streamkit.Position{{Topic: "t", Offset: -1}}}, streamkit.ErrInvalidCommitPoint, "negative"},
-		{"duplicate partition", ctx, nil, &streamkit.CommitPoint{Job: "wdqs", Positions: []streamkit.Position{{Topic: "t"}, {Topic: "t"}}}, streamkit.ErrInvalidCommitPoint, "t/0"},
+		{"negative offset", ctx, nil, &streamkit.CommitPoint{Job: "wdqs", Positions: source.Positions{{Topic: "t"}: -1}}, streamkit.ErrInvalidCommitPoint, "negative"},
 		{"cancelled context", cancelled, nil, next, context.Canceled, "graph: apply"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -339,17 +340,17 @@ func TestGraphCommitPointRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, cp, "no commit point before the first Apply")
 
-	in := &streamkit.CommitPoint{Job: "wdqs-eqiad", CheckpointID: 12, Positions: []streamkit.Position{
-		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0, Offset: 1234},
-		{Topic: "codfw.rdf-streaming-updater.mutation", Partition: 0, Offset: 99},
+	in := &streamkit.CommitPoint{Job: "wdqs-eqiad", CheckpointID: 12, Positions: source.Positions{
+		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0}: 1234,
+		{Topic: "codfw.rdf-streaming-updater.mutation", Partition: 0}: 99,
 	}}
 	require.NoError(t, g.Apply(ctx, rdftest.Batch(t, rdftest.Import("Q1", 1, []rdfdiff.Triple{gTri(gWD.EntityTerm("Q1"), gEx("p"), gLit("x"))})), in))
-	want := &streamkit.CommitPoint{Job: in.Job, CheckpointID: in.CheckpointID, Positions: append([]streamkit.Position(nil), in.Positions...)}
-	in.Positions[0].Offset = 0 // the caller's slice is not kept
+	want := &streamkit.CommitPoint{Job: in.Job, CheckpointID: in.CheckpointID, Positions: maps.Clone(in.Positions)}
+	in.Positions[source.TopicPartition{Topic: "eqiad.rdf-streaming-updater.mutation"}] = 0 // the caller's map is not kept
 	cp, err = g.Positions(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, cp)
-	cp.Positions[1].Offset = -5 // nor is the returned one shared
+	cp.Positions[source.TopicPartition{Topic: "codfw.rdf-streaming-updater.mutation"}] = -5 // nor is the returned one shared
 	cp, err = g.Positions(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, cp)
@@ -399,7 +400,7 @@ func TestGraphMutationEvents(t *testing.T) {
 	flush := func(id uint64) {
 		p := acc.Result()
 		require.NoError(t, g.Apply(ctx, p, &streamkit.CommitPoint{Job: "events", CheckpointID: id,
-			Positions: []streamkit.Position{{Topic: "rdf", Offset: int64(acc.Len())}}}))
+			Positions: source.Positions{{Topic: "rdf"}: int64(acc.Len())}}))
 		applied = append(applied, p)
 		acc.Reset()
 	}

@@ -10,6 +10,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // ExampleGraph_Apply loads an entity, applies a batch of changes accumulated
@@ -48,7 +49,7 @@ func ExampleGraph_Apply() {
 		}
 	}
 	commit := &streamkit.CommitPoint{Job: "example", CheckpointID: 1,
-		Positions: []streamkit.Position{{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0, Offset: 2}}}
+		Positions: source.Positions{{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0}: 2}}
 	if err := g.Apply(ctx, acc.Result(), commit); err != nil {
 		fmt.Println(err)
 		return
@@ -57,7 +58,7 @@ func ExampleGraph_Apply() {
 		fmt.Println(err)
 	}
 	cp, _ := g.Positions(ctx)
-	fmt.Printf("committed checkpoint %d at offset %d\n", cp.CheckpointID, cp.Positions[0].Offset)
+	fmt.Printf("committed checkpoint %d at offset %d\n", cp.CheckpointID, cp.Positions[source.TopicPartition{Topic: "eqiad.rdf-streaming-updater.mutation"}])
 	// Output:
 	// <http://www.wikidata.org/entity/Q1> <http://schema.org/version> "2"^^<http://www.w3.org/2001/XMLSchema#integer> .
 	// <http://www.wikidata.org/entity/Q1> <http://www.wikidata.org/prop/P31> <http://www.wikidata.org/entity/statement/Q1-a> .

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"maps"
 	"sync"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
@@ -334,6 +334,6 @@ func cloneGraphCommitPoint(c *streamkit.CommitPoint) *streamkit.CommitPoint {
 		return nil
 	}
 	d := *c
-	d.Positions = slices.Clone(c.Positions)
+	d.Positions = maps.Clone(c.Positions)
 	return &d
 }

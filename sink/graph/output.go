@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // DefaultGraphOutputTarget is the accumulated weight (rdfdiff.Accumulator.Weight)
@@ -122,7 +122,7 @@ var (
 	_ interface{ WantsCommit() bool } = (*GraphOutput)(nil)
 	_ interface {
 		Claim(context.Context) error
-		ReadCommitPoint(context.Context, map[string][]int32) (*streamkit.CommitPoint, error)
+		ReadCommitPoint(context.Context, source.Partitions) (*streamkit.CommitPoint, error)
 		Begin(context.Context) error
 		Commit(context.Context, *streamkit.CommitPoint) error
 		Abort(context.Context) error
@@ -164,7 +164,7 @@ func (o *GraphOutput) Claim(ctx context.Context) error {
 // matching ErrNoCommitPoint when the graph has none for them, and one
 // matching ErrInvalidCommitPoint when the graph's commit point names
 // partitions outside the list (the graph is another task's).
-func (o *GraphOutput) ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*streamkit.CommitPoint, error) {
+func (o *GraphOutput) ReadCommitPoint(ctx context.Context, partitions source.Partitions) (*streamkit.CommitPoint, error) {
 	o.mu.Lock()
 	closed := o.state == goClosed
 	o.mu.Unlock()
@@ -181,22 +181,15 @@ func (o *GraphOutput) ReadCommitPoint(ctx context.Context, partitions map[string
 	if err := foreignPartitions(cp, partitions); err != nil {
 		return nil, err
 	}
-	sort.Slice(cp.Positions, func(i, j int) bool {
-		a, b := cp.Positions[i], cp.Positions[j]
-		if a.Topic != b.Topic {
-			return a.Topic < b.Topic
-		}
-		return a.Partition < b.Partition
-	})
 	return cp, nil
 }
 
 // foreignPartitions reports positions of cp outside partitions.
-func foreignPartitions(cp *streamkit.CommitPoint, partitions map[string][]int32) error {
-	for _, p := range cp.Positions {
-		if !slices.Contains(partitions[p.Topic], p.Partition) {
-			return fmt.Errorf("%w: the graph's commit point (job %q, checkpoint %d) holds %s/%d, not a partition of this task: one graph per task",
-				streamkit.ErrInvalidCommitPoint, cp.Job, cp.CheckpointID, p.Topic, p.Partition)
+func foreignPartitions(cp *streamkit.CommitPoint, partitions source.Partitions) error {
+	for _, tp := range cp.Positions.Sorted() {
+		if !partitions.Has(tp) {
+			return fmt.Errorf("%w: the graph's commit point (job %q, checkpoint %d) holds %s, not a partition of this task: one graph per task",
+				streamkit.ErrInvalidCommitPoint, cp.Job, cp.CheckpointID, tp)
 		}
 	}
 	return nil
@@ -312,9 +305,9 @@ func (o *GraphOutput) Commit(ctx context.Context, cp *streamkit.CommitPoint) err
 		if prev == nil {
 			return nil
 		}
-		parts := make(map[string][]int32, len(cp.Positions))
-		for _, p := range cp.Positions {
-			parts[p.Topic] = append(parts[p.Topic], p.Partition)
+		parts := make(source.Partitions, len(cp.Positions))
+		for tp := range cp.Positions {
+			parts[tp.Topic] = append(parts[tp.Topic], tp.Partition)
 		}
 		return foreignPartitions(prev, parts)
 	}

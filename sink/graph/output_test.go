@@ -12,12 +12,13 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
-var goParts = map[string][]int32{"mutation": {0}}
+var goParts = source.Partitions{"mutation": {0}}
 
 func goCommit(id uint64, offset int64) *streamkit.CommitPoint {
-	return &streamkit.CommitPoint{Job: "j", CheckpointID: id, Positions: []streamkit.Position{{Topic: "mutation", Partition: 0, Offset: offset}}}
+	return &streamkit.CommitPoint{Job: "j", CheckpointID: id, Positions: source.Positions{{Topic: "mutation", Partition: 0}: offset}}
 }
 
 func rcGraphOutput(t *testing.T, g *graph.Graph, opts ...graph.GraphOutputOption) *graph.GraphOutput {
@@ -192,11 +193,11 @@ func TestGraphOutputOneGraphPerTask(t *testing.T) {
 	require.NoError(t, a.Commit(ctx, goCommit(1, 5)))
 
 	b := rcGraphOutput(t, g)
-	_, err := b.ReadCommitPoint(ctx, map[string][]int32{"mutation": {1}})
+	_, err := b.ReadCommitPoint(ctx, source.Partitions{"mutation": {1}})
 	require.ErrorIs(t, err, streamkit.ErrInvalidCommitPoint)
 	require.NoError(t, b.Begin(ctx))
 	require.NoError(t, b.Add(rdftest.DecodeAll(t, rdftest.File(t, "graph", "Import-v2.json"))[0]))
-	other := &streamkit.CommitPoint{Job: "j", CheckpointID: 1, Positions: []streamkit.Position{{Topic: "mutation", Partition: 1, Offset: 1}}}
+	other := &streamkit.CommitPoint{Job: "j", CheckpointID: 1, Positions: source.Positions{{Topic: "mutation", Partition: 1}: 1}}
 	require.ErrorIs(t, b.Commit(ctx, other), streamkit.ErrInvalidCommitPoint)
 	assert.Zero(t, g.Len())
 	cp, err := a.ReadCommitPoint(ctx, goParts)

@@ -15,6 +15,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // The store tests that run on Oxigraph and Virtuoso, on Blazegraph 2.1.5
@@ -365,12 +366,12 @@ func TestSPARQLSinkBlazegraphDeadLettersIllTypedBoolean(t *testing.T) {
 	require.NoError(t, s.Add(change("Q1", "true")))
 	require.NoError(t, s.Add(change("Q2", "yes")))
 	require.NoError(t, s.Add(change("Q3", "0")))
-	cp := &streamkit.CommitPoint{Job: "bool", CheckpointID: 1, Positions: []streamkit.Position{{Topic: "t", Offset: 3}}}
+	cp := &streamkit.CommitPoint{Job: "bool", CheckpointID: 1, Positions: source.Positions{{Topic: "t"}: 3}}
 	require.NoError(t, s.Commit(ctx, cp))
 	require.Len(t, rejected, 1)
 	assert.Equal(t, "Q2", rejected[0].EntityID)
 	require.ErrorIs(t, rejected[0].Err, ErrUnsafeTerm)
-	got, err := s.ReadCommitPoint(ctx, map[string][]int32{"t": {0}})
+	got, err := s.ReadCommitPoint(ctx, source.Partitions{"t": {0}})
 	require.NoError(t, err)
 	assert.Equal(t, cp, got)
 	assert.ElementsMatch(t, []rdfdiff.Triple{

@@ -15,6 +15,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // BenchmarkOxigraphVersusCurl measures the triples per second the sink's
@@ -131,7 +132,7 @@ func benchVersusCurl(b *testing.B, env string, c *Client, curl, endpoint string,
 		}
 		p := &rdfdiff.ConsolidatedPatch{}
 		p.Added, pool = pool[:batch:batch], pool[batch:]
-		cp := &streamkit.CommitPoint{Job: "bench", CheckpointID: uint64(i + 1), Positions: []streamkit.Position{{Topic: diffTopic, Offset: int64(i * batch)}}}
+		cp := &streamkit.CommitPoint{Job: "bench", CheckpointID: uint64(i + 1), Positions: source.Positions{{Topic: diffTopic}: int64(i * batch)}}
 		body, err := ub.Build(p, cp)
 		require.NoError(b, err)
 		file := filepath.Join(dir, fmt.Sprintf("%d.ru", i))

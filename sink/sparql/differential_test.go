@@ -91,6 +91,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/internal/rdftest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 const (
@@ -388,7 +389,7 @@ func runDifferential(t *testing.T, store *diffStore, n, maxReal int) {
 		p := acc.Result()
 		acc.Reset()
 		batch++
-		cp := &streamkit.CommitPoint{Job: diffJob, CheckpointID: batch, Positions: []streamkit.Position{{Topic: diffTopic, Partition: 0, Offset: next}}}
+		cp := &streamkit.CommitPoint{Job: diffJob, CheckpointID: batch, Positions: source.Positions{{Topic: diffTopic, Partition: 0}: next}}
 		triples += p.Weight()
 		var before map[rdfdiff.Triple]bool
 		if checkMutations {

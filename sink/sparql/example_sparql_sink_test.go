@@ -61,7 +61,7 @@ func ExampleSPARQL() {
 	if err := out.Claim(ctx); err != nil {
 		panic(err)
 	}
-	if _, err := out.ReadCommitPoint(ctx, map[string][]int32{topic: {0}}); err != nil {
+	if _, err := out.ReadCommitPoint(ctx, source.Partitions{topic: {0}}); err != nil {
 		fmt.Println("start:", err)
 	}
 	if err := out.Begin(ctx); err != nil {
@@ -79,7 +79,7 @@ func ExampleSPARQL() {
 			panic(err)
 		}
 	}
-	cp := &streamkit.CommitPoint{Job: "wdqs-consumer", CheckpointID: 1, Positions: []streamkit.Position{{Topic: topic, Partition: 0, Offset: 103}}}
+	cp := &streamkit.CommitPoint{Job: "wdqs-consumer", CheckpointID: 1, Positions: source.Positions{{Topic: topic, Partition: 0}: 103}}
 	if err := out.Commit(ctx, cp); err != nil {
 		panic(err)
 	}

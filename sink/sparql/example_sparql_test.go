@@ -11,6 +11,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // ExampleUpdateBuilder builds the one request that carries a batch and the
@@ -25,8 +26,8 @@ func ExampleUpdateBuilder() {
 	patch := &rdfdiff.ConsolidatedPatch{}
 	patch.Removed = []rdfdiff.Triple{{S: q1, P: version, O: rdfdiff.NewTypedLiteral("1", rdfdiff.XSDInteger)}}
 	patch.Added = []rdfdiff.Triple{{S: q1, P: version, O: rdfdiff.NewTypedLiteral("2", rdfdiff.XSDInteger)}}
-	cp := &streamkit.CommitPoint{Job: "consumer", CheckpointID: 7, Positions: []streamkit.Position{
-		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0, Offset: 1234},
+	cp := &streamkit.CommitPoint{Job: "consumer", CheckpointID: 7, Positions: source.Positions{
+		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 0}: 1234,
 	}}
 	req, err := b.Build(patch, cp)
 	if err != nil {

@@ -352,7 +352,7 @@ var (
 	_ interface{ WantsCommit() bool } = (*SPARQL)(nil)
 	_ interface {
 		Claim(context.Context) error
-		ReadCommitPoint(context.Context, map[string][]int32) (*streamkit.CommitPoint, error)
+		ReadCommitPoint(context.Context, source.Partitions) (*streamkit.CommitPoint, error)
 		Begin(context.Context) error
 		Commit(context.Context, *streamkit.CommitPoint) error
 		Abort(context.Context) error
@@ -465,7 +465,7 @@ func (s *SPARQL) Claim(ctx context.Context) error {
 // different jobs or checkpoints, or a node is malformed. When a store that is
 // not atomic left the older checkpoint's nodes next to a complete newer
 // commit, it returns the newer one and logs a warning.
-func (s *SPARQL) ReadCommitPoint(ctx context.Context, partitions map[string][]int32) (*streamkit.CommitPoint, error) {
+func (s *SPARQL) ReadCommitPoint(ctx context.Context, partitions source.Partitions) (*streamkit.CommitPoint, error) {
 	s.mu.Lock()
 	closed := s.state == stateClosed
 	s.mu.Unlock()

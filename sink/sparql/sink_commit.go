@@ -10,6 +10,7 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // The SPARQL sink records its commit point per input partition, not per job
@@ -45,13 +46,13 @@ func (b *UpdateBuilder) appendPartitionCommit(w *updateWriter, cp *streamkit.Com
 	ts := make([]rdfdiff.Triple, 0, 5*len(cp.Positions))
 	nodes := make([]byte, 0, 64*len(cp.Positions))
 	prefixes := make([]byte, 0, 64*len(cp.Positions))
-	for i, p := range cp.Positions {
+	for i, p := range cp.Positions.Sorted() {
 		pfx := b.partitionNodePrefix(p.Topic, p.Partition)
 		node := rdfdiff.NewIRI(pfx + id)
 		ts = append(ts,
 			rdfdiff.Triple{S: node, P: b.pred("topic"), O: rdfdiff.NewLiteral(p.Topic)},
 			rdfdiff.Triple{S: node, P: b.pred("partition"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(int64(p.Partition), 10), rdfdiff.XSDInteger)},
-			rdfdiff.Triple{S: node, P: b.pred("offset"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(p.Offset, 10), rdfdiff.XSDInteger)},
+			rdfdiff.Triple{S: node, P: b.pred("offset"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(cp.Positions[p], 10), rdfdiff.XSDInteger)},
 			rdfdiff.Triple{S: node, P: b.pred("checkpointID"), O: idT},
 			rdfdiff.Triple{S: node, P: b.pred("job"), O: jobT},
 		)
@@ -76,7 +77,7 @@ func (b *UpdateBuilder) appendPartitionCommit(w *updateWriter, cp *streamkit.Com
 }
 
 // partitionCommitQuery is the SELECT that reads the nodes of partitions.
-func (b *UpdateBuilder) partitionCommitQuery(partitions map[string][]int32) string {
+func (b *UpdateBuilder) partitionCommitQuery(partitions source.Partitions) string {
 	ns := b.commitNS
 	var sb strings.Builder
 	sb.WriteString("SELECT ?n ?topic ?partition ?offset ?cp ?job WHERE {\n")
@@ -117,7 +118,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // readPartitionCommit reads the commit point of partitions; see
 // SPARQL.ReadCommitPoint for the rules. warn is called (never nil) when stale
 // nodes of an older checkpoint are found next to a complete newer one.
-func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, partitions map[string][]int32,
+func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, partitions source.Partitions,
 	warn func(msg string, args ...any)) (*streamkit.CommitPoint, error) {
 	n := 0
 	for topic, ps := range partitions {
@@ -216,7 +217,10 @@ func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, part
 		} else if cp.Job != pick.job {
 			return nil, fmt.Errorf("%w: partitions name jobs %q and %q", streamkit.ErrInvalidCommitPoint, cp.Job, pick.job)
 		}
-		cp.Positions = append(cp.Positions, streamkit.Position{Topic: k.topic, Partition: k.partition, Offset: pick.offset})
+		if cp.Positions == nil {
+			cp.Positions = source.Positions{}
+		}
+		cp.Positions[source.TopicPartition{Topic: k.topic, Partition: k.partition}] = pick.offset
 	}
 	if stale > 0 {
 		// Every partition has the newest checkpoint's node, so its INSERT
@@ -227,12 +231,6 @@ func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, part
 			"a non-atomic store applied part of a commit request (resuming from the newest, which landed whole)",
 			"checkpoint", maxID, "stale_nodes", stale)
 	}
-	slices.SortFunc(cp.Positions, func(a, b streamkit.Position) int {
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
-		}
-		return int(a.Partition) - int(b.Partition)
-	})
 	if err := cp.Validate(); err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 		})))
 	require.NoError(t, err)
 	const topic = "eqiad.rdf-streaming-updater.mutation"
-	partitions := map[string][]int32{topic: {0}}
+	partitions := source.Partitions{topic: {0}}
 	require.NoError(t, s.Claim(ctx))
 	_, err = s.ReadCommitPoint(ctx, partitions)
 	require.ErrorIs(t, err, streamkit.ErrNoCommitPoint)
@@ -178,7 +178,7 @@ func sinkStoreScenario(t *testing.T, env string, dialect Dialect) {
 	var id uint64
 	commit := func() {
 		id++
-		cp := &streamkit.CommitPoint{Job: "wdqs-consumer", CheckpointID: id, Positions: []streamkit.Position{{Topic: topic, Partition: 0, Offset: offset}}}
+		cp := &streamkit.CommitPoint{Job: "wdqs-consumer", CheckpointID: id, Positions: source.Positions{{Topic: topic, Partition: 0}: offset}}
 		require.NoError(t, s.Commit(ctx, cp))
 		got, err := s.ReadCommitPoint(ctx, partitions)
 		require.NoError(t, err)
@@ -290,9 +290,9 @@ func sinkReplayAfterCrash(t *testing.T, env string, dialect Dialect) {
 		require.NoError(t, want.Apply(context.Background(), acc.Result(), nil))
 	}
 	const topic = "mutation"
-	parts := map[string][]int32{topic: {0}}
+	parts := source.Partitions{topic: {0}}
 	cp := func(id uint64) *streamkit.CommitPoint {
-		return &streamkit.CommitPoint{Job: "replay", CheckpointID: id, Positions: []streamkit.Position{{Topic: topic, Offset: int64(id * 10)}}}
+		return &streamkit.CommitPoint{Job: "replay", CheckpointID: id, Positions: source.Positions{{Topic: topic}: int64(id * 10)}}
 	}
 	for _, k := range []int{1, 4} {
 		t.Run(fmt.Sprintf("crash after %d requests", k), func(t *testing.T) {

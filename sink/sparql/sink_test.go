@@ -107,8 +107,8 @@ func entityImport(id string, rev int64, n int) *rdfdiff.EntityChange {
 }
 
 func testCP(id uint64, offset int64) *streamkit.CommitPoint {
-	return &streamkit.CommitPoint{Job: "wdqs", CheckpointID: id, Positions: []streamkit.Position{
-		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 2, Offset: offset},
+	return &streamkit.CommitPoint{Job: "wdqs", CheckpointID: id, Positions: source.Positions{
+		{Topic: "eqiad.rdf-streaming-updater.mutation", Partition: 2}: offset,
 	}}
 }
 
@@ -152,7 +152,7 @@ func TestSPARQLLifecycle(t *testing.T) {
 	require.ErrorIs(t, s.Begin(ctx), ErrSPARQLClosed)
 	require.ErrorIs(t, s.Claim(ctx), ErrSPARQLClosed)
 	require.ErrorIs(t, s.Add(entityImport("Q1", 1, 1)), ErrSPARQLClosed)
-	_, err := s.ReadCommitPoint(ctx, map[string][]int32{"t": {0}})
+	_, err := s.ReadCommitPoint(ctx, source.Partitions{"t": {0}})
 	require.ErrorIs(t, err, ErrSPARQLClosed)
 }
 
@@ -684,7 +684,7 @@ func TestSPARQLReadCommitPointRules(t *testing.T) {
 			"job":       rdfdiff.NewLiteral(job),
 		}
 	}
-	parts := map[string][]int32{"a": {3}, "b": {3}}
+	parts := source.Partitions{"a": {3}, "b": {3}}
 	read := func(rows ...map[string]rdfdiff.Term) (*streamkit.CommitPoint, *cannedQuerier, string, error) {
 		q := &cannedQuerier{rows: rows}
 		var logs bytes.Buffer
@@ -696,14 +696,14 @@ func TestSPARQLReadCommitPointRules(t *testing.T) {
 
 	cp, q, _, err := read(row("b", 3, 7, 20, "j"), row("a", 3, 7, 10, "j"))
 	require.NoError(t, err)
-	assert.Equal(t, &streamkit.CommitPoint{Job: "j", CheckpointID: 7, Positions: []streamkit.Position{{Topic: "a", Partition: 3, Offset: 10}, {Topic: "b", Partition: 3, Offset: 20}}}, cp)
+	assert.Equal(t, &streamkit.CommitPoint{Job: "j", CheckpointID: 7, Positions: source.Positions{{Topic: "a", Partition: 3}: 10, {Topic: "b", Partition: 3}: 20}}, cp)
 	assert.Contains(t, q.last, "GRAPH <http://streamkit.test/commit>")
 	assert.Contains(t, q.last, `STRSTARTS(STR(?n), "`+b.partitionNodePrefix("a", 3)+`")`)
 
 	// Only some partitions committed: the others are absent.
 	cp, _, _, err = read(row("a", 3, 7, 10, "j"))
 	require.NoError(t, err)
-	assert.Equal(t, []streamkit.Position{{Topic: "a", Partition: 3, Offset: 10}}, cp.Positions)
+	assert.Equal(t, source.Positions{{Topic: "a", Partition: 3}: 10}, cp.Positions)
 
 	// Stale nodes of an older checkpoint next to a complete newer commit.
 	cp, _, logs, err := read(row("a", 3, 6, 9, "j"), row("a", 3, 7, 10, "j"), row("b", 3, 7, 20, "j"))
@@ -732,9 +732,9 @@ func TestSPARQLReadCommitPointRules(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.ReadCommitPoint(ctx, nil)
 	require.ErrorIs(t, err, streamkit.ErrNoCommitPoint)
-	_, err = s.ReadCommitPoint(ctx, map[string][]int32{"": {1}})
+	_, err = s.ReadCommitPoint(ctx, source.Partitions{"": {1}})
 	require.ErrorIs(t, err, streamkit.ErrInvalidCommitPoint)
-	_, err = s.ReadCommitPoint(ctx, map[string][]int32{"a": {-1}})
+	_, err = s.ReadCommitPoint(ctx, source.Partitions{"a": {-1}})
 	require.ErrorIs(t, err, streamkit.ErrInvalidCommitPoint)
 	boom := errors.New("down")
 	s, err = NewSPARQL(&cannedQuerier{err: boom}, b, WithSPARQLLogger(quietLogger(nil)))

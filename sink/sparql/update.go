@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // Vocabulary used by the entity-delete templates.
@@ -450,13 +450,13 @@ func (b *UpdateBuilder) appendCommitPoint(w *updateWriter, cp *streamkit.CommitP
 		{S: jobT, P: b.pred("job"), O: rdfdiff.NewLiteral(cp.Job)},
 		{S: jobT, P: b.pred("checkpointID"), O: rdfdiff.NewTypedLiteral(id, rdfdiff.XSDInteger)},
 	}
-	for _, p := range cp.Positions {
+	for _, p := range cp.Positions.Sorted() {
 		pos := rdfdiff.NewIRI(posPrefix + url.PathEscape(p.Topic) + "/" + strconv.FormatInt(int64(p.Partition), 10))
 		ts = append(ts,
 			rdfdiff.Triple{S: jobT, P: b.pred("position"), O: pos},
 			rdfdiff.Triple{S: pos, P: b.pred("topic"), O: rdfdiff.NewLiteral(p.Topic)},
 			rdfdiff.Triple{S: pos, P: b.pred("partition"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(int64(p.Partition), 10), rdfdiff.XSDInteger)},
-			rdfdiff.Triple{S: pos, P: b.pred("offset"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(p.Offset, 10), rdfdiff.XSDInteger)},
+			rdfdiff.Triple{S: pos, P: b.pred("offset"), O: rdfdiff.NewTypedLiteral(strconv.FormatInt(cp.Positions[p], 10), rdfdiff.XSDInteger)},
 		)
 	}
 	if err := w.data("INSERT DATA", b.commitGraph, ts); err != nil {
@@ -540,19 +540,20 @@ func (b *UpdateBuilder) ReadCommitPoint(ctx context.Context, q Querier, job stri
 		if !row["topic"].IsLiteral() {
 			return nil, fmt.Errorf("%w: job %q position %s: topic %s is not a literal", streamkit.ErrInvalidCommitPoint, job, pos, row["topic"])
 		}
-		cp.Positions = append(cp.Positions, streamkit.Position{Topic: row["topic"].Value(), Partition: int32(partition), Offset: offset})
+		tp := source.TopicPartition{Topic: row["topic"].Value(), Partition: int32(partition)}
+		if prev, dup := cp.Positions[tp]; dup && prev != offset {
+			return nil, fmt.Errorf("%w: job %q has offsets %d and %d for %s", streamkit.ErrInvalidCommitPoint, job, prev, offset, tp)
+		}
+		if cp.Positions == nil {
+			cp.Positions = source.Positions{}
+		}
+		cp.Positions[tp] = offset
 	}
 	id, err := strconv.ParseUint(cpTerm.Value(), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("%w: job %q checkpoint ID %s: %v", streamkit.ErrInvalidCommitPoint, job, cpTerm, err)
 	}
 	cp.CheckpointID = id
-	slices.SortFunc(cp.Positions, func(a, b streamkit.Position) int {
-		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-			return c
-		}
-		return int(a.Partition) - int(b.Partition)
-	})
 	if err := cp.Validate(); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // Record is one Kafka record, as written by Produce and as returned by the
@@ -53,14 +54,8 @@ func (r Record) HeaderValue(key string) ([]byte, bool) {
 	return nil, false
 }
 
-// TopicPartition names one partition of a topic.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
-
-// String returns "topic/partition".
-func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
+// TopicPartition names one partition of a topic: the source package's type.
+type TopicPartition = source.TopicPartition
 
 // CommittedOffset is a consumer group's committed position in one partition:
 // the offset of the next record to consume, and the metadata string the

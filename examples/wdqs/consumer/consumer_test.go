@@ -24,6 +24,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -208,7 +209,8 @@ func TestConsumerGraph(t *testing.T) {
 			if err != nil || cp == nil || len(cp.Positions) != 1 {
 				return false, fmt.Sprintf("%+v", cp), nil
 			}
-			return cp.Positions[0].Offset == int64(n), fmt.Sprintf("offset %d", cp.Positions[0].Offset), nil
+			off := cp.Positions[source.TopicPartition{Topic: topic}]
+			return off == int64(n), fmt.Sprintf("offset %d", off), nil
 		}
 	}
 	half := len(s.msgs) / 2

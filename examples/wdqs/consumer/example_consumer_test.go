@@ -11,6 +11,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -51,7 +52,7 @@ func Example() {
 	go func() { done <- c.Run(ctx) }()
 	err = cl.WaitFor(ctx, "the event applied", func(ctx context.Context) (bool, string, error) {
 		cp, err := g.Positions(ctx)
-		return err == nil && cp != nil && len(cp.Positions) == 1 && cp.Positions[0].Offset == 1, "", nil
+		return err == nil && cp != nil && len(cp.Positions) == 1 && cp.Positions[source.TopicPartition{Topic: topic}] == 1, "", nil
 	})
 	if err != nil {
 		panic(err)
@@ -67,7 +68,9 @@ func Example() {
 		panic(err)
 	}
 	cp, _ := g.Positions(ctx)
-	fmt.Printf("job %s: %s/%d next offset %d\n", cp.Job, cp.Positions[0].Topic, cp.Positions[0].Partition, cp.Positions[0].Offset)
+	for tp, off := range cp.Positions {
+		fmt.Printf("job %s: %s next offset %d\n", cp.Job, tp, off)
+	}
 	// Output:
 	// <http://www.wikidata.org/entity/Q64> <http://schema.org/name> "Berlin"@en .
 	// job wdqs-consumer: eqiad.rdf-streaming-updater.mutation/0 next offset 1

@@ -53,7 +53,7 @@ func ExampleRDFConsumer() {
 		}
 	}
 	cp := &streamkit.CommitPoint{Job: "wdqs-consumer", CheckpointID: 1,
-		Positions: []streamkit.Position{{Topic: "mutation", Partition: 0, Offset: int64(len(values))}}}
+		Positions: source.Positions{{Topic: "mutation", Partition: 0}: int64(len(values))}}
 	if err := out.Commit(ctx, cp); err != nil {
 		panic(err)
 	}
@@ -61,11 +61,11 @@ func ExampleRDFConsumer() {
 	if err := g.Dump(os.Stdout); err != nil {
 		panic(err)
 	}
-	back, err := out.ReadCommitPoint(ctx, map[string][]int32{"mutation": {0}})
+	back, err := out.ReadCommitPoint(ctx, source.Partitions{"mutation": {0}})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("checkpoint %d, next offset %d, %d changes\n", back.CheckpointID, back.Positions[0].Offset, consumer.Stats().Changes)
+	fmt.Printf("checkpoint %d, next offset %d, %d changes\n", back.CheckpointID, back.Positions[source.TopicPartition{Topic: "mutation"}], consumer.Stats().Changes)
 	// Output:
 	// offset 2 refused at stage "decode" (invalid-event)
 	// <uri:a> <uri:b> <uri:c> .

@@ -18,6 +18,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql/sparqltest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // oxigraph returns a client of the Oxigraph under test and fresh data and
@@ -109,7 +110,8 @@ func TestConsumerOxigraph(t *testing.T) {
 			if err != nil || len(cp.Positions) != 1 {
 				return false, fmt.Sprint(err), nil
 			}
-			return cp.Positions[0].Offset == int64(n), fmt.Sprintf("offset %d", cp.Positions[0].Offset), nil
+			off := cp.Positions[source.TopicPartition{Topic: topic}]
+			return off == int64(n), fmt.Sprintf("offset %d", off), nil
 		}
 	}
 	half := len(s.msgs) / 2
@@ -148,7 +150,7 @@ func readCommitPoint(ctx context.Context, c *sparql.Client, commit string) (*str
 		return nil, err
 	}
 	defer s.Close()
-	return s.ReadCommitPoint(ctx, map[string][]int32{topic: {0}})
+	return s.ReadCommitPoint(ctx, source.Partitions{topic: {0}})
 }
 
 // TestConsumerOxigraphRejectedChange: a change the SPARQL sink cannot write
@@ -181,7 +183,8 @@ func TestConsumerOxigraphRejectedChange(t *testing.T) {
 		if err != nil || len(cp.Positions) != 1 {
 			return false, fmt.Sprint(err), nil
 		}
-		return cp.Positions[0].Offset == int64(len(msgs)), fmt.Sprintf("offset %d", cp.Positions[0].Offset), nil
+		off := cp.Positions[source.TopicPartition{Topic: topic}]
+		return off == int64(len(msgs)), fmt.Sprintf("offset %d", off), nil
 	})
 	got := canonical(storeTriples(t, client, data), nil)
 	assert.Equal(t, []string{

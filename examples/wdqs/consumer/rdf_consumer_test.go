@@ -144,7 +144,7 @@ func (h *consumerHarness) waitCommitted(ctx context.Context, offset int64) {
 			if err != nil || cp == nil {
 				return false, "no commit point", err
 			}
-			return len(cp.Positions) == 1 && cp.Positions[0].Offset == offset, fmt.Sprintf("%+v", cp), nil
+			return len(cp.Positions) == 1 && cp.Positions[source.TopicPartition{Topic: consumerTopic}] == offset, fmt.Sprintf("%+v", cp), nil
 		}))
 }
 
@@ -585,7 +585,7 @@ func TestRDFConsumerJobTwoTasks(t *testing.T) {
 			if err != nil || cp == nil {
 				return false, fmt.Sprintf("task %d: no commit point", p), err
 			}
-			if len(cp.Positions) != 1 || cp.Positions[0] != (streamkit.Position{Topic: consumerTopic, Partition: int32(p), Offset: want[p]}) {
+			if len(cp.Positions) != 1 || cp.Positions[source.TopicPartition{Topic: consumerTopic, Partition: int32(p)}] != want[p] {
 				return false, fmt.Sprintf("task %d: %+v", p, cp), nil
 			}
 		}
@@ -605,5 +605,5 @@ func rcGraphOutput(t *testing.T, g *graph.Graph, opts ...graph.GraphOutputOption
 }
 
 func goCommit(id uint64, offset int64) *streamkit.CommitPoint {
-	return &streamkit.CommitPoint{Job: "j", CheckpointID: id, Positions: []streamkit.Position{{Topic: "mutation", Partition: 0, Offset: offset}}}
+	return &streamkit.CommitPoint{Job: "j", CheckpointID: id, Positions: source.Positions{{Topic: "mutation", Partition: 0}: offset}}
 }

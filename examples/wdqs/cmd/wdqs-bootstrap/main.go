@@ -49,6 +49,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"regexp"
@@ -63,6 +64,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 func main() {
@@ -78,40 +80,36 @@ var errInput = errors.New("bad input")
 type options struct {
 	csv, job, savepoint, table, reorder string
 	tasks, tableVersion                 int
-	positions                           map[int]map[string]int64
+	positions                           source.Positions
 	store                               checkpoint.Store
 }
 
 // positionFlag collects -position topic/partition=offset.
-type positionFlag map[int]map[string]int64
+type positionFlag source.Positions
 
 func (p positionFlag) String() string { return "" }
 
 func (p positionFlag) Set(s string) error {
 	key, off, ok := strings.Cut(s, "=")
-	i := strings.LastIndexByte(key, '/')
-	if !ok || i <= 0 {
+	if !ok {
 		return fmt.Errorf("%q is not topic/partition=offset", s)
-	}
-	part, err := strconv.ParseInt(key[i+1:], 10, 32)
-	if err != nil || part < 0 {
-		return fmt.Errorf("%q: partition is not a number", s)
 	}
 	n, err := strconv.ParseInt(off, 10, 64)
 	if err != nil || n < 0 {
 		return fmt.Errorf("%q: offset is not a number", s)
 	}
-	if p[int(part)] == nil {
-		p[int(part)] = map[string]int64{}
+	pos, err := source.ParsePositions(map[string]int64{key: n})
+	if err != nil {
+		return fmt.Errorf("%q is not topic/partition=offset: %w", s, err)
 	}
-	p[int(part)][key] = n
+	maps.Copy(p, pos)
 	return nil
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := &options{positions: positionFlag{}}
+	o := &options{positions: source.Positions{}}
 	var dir, swiftURL, swiftUser, swiftContainer string
 	fs.StringVar(&o.csv, "csv", "", `the "entity,revision" CSV ("-": standard input) (required)`)
 	fs.StringVar(&o.job, "job", updater.DefaultJobName, "the updater's job name")
@@ -142,9 +140,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	case o.tasks < 1:
 		return nil, errors.New("-tasks must be at least 1")
 	}
-	for p := range o.positions {
-		if p >= o.tasks {
-			return nil, fmt.Errorf("-position: partition %d has no task (-tasks %d)", p, o.tasks)
+	for tp := range o.positions {
+		if int(tp.Partition) >= o.tasks {
+			return nil, fmt.Errorf("-position: partition %d has no task (-tasks %d)", tp.Partition, o.tasks)
 		}
 	}
 	switch {
@@ -210,9 +208,9 @@ type Options struct {
 	Table        string
 	TableVersion int
 	ReorderTable string
-	// Positions are the input positions per task ("topic/partition" to the
-	// next offset), empty to let the updater's start position decide.
-	Positions map[int]map[string]int64
+	// Positions are the input positions (task p reads partition p of each
+	// input topic), empty to let the updater's start position decide.
+	Positions source.Positions
 }
 
 // Result says what Bootstrap wrote.
@@ -354,11 +352,13 @@ func Bootstrap(ctx context.Context, store checkpoint.Store, in io.Reader, o Opti
 		return nil, fmt.Errorf("%w: no entity in the CSV", errInput)
 	}
 	for i, t := range tasks {
-		pos := o.Positions[i]
-		if pos == nil {
-			pos = map[string]int64{}
+		pos := source.Positions{}
+		for tp, off := range o.Positions {
+			if int(tp.Partition) == i {
+				pos[tp] = off
+			}
 		}
-		m, err := t.ck.Checkpoint(ctx, pos, []checkpoint.PartitionState{{Partition: i, Tables: t.tables}})
+		m, err := t.ck.Checkpoint(ctx, pos.Strings(), []checkpoint.PartitionState{{Partition: i, Tables: t.tables}})
 		if err != nil {
 			return nil, fmt.Errorf("task %d: %w", i, err)
 		}
