@@ -51,6 +51,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/deadletter"
 )
 
@@ -103,11 +104,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(fs.Output(), "usage: dlq-replay -brokers B -dlq-topic T [-dry-run] [filters] [flags]\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if o.brokers = list(brokers); len(o.brokers) == 0 {
 		return nil, errors.New("-brokers is required")

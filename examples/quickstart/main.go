@@ -112,11 +112,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(fs.Output(), "usage: quickstart [flags]\n\nRuns the WDQS updater and consumer in-process over a replayed stream; no flag is needed.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if o.swiftAuthURL != "" {
 		if o.swiftKey == "" {

@@ -20,6 +20,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 // Flags are the flags every job program shares.
@@ -277,4 +278,62 @@ func (p *Program) Serve(ctx context.Context) int {
 		return fail(1, "", err)
 	}
 	return 0
+}
+
+// ParseStart reads a -start flag: "earliest" (nil: the source's default),
+// "latest", or an RFC 3339 time.
+func ParseStart(s string) (*source.StartPosition, error) {
+	switch s {
+	case "earliest":
+		return nil, nil
+	case "latest":
+		p := source.StartLatest()
+		return &p, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, fmt.Errorf("-start: %q is not earliest, latest or an RFC 3339 time", s)
+	}
+	p := source.StartAtTimestamp(t.UnixMilli())
+	return &p, nil
+}
+
+// Parse parses args into fs and refuses positional arguments.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return nil
+}
+
+// Setup returns what a job program builds its job with: the logger writing
+// to stderr, the job options of the failure budget and, with -sidecar-addr,
+// of the sidecar's observer (nil without a sidecar).
+func (f *Flags) Setup(stderr io.Writer) (*slog.Logger, []streamkit.Option, *sidecar.Observer, error) {
+	log := f.Logger(stderr)
+	opts := f.JobOptions()
+	if f.SidecarAddr == "" {
+		return log, opts, nil, nil
+	}
+	obs, err := sidecar.NewObserver()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return log, append(opts, obs.JobOptions()...), obs, nil
+}
+
+// Exit prints err as the program's failure and returns its exit status: 2
+// when err matches one of usage (a configuration the user must change), 1
+// otherwise.
+func (f *Flags) Exit(stderr io.Writer, err error, usage ...error) int {
+	fmt.Fprintf(stderr, "%s: %v\n", f.Program, err)
+	for _, u := range usage {
+		if errors.Is(err, u) {
+			return 2
+		}
+	}
+	return 1
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 func TestExpandSavepoint(t *testing.T) {
@@ -65,4 +68,47 @@ func TestLoggerECS(t *testing.T) {
 	assert.Contains(t, b.String(), `"service.name":"wdqs-updater"`)
 	assert.Contains(t, b.String(), `"labels.partition":"3"`)
 	assert.Contains(t, b.String(), `"message":"job started"`)
+}
+
+func TestParseStart(t *testing.T) {
+	p, err := ParseStart("earliest")
+	require.NoError(t, err)
+	assert.Nil(t, p, "earliest is the source's default")
+	p, err = ParseStart("latest")
+	require.NoError(t, err)
+	assert.Equal(t, source.StartLatest(), *p)
+	p, err = ParseStart("2026-01-02T03:04:05Z")
+	require.NoError(t, err)
+	assert.Equal(t, source.StartAtTimestamp(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixMilli()), *p)
+	_, err = ParseStart("yesterday")
+	require.ErrorContains(t, err, `-start: "yesterday" is not earliest, latest or an RFC 3339 time`)
+}
+
+func TestParseRefusesArguments(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	v := fs.Bool("v", false, "")
+	require.NoError(t, Parse(fs, []string{"-v"}))
+	assert.True(t, *v)
+	require.ErrorContains(t, Parse(fs, []string{"-v", "extra"}), `unexpected arguments: ["extra"]`)
+}
+
+func TestSetupAndExit(t *testing.T) {
+	f := &Flags{Program: "prog", LogFormat: "json"}
+	log, opts, obs, err := f.Setup(io.Discard)
+	require.NoError(t, err)
+	assert.NotNil(t, log)
+	assert.Len(t, opts, 2, "the failure budget and the backoff")
+	assert.Nil(t, obs, "no sidecar, no observer")
+	f.SidecarAddr = "127.0.0.1:0"
+	_, opts, obs, err = f.Setup(io.Discard)
+	require.NoError(t, err)
+	assert.NotNil(t, obs)
+	assert.Greater(t, len(opts), 2, "the observer's options too")
+
+	usage := errors.New("bad config")
+	var out strings.Builder
+	assert.Equal(t, 2, f.Exit(&out, fmt.Errorf("wrapped: %w", usage), usage))
+	assert.Equal(t, 1, f.Exit(&out, errors.New("broker down"), usage))
+	assert.Equal(t, "prog: wrapped: bad config\nprog: broker down\n", out.String())
 }

@@ -62,14 +62,12 @@ import (
 	"os/signal"
 	"regexp"
 	"syscall"
-	"time"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 func main() {
@@ -122,11 +120,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(fs.Output(), "usage: wdqs-consumer -brokers B -topics T -sparql-url URL (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	c.Brokers, c.Topics, c.DeadLetterBrokers = cli.List(brokers), cli.List(topics), cli.List(dlqBrokers)
 	c.StorePassword = os.Getenv("STREAMKIT_STORE_PASSWORD")
@@ -149,18 +144,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	default:
 		return nil, fmt.Errorf("-uris-scheme: %q is not wikidata or commons", scheme)
 	}
-	switch start {
-	case "earliest":
-	case "latest":
-		p := source.StartLatest()
-		c.Start = &p
-	default:
-		t, err := time.Parse(time.RFC3339, start)
-		if err != nil {
-			return nil, fmt.Errorf("-start: %q is not earliest, latest or an RFC 3339 time", start)
-		}
-		p := source.StartAtTimestamp(t.UnixMilli())
-		c.Start = &p
+	if c.Start, err = cli.ParseStart(start); err != nil {
+		return nil, err
 	}
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -185,24 +170,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wdqs-consumer:", err)
 		return 2
 	}
-	log := o.Logger(stderr)
-	o.cfg.Logger = log
-	o.cfg.JobOptions = append(o.cfg.JobOptions, o.JobOptions()...)
-	var obs *sidecar.Observer
-	if o.SidecarAddr != "" {
-		if obs, err = sidecar.NewObserver(); err != nil {
-			fmt.Fprintln(stderr, "wdqs-consumer:", err)
-			return 2
-		}
-		o.cfg.JobOptions = append(o.cfg.JobOptions, obs.JobOptions()...)
+	log, jobOpts, obs, err := o.Setup(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", o.Program, err)
+		return 2
 	}
+	o.cfg.Logger = log
+	o.cfg.JobOptions = append(o.cfg.JobOptions, jobOpts...)
 	c, err := consumer.New(o.cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "wdqs-consumer:", err)
-		if errors.Is(err, consumer.ErrInvalidConfig) {
-			return 2
-		}
-		return 1
+		return o.Exit(stderr, err, consumer.ErrInvalidConfig)
 	}
 	p := &cli.Program{Flags: &o.Flags, Job: c.Job(), Run: c.Run, Store: o.cfg.CheckpointStore,
 		Observer: obs, Logger: log, Stderr: stderr}

@@ -91,15 +91,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/internal/cli"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/updater"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/sidecar"
-	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
 func main() {
@@ -182,11 +179,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintf(fs.Output(), "usage: wdqs-updater -brokers B -topics T -output-topic O (-checkpoint-dir D | -swift-auth-url U ...) [flags]\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -229,18 +223,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	default:
 		return nil, fmt.Errorf("-uris-scheme: %q is not wikidata or commons", scheme)
 	}
-	switch start {
-	case "earliest":
-	case "latest":
-		p := source.StartLatest()
-		c.Start = &p
-	default:
-		t, err := time.Parse(time.RFC3339, start)
-		if err != nil {
-			return nil, fmt.Errorf("-start: %q is not earliest, latest or an RFC 3339 time", start)
-		}
-		p := source.StartAtTimestamp(t.UnixMilli())
-		c.Start = &p
+	if c.Start, err = cli.ParseStart(start); err != nil {
+		return nil, err
 	}
 	if c.CheckpointStore, err = o.Store(); err != nil {
 		return nil, err
@@ -262,17 +246,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wdqs-updater:", err)
 		return 2
 	}
-	log := o.Logger(stderr)
-	o.cfg.Logger = log
-	o.cfg.JobOptions = append(o.cfg.JobOptions, o.JobOptions()...)
-	var obs *sidecar.Observer
-	if o.SidecarAddr != "" {
-		if obs, err = sidecar.NewObserver(); err != nil {
-			fmt.Fprintln(stderr, "wdqs-updater:", err)
-			return 2
-		}
-		o.cfg.JobOptions = append(o.cfg.JobOptions, obs.JobOptions()...)
+	log, jobOpts, obs, err := o.Setup(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", o.Program, err)
+		return 2
 	}
+	o.cfg.Logger = log
+	o.cfg.JobOptions = append(o.cfg.JobOptions, jobOpts...)
 	store := o.cfg.CheckpointStore
 	var job *streamkit.Job
 	if o.repartitionTo != "" {
@@ -286,11 +266,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		job, err = updater.NewJob(o.cfg)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "wdqs-updater:", err)
-		if errors.Is(err, updater.ErrInvalidConfig) || errors.Is(err, streamkit.ErrInvalidJob) {
-			return 2
-		}
-		return 1
+		return o.Exit(stderr, err, updater.ErrInvalidConfig, streamkit.ErrInvalidJob)
 	}
 	p := &cli.Program{Flags: &o.Flags, Job: job, Store: store, Observer: obs, Logger: log, Stderr: stderr}
 	return p.Serve(ctx)
