@@ -281,25 +281,10 @@ func lastPhase(c *jobtest.Child) string {
 // that variable names a directory (full logs of every run, for debugging).
 func (e *killEnv) logWriter(instance string) io.Writer {
 	w := io.Writer(e.takeovers.writer(instance))
-	if dir := os.Getenv("STREAMKIT_KILL_LOGS"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(e.t.Name(), "/", "_")+"-"+instance+".log"))
-		require.NoError(e.t, err, "STREAMKIT_KILL_LOGS")
-		e.t.Cleanup(func() { _ = f.Close() })
-		w = io.MultiWriter(w, &syncWriter{w: f})
+	if f := jobtest.LogFile(e.t, instance); f != nil {
+		w = io.MultiWriter(w, f)
 	}
 	return w
-}
-
-// syncWriter serialises writes from a child's stdout and stderr copiers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func (e *killEnv) track(c *jobtest.Child) {

@@ -166,11 +166,8 @@ func testConsumerKill(t *testing.T, target func(t *testing.T, seed uint64) ckTar
 		}
 	})
 	var logs io.Writer = io.Discard
-	if dir := os.Getenv("STREAMKIT_KILL_LOGS"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, t.Name()+".log"))
-		require.NoError(t, err, "STREAMKIT_KILL_LOGS")
-		t.Cleanup(func() { _ = f.Close() })
-		logs = &syncWriter{w: f}
+	if f := jobtest.LogFile(t, ""); f != nil {
+		logs = f
 	}
 	loop := &jobtest.KillLoop{
 		Name: "consumerjob", Kills: kills, Seed: seed, Output: logs,
@@ -624,16 +621,4 @@ func freePort(t *testing.T) int {
 	port := ln.Addr().(*net.TCPAddr).Port
 	require.NoError(t, ln.Close())
 	return port
-}
-
-// syncWriter serialises the writes of the children's log copiers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
