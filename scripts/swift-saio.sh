@@ -3,10 +3,16 @@
 # checkpoint tests.
 #
 # Everything lives under $SWIFT_ROOT (default /tmp/streamkit-swift): etc/
-# (swift.conf, server confs, rings), srv/node/d1 (the single device), run/*.pid,
-# log/*.log. Nothing in /etc is touched. Auth is tempauth, user test:tester,
-# key testing, at http://127.0.0.1:8080/auth/v1.0. memcached must run before the
-# proxy (tempauth keeps tokens in memcache; without it auth answers 503).
+# (swift.conf, server confs, rings, the ports), srv/node/d1 (the single
+# device), run/*.pid, log/*.log. Nothing in /etc is touched. Auth is tempauth,
+# user test:tester, key testing, at http://127.0.0.1:$SWIFT_PORT/auth/v1.0.
+# memcached must run before the proxy (tempauth keeps tokens in memcache;
+# without it auth answers 503).
+#
+# Ports, fixed at setup and kept in etc/ports: SWIFT_PORT (proxy, default
+# 8080), SWIFT_STORAGE_PORT (object; container and account on the next two;
+# default 6200), SWIFT_MEMCACHED_PORT (11211). A second instance (a test
+# that takes its own Swift down) sets all three and its own SWIFT_ROOT.
 #
 # Usage: swift-saio.sh setup | start | stop | status | stop-proxy | start-proxy | env
 #   setup        write configs and rings (idempotent; skipped if already set up,
@@ -20,7 +26,13 @@
 set -euo pipefail
 SWIFT_ROOT=${SWIFT_ROOT:-/tmp/streamkit-swift}
 ETC=$SWIFT_ROOT/etc; DEV=$SWIFT_ROOT/srv/node; RUN=$SWIFT_ROOT/run; LOG=$SWIFT_ROOT/log
-AUTH_URL=http://127.0.0.1:8080/auth/v1.0
+PROXY_PORT=${SWIFT_PORT:-8080}
+OBJ_PORT=${SWIFT_STORAGE_PORT:-6200}
+MC_PORT=${SWIFT_MEMCACHED_PORT:-11211}
+# An instance that is set up keeps the ports it was set up with.
+if [ "${1:-}" != setup ] && [ -f "$ETC/ports" ]; then . "$ETC/ports"; fi
+CONT_PORT=$((OBJ_PORT + 1)); ACCT_PORT=$((OBJ_PORT + 2))
+AUTH_URL=http://127.0.0.1:$PROXY_PORT/auth/v1.0
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
 setup() {
@@ -32,6 +44,7 @@ setup() {
   fi
   rm -rf "$ETC" "$SWIFT_ROOT/srv" "$RUN" "$LOG"
   mkdir -p "$ETC" "$DEV/d1" "$RUN" "$LOG"
+  printf 'PROXY_PORT=%s\nOBJ_PORT=%s\nMC_PORT=%s\n' "$PROXY_PORT" "$OBJ_PORT" "$MC_PORT" > "$ETC/ports"
 
   cat > "$ETC/swift.conf" <<CONF
 [swift-hash]
@@ -43,7 +56,7 @@ name = Policy-0
 default = yes
 CONF
 
-  for s in account:6202 container:6201 object:6200; do
+  for s in account:$ACCT_PORT container:$CONT_PORT object:$OBJ_PORT; do
     name=${s%%:*}; port=${s##*:}
     cat > "$ETC/$name-server.conf" <<CONF
 [DEFAULT]
@@ -70,7 +83,7 @@ CONF
   cat > "$ETC/proxy-server.conf" <<CONF
 [DEFAULT]
 bind_ip = 127.0.0.1
-bind_port = 8080
+bind_port = $PROXY_PORT
 workers = 1
 user = root
 swift_dir = $ETC
@@ -93,7 +106,7 @@ user_test_tester3 = testing3
 
 [filter:cache]
 use = egg:swift#memcache
-memcache_servers = 127.0.0.1:11211
+memcache_servers = 127.0.0.1:$MC_PORT
 
 [filter:catch_errors]
 use = egg:swift#catch_errors
@@ -125,7 +138,7 @@ CONF
   (
     cd "$ETC"
     # part_power=10, replicas=1, min_part_hours=1; one device per ring
-    for r in account:6202 container:6201 object:6200; do
+    for r in account:$ACCT_PORT container:$CONT_PORT object:$OBJ_PORT; do
       name=${r%%:*}; port=${r##*:}
       swift-ring-builder "$name.builder" create 10 1 1 >/dev/null
       swift-ring-builder "$name.builder" add "r1z1-127.0.0.1:$port/d1" 1 >/dev/null
@@ -159,7 +172,7 @@ auth_ok() {
 wait_up() {
   local t0=$SECONDS
   while [ $((SECONDS - t0)) -lt 60 ]; do
-    if healthy 8080 && healthy 6200 && healthy 6201 && healthy 6202 && auth_ok; then
+    if healthy "$PROXY_PORT" && healthy "$OBJ_PORT" && healthy "$CONT_PORT" && healthy "$ACCT_PORT" && auth_ok; then
       echo "swift up (auth 200) after ~$((SECONDS - t0)) s"; return 0
     fi
     sleep 0.1
@@ -173,7 +186,7 @@ start() {
   [ -f "$ETC/object.ring.gz" ] || { echo "swift not set up under $SWIFT_ROOT; run setup first" >&2; return 1; }
   mkdir -p "$RUN" "$LOG"
   if ! running memcached; then
-    memcached -u root -l 127.0.0.1 -p 11211 -m 64 -P "$RUN/memcached.pid" -d
+    memcached -u root -l 127.0.0.1 -p "$MC_PORT" -m 64 -P "$RUN/memcached.pid" -d
     for _ in $(seq 1 50); do [ -s "$RUN/memcached.pid" ] && break; sleep 0.1; done
   fi
   for s in object container account proxy; do start_server "$s"; done
@@ -208,9 +221,9 @@ stop-proxy() {
   # Any proxy process left under this root (a worker whose parent died).
   pkill -KILL -f "swift-proxy-server $ETC/proxy-server.conf" 2>/dev/null || true
   # wait until the port is really closed so clients see connection errors
-  for _ in $(seq 1 100); do healthy 8080 || break; sleep 0.1; done
-  if healthy 8080; then
-    echo "swift proxy still answers on 8080 after being killed" >&2
+  for _ in $(seq 1 100); do healthy "$PROXY_PORT" || break; sleep 0.1; done
+  if healthy "$PROXY_PORT"; then
+    echo "swift proxy still answers on $PROXY_PORT after being killed" >&2
     return 1
   fi
   echo "swift proxy stopped"
