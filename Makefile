@@ -2,7 +2,7 @@
 GO ?= go
 PKGS ?= ./...
 
-.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak bench-passthrough memory-1m
+.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak chaos-soak bench-passthrough memory-1m
 
 ## test: every test, with the race detector. Integration tests run when
 ## their backend's environment variable is set (see README "Testing").
@@ -49,6 +49,14 @@ bench-passthrough:
 ## memory-1m: the job's live heap while 1M records (191 MB) wait.
 memory-1m:
 	STREAMKIT_BACKLOG=1000000 $(GO) test -count=1 -run TestBacklogMemoryBounded -v .
+
+## chaos-soak: the WDQS pipeline (updater and consumer as child processes)
+## under random SIGKILLs, Swift, store and broker outages and poison records
+## for CHAOS (default 30m), then checked against a fresh import. Needs the
+## services of README "Testing" and a broker it may kill.
+CHAOS ?= 30m
+chaos-soak:
+	STREAMKIT_CHAOS=$(CHAOS) STREAMKIT_KAFKA_SCRIPT=$(CURDIR)/scripts/kafka.sh $(GO) test -count=1 -timeout 90m -run TestChaosSoak -v ./examples/wdqs
 
 ## quickstart: the whole WDQS pipeline in one process, no services.
 quickstart:
