@@ -416,7 +416,7 @@ func realBenchVerify(ctx context.Context, b *testing.B, c *kafkatest.Cluster, to
 // exactly once, byte for byte. Run it through `make bench-passthrough-real`,
 // which builds the JVM programs, starts a private broker and stops it:
 //
-//	go test -run '^$' -bench BenchmarkPassThroughReal -benchtime 1x -count 2 -timeout 60m .
+//	go test -run '^$' -bench '^BenchmarkPassThroughReal$' -benchtime 1x -count 2 -timeout 60m .
 func BenchmarkPassThroughReal(b *testing.B) {
 	javaDir := os.Getenv(realBenchJavaEnv)
 	if javaDir == "" || os.Getenv(kafkatest.BrokersEnv) == "" {
