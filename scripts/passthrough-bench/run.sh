@@ -7,7 +7,7 @@
 # 1. builds the two JVM programs here (kstreams/, flink/) with Maven: offline
 #    when ~/.m2 already holds their dependencies, else from Maven Central;
 # 2. starts a single-node broker of its own with scripts/kafka.sh, on
-#    KAFKA_PORT (default 39092, controller on KAFKA_PORT+100) under
+#    KAFKA_PORT (default 47092, controller on KAFKA_PORT+100) under
 #    KAFKA_ROOT (default /tmp/streamkit-passthrough-kafka), so that a shared
 #    broker on 19092 is neither used nor disturbed; it stops it on exit;
 # 3. runs the benchmark ROUNDS times (default 2; go test -count), each
@@ -20,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export KAFKA_ROOT=${KAFKA_ROOT:-/tmp/streamkit-passthrough-kafka}
-export KAFKA_PORT=${KAFKA_PORT:-39092}
+export KAFKA_PORT=${KAFKA_PORT:-47092}
 ROUNDS=${ROUNDS:-2}
 GO=${GO:-go}
 
