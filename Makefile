@@ -48,7 +48,7 @@ bench-passthrough:
 
 ## bench-passthrough-real: the same exactly-once pass-through of 1M records
 ## by the Job, raw sarama, Kafka Streams 4.1 and Flink 2.0 on a private real
-## broker, two rounds back to back (needs java and mvn; ~20 min; not in CI).
+## broker, two rounds back to back (needs java and mvn; ~5 min; not in CI).
 bench-passthrough-real:
 	scripts/passthrough-bench/run.sh
 

@@ -2,7 +2,7 @@
 # make bench-passthrough-real: the exactly-once pass-through of the same
 # backlog by streamkit's Job, a raw sarama copy, Kafka Streams and Apache
 # Flink, back to back on one private Kafka broker (BenchmarkPassThroughReal
-# in the module root). Not in CI: about 10 min per round on 2 cores.
+# in the module root). Not in CI: 1.5–2 min per round on 2 cores.
 #
 # 1. builds the two JVM programs here (kstreams/, flink/) with Maven: offline
 #    when ~/.m2 already holds their dependencies, else from Maven Central;
