@@ -2,7 +2,7 @@
 GO ?= go
 PKGS ?= ./...
 
-.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak chaos-soak bench-passthrough memory-1m
+.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak chaos-soak bench-passthrough bench-passthrough-real memory-1m
 
 ## test: every test, with the race detector. Integration tests run when
 ## their backend's environment variable is set (see README "Testing").
@@ -44,7 +44,13 @@ consumer-kill-soak:
 ## bench-passthrough: a pass-through job with exactly-once checkpoints every
 ## second against a raw sarama copy of the same 1M records (~5 min).
 bench-passthrough:
-	$(GO) test -run '^$$' -bench BenchmarkPassThrough -benchtime 3x .
+	$(GO) test -run '^$$' -bench '^BenchmarkPassThrough$$' -benchtime 3x .
+
+## bench-passthrough-real: the same exactly-once pass-through of 1M records
+## by the Job, raw sarama, Kafka Streams 4.1 and Flink 2.0 on a private real
+## broker, two rounds back to back (needs java and mvn; ~5 min; not in CI).
+bench-passthrough-real:
+	scripts/passthrough-bench/run.sh
 
 ## memory-1m: the job's live heap while 1M records (191 MB) wait.
 memory-1m:

@@ -345,7 +345,7 @@ func TestChaosSoak(t *testing.T) {
 // chaosStream writes the soak's edits: entity Q100+i%chaosEntities at its
 // next revision, one every chaosPace, until its context ends.
 type chaosStream struct {
-	mu       sync.Mutex
+	mu   sync.Mutex
 	revs map[string]int64
 }
 
