@@ -101,6 +101,9 @@ type Config struct {
 	// Scheme is the Wikibase URI scheme of the munger (default
 	// rdfdiff.WikidataScheme).
 	Scheme *rdfdiff.URIScheme
+	// MungerOptions are passed to the munger after the scheme (WDQS's
+	// label options: rdfdiff.MungeLabelLanguages, rdfdiff.MungeSingleLabel).
+	MungerOptions []rdfdiff.MungerOption
 	// EntityDataURL is the Special:EntityData prefix the entity ID and
 	// ".ttl?flavor=dump&revision=N" are appended to, e.g.
 	// https://www.wikidata.org/wiki/Special:EntityData/.
@@ -369,7 +372,7 @@ func (c *Config) fetchDefaults() error {
 }
 
 // NewFetcher returns the Fetcher the updater uses, configured by the fetch
-// fields of cfg (EntityDataURL, Scheme, HTTPClient, UserAgent, HTTPTimeout,
+// fields of cfg (EntityDataURL, Scheme, MungerOptions, HTTPClient, UserAgent, HTTPTimeout,
 // FetchAttempts, FetchRetryDelay, AcceptableLag, MaxConcurrentRequests,
 // Now), for tools that need a revision's munged RDF as the updater sees it
 // (a reconciliation check, a bootstrap). It does no I/O.
@@ -385,7 +388,7 @@ func NewFetcher(cfg Config) (*Fetcher, error) {
 		}
 		c.Filter.Validator = v
 	}
-	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme)), nil
+	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme, c.MungerOptions...)), nil
 }
 
 func (c *Config) now() time.Time {
@@ -409,7 +412,7 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	fetcher := newFetcher(c, rdfdiff.NewMunger(*c.Scheme))
+	fetcher := newFetcher(c, rdfdiff.NewMunger(*c.Scheme, c.MungerOptions...))
 	srcOpts := []source.Option{
 		source.WithEventTime(EventTime),
 		source.WithWatermarks(c.MaxLateness, c.IdleTimeout),
