@@ -80,6 +80,12 @@ type Config struct {
 	// eqiad.rdf-streaming-updater.reconcile, or the legacy
 	// <dc>.mediawiki.revision-create, page-delete, page-undelete and
 	// page-suppress topics, or a repartitioned topic (NewRepartitionJob).
+	// <dc>.mediawiki.page-properties-change events are recognised and
+	// dropped (Metrics.PropertiesChanges). An event is read by its own
+	// schema ($schema, else the legacy meta.schema_uri) before its topic's
+	// name; when both name a kind of event and disagree, the record is
+	// dead-lettered with ErrSchemaTopicMismatch, its topic, partition,
+	// offset and both names.
 	Topics []string
 	// Group is the consumer group; default the job name.
 	Group string
@@ -216,6 +222,10 @@ type Metrics struct {
 	// Events counts input events accepted by the filter; Filtered those it
 	// dropped.
 	Events, Filtered atomic.Int64
+	// PropertiesChanges counts the page-properties-change events among the
+	// filtered ones: recognised, and dropped because page properties are
+	// not part of an entity's RDF.
+	PropertiesChanges atomic.Int64
 	// Late, Inconsistent and FetchFailures count side-output events.
 	Late, Inconsistent, FetchFailures atomic.Int64
 	// Imports, Diffs, Deletes and Reconciles count rdf_change operations
