@@ -37,9 +37,9 @@ func orphanEntities(t *testing.T) map[string][]rdfdiff.Triple {
 // final revisions: no value, reference, sitelink or site is left behind.
 func TestOrphanCleanupEqualsFreshImport(t *testing.T) {
 	ents := orphanEntities(t)
-	seeds, steps := 12, 60
+	seeds, steps := 6, 50
 	if testing.Short() {
-		seeds = 3
+		seeds = 2
 	}
 	ctx := context.Background()
 	for seed := range seeds {
@@ -62,7 +62,7 @@ func TestOrphanCleanupEqualsFreshImport(t *testing.T) {
 					}
 					require.NoError(t, acc.Accumulate(c), "%v", ops)
 				}
-				if r.IntN(3) == 0 {
+				if r.IntN(6) == 0 {
 					flush()
 					checkGraphIndexes(t, g)
 					require.Equal(t, rdftest.NTriples(t, edits.Final()), rdftest.NTriples(t, g.Triples()), "after %v", ops)
