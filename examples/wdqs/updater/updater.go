@@ -493,7 +493,7 @@ func NewRepartitionJob(cfg Config, topic string) (*streamkit.Job, error) {
 	}
 	f := c.Filter
 	key := func(rec *source.Record) ([]byte, error) {
-		ev, err := f.Decode(rec.Topic, rec.Value, time.Time{})
+		ev, err := f.DecodeRecord(rec, time.Time{})
 		if err != nil {
 			return nil, err
 		}
