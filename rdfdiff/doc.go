@@ -62,8 +62,16 @@
 // entity; long literals are trimmed (counted in characters, never splitting
 // one); blank nodes become skolem IRIs under <concept>/.well-known/genid/ so
 // that DELETE DATA can match them. A [URIScheme] names the namespaces of one
-// Wikibase install ([WikidataScheme], [CommonsScheme], or [NewURIScheme] for
-// another), with WDQS's "in namespace" rule.
+// Wikibase install ([WikidataScheme], [CommonsScheme], [NewURIScheme] from a
+// concept URI, or [NewWikibaseURIScheme] from the install's own entity,
+// statement, reference, value, property and entity-data namespaces, e.g.
+// entities at http://example.test/Q7; [ParseURIScheme] reads any of them
+// from a flag), with WDQS's "in namespace" rule. Like WDQS, the munger
+// moves the old http://wikiba.se/ontology-beta# namespace to
+// http://wikiba.se/ontology#, and offers WDQS's label-languages
+// ([MungeLabelLanguages]) and single-label ([MungeSingleLabel]) options;
+// [Munger.MungeDump] munges a multi-entity dump and keeps its wikibase:Dump
+// header (format version, schema:dateModified, licence).
 //
 // [Diff] gives the four buckets of a [Patch]: the entity's own Added and
 // Removed triples, and the LinkedShared and UnlinkedShared triples of nodes

@@ -90,6 +90,11 @@ func (e *MungeError) Unwrap() error { return e.Err }
 //     wikibase:quantityNormalized), sitelinks only when schema:about the
 //     entity; wikibase:wikiGroup, property declarations (p:P1 a …, wdno:)
 //     and blank-node or skolem-IRI subjects are kept;
+//   - IRIs in the old ontology namespace http://wikiba.se/ontology-beta#
+//     are moved to http://wikiba.se/ontology# (NormalizeOntologyBeta);
+//   - with MungeLabelLanguages, labels, descriptions and aliases in other
+//     languages are dropped; with MungeSingleLabel, one label and one
+//     description are kept, by a language fallback list;
 //   - literals longer than the limit are trimmed;
 //   - blank nodes become skolem IRIs (on by default; see MungeSkolemize).
 //
@@ -101,8 +106,10 @@ func (e *MungeError) Unwrap() error { return e.Err }
 // (WDQS keeps an unlinked statement's prov:wasDerivedFrom and an unlinked
 // value's rdf:type), and so are sitelinks about other entities (WDQS keeps
 // every schema:Article). For the single-entity documents of
-// Special:EntityData both give the same triples. Dump format handlers for
-// Wikibase RDF older than 1.0.0 (coordinate order) are not implemented.
+// Special:EntityData both give the same triples. MungeDump munges a
+// multi-entity dump and keeps its wikibase:Dump header, which Munge drops.
+// Dump format handlers for Wikibase RDF older than 1.0.0 (coordinate order)
+// are not implemented: MungeDump refuses such dumps.
 //
 // A Munger is immutable and safe for concurrent use. NewMunger does no I/O.
 type Munger struct {
@@ -110,6 +117,10 @@ type Munger struct {
 	skolemize  bool
 	maxLiteral int
 	keepTypes  bool
+	// labelLanguages and singleLabel: see MungeLabelLanguages and
+	// MungeSingleLabel.
+	labelLanguages map[string]bool
+	singleLabel    []string
 }
 
 // MungerOption configures NewMunger.
@@ -299,11 +310,12 @@ func (op *mungeOp) run(in []Triple) (MungedEntity, error) {
 	op.propPrefix = sc.PropertyPrefix(PropClaim)
 	op.noValueNS = sc.PropertyPrefix(PropNoValue)
 
-	// Skolemize first, as WDQS does, so that skolem IRIs are classified
-	// like the blank nodes they replace.
-	ts := in
+	// Normalise the old ontology namespace and skolemize first, as WDQS
+	// does, so that skolem IRIs are classified like the blank nodes they
+	// replace.
+	ts := NormalizeOntologyBeta(in)
 	if op.m.skolemize {
-		ts = sc.SkolemizeTriples(in)
+		ts = sc.SkolemizeTriples(ts)
 	}
 
 	// Pass 1: classify subjects, read the entity-data node, find forms,
@@ -400,7 +412,7 @@ func (op *mungeOp) run(in []Triple) (MungedEntity, error) {
 		return MungedEntity{}, op.fail(ErrNoEntityTriples, Term{}, "unrecognized subjects %s; expected sitelinks and subjects under %s and %s",
 			termList(sortedTerms(op.unrecognized), 5), sc.entityData[0], sc.entity)
 	}
-	out = sortedSet(append(out, op.dataTriples...))
+	out = sortedSet(append(op.applySingleLabel(out), op.dataTriples...))
 
 	me := MungedEntity{EntityID: op.id, Triples: out, Unrecognized: sortedTerms(op.unrecognized)}
 	me.Revision, _ = strconv.ParseInt(op.revision.Value(), 10, 64) // checked in checkData
@@ -530,9 +542,9 @@ func (op *mungeOp) keep(tr Triple, class uint8) bool {
 		case wv.SchemaName, wv.SKOSPrefLabel:
 			return false
 		case wv.RDFSLabel:
-			return !(op.lexemeLike || tr.S != op.entity)
+			return !(op.lexemeLike || tr.S != op.entity) && op.m.keepTerm(tr)
 		}
-		return true
+		return op.m.keepTerm(tr)
 	case subjProperty:
 		return (op.noValueNS != "" && tr.S.HasPrefix(op.noValueNS)) || tr.P == wv.RDFType
 	case subjBlank:

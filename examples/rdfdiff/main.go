@@ -5,8 +5,21 @@
 // send for this edit?
 //
 //	rdfdiff parse [-format auto|turtle|ntriples] [-base IRI] [-sort] FILE
-//	rdfdiff diff [-munge wikidata|commons] [-entity ID] [-skolemize] OLD NEW
+//	rdfdiff diff [-munge SCHEME] [-entity ID] [-skolemize] OLD NEW
 //	rdfdiff diff -event [flags] OLD NEW
+//	rdfdiff munge [-scheme SCHEME] [-entity ID | -dump] FILE
+//
+// SCHEME is wikidata, commons, the concept URI of another Wikibase
+// (https://wikibase.example.org: entities under …/entity/), or the
+// Wikibase's own namespaces as comma-separated key=IRI pairs, for installs
+// laid out differently:
+//
+//	entity=http://example.test/,entity-data=http://example.test/wiki/Special:EntityData/
+//
+// with the keys entity (required), statement, reference, value, prop,
+// entity-data and genid; the others default to what Wikibase derives from
+// the entity namespace. -label-languages and -single-label take WDQS's
+// label options (comma-separated language codes) wherever munging happens.
 //
 // parse writes FILE ("-" for standard input) as canonical N-Triples. A
 // syntax error is reported as FILE:line:col: message, with exit status 1.
@@ -21,6 +34,10 @@
 // producer would emit instead, one JSON object per line, chunked as WDQS
 // chunks them; their meta is deterministic (see -request-id, -meta-dt).
 // An empty OLD makes an import, an empty NEW a delete.
+//
+// munge writes FILE munged as the WDQS producer does, as sorted N-Triples:
+// one entity (-entity, default the one the entity-data node names), or with
+// -dump a multi-entity dump, keeping its wikibase:Dump header as WDQS does.
 //
 // Exit status: 0 on success, 1 when an input is malformed or unreadable,
 // 2 on a usage error.
@@ -49,11 +66,16 @@ const usageText = `usage: rdfdiff <command> [flags] [args]
 Commands:
   parse [-format auto|turtle|ntriples] [-base IRI] [-sort] FILE
         Parse FILE ("-" for standard input) and write it as N-Triples.
-  diff [-munge wikidata|commons] [-entity ID] [-skolemize] [-reclassify=false] OLD NEW
+  diff [-munge SCHEME] [-entity ID] [-skolemize] [-reclassify=false] OLD NEW
         Print the four buckets of the patch from OLD to NEW.
   diff -event [-domain D] [-stream S] [-request-id ID] [-meta-dt TIME] [-dt TIME]
         [-revision N] [-soft-max N] [diff flags] OLD NEW
         Print the rdf_change v2 events for the patch, one JSON object per line.
+  munge [-scheme SCHEME] [-entity ID | -dump] [-label-languages L] [-single-label L] FILE
+        Munge FILE as the WDQS producer does and write it as sorted N-Triples.
+
+SCHEME: wikidata, commons, a concept URI, or entity=IRI[,statement=IRI,reference=IRI,
+value=IRI,prop=IRI,entity-data=IRI,genid=IRI] (a Wikibase's own namespaces).
 
 Run "rdfdiff <command> -h" for the flags of a command.
 Exit status: 0 success, 1 malformed or unreadable input, 2 usage error.
@@ -81,6 +103,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runParse(args[1:], stdin, stdout, stderr)
 	case "diff":
 		err = runDiff(args[1:], stdin, stdout, stderr)
+	case "munge":
+		err = runMunge(args[1:], stdin, stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usageText)
 		return 0
@@ -213,6 +237,7 @@ func runParse(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 type diffFlags struct {
 	in         inputFlags
 	munge      string
+	labels     labelFlags
 	entity     string
 	skolemize  bool
 	reclassify bool
@@ -231,7 +256,8 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var f diffFlags
 	fs := newFlagSet("diff", "[flags] OLD NEW", stdout)
 	f.in.register(fs)
-	fs.StringVar(&f.munge, "munge", "", "munge both revisions as the WDQS producer does, for the `scheme` wikidata or commons (default: no munging)")
+	fs.StringVar(&f.munge, "munge", "", "munge both revisions as the WDQS producer does, for the `scheme` wikidata, commons, a concept URI or entity=IRI,… (default: no munging)")
+	f.labels.register(fs)
 	fs.StringVar(&f.entity, "entity", "", "entity `ID` (default: the one the entity-data node's schema:about names)")
 	fs.BoolVar(&f.skolemize, "skolemize", false, "rewrite blank nodes to well-known genid IRIs, as the WDQS producer does")
 	fs.BoolVar(&f.reclassify, "reclassify", true, "move sitelink blocks to the shared buckets, as the WDQS consumer does (not with -event)")
@@ -256,14 +282,9 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if oldName == "-" && newName == "-" {
 		return usagef("OLD and NEW cannot both be standard input")
 	}
-	scheme := rdfdiff.WikidataScheme()
-	domain := "www.wikidata.org"
-	switch f.munge {
-	case "", "wikidata":
-	case "commons":
-		scheme, domain = rdfdiff.CommonsScheme(), "commons.wikimedia.org"
-	default:
-		return usagef("-munge must be wikidata or commons, not %q", f.munge)
+	scheme, domain, err := parseScheme("-munge", f.munge)
+	if err != nil {
+		return err
 	}
 	if f.domain == "" {
 		f.domain = domain
@@ -275,7 +296,6 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return usagef("-soft-max must be at least 1, not %d", f.softMax)
 	}
 	var eventTime, metaDT time.Time
-	var err error
 	if f.dt != "" {
 		if eventTime, err = time.Parse(time.RFC3339Nano, f.dt); err != nil {
 			return usagef("-dt: %v", err)
@@ -307,7 +327,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	revision := max(f.revision, 0)
 	if f.munge != "" {
-		m := rdfdiff.NewMunger(scheme, rdfdiff.MungeSkolemize(f.skolemize))
+		m := rdfdiff.NewMunger(scheme, append(f.labels.options(), rdfdiff.MungeSkolemize(f.skolemize))...)
 		munge := func(name string, ts []rdfdiff.Triple) ([]rdfdiff.Triple, rdfdiff.MungedEntity, error) {
 			if len(ts) == 0 {
 				return nil, rdfdiff.MungedEntity{}, nil // the entity does not exist on this side

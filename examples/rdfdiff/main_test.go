@@ -244,7 +244,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad format", []string{"parse", "-format", "xml", rev1}, `rdfdiff: -format must be auto, turtle or ntriples, not "xml"`},
 		{"parse arity", []string{"parse", rev1, rev2}, `rdfdiff: parse takes one FILE ("-" for standard input), got 2 arguments`},
 		{"diff arity", []string{"diff", rev1}, "rdfdiff: diff takes two files, OLD and NEW, got 1 arguments"},
-		{"bad munge", []string{"diff", "-munge", "wikipedia", rev1, rev2}, `rdfdiff: -munge must be wikidata or commons, not "wikipedia"`},
+		{"bad munge", []string{"diff", "-munge", "wikipedia", rev1, rev2}, `rdfdiff: -munge: "wikipedia" is not wikidata, commons, a concept URI or entity=IRI,…: invalid URI scheme: concept URI "wikipedia" is not an absolute http(s) URL`},
 		{"both stdin", []string{"diff", "-", "-"}, "rdfdiff: OLD and NEW cannot both be standard input"},
 		{"bad dt", []string{"diff", "-event", "-dt", "yesterday", rev1, rev2}, `rdfdiff: -dt: parsing time "yesterday"`},
 		{"bad revision", []string{"diff", "-revision", "-2", rev1, rev2}, "rdfdiff: -revision must be -1 (from NEW) or a revision ID, not -2"},

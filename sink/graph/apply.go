@@ -211,24 +211,33 @@ func (a *graphApplier) shared(t rdfdiff.Term) bool {
 }
 
 func (a *graphApplier) candidate(t rdfdiff.Term) {
-	if a.candidates != nil && a.shared(t) {
+	// Value and reference nodes by their namespace; sitelink articles and
+	// sites (orphanKind) are told apart by their triples when cleaning.
+	if a.candidates != nil && t.IsIRI() {
 		a.candidates[t] = struct{}{}
 	}
 }
 
-// remove deletes tr, noting its object as an orphan candidate.
+// remove deletes tr, noting its object (and the article of a schema:about
+// link) as orphan candidates.
 func (a *graphApplier) remove(tr rdfdiff.Triple) {
 	if a.st.remove(tr) {
 		a.candidate(tr.O)
+		if tr.P == iriSchemaAbout {
+			a.candidate(tr.S)
+		}
 	}
 }
 
-// removeIDs deletes the triple of IDs, noting its object as an orphan
-// candidate.
+// removeIDs deletes the triple of IDs, noting its object (and the article
+// of a schema:about link) as orphan candidates.
 func (a *graphApplier) removeIDs(sid, pid, oid uint32) {
-	o := a.st.term(oid) // read before removal may free it
+	s, p, o := a.st.term(sid), a.st.term(pid), a.st.term(oid) // read before removal may free them
 	if a.st.removeIDs(sid, pid, oid) {
 		a.candidate(o)
+		if p == iriSchemaAbout {
+			a.candidate(s)
+		}
 	}
 }
 
@@ -331,7 +340,15 @@ func (a *graphApplier) deleteEntities(entities []string) {
 		}
 	}()
 	a.removeSubjects(a.statementNodes(nil, ents))
-	a.removeSubjects(a.sitelinks(nil, ents))
+	if a.candidates != nil {
+		// With orphan clean-up only the entity's schema:about links go: a
+		// sitelink another entity also claims (a merge whose two edits
+		// arrive out of order) keeps its block, and cleanOrphans deletes
+		// the blocks no entity claims any more.
+		a.unlinkSitelinks(ents)
+	} else {
+		a.removeSubjects(a.sitelinks(nil, ents))
+	}
 	subs := a.formsAndSenses(nil, ents)
 	a.holdAll(subs)
 	a.removeSubjects(a.statementNodes(nil, subs))
@@ -433,7 +450,7 @@ func (a *graphApplier) cleanOrphans() {
 		}
 		delete(a.candidates, t)
 		id := a.st.lookup(t)
-		if id == graphNoID || a.referenced(id) {
+		if id == graphNoID || !a.orphan(t, id) {
 			continue
 		}
 		a.removeSubjects([]uint32{id})

@@ -7,7 +7,12 @@
 // deletes, reconciliations) and records the streamkit.CommitPoint in the
 // same atomic step; a failed Apply changes nothing, and [Graph.Positions]
 // returns what the last batch committed. [WithOrphanCleanup] deletes value
-// and reference nodes a batch left unreferenced, which WDQS never does.
+// and reference nodes a batch left unreferenced, sitelink blocks about no
+// entity (renamed, removed or moved-away sitelinks) and sites no sitelink
+// uses, so that after any edits the graph equals a fresh import of the
+// latest revisions; WDQS never cleans these up, and its entity delete can
+// drop a sitelink another entity took over in a merge: here we deliberately
+// do better than WDQS.
 // Terms are interned with per-node edge sets, so entity deletes and orphan
 // checks touch only the nodes involved. [Graph.Dump] writes sorted
 // canonical N-Triples, byte-identical for equal graphs.

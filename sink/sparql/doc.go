@@ -40,7 +40,11 @@
 // into one request in the WDQS consumer's order (delete removed and insert
 // added triples, insert linked-shared ones and the optional lag marker,
 // entity deletes, reconciliations), ending with the commit point.
-// Unlinked-shared triples are never sent, as in WDQS. Blazegraph's update
+// Unlinked-shared triples are never sent, as in WDQS; with
+// [WithUpdateOrphanCleanup] the request also deletes the value and reference
+// nodes, sitelink blocks and sites the batch orphaned, so the store equals a
+// fresh import of the latest revisions (deliberately better than WDQS,
+// which keeps them). Blazegraph's update
 // answer is parsed for its mutation count ([ParseBlazegraphUpdate]): it
 // counts every statement an operation actually inserted or removed, so a
 // triple a reconciliation clears and inserts again counts twice.

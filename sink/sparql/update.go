@@ -129,7 +129,9 @@ func checkIRILengths(tr rdfdiff.Triple, maxIRI int) error {
 //     DELETE … WHERE of every subject in their new statement lists that
 //     they own (statement nodes, forms, senses; not sitelink articles,
 //     which another entity may claim), then INSERT DATA of those lists
-//  5. the commit point: insert the new one (job, checkpoint ID, one node per
+//  5. with WithUpdateOrphanCleanup, the shared nodes and sitelink blocks
+//     the batch orphaned (see there);
+//  6. the commit point: insert the new one (job, checkpoint ID, one node per
 //     topic and partition, named by checkpoint ID), then delete the job's
 //     other checkpoint ID and position nodes.
 //
@@ -157,6 +159,8 @@ type UpdateBuilder struct {
 	maxIRI      int
 	// wellTypedBool: see WithWellTypedBooleans.
 	wellTypedBool bool
+	// orphanCleanup: see WithUpdateOrphanCleanup.
+	orphanCleanup bool
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
@@ -306,6 +310,12 @@ func (w *updateWriter) deleteWhere(graph, tmpl, values, where string) {
 }
 
 func (b *UpdateBuilder) appendPatch(w *updateWriter, p *rdfdiff.ConsolidatedPatch) error {
+	if b.orphanCleanup && !p.IsEmpty() {
+		if err := b.markCandidates(w, p); err != nil {
+			return err
+		}
+		defer b.cleanOrphans(w)
+	}
 	if err := w.data("DELETE DATA", b.graph, p.Removed); err != nil {
 		return err
 	}
@@ -412,12 +422,20 @@ func (b *UpdateBuilder) deleteEntities(w *updateWriter, ids []string) error {
 	stmt := string(appendSPARQLString(nil, b.scheme.StatementPrefix()))
 	inStatementNS := "FILTER(STRSTARTS(STR(?st), " + stmt + "))"
 	formOrSense := "?entity ?fp ?fs . FILTER(?fp IN (<" + ontolexLexicalForm + ">, <" + ontolexSense + ">))"
+	if b.orphanCleanup {
+		b.markEntityCandidates(w, values, inStatementNS, formOrSense)
+	}
 	// Statement nodes of the entity, before the links to them go.
 	w.deleteWhere(b.graph, "?st ?p ?o .", values,
 		"?entity ?x ?st . "+inStatementNS+"\n?st ?p ?o .")
-	// Sitelinks about the entity.
-	w.deleteWhere(b.graph, "?sl ?p ?o .", values,
-		"?sl <"+schemaAbout+"> ?entity .\n?sl ?p ?o .")
+	// Sitelinks about the entity; with orphan clean-up only the links, and
+	// the articles about no entity any more go with the orphans.
+	if b.orphanCleanup {
+		w.deleteWhere(b.graph, "?sl <"+schemaAbout+"> ?entity .", values, "?sl <"+schemaAbout+"> ?entity .")
+	} else {
+		w.deleteWhere(b.graph, "?sl ?p ?o .", values,
+			"?sl <"+schemaAbout+"> ?entity .\n?sl ?p ?o .")
+	}
 	// Statement nodes of lexeme forms and senses, then the forms and senses.
 	w.deleteWhere(b.graph, "?st ?p ?o .", values,
 		formOrSense+"\n?fs ?x ?st . "+inStatementNS+"\n?st ?p ?o .")

@@ -108,14 +108,22 @@ type Filter struct {
 }
 
 // DecodeError is an input record the updater cannot read: it is
-// dead-lettered with the stage "decode".
+// dead-lettered with the stage "decode". Partition and Offset are set when
+// the record was decoded with DecodeRecord (the processor does).
 type DecodeError struct {
-	Topic string
-	Err   error
+	Topic     string
+	Partition int32
+	Offset    int64
+	Err       error
+
+	positioned bool
 }
 
 // Error implements error.
 func (e *DecodeError) Error() string {
+	if e.positioned {
+		return fmt.Sprintf("updater: cannot decode event from %s partition %d offset %d: %v", e.Topic, e.Partition, e.Offset, e.Err)
+	}
 	return fmt.Sprintf("updater: cannot decode event from %s: %v", e.Topic, e.Err)
 }
 
@@ -188,39 +196,8 @@ const (
 	shapePageDelete
 	shapePageUndelete
 	shapePageSuppress
+	shapePropertiesChange
 )
-
-// shapeOf tells the event shape from $schema, else from the topic name
-// (without its data-center prefix), else from the legacy meta.schema_uri.
-func shapeOf(topic string, ev *rawEvent) shape {
-	switch {
-	case strings.HasPrefix(ev.Schema, schemaPageChangePrefix):
-		return shapePageChange
-	case strings.HasPrefix(ev.Schema, schemaReconcilePrefix):
-		return shapeReconcile
-	}
-	for _, name := range []string{topic, ev.Meta.Topic} {
-		switch {
-		case strings.HasSuffix(name, "mediawiki.revision-create"):
-			return shapeRevisionCreate
-		case strings.HasSuffix(name, "mediawiki.page-delete"):
-			return shapePageDelete
-		case strings.HasSuffix(name, "mediawiki.page-undelete"):
-			return shapePageUndelete
-		case strings.HasSuffix(name, "mediawiki.page-suppress"):
-			return shapePageSuppress
-		}
-	}
-	switch {
-	case strings.HasPrefix(ev.Meta.SchemaURI, "mediawiki/revision/create/"):
-		return shapeRevisionCreate
-	case strings.HasPrefix(ev.Meta.SchemaURI, "mediawiki/page/delete/"):
-		return shapePageDelete
-	case strings.HasPrefix(ev.Meta.SchemaURI, "mediawiki/page/undelete/"):
-		return shapePageUndelete
-	}
-	return shapeUnknown
-}
 
 // parseTime parses the event-platform date-times (RFC 3339, with or without
 // fractional seconds).
@@ -289,6 +266,19 @@ func EventTime(r *source.Record) time.Time {
 // visibility_change, a reconcile event of another source), and a
 // *DecodeError for a record that is not a valid event of a known shape.
 func (f *Filter) Decode(topic string, value []byte, now time.Time) (*InputEvent, error) {
+	ev, _, err := f.decode(topic, value, now)
+	return ev, err
+}
+
+// decode is Decode that also returns the shape of the event (shapeUnknown
+// when it was not read that far).
+func (f *Filter) decode(topic string, value []byte, now time.Time) (*InputEvent, shape, error) {
+	var sh shape
+	ev, err := f.decodeEvent(topic, value, now, &sh)
+	return ev, sh, err
+}
+
+func (f *Filter) decodeEvent(topic string, value []byte, now time.Time, shOut *shape) (*InputEvent, error) {
 	var raw rawEvent
 	if err := checkUTF8(value); err != nil {
 		// encoding/json would replace the bad bytes with U+FFFD and the
@@ -312,11 +302,17 @@ func (f *Filter) Decode(topic string, value []byte, now time.Time) (*InputEvent,
 	fail := func(format string, args ...any) (*InputEvent, error) {
 		return nil, &DecodeError{Topic: topic, Err: fmt.Errorf(format, args...)}
 	}
-	sh := shapeOf(topic, &raw)
+	sh, err := shapeOf(topic, &raw)
+	if err != nil {
+		return fail("%w", err)
+	}
+	*shOut = sh
 	if sh == shapeUnknown {
 		return fail("unknown event shape ($schema %q, meta.schema_uri %q)", raw.Schema, raw.Meta.SchemaURI)
 	}
-	if raw.Meta.Domain != f.Hostname {
+	if raw.Meta.Domain != f.Hostname || sh == shapePropertiesChange {
+		// Page-property changes (mediawiki/page/properties-change) do not
+		// change an entity's RDF: recognised, counted, dropped.
 		return nil, nil
 	}
 	if sh == shapePageChange && f.Validator != nil {

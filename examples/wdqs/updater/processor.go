@@ -156,12 +156,15 @@ func (p *Processor) State(item string) EntityState {
 // and buffers it for re-ordering; a reconcile event, which is not part of
 // the revision history, is applied at once (as in WDQS).
 func (p *Processor) Process(ctx context.Context, rec *source.Record) error {
-	ev, err := p.cfg.Filter.Decode(rec.Topic, rec.Value, p.cfg.now())
+	ev, sh, err := p.cfg.Filter.decodeRecord(rec, p.cfg.now())
 	if err != nil {
 		return streamkit.Stage("decode", err)
 	}
 	if ev == nil {
 		p.cfg.Metrics.Filtered.Add(1)
+		if sh == shapePropertiesChange {
+			p.cfg.Metrics.PropertiesChanges.Add(1)
+		}
 		return nil
 	}
 	p.cfg.Metrics.Events.Add(1)

@@ -69,7 +69,7 @@ func TestPageChangeFixturesMatchSchema(t *testing.T) {
 	fixtures, others := pageChangeFixtures(t)
 	require.Len(t, fixtures, 17)
 	assert.ElementsMatch(t, []string{"create-event-full.json", "page-delete.json", "page-undelete.json",
-		"reconcile-creation.json", "reconcile-creation-unrelated-source.json"}, others)
+		"reconcile-creation.json", "reconcile-creation-unrelated-source.json", "page-properties-change.json"}, others)
 	for p, b := range fixtures {
 		requireSchemaValid(t, b, p)
 	}

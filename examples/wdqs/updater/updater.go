@@ -80,6 +80,12 @@ type Config struct {
 	// eqiad.rdf-streaming-updater.reconcile, or the legacy
 	// <dc>.mediawiki.revision-create, page-delete, page-undelete and
 	// page-suppress topics, or a repartitioned topic (NewRepartitionJob).
+	// <dc>.mediawiki.page-properties-change events are recognised and
+	// dropped (Metrics.PropertiesChanges). An event is read by its own
+	// schema ($schema, else the legacy meta.schema_uri) before its topic's
+	// name; when both name a kind of event and disagree, the record is
+	// dead-lettered with ErrSchemaTopicMismatch, its topic, partition,
+	// offset and both names.
 	Topics []string
 	// Group is the consumer group; default the job name.
 	Group string
@@ -101,6 +107,9 @@ type Config struct {
 	// Scheme is the Wikibase URI scheme of the munger (default
 	// rdfdiff.WikidataScheme).
 	Scheme *rdfdiff.URIScheme
+	// MungerOptions are passed to the munger after the scheme (WDQS's
+	// label options: rdfdiff.MungeLabelLanguages, rdfdiff.MungeSingleLabel).
+	MungerOptions []rdfdiff.MungerOption
 	// EntityDataURL is the Special:EntityData prefix the entity ID and
 	// ".ttl?flavor=dump&revision=N" are appended to, e.g.
 	// https://www.wikidata.org/wiki/Special:EntityData/.
@@ -213,6 +222,10 @@ type Metrics struct {
 	// Events counts input events accepted by the filter; Filtered those it
 	// dropped.
 	Events, Filtered atomic.Int64
+	// PropertiesChanges counts the page-properties-change events among the
+	// filtered ones: recognised, and dropped because page properties are
+	// not part of an entity's RDF.
+	PropertiesChanges atomic.Int64
 	// Late, Inconsistent and FetchFailures count side-output events.
 	Late, Inconsistent, FetchFailures atomic.Int64
 	// Imports, Diffs, Deletes and Reconciles count rdf_change operations
@@ -369,7 +382,7 @@ func (c *Config) fetchDefaults() error {
 }
 
 // NewFetcher returns the Fetcher the updater uses, configured by the fetch
-// fields of cfg (EntityDataURL, Scheme, HTTPClient, UserAgent, HTTPTimeout,
+// fields of cfg (EntityDataURL, Scheme, MungerOptions, HTTPClient, UserAgent, HTTPTimeout,
 // FetchAttempts, FetchRetryDelay, AcceptableLag, MaxConcurrentRequests,
 // Now), for tools that need a revision's munged RDF as the updater sees it
 // (a reconciliation check, a bootstrap). It does no I/O.
@@ -385,7 +398,7 @@ func NewFetcher(cfg Config) (*Fetcher, error) {
 		}
 		c.Filter.Validator = v
 	}
-	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme)), nil
+	return newFetcher(c, rdfdiff.NewMunger(*c.Scheme, c.MungerOptions...)), nil
 }
 
 func (c *Config) now() time.Time {
@@ -409,7 +422,7 @@ func NewJob(cfg Config) (*streamkit.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	fetcher := newFetcher(c, rdfdiff.NewMunger(*c.Scheme))
+	fetcher := newFetcher(c, rdfdiff.NewMunger(*c.Scheme, c.MungerOptions...))
 	srcOpts := []source.Option{
 		source.WithEventTime(EventTime),
 		source.WithWatermarks(c.MaxLateness, c.IdleTimeout),
@@ -480,7 +493,7 @@ func NewRepartitionJob(cfg Config, topic string) (*streamkit.Job, error) {
 	}
 	f := c.Filter
 	key := func(rec *source.Record) ([]byte, error) {
-		ev, err := f.Decode(rec.Topic, rec.Value, time.Time{})
+		ev, err := f.DecodeRecord(rec, time.Time{})
 		if err != nil {
 			return nil, err
 		}

@@ -105,7 +105,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.DataGraph, "data-graph", "", "named graph of the data (default: the default graph)")
 	fs.StringVar(&c.CommitGraph, "commit-graph", "", "named graph of the commit point (default: the data graph)")
 	fs.StringVar(&c.LagMarker, "lag-marker", consumer.DefaultLagMarker, `subject of the batch's average event time ("-": none)`)
-	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the entities: wikidata or commons")
+	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the entities: wikidata, commons, a concept URI, or a Wikibase's own namespaces entity=IRI[,statement=IRI,…] (as the updater's)")
 	fs.IntVar(&c.Limits.TargetTriples, "batch-triples", 0, "commit a batch early at this many triples (WDQS --batchSize; 0: half of -max-request-triples)")
 	fs.IntVar(&c.Limits.MaxTriples, "max-request-triples", 0, "most triples per update request (0: the dialect's default)")
 	fs.IntVar(&c.Limits.MaxBytes, "max-request-bytes", 0, "most bytes per update request (0: the dialect's default)")
@@ -134,16 +134,11 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("-entity-filter: %w", err)
 		}
 	}
-	switch scheme {
-	case "wikidata":
-		s := rdfdiff.WikidataScheme()
-		c.Scheme = &s
-	case "commons":
-		s := rdfdiff.CommonsScheme()
-		c.Scheme = &s
-	default:
-		return nil, fmt.Errorf("-uris-scheme: %q is not wikidata or commons", scheme)
+	s, err := rdfdiff.ParseURIScheme(scheme)
+	if err != nil {
+		return nil, fmt.Errorf("-uris-scheme: %w", err)
 	}
+	c.Scheme = &s
 	if c.Start, err = cli.ParseStart(start); err != nil {
 		return nil, err
 	}

@@ -147,7 +147,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&models, "content-models", "wikibase-item,wikibase-property,wikibase-lexeme", "main-slot content models of page_change events")
 	fs.BoolVar(&c.ValidateInput, "validate-input", false, "validate every page_change event against its embedded Event Platform schema; one that does not match is dead-lettered (-dlq-topic)")
 	fs.StringVar(&c.Filter.ReconciliationSource, "reconciliation-source", "", "reconciliation_source of the reconcile events to take (e.g. wdqs_sideoutputs_reconcile@eqiad)")
-	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the munger: wikidata or commons")
+	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the munger: wikidata, commons, a concept URI, or a Wikibase's own namespaces entity=IRI[,statement=IRI,reference=IRI,value=IRI,prop=IRI,entity-data=IRI,genid=IRI]")
+	var labelLangs, singleLabel string
+	fs.StringVar(&labelLangs, "label-languages", "", "keep labels, descriptions and aliases only in these comma-separated languages (default: all)")
+	fs.StringVar(&singleLabel, "single-label", "", "keep one label and one description per entity, the first of these comma-separated languages it has")
 	fs.StringVar(&c.EntityDataURL, "entitydata-url", "https://www.wikidata.org/wiki/Special:EntityData/", "Special:EntityData prefix")
 	fs.StringVar(&c.UserAgent, "user-agent", updater.DefaultUserAgent, "User-Agent of the fetches")
 	fs.DurationVar(&c.HTTPTimeout, "http-timeout", updater.DefaultHTTPTimeout, "timeout of one EntityData request")
@@ -213,15 +216,16 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		}
 		c.SubgraphTopics[stream] = topic
 	}
-	switch scheme {
-	case "wikidata":
-		s := rdfdiff.WikidataScheme()
-		c.Scheme = &s
-	case "commons":
-		s := rdfdiff.CommonsScheme()
-		c.Scheme = &s
-	default:
-		return nil, fmt.Errorf("-uris-scheme: %q is not wikidata or commons", scheme)
+	s, err := rdfdiff.ParseURIScheme(scheme)
+	if err != nil {
+		return nil, fmt.Errorf("-uris-scheme: %w", err)
+	}
+	c.Scheme = &s
+	if l := cli.List(labelLangs); len(l) > 0 {
+		c.MungerOptions = append(c.MungerOptions, rdfdiff.MungeLabelLanguages(l...))
+	}
+	if l := cli.List(singleLabel); len(l) > 0 {
+		c.MungerOptions = append(c.MungerOptions, rdfdiff.MungeSingleLabel(l...))
 	}
 	if c.Start, err = cli.ParseStart(start); err != nil {
 		return nil, err
