@@ -31,20 +31,21 @@ var (
 	ErrGraphOutputOpen = errors.New("graph: graph output checkpoint already open")
 )
 
-// GraphOutputOption configures a GraphOutput.
-type GraphOutputOption func(*GraphOutput)
-
 // WithGraphOutputTarget sets the accumulated weight at which WantsCommit
 // asks the runner for an early checkpoint (default DefaultGraphOutputTarget;
 // 0 or less: only barriers do).
-func WithGraphOutputTarget(weight int) GraphOutputOption {
-	return func(o *GraphOutput) { o.target = weight }
+//
+// An option of NewGraphOutput.
+func WithGraphOutputTarget(weight int) Option {
+	return outputOption("WithGraphOutputTarget", func(o *GraphOutput) { o.target = weight })
 }
 
 // WithGraphOutputAccumulator passes options to the output's accumulators
 // (sitelink reclassification, refusing invalid duplicates).
-func WithGraphOutputAccumulator(opts ...rdfdiff.AccumulatorOption) GraphOutputOption {
-	return func(o *GraphOutput) { o.accOpts = append(o.accOpts, opts...) }
+//
+// An option of NewGraphOutput.
+func WithGraphOutputAccumulator(opts ...rdfdiff.AccumulatorOption) Option {
+	return outputOption("WithGraphOutputAccumulator", func(o *GraphOutput) { o.accOpts = append(o.accOpts, opts...) })
 }
 
 // GraphOutputStats are the counters of a GraphOutput since it was created.
@@ -132,13 +133,13 @@ var (
 )
 
 // NewGraphOutput returns an output writing into g. It does no I/O.
-func NewGraphOutput(g *Graph, opts ...GraphOutputOption) (*GraphOutput, error) {
+func NewGraphOutput(g *Graph, opts ...Option) (*GraphOutput, error) {
 	if g == nil {
 		return nil, errors.New("graph: graph output needs a graph")
 	}
 	o := &GraphOutput{g: g, target: DefaultGraphOutputTarget}
-	for _, opt := range opts {
-		opt(o)
+	if err := (&settings{output: o}).apply("NewGraphOutput", opts); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -168,9 +168,6 @@ type RejectedFunc func(ctx context.Context, r *RejectedChange) error
 // Rejected calls f.
 func (f RejectedFunc) Rejected(ctx context.Context, r *RejectedChange) error { return f(ctx, r) }
 
-// SPARQLOption configures a SPARQL sink.
-type SPARQLOption func(*sparqlConfig)
-
 type sparqlConfig struct {
 	dialect  Dialect
 	limits   BatchLimits
@@ -180,29 +177,45 @@ type sparqlConfig struct {
 }
 
 // WithDialect sets the store's dialect (default DialectSPARQL11).
-func WithDialect(d Dialect) SPARQLOption { return func(c *sparqlConfig) { c.dialect = d } }
+//
+// An option of NewSPARQL and Outputs.
+func WithDialect(d Dialect) Option {
+	return sinkOption("WithDialect", func(c *sparqlConfig) { c.dialect = d })
+}
 
 // WithBatchLimits sets the request limits; zero fields keep the dialect's
 // defaults.
-func WithBatchLimits(l BatchLimits) SPARQLOption { return func(c *sparqlConfig) { c.limits = l } }
+//
+// An option of NewSPARQL and Outputs.
+func WithBatchLimits(l BatchLimits) Option {
+	return sinkOption("WithBatchLimits", func(c *sparqlConfig) { c.limits = l })
+}
 
 // WithRejectedHandler sets where changes the store rejects go. With a
 // handler, a rejected request is bisected down to the offending changes,
 // which go to h while the rest applies; without one (the default) a
 // rejection fails the Commit with ErrChangeRejected.
-func WithRejectedHandler(h RejectedHandler) SPARQLOption {
-	return func(c *sparqlConfig) { c.rejected = h }
+//
+// An option of NewSPARQL and Outputs.
+func WithRejectedHandler(h RejectedHandler) Option {
+	return sinkOption("WithRejectedHandler", func(c *sparqlConfig) { c.rejected = h })
 }
 
 // WithSPARQLLogger sets the logger (default slog.Default()). The sink warns
 // about every at-least-once window (a checkpoint that took more than one
 // request), every bisection and every rejected change.
-func WithSPARQLLogger(l *slog.Logger) SPARQLOption { return func(c *sparqlConfig) { c.log = l } }
+//
+// An option of NewSPARQL and Outputs.
+func WithSPARQLLogger(l *slog.Logger) Option {
+	return sinkOption("WithSPARQLLogger", func(c *sparqlConfig) { c.log = l })
+}
 
 // WithAccumulatorOptions passes options to the sink's rdfdiff.Accumulators
 // (for example rdfdiff.RejectInvalidDuplicates).
-func WithAccumulatorOptions(opts ...rdfdiff.AccumulatorOption) SPARQLOption {
-	return func(c *sparqlConfig) { c.accOpts = append(c.accOpts, opts...) }
+//
+// An option of NewSPARQL and Outputs.
+func WithAccumulatorOptions(opts ...rdfdiff.AccumulatorOption) Option {
+	return sinkOption("WithAccumulatorOptions", func(c *sparqlConfig) { c.accOpts = append(c.accOpts, opts...) })
 }
 
 // SPARQLStats are the counters of a SPARQL sink since it was created.
@@ -365,7 +378,7 @@ var (
 // the configuration but does no I/O. With DialectVirtuoso it requires a data
 // graph, splits INSERT DATA at 500 triples if b does not split, and logs a
 // warning that the store is not atomic (at-least-once).
-func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPARQL, error) {
+func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...Option) (*SPARQL, error) {
 	if store == nil {
 		return nil, errors.New("sparql: SPARQL sink needs a store")
 	}
@@ -373,8 +386,8 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 		return nil, errors.New("sparql: SPARQL sink needs an update builder")
 	}
 	cfg := sparqlConfig{log: slog.Default()}
-	for _, o := range opts {
-		o(&cfg)
+	if err := (&settings{sink: &cfg}).apply("NewSPARQL", opts); err != nil {
+		return nil, err
 	}
 	if cfg.dialect < DialectSPARQL11 || cfg.dialect > DialectVirtuoso {
 		return nil, fmt.Errorf("sparql: unknown SPARQL dialect %d", int(cfg.dialect))

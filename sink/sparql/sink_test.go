@@ -85,11 +85,11 @@ func quietLogger(buf *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, nil))
 }
 
-func newTestSPARQL(t *testing.T, store SPARQLStore, opts ...SPARQLOption) *SPARQL {
+func newTestSPARQL(t *testing.T, store SPARQLStore, opts ...Option) *SPARQL {
 	t.Helper()
 	b, err := NewUpdateBuilder(wd, WithDataGraph("http://streamkit.test/data"), WithCommitGraph("http://streamkit.test/commit"))
 	require.NoError(t, err)
-	s, err := NewSPARQL(store, b, append([]SPARQLOption{WithSPARQLLogger(quietLogger(nil))}, opts...)...)
+	s, err := NewSPARQL(store, b, append([]Option{WithSPARQLLogger(quietLogger(nil))}, opts...)...)
 	require.NoError(t, err)
 	return s
 }

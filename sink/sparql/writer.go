@@ -22,9 +22,9 @@ func (w Writer) Add(c *rdfdiff.EntityChange, origins ...any) error { return w.s.
 // task gets its own SPARQL over store and b, logging through the job's
 // logger unless opts give another, and the task's Processor gets its
 // Writer.
-func Outputs(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) streamkit.Outputs[Writer] {
+func Outputs(store SPARQLStore, b *UpdateBuilder, opts ...Option) streamkit.Outputs[Writer] {
 	return func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, Writer, error) {
-		s, err := NewSPARQL(store, b, append([]SPARQLOption{WithSPARQLLogger(info.Logger)}, opts...)...)
+		s, err := NewSPARQL(store, b, append([]Option{WithSPARQLLogger(info.Logger)}, opts...)...)
 		if err != nil {
 			return nil, Writer{}, err
 		}

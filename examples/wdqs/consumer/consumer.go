@@ -284,7 +284,7 @@ func New(cfg Config) (*Consumer, error) {
 				if info.Task != 0 {
 					return nil, graph.Writer{}, fmt.Errorf("%w: an in-memory graph holds the commit point of one task; task %d has none", ErrInvalidConfig, info.Task)
 				}
-				var gopts []graph.GraphOutputOption
+				var gopts []graph.Option
 				if c.GraphTarget != 0 {
 					gopts = append(gopts, graph.WithGraphOutputTarget(c.GraphTarget))
 				}
@@ -377,7 +377,7 @@ func (c *Config) newProcessor(info streamkit.TaskInfo, out ChangeWriter, dl stre
 
 // newOutput returns the task's SPARQL output.
 func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, error) {
-	var copts []sparql.ClientOption
+	var copts []sparql.Option
 	if c.UpdateURL != c.StoreURL {
 		copts = append(copts, sparql.WithUpdateEndpoint(c.UpdateURL))
 	}
@@ -391,7 +391,7 @@ func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, e
 	if err != nil {
 		return nil, err
 	}
-	var bopts []sparql.UpdateOption
+	var bopts []sparql.Option
 	if c.DataGraph != "" {
 		bopts = append(bopts, sparql.WithDataGraph(c.DataGraph))
 	}
@@ -409,7 +409,7 @@ func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, e
 	if log == nil {
 		log = c.Logger
 	}
-	sopts := []sparql.SPARQLOption{sparql.WithDialect(c.Dialect), sparql.WithBatchLimits(c.Limits), sparql.WithSPARQLLogger(log)}
+	sopts := []sparql.Option{sparql.WithDialect(c.Dialect), sparql.WithBatchLimits(c.Limits), sparql.WithSPARQLLogger(log)}
 	o := &Output{}
 	if dl != nil {
 		o.dl = dl
