@@ -19,6 +19,14 @@
 // Virtuoso is never atomic across a request: at-least-once, said at
 // construction.
 //
+// What the store would refuse is refused when the change is added: Add
+// checks every term against the dialect's rules (UpdateBuilder.CheckChange,
+// Dialect.CheckChange) and fails with a *streamkit.StageError, so the
+// Processor fails before it updates its state and the runner dead-letters
+// the record; state and store cannot drift apart over a refused change. The
+// in-memory graph.GraphOutput applies the same rules with
+// graph.WithChangeCheck(dialect.CheckChange).
+//
 // A 4xx answer is bisected down to the offending change, which goes to a
 // [RejectedHandler] ([DeadLetterRejected]) while the rest applies. Claim
 // cannot fence a zombie on a plain SPARQL store: keep one writer per
@@ -51,7 +59,9 @@
 // reads back as "1.96") and trim xsd:dateTime fractions; DELETE DATA still
 // matches the written form. Oxigraph refuses, for the whole request, a
 // language tag that is not well-formed BCP 47 (Wikidata's "zh-classical"
-// among them). Virtuoso needs a named graph for INSERT DATA, takes about
+// among them: no subtag is longer than 8 characters), so the SPARQL 1.1
+// dialect refuses such changes when they are added ([WellFormedBCP47],
+// checked against Oxigraph 0.5 tag by tag); it stores tags lower-cased. Virtuoso needs a named graph for INSERT DATA, takes about
 // 1 000 triples per INSERT DATA ([WithMaxDataTriples]), returns xsd:string
 // literals typed, and silently rewrites IRIs longer than about 1 880 bytes,
 // so its dialect refuses them ([WithMaxIRIBytes]). Blazegraph, in a

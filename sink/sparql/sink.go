@@ -421,6 +421,11 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...Option) (*SPARQL, er
 		nb.wellTypedBool = true
 		b = &nb
 	}
+	if cfg.dialect == DialectSPARQL11 && !b.bcp47 {
+		nb := *b
+		nb.bcp47 = true
+		b = &nb
+	}
 	if cfg.dialect == DialectVirtuoso {
 		if b.graph == "" {
 			return nil, errors.New("sparql: Virtuoso needs a named data graph (WithDataGraph): it refuses INSERT DATA into the default graph")
@@ -512,6 +517,14 @@ func (s *SPARQL) Begin(ctx context.Context) error {
 // rejects c. Add keeps c itself until the checkpoint is committed or
 // aborted, to re-send it when bisecting: the caller must not modify it.
 //
+// A change the store would refuse (UpdateBuilder.CheckChange: a blank node,
+// a term the dialect refuses or alters, an entity the builder cannot name)
+// is refused here, before it touches the checkpoint, with a
+// *streamkit.StageError (stage StageSPARQL, class ClassSPARQLUnsafeTerm)
+// around an rdfdiff.InvalidChangeError: the Processor fails before it
+// updates its state and the runner dead-letters the record, so state and
+// store cannot drift apart.
+//
 // A change the current batch cannot merge (rdfdiff.ErrChangeRefused) starts
 // a new segment, applied after the first, and makes WantsCommit true. A
 // malformed change gives an error wrapping the rdfdiff.InvalidChangeError
@@ -519,6 +532,9 @@ func (s *SPARQL) Begin(ctx context.Context) error {
 func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if c == nil {
 		return fmt.Errorf("%w: nil entity change", rdfdiff.ErrInvalidChange)
+	}
+	if err := s.b.CheckChange(c); err != nil {
+		return refusal(c, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

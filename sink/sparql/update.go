@@ -100,6 +100,17 @@ func WithWellTypedBooleans() Option {
 	return builderOption("WithWellTypedBooleans", func(b *UpdateBuilder) { b.wellTypedBool = true })
 }
 
+// WithWellFormedLanguageTags refuses, with a *TermError matching
+// ErrUnsafeTerm, any triple whose object has a language tag that is not
+// well-formed BCP 47 (WellFormedBCP47), such as Wikidata's "zh-classical".
+// Oxigraph refuses the whole request holding one; the SPARQL sink's SPARQL
+// 1.1 dialect sets this, so the change is refused when it is added.
+//
+// An option of NewUpdateBuilder.
+func WithWellFormedLanguageTags() Option {
+	return builderOption("WithWellFormedLanguageTags", func(b *UpdateBuilder) { b.bcp47 = true })
+}
+
 // checkBoolean enforces WithWellTypedBooleans on one triple.
 func checkBoolean(tr rdfdiff.Triple, on bool) error {
 	if !on || !tr.O.IsLiteral() || tr.O.Datatype() != rdfdiff.XSDBoolean {
@@ -178,6 +189,8 @@ type UpdateBuilder struct {
 	maxIRI      int
 	// wellTypedBool: see WithWellTypedBooleans.
 	wellTypedBool bool
+	// bcp47: see WithWellFormedLanguageTags.
+	bcp47 bool
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
@@ -223,7 +236,7 @@ func (b *UpdateBuilder) Build(p *rdfdiff.ConsolidatedPatch, cp *streamkit.Commit
 // batch and dead-letter the patch that holds it.
 func (b *UpdateBuilder) AppendUpdate(dst []byte, p *rdfdiff.ConsolidatedPatch, cp *streamkit.CommitPoint) ([]byte, error) {
 	n := len(dst)
-	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
+	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool, bcp47: b.bcp47}
 	if cp != nil {
 		if err := cp.Validate(); err != nil {
 			return dst, err
@@ -250,6 +263,7 @@ type updateWriter struct {
 	maxIRI  int // bytes; 0: no limit (see WithMaxIRIBytes)
 	// wellTypedBool: see WithWellTypedBooleans.
 	wellTypedBool bool
+	bcp47         bool // see WithWellFormedLanguageTags
 }
 
 func (w *updateWriter) op() {
@@ -284,6 +298,9 @@ func (w *updateWriter) dataOp(verb, graph string, ts []rdfdiff.Triple) error {
 			return err
 		}
 		if err = checkBoolean(tr, w.wellTypedBool); err != nil {
+			return err
+		}
+		if err = checkLangTag(tr, w.bcp47); err != nil {
 			return err
 		}
 		if w.buf, err = AppendSPARQLTriple(w.buf, tr); err != nil {

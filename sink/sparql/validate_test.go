@@ -1,0 +1,107 @@
+package sparql
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
+)
+
+// refusalCases are one-triple imports of Q1 whose object a store refuses or
+// alters, with the dialects that refuse them.
+func refusalCases() []struct {
+	name    string
+	obj     rdfdiff.Term
+	refused []Dialect
+} {
+	all := []Dialect{DialectSPARQL11, DialectBlazegraph, DialectVirtuoso}
+	return []struct {
+		name    string
+		obj     rdfdiff.Term
+		refused []Dialect
+	}{
+		{"good", rdfdiff.NewLangLiteral("Berlin", "de"), nil},
+		{"wikidata tag", rdfdiff.NewLangLiteral("x", "be-tarask"), nil},
+		{"blank node", rdfdiff.NewBlankNode("b1"), all},
+		{"zh-classical", rdfdiff.NewLangLiteral("珠穆朗瑪峰", "zh-classical"), []Dialect{DialectSPARQL11}},
+		{"ill-typed boolean", rdfdiff.NewTypedLiteral("yes", rdfdiff.XSDBoolean), []Dialect{DialectBlazegraph}},
+		{"long IRI", rdfdiff.NewIRI("http://example.org/" + strings.Repeat("x", 1900)), []Dialect{DialectVirtuoso}},
+		{"IRI with space", rdfdiff.NewIRI("http://example.org/a b"), all},
+		{"NUL", rdfdiff.NewLiteral("a\x00b"), all},
+	}
+}
+
+// TestGraphOutputRefusesWhatTheDialectRefuses: the in-memory graph output
+// with a dialect's CheckChange refuses, when the change is added, exactly
+// the changes the SPARQL sink of that dialect refuses when it is added.
+func TestGraphOutputRefusesWhatTheDialectRefuses(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range []Dialect{DialectSPARQL11, DialectBlazegraph, DialectVirtuoso} {
+		for _, tc := range refusalCases() {
+			ch := &rdfdiff.EntityChange{EntityID: "Q1", Revision: 1, Operation: rdfdiff.OpImport, Patch: rdfdiff.Patch{
+				Added: []rdfdiff.Triple{{S: wd.EntityTerm("Q1"), P: rdfdiff.NewIRI("http://www.wikidata.org/prop/direct/P1"), O: tc.obj}}}}
+			opts := []Option{WithDialect(d)}
+			b, err := NewUpdateBuilder(wd, WithDataGraph("http://example.org/data"))
+			require.NoError(t, err)
+			s, err := NewSPARQL(newRecordingStore(t, nil).client(t), b, opts...)
+			require.NoError(t, err)
+			require.NoError(t, s.Begin(ctx))
+			o, err := graph.NewGraphOutput(graph.NewGraph(), graph.WithChangeCheck(d.CheckChange))
+			require.NoError(t, err)
+			require.NoError(t, o.Begin(ctx))
+
+			sinkErr, graphErr := s.Add(ch), o.Add(ch)
+			want := false
+			for _, r := range tc.refused {
+				want = want || r == d
+			}
+			assert.Equal(t, want, sinkErr != nil, "%s, %s: SPARQL sink: %v", d, tc.name, sinkErr)
+			assert.Equal(t, want, graphErr != nil, "%s, %s: graph output: %v", d, tc.name, graphErr)
+			if want {
+				require.ErrorIs(t, sinkErr, ErrUnsafeTerm)
+				require.ErrorIs(t, graphErr, ErrUnsafeTerm)
+				require.ErrorIs(t, graphErr, rdfdiff.ErrInvalidChange)
+			}
+		}
+	}
+	// The graph output's default refuses blank nodes, as every dialect does.
+	o, err := graph.NewGraphOutput(graph.NewGraph())
+	require.NoError(t, err)
+	require.NoError(t, o.Begin(ctx))
+	err = o.Add(&rdfdiff.EntityChange{EntityID: "Q1", Revision: 1, Operation: rdfdiff.OpImport, Patch: rdfdiff.Patch{
+		Added: []rdfdiff.Triple{{S: wd.EntityTerm("Q1"), P: rdfdiff.NewIRI("http://p"), O: rdfdiff.NewBlankNode("b")}}}})
+	require.ErrorIs(t, err, graph.ErrBlankNode)
+}
+
+// TestOxigraphRefusesWhatTheSPARQL11DialectRefuses: what the SPARQL 1.1
+// dialect refuses for a reason of the store's own (a term SPARQL can carry)
+// is really refused by Oxigraph, and what it accepts Oxigraph takes.
+func TestOxigraphRefusesWhatTheSPARQL11DialectRefuses(t *testing.T) {
+	url := os.Getenv("STREAMKIT_OXIGRAPH_URL")
+	if url == "" {
+		t.Skip("STREAMKIT_OXIGRAPH_URL not set")
+	}
+	ctx := context.Background()
+	c, err := NewClient(url, WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	g := testGraph(t)
+	for _, tc := range refusalCases() {
+		tr := rdfdiff.Triple{S: wd.EntityTerm("Q1"), P: rdfdiff.NewIRI("http://www.wikidata.org/prop/direct/P1"), O: tc.obj}
+		text, err := AppendSPARQLTriple(nil, tr)
+		if err != nil {
+			continue // not expressible in SPARQL at all
+		}
+		refused := DialectSPARQL11.CheckChange(&rdfdiff.EntityChange{EntityID: "Q1", Operation: rdfdiff.OpImport,
+			Patch: rdfdiff.Patch{Added: []rdfdiff.Triple{tr}}}) != nil
+		err = c.Update(ctx, "INSERT DATA { GRAPH <"+g+"> { "+string(text)+" } }")
+		assert.Equal(t, refused, errors.Is(err, ErrStoreRejected), "%s: Oxigraph said %v", tc.name, err)
+	}
+	require.NoError(t, c.Update(ctx, "DROP SILENT GRAPH <"+g+">"))
+}
