@@ -32,3 +32,16 @@ func TestOptionForAnotherConstructor(t *testing.T) {
 	_, err = NewSPARQL(c, b, WithDialect(DialectBlazegraph), nil)
 	require.NoError(t, err)
 }
+
+// TestRejectedDeadLettersNeedsTheTask: WithRejectedDeadLetters takes the
+// task's dead-letter writer from Outputs; NewSPARQL alone refuses it with
+// the way out.
+func TestRejectedDeadLettersNeedsTheTask(t *testing.T) {
+	c, err := NewClient("http://127.0.0.1:1/sparql")
+	require.NoError(t, err)
+	b, err := NewUpdateBuilder(rdfdiff.WikidataScheme())
+	require.NoError(t, err)
+	_, err = NewSPARQL(c, b, WithRejectedDeadLetters())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "WithRejectedHandler(DeadLetterRejected(info.DeadLetters))")
+}

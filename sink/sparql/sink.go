@@ -172,8 +172,12 @@ type sparqlConfig struct {
 	dialect  Dialect
 	limits   BatchLimits
 	rejected RejectedHandler
-	log      *slog.Logger
-	accOpts  []rdfdiff.AccumulatorOption
+	// toTask: WithRejectedDeadLetters; taskDL is the task's writer, which
+	// Outputs passes.
+	toTask  bool
+	taskDL  streamkit.FailureWriter
+	log     *slog.Logger
+	accOpts []rdfdiff.AccumulatorOption
 }
 
 // WithDialect sets the store's dialect (default DialectSPARQL11).
@@ -199,6 +203,24 @@ func WithBatchLimits(l BatchLimits) Option {
 // An option of NewSPARQL and Outputs.
 func WithRejectedHandler(h RejectedHandler) Option {
 	return sinkOption("WithRejectedHandler", func(c *sparqlConfig) { c.rejected = h })
+}
+
+// WithRejectedDeadLetters dead-letters the changes the store refuses at
+// commit through the job's dead-letter topic: the task's
+// streamkit.TaskInfo.DeadLetters, with DeadLetterRejected, so they are
+// counted in the job's Stats like every dead letter. The job needs
+// WithDeadLetterTopic over an output that sends at once (see
+// streamkit.KafkaSender) or the commit fails with streamkit.ErrNoDeadLetter.
+// It replaces WithRejectedHandler.
+//
+// An option of Outputs (NewSPARQL has no task and refuses it).
+func WithRejectedDeadLetters() Option {
+	return sinkOption("WithRejectedDeadLetters", func(c *sparqlConfig) { c.toTask = true })
+}
+
+// withTaskDeadLetters passes the task's dead-letter writer (Outputs).
+func withTaskDeadLetters(w streamkit.FailureWriter) Option {
+	return sinkOption("withTaskDeadLetters", func(c *sparqlConfig) { c.taskDL = w })
 }
 
 // WithSPARQLLogger sets the logger (default slog.Default()). The sink warns
@@ -388,6 +410,13 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...Option) (*SPARQL, er
 	cfg := sparqlConfig{log: slog.Default()}
 	if err := (&settings{sink: &cfg}).apply("NewSPARQL", opts); err != nil {
 		return nil, err
+	}
+	if cfg.toTask {
+		if cfg.taskDL == nil {
+			return nil, errors.New("sparql: WithRejectedDeadLetters needs the task's dead-letter writer: use it with Outputs, " +
+				"or give NewSPARQL WithRejectedHandler(DeadLetterRejected(info.DeadLetters))")
+		}
+		cfg.rejected = DeadLetterRejected(cfg.taskDL)
 	}
 	if cfg.dialect < DialectSPARQL11 || cfg.dialect > DialectVirtuoso {
 		return nil, fmt.Errorf("sparql: unknown SPARQL dialect %d", int(cfg.dialect))
