@@ -38,6 +38,9 @@ type graphConfig struct {
 	scheme        rdfdiff.URIScheme
 	orphanCleanup bool
 	lagMarker     rdfdiff.Term // zero: no lag marker
+	// subjects: subject mode (WithSubjects), with its skolem base.
+	subjects   bool
+	skolemBase string
 }
 
 // WithGraphURIScheme sets the Wikibase URI scheme from which the graph tells

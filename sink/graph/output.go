@@ -280,7 +280,7 @@ func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 		if err := o.g.checkEntityID(c.EntityID); err != nil {
 			return fmt.Errorf("graph: graph output cannot take change of %s: %w", c.EntityID, &rdfdiff.InvalidChangeError{
 				EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation,
-				Msg: "entity ID outside the graph's URI scheme", Err: err})
+				Msg: "entity ID outside the graph's URI scheme (or, in subject mode, not an absolute IRI)", Err: err})
 		}
 	}
 	segs, _, err := rdfdiff.AccumulateSegmented(o.segments, func(g *graphSegment) *rdfdiff.Accumulator { return g.acc },

@@ -380,6 +380,10 @@ type SPARQL struct {
 
 	last  atomic.Pointer[SPARQLCommit]
 	stats sparqlCounters
+
+	// resync marks the entities whose change the store refused at commit;
+	// replacing those the open checkpoint replaces whole (see resync.go).
+	resync, replacing map[string]bool
 }
 
 // Interface checks for the shapes the job runner consumes.
@@ -578,6 +582,7 @@ func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if err != nil {
 		return fmt.Errorf("sparql: SPARQL sink cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
 	}
+	s.noteReplacementLocked(c)
 	seg.changes = append(seg.changes, c)
 	seg.origins = append(seg.origins, slices.Clone(origins))
 	seg.bytes += estimateChangeBytes(c)
@@ -652,6 +657,7 @@ func (s *SPARQL) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 		s.stats.multiRequestCommits.Add(1)
 	}
 	s.stats.commits.Add(1)
+	s.committedLocked(run.refused)
 	s.last.Store(&SPARQLCommit{
 		CheckpointID: cp.CheckpointID, Changes: s.pending, Rejected: run.rejected,
 		Requests: run.requests, Triples: run.triples, Bytes: run.bytes,
@@ -700,6 +706,7 @@ func (s *SPARQL) reset() {
 	}
 	s.segments = nil
 	s.pending = 0
+	s.replacing = nil
 }
 
 // LastCommit returns what the last successful Commit sent, or nil.

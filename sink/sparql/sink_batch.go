@@ -318,6 +318,7 @@ type commitRun struct {
 	triples   int
 	bytes     int
 	rejected  int
+	refused   []string // entity IDs of the rejected changes
 	mutations int64
 }
 
@@ -626,6 +627,7 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 		return fmt.Errorf("sparql: rejected-change handler for %s revision %d: %w", c.EntityID, c.Revision, err)
 	}
 	r.rejected++
+	r.refused = append(r.refused, c.EntityID)
 	s.stats.rejectedChanges.Add(1)
 	if last {
 		return r.send(ctx, nil, cp)

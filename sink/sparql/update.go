@@ -191,21 +191,30 @@ type UpdateBuilder struct {
 	wellTypedBool bool
 	// bcp47: see WithWellFormedLanguageTags.
 	bcp47 bool
+	// subjects: subject mode (NewSubjectUpdateBuilder), with the skolem
+	// base of the subjects' blank nodes ("" when they have none).
+	subjects   bool
+	skolemBase string
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
 // and statement namespaces drive the entity-delete templates). It checks
 // every configured IRI.
 func NewUpdateBuilder(scheme rdfdiff.URIScheme, opts ...Option) (*UpdateBuilder, error) {
-	b := &UpdateBuilder{scheme: scheme, commitNS: DefaultCommitNamespace}
-	if err := (&settings{builder: b}).apply("NewUpdateBuilder", opts); err != nil {
+	if scheme.StatementPrefix() == "" || scheme.EntityPrefix() == "" {
+		return nil, errors.New("sparql: update builder needs a URI scheme with entity and statement namespaces " +
+			"(for a graph that is not a Wikibase, use NewSubjectUpdateBuilder)")
+	}
+	return newUpdateBuilder(&UpdateBuilder{scheme: scheme, commitNS: DefaultCommitNamespace}, "NewUpdateBuilder", opts)
+}
+
+// newUpdateBuilder applies opts to b and checks the result.
+func newUpdateBuilder(b *UpdateBuilder, constructor string, opts []Option) (*UpdateBuilder, error) {
+	if err := (&settings{builder: b}).apply(constructor, opts); err != nil {
 		return nil, err
 	}
 	if b.commitGraph == "" {
 		b.commitGraph = b.graph
-	}
-	if scheme.StatementPrefix() == "" || scheme.EntityPrefix() == "" {
-		return nil, errors.New("sparql: update builder needs a URI scheme with entity and statement namespaces")
 	}
 	for _, c := range []struct{ what, iri string }{
 		{"graph", b.graph}, {"commit graph", b.commitGraph}, {"lag marker", b.lagSubject},
@@ -377,6 +386,13 @@ func (b *UpdateBuilder) appendPatch(w *updateWriter, p *rdfdiff.ConsolidatedPatc
 			ids[i] = r.EntityID
 			all = append(all, r.Triples...)
 		}
+		if b.subjects {
+			// A subject's document is replaced whole.
+			if err := b.deleteSubjectDocuments(w, ids); err != nil {
+				return err
+			}
+			return w.data("INSERT DATA", b.graph, all)
+		}
 		if err := b.deleteEntities(w, ids); err != nil {
 			return err
 		}
@@ -432,8 +448,12 @@ func (b *UpdateBuilder) deleteSubjects(w *updateWriter, ts []rdfdiff.Triple) err
 	return nil
 }
 
-// deleteEntities writes the five entity-delete templates for ids.
+// deleteEntities writes the five entity-delete templates for ids (in
+// subject mode, the deletes of the subjects' documents).
 func (b *UpdateBuilder) deleteEntities(w *updateWriter, ids []string) error {
+	if b.subjects {
+		return b.deleteSubjectDocuments(w, ids)
+	}
 	vals := []byte("VALUES ?entity {")
 	for _, id := range ids {
 		if id == "" {

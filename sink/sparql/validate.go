@@ -102,6 +102,12 @@ func (b *UpdateBuilder) rules() termRules {
 
 // checkEntity reports why b cannot write the deletes of entity id.
 func (b *UpdateBuilder) checkEntity(id string) error {
+	if b.subjects {
+		if r := checkIRI(id); r != "" {
+			return &TermError{Term: rdfdiff.NewIRI(id), Reason: "subject: " + r}
+		}
+		return nil
+	}
 	iri := b.scheme.EntityTerm(id)
 	if r := checkIRI(iri.Value()); r != "" || !iri.IsIRI() {
 		return &TermError{Term: iri, Reason: "entity " + fmt.Sprintf("%q", id) + ": " + r}
