@@ -62,3 +62,47 @@ func (d *taskDeadLetters) Write(ctx context.Context, f Failure) error {
 	}
 	return nil
 }
+
+// OutputsSendingTo returns outputs whose every Output also sends records
+// through sender (it implements RecordSender), so that a job whose output
+// cannot hold Kafka records (a SPARQL store) dead-letters with
+// WithDeadLetterTopic alone: pass a KafkaSender, which writes each dead
+// letter at once, before the store commit that moves the positions past it
+// (at least once for dead letters; the output stays exactly once). The
+// Output keeps its WantsCommit (CommitRequester); other optional interfaces
+// of the wrapped Output (RecordScoped) are not forwarded. sender is not
+// closed by the job.
+func OutputsSendingTo[H any](outputs Outputs[H], sender RecordSender) Outputs[H] {
+	return func(ctx context.Context, info TaskInfo) (Output, H, error) {
+		out, h, err := outputs(ctx, info)
+		if err != nil || out == nil {
+			return out, h, err
+		}
+		return &sendingOutput{Output: out, sender: sender}, h, nil
+	}
+}
+
+// sendingOutput is an Output that sends records through another sender.
+type sendingOutput struct {
+	Output
+	sender RecordSender
+}
+
+var (
+	_ RecordSender    = (*sendingOutput)(nil)
+	_ CommitRequester = (*sendingOutput)(nil)
+)
+
+// Send sends rec through the sender.
+func (o *sendingOutput) Send(ctx context.Context, rec KafkaRecord) error {
+	if o.sender == nil {
+		return fmt.Errorf("%w: OutputsSendingTo was given a nil sender", ErrNoDeadLetter)
+	}
+	return o.sender.Send(ctx, rec)
+}
+
+// WantsCommit asks the wrapped Output.
+func (o *sendingOutput) WantsCommit() bool {
+	c, ok := o.Output.(CommitRequester)
+	return ok && c.WantsCommit()
+}
