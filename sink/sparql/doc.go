@@ -32,6 +32,12 @@
 // cannot fence a zombie on a plain SPARQL store: keep one writer per
 // partition.
 //
+// What the store still refuses at commit marks the entity
+// ([SPARQL.NeedsReplacement]) until a replacement of it commits, so a
+// processor that keeps whole documents sends the entity's next change as a
+// replacement and store and state converge. [WithRejectedDeadLetters]
+// dead-letters those changes through the task's dead-letter writer.
+//
 // # Client, terms and updates
 //
 // [Client] speaks the SPARQL 1.1 Protocol: Update posts a raw
@@ -48,7 +54,10 @@
 // into one request in the WDQS consumer's order (delete removed and insert
 // added triples, insert linked-shared ones and the optional lag marker,
 // entity deletes, reconciliations), ending with the commit point.
-// Unlinked-shared triples are never sent, as in WDQS. Blazegraph's update
+// Unlinked-shared triples are never sent, as in WDQS. For a graph that is
+// not a Wikibase, [NewSubjectUpdateBuilder] needs no URI scheme: a change's
+// EntityID is a subject IRI, and its delete removes the subject's triples
+// and those of its skolem nodes (rdfdiff.SkolemizeSubject). Blazegraph's update
 // answer is parsed for its mutation count ([ParseBlazegraphUpdate]): it
 // counts every statement an operation actually inserted or removed, so a
 // triple a reconciliation clears and inserts again counts twice.
