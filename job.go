@@ -330,8 +330,11 @@ func WithOnCheckpoint(fn func(CheckpointEvent)) Option {
 }
 
 // WithOnDeadLetter calls fn for every record the job dead-letters, after it
-// was written into the open transaction, on the job's goroutine. fn must
-// not block. Several hooks may be given; they run in order.
+// was written into the open transaction: the runner's own dead letters and
+// those written through TaskInfo.DeadLetters (an output dead-letters while
+// it commits, and tasks commit in parallel, so fn may be called
+// concurrently). fn must not block. Several hooks may be given; they run in
+// order.
 func WithOnDeadLetter(fn func(Failure)) Option {
 	return func(o *jobOptions) {
 		if prev := o.onDeadLetter; prev != nil && fn != nil {
