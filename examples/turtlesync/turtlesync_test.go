@@ -101,60 +101,89 @@ func produce(t *testing.T, cl *kafkatest.Cluster, docs []doc) {
 	require.NoError(t, cl.Produce(context.Background(), topic, recs...))
 }
 
-// run runs the job over round1 and round2: in one checkpoint (both rounds
-// produced before the job starts, checkpoints far apart) or in two (round2
-// produced once a checkpoint after round1 committed).
-func run(t *testing.T, cfg turtlesync.Config, cl *kafkatest.Cluster, oneCheckpoint bool) *turtlesync.Job {
+// batching says how round1 and round2 reach the job.
+type batching string
+
+const (
+	// oneCheckpoint: both rounds produced before the job starts, and only
+	// Stop's checkpoint.
+	oneCheckpoint batching = "one checkpoint"
+	// twoCheckpoints: round2 produced once a checkpoint holding round1
+	// committed.
+	twoCheckpoints batching = "two checkpoints"
+	// restart: the same, with the job stopped after round1 and a new one
+	// started for round2 (what a refusal marked must survive).
+	restart batching = "restart"
+)
+
+var batchings = []batching{oneCheckpoint, twoCheckpoints, restart}
+
+// run runs the job over round1 and round2 as mode says, and returns the
+// dead letters its jobs counted.
+func run(t *testing.T, cfg turtlesync.Config, cl *kafkatest.Cluster, mode batching) (deadLettered int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cfg.CheckpointInterval = 100 * time.Millisecond
 	produce(t, cl, round1)
-	if oneCheckpoint {
+	if mode == oneCheckpoint {
 		cfg.CheckpointInterval = time.Hour // only Stop's checkpoint
 		produce(t, cl, round2)
 	}
-	job, err := turtlesync.New(cfg)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- job.Run(ctx) }()
-	wait := func(what string, cond func(streamkit.Stats) bool) {
+	start := func() (*turtlesync.Job, chan error) {
+		job, err := turtlesync.New(cfg)
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- job.Run(ctx) }()
+		return job, done
+	}
+	wait := func(job *turtlesync.Job, what string, cond func(streamkit.Stats) bool) {
 		require.NoError(t, cl.WaitFor(ctx, what, func(context.Context) (bool, string, error) {
 			st := job.Stats()
 			return cond(st), fmt.Sprintf("%+v", st), nil
 		}))
 	}
-	if !oneCheckpoint {
-		wait("round 1 processed", func(st streamkit.Stats) bool { return st.Processed >= int64(len(round1)) })
-		wait("round 1 committed", func(st streamkit.Stats) bool {
-			return st.Committed[source.TopicPartition{Topic: topic}] >= int64(len(round1))
-		})
-		produce(t, cl, round2)
+	stop := func(job *turtlesync.Job, done chan error) {
+		require.NoError(t, job.Stop(ctx))
+		require.NoError(t, <-done)
+		deadLettered += job.Stats().DeadLettered
 	}
-	wait("round 2 processed", func(st streamkit.Stats) bool { return st.Processed >= int64(len(round1)+len(round2)) })
-	require.NoError(t, job.Stop(ctx))
-	require.NoError(t, <-done)
-	if oneCheckpoint {
+	job, done := start()
+	if mode == oneCheckpoint {
+		wait(job, "both rounds processed", func(st streamkit.Stats) bool { return st.Processed >= int64(len(round1)+len(round2)) })
+		stop(job, done)
 		assert.Equal(t, int64(1), job.Stats().Checkpoints, "both rounds in one checkpoint")
+		return deadLettered
 	}
-	return job
+	committed := func(n int) func(streamkit.Stats) bool {
+		return func(st streamkit.Stats) bool { return st.Committed[source.TopicPartition{Topic: topic}] >= int64(n) }
+	}
+	wait(job, "round 1 committed", committed(len(round1)))
+	if mode == restart {
+		stop(job, done)
+		job, done = start()
+	}
+	produce(t, cl, round2)
+	wait(job, "round 2 committed", committed(len(round1)+len(round2)))
+	stop(job, done)
+	return deadLettered
 }
 
 // TestTurtleSyncGraph: on the in-memory graph (refusing what Oxigraph
 // would), the graph ends with the last documents, whatever the batching; the
 // refused and broken records are dead-lettered.
 func TestTurtleSyncGraph(t *testing.T) {
-	for _, one := range []bool{true, false} {
-		t.Run(fmt.Sprintf("oneCheckpoint=%v", one), func(t *testing.T) {
+	for _, mode := range batchings {
+		t.Run(string(mode), func(t *testing.T) {
 			cl := kafkatest.NewCluster(t)
 			require.NoError(t, cl.CreateTopic(context.Background(), topic, 1))
 			g := graph.NewGraph(graph.WithSubjects(base))
 			cfg := turtlesync.Config{Brokers: cl.Addrs(), Topics: []string{topic}, Sarama: cl.SaramaConfig(),
 				Graph: g, SkolemBase: base, DeadLetterTopic: dlq, CheckpointStore: checkpoint.NewMemoryStore(), Logger: quiet}
-			job := run(t, cfg, cl, one)
+			dead := run(t, cfg, cl, mode)
 			assert.Equal(t, expected(t, final), lines(g.Triples()))
 			// B7's first revision (refused when added), E (not about its
 			// subject) and F (not Turtle).
-			assert.Equal(t, int64(3), job.Stats().DeadLettered)
+			assert.Equal(t, int64(3), dead)
 		})
 	}
 }
@@ -182,8 +211,9 @@ func refusingProxy(t *testing.T, storeURL string) string {
 // proxy that refuses D's first revision at commit. Whatever the batching
 // the store ends with the last documents: in one checkpoint the accumulator
 // merges D's two revisions and the store sees only the good one; in two, D's
-// refused change is dead-lettered, D is marked, and its next document is
-// sent as a replacement. Every dead letter in the topic is in the job's
+// refused change is dead-lettered, D is marked (in the store, with the
+// commit point, so a restarted job knows it too), and its next document is
+// sent as a replacement. Every dead letter in the topic is in the jobs'
 // Stats.
 func TestTurtleSyncOxigraph(t *testing.T) {
 	storeURL := os.Getenv("STREAMKIT_OXIGRAPH_URL")
@@ -192,8 +222,8 @@ func TestTurtleSyncOxigraph(t *testing.T) {
 	}
 	client, err := sparql.NewClient(storeURL)
 	require.NoError(t, err)
-	for _, one := range []bool{true, false} {
-		t.Run(fmt.Sprintf("oneCheckpoint=%v", one), func(t *testing.T) {
+	for _, mode := range batchings {
+		t.Run(string(mode), func(t *testing.T) {
 			ctx := context.Background()
 			data := fmt.Sprintf("http://streamkit.test/turtlesync/%s/%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
 			t.Cleanup(func() { _ = client.Update(ctx, "DROP SILENT GRAPH <"+data+"> ; DROP SILENT GRAPH <"+data+"/commit>") })
@@ -203,7 +233,7 @@ func TestTurtleSyncOxigraph(t *testing.T) {
 			cfg := turtlesync.Config{Brokers: cl.Addrs(), Topics: []string{topic}, Sarama: cl.SaramaConfig(),
 				StoreURL: refusingProxy(t, storeURL), DataGraph: data, CommitGraph: data + "/commit",
 				SkolemBase: base, DeadLetterTopic: dlq, CheckpointStore: checkpoint.NewMemoryStore(), Logger: quiet}
-			job := run(t, cfg, cl, one)
+			dead := run(t, cfg, cl, mode)
 
 			res, err := client.Query(ctx, "SELECT ?s ?p ?o WHERE { GRAPH <"+data+"> { ?s ?p ?o } }")
 			require.NoError(t, err)
@@ -213,19 +243,19 @@ func TestTurtleSyncOxigraph(t *testing.T) {
 			}
 			assert.Equal(t, expected(t, final), lines(got))
 
-			dead, err := cl.ReadCommitted(ctx, dlq)
+			letters, err := cl.ReadCommitted(ctx, dlq)
 			require.NoError(t, err)
-			assert.Equal(t, int64(len(dead)), job.Stats().DeadLettered, "every dead letter in the topic is in Stats")
+			assert.Equal(t, int64(len(letters)), dead, "every dead letter in the topic is in Stats")
 			var refusedAtCommit int
-			for _, d := range dead {
+			for _, d := range letters {
 				if class, _ := d.HeaderValue(streamkit.HeaderDLQErrorClass); string(class) == sparql.ClassSPARQLRejected {
 					refusedAtCommit++
 					assert.Equal(t, base+"D", string(d.Key))
 				}
 			}
-			if one {
+			if mode == oneCheckpoint {
 				assert.Zero(t, refusedAtCommit, "D's revisions merged: the store never saw the bad one")
-				assert.Len(t, dead, 3)
+				assert.Len(t, letters, 3)
 			} else {
 				assert.Positive(t, refusedAtCommit, "D's first revision was refused at commit")
 			}

@@ -523,6 +523,15 @@ func (s *SPARQL) ReadCommitPoint(ctx context.Context, partitions map[string][]in
 	if closed {
 		return nil, ErrSPARQLClosed
 	}
+	// The entities a change of which the store refused before a restart
+	// (see NeedsReplacement).
+	marks, err := s.b.readResync(ctx, s.store, partitions)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.resync = marks
+	s.mu.Unlock()
 	return s.b.readPartitionCommit(ctx, s.store, partitions, s.log.Warn)
 }
 

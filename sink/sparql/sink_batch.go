@@ -404,7 +404,7 @@ func (r *commitRun) build(q *plannedRequest, cp *streamkit.CommitPoint) ([]byte,
 	buf := make([]byte, 0, q.bytes+r.cpBytes+64)
 	for _, pc := range q.pieces {
 		if pc.patch == nil {
-			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
+			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool, bcp47: b.bcp47}
 			if len(buf) > 0 {
 				w.ops = 1
 			}
@@ -434,11 +434,15 @@ func (r *commitRun) build(q *plannedRequest, cp *streamkit.CommitPoint) ([]byte,
 		buf = out
 	}
 	if cp != nil {
-		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
+		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool, bcp47: b.bcp47}
 		if len(buf) > 0 {
 			w.ops = 1
 		}
 		if err := b.appendPartitionCommit(w, cp); err != nil {
+			return nil, err
+		}
+		marked, cleared := r.markedAndCleared()
+		if err := b.appendResync(w, cp, marked, cleared); err != nil {
 			return nil, err
 		}
 		buf = w.buf

@@ -443,7 +443,8 @@ func TestSPARQLBisectsToTheRejectedChange(t *testing.T) {
 				}
 			}
 			_, commit := dataTriples(ups[len(ups)-1])
-			assert.Equal(t, 5, commit, "the commit point lands with the last applied request")
+			assert.Equal(t, 6, commit, "the commit point (5 triples) and the refused entity's mark land with the last applied request")
+			assert.Contains(t, ups[len(ups)-1], `resyncEntity> "`+badID+`"`)
 			for _, u := range ups[:len(ups)-1] {
 				assert.NotContains(t, u, "/cp/9>", "no earlier request carries the commit point")
 			}
