@@ -65,7 +65,10 @@ func (r termRules) checkChange(c *rdfdiff.EntityChange) error {
 // for DialectSPARQL11 (Oxigraph) language tags that are not well-formed BCP
 // 47, for DialectBlazegraph ill-typed xsd:boolean literals, for
 // DialectVirtuoso IRIs longer than it keeps intact. The error matches
-// ErrUnsafeTerm. Entity IDs are not checked: that is the output's own rule.
+// ErrUnsafeTerm and is a *streamkit.StageError (stage StageSPARQL, class
+// ClassSPARQLUnsafeTerm), so a record refused by a stand-in output is
+// dead-lettered under the same names as by the SPARQL sink. Entity IDs are
+// not checked: that is the output's own rule.
 //
 // The in-memory graph.GraphOutput takes it as its change check
 // (graph.WithChangeCheck), so that tests on the in-memory graph refuse what
@@ -74,7 +77,10 @@ func (d Dialect) CheckChange(c *rdfdiff.EntityChange) error {
 	if c == nil {
 		return nil
 	}
-	return d.rules().checkChange(c)
+	if err := d.rules().checkChange(c); err != nil {
+		return &streamkit.StageError{Stage: StageSPARQL, Class: ClassSPARQLUnsafeTerm, Err: err}
+	}
+	return nil
 }
 
 // CheckChange reports what in c a store fed by b's requests would refuse:

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 )
@@ -67,6 +68,12 @@ func TestGraphOutputRefusesWhatTheDialectRefuses(t *testing.T) {
 				require.ErrorIs(t, sinkErr, ErrUnsafeTerm)
 				require.ErrorIs(t, graphErr, ErrUnsafeTerm)
 				require.ErrorIs(t, graphErr, rdfdiff.ErrInvalidChange)
+				for _, err := range []error{sinkErr, graphErr} {
+					var se *streamkit.StageError
+					require.ErrorAs(t, err, &se)
+					assert.Equal(t, StageSPARQL, se.Stage, "dead-lettered under the same stage")
+					assert.Equal(t, ClassSPARQLUnsafeTerm, se.Class)
+				}
 			}
 		}
 	}
