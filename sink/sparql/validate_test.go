@@ -128,3 +128,35 @@ func storeRefusesWhatItsDialectRefuses(t *testing.T, env string, d Dialect) {
 	}
 	assert.Equal(t, 5, checked)
 }
+
+// BenchmarkCheckChange measures the check Add makes before a change enters
+// the checkpoint (every term serialized once, BCP 47 tags checked), on
+// Q42's munged import, next to merging the same change into an accumulator,
+// which Add does anyway: the check's share of Add.
+func BenchmarkCheckChange(b *testing.B) {
+	q42 := loadMunged(b, "Q42-munged.ttl")
+	c := &rdfdiff.EntityChange{EntityID: "Q42", Revision: 1, Operation: rdfdiff.OpImport, Patch: q42}
+	ub, err := NewUpdateBuilder(wd, WithWellFormedLanguageTags())
+	require.NoError(b, err)
+	triples := float64(len(q42.Added) + len(q42.LinkedShared))
+	b.Run("check", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ub.CheckChange(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(triples*float64(b.N)/b.Elapsed().Seconds(), "triples/s")
+	})
+	b.Run("accumulate", func(b *testing.B) {
+		b.ReportAllocs()
+		acc := rdfdiff.NewAccumulator()
+		for b.Loop() {
+			acc.Reset()
+			if err := acc.Accumulate(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(triples*float64(b.N)/b.Elapsed().Seconds(), "triples/s")
+	})
+}
