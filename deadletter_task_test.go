@@ -150,3 +150,43 @@ func TestTaskDeadLettersWithoutTopic(t *testing.T) {
 	assert.Empty(t, store.values)
 	store.mu.Unlock()
 }
+
+// wantsCommitOutput is an Output that asks for early checkpoints.
+type wantsCommitOutput struct{ memoryOutput }
+
+func (wantsCommitOutput) WantsCommit() bool { return true }
+
+// recordingSender keeps what it is sent.
+type recordingSender struct{ recs []streamkit.KafkaRecord }
+
+func (s *recordingSender) Send(_ context.Context, rec streamkit.KafkaRecord) error {
+	s.recs = append(s.recs, rec)
+	return nil
+}
+
+// TestOutputsSendingTo: the wrapped Output sends through the sender and
+// keeps its WantsCommit.
+func TestOutputsSendingTo(t *testing.T) {
+	ctx := context.Background()
+	sender := &recordingSender{}
+	for _, tc := range []struct {
+		out  streamkit.Output
+		want bool
+	}{{&wantsCommitOutput{}, true}, {&memoryOutput{}, false}} {
+		outs := streamkit.OutputsSendingTo(func(context.Context, streamkit.TaskInfo) (streamkit.Output, int, error) {
+			return tc.out, 7, nil
+		}, sender)
+		out, h, err := outs(ctx, streamkit.TaskInfo{})
+		require.NoError(t, err)
+		assert.Equal(t, 7, h)
+		assert.Equal(t, tc.want, out.(streamkit.CommitRequester).WantsCommit())
+		require.NoError(t, out.(streamkit.RecordSender).Send(ctx, streamkit.KafkaRecord{Topic: "dlq"}))
+	}
+	assert.Len(t, sender.recs, 2)
+	outs := streamkit.OutputsSendingTo(func(context.Context, streamkit.TaskInfo) (streamkit.Output, int, error) {
+		return &memoryOutput{}, 0, nil
+	}, nil)
+	out, _, err := outs(ctx, streamkit.TaskInfo{})
+	require.NoError(t, err)
+	require.ErrorIs(t, out.(streamkit.RecordSender).Send(ctx, streamkit.KafkaRecord{Topic: "dlq"}), streamkit.ErrNoDeadLetter)
+}
