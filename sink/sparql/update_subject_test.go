@@ -96,6 +96,13 @@ func TestSubjectModeBuilderRefusesNonIRISubjects(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewUpdateBuilder(rdfdiff.URIScheme{})
 	require.ErrorContains(t, err, "NewSubjectUpdateBuilder")
+	// A Wikibase builder refuses a subject IRI (it would delete nothing).
+	wb, err := NewUpdateBuilder(wd)
+	require.NoError(t, err)
+	err = wb.CheckChange(&rdfdiff.EntityChange{EntityID: subjectBase + "S1", Operation: rdfdiff.OpDelete})
+	require.ErrorIs(t, err, ErrUnsafeTerm)
+	assert.Contains(t, err.Error(), "use NewSubjectUpdateBuilder")
+	require.NoError(t, wb.CheckChange(&rdfdiff.EntityChange{EntityID: "L1-F2", Operation: rdfdiff.OpDelete}))
 }
 
 func TestSubjectModeOxigraph(t *testing.T)   { subjectModeStore(t, "STREAMKIT_OXIGRAPH_URL") }

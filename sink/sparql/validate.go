@@ -118,6 +118,16 @@ func (b *UpdateBuilder) checkEntity(id string) error {
 	if r := checkIRI(iri.Value()); r != "" || !iri.IsIRI() {
 		return &TermError{Term: iri, Reason: "entity " + fmt.Sprintf("%q", id) + ": " + r}
 	}
+	// As the in-memory graph: an ID Wikibase makes (Q42, L1-F2, …) naming an
+	// entity of the scheme; anything else would silently delete nothing.
+	ok := id != "" && len(id) <= 255
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	if !ok || !b.scheme.IsEntity(iri) {
+		return &TermError{Term: iri, Reason: fmt.Sprintf("entity ID %q is not one of the URI scheme's (for a graph keyed by subject IRIs, use NewSubjectUpdateBuilder)", id)}
+	}
 	return nil
 }
 
