@@ -69,7 +69,11 @@
 // ([WithDeadLetterTopic]) with its bytes and provenance, in the same
 // transaction as the task's other output, and the partition moves on. What
 // the record changed before it failed is taken back ([RecordScoped],
-// checkpoint.Rollbacker). An error that is not the record's fault is
+// checkpoint.Rollbacker). Outputs and processors dead-letter other records
+// (a change a store refused at commit) through [TaskInfo].DeadLetters,
+// counted in [Stats] like the runner's own; an output that cannot hold
+// Kafka records dead-letters through a [KafkaSender] ([OutputsSendingTo]).
+// An error that is not the record's fault is
 // wrapped with [Transient]: the job rewinds to its commit points and tries
 // again. An outage of the checkpoint store, the output or the broker does
 // the same, with a doubling backoff, for as long as it lasts (unless

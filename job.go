@@ -162,6 +162,19 @@ type TaskInfo struct {
 	Partitions source.Partitions
 	// Logger is the job's logger, with the task attached.
 	Logger *slog.Logger
+	// DeadLetters writes a failed record to the job's dead-letter topic,
+	// counted and logged exactly as the runner's own dead letters
+	// (Stats.DeadLettered, the WithOnDeadLetter hooks), for an Output or a
+	// Processor that dead-letters records other than the one being
+	// processed: a change a store refuses at commit, the earlier chunks of
+	// a broken sequence. It is never nil; in a job without a dead-letter
+	// topic (or before the task has started) Write fails with
+	// ErrNoDeadLetter. With WithDeadLetterTopic it sends through the task's
+	// Output; with WithDeadLetterKafka it writes into the dead letters'
+	// transaction, which is committed before the Output's Commit, so an
+	// Output must not write through it from Commit: use WithDeadLetterTopic
+	// over a RecordSender that sends at once (KafkaSender).
+	DeadLetters FailureWriter
 }
 
 // Input says where a job reads from.
@@ -317,8 +330,11 @@ func WithOnCheckpoint(fn func(CheckpointEvent)) Option {
 }
 
 // WithOnDeadLetter calls fn for every record the job dead-letters, after it
-// was written into the open transaction, on the job's goroutine. fn must
-// not block. Several hooks may be given; they run in order.
+// was written into the open transaction: the runner's own dead letters and
+// those written through TaskInfo.DeadLetters (an output dead-letters while
+// it commits, and tasks commit in parallel, so fn may be called
+// concurrently). fn must not block. Several hooks may be given; they run in
+// order.
 func WithOnDeadLetter(fn func(Failure)) Option {
 	return func(o *jobOptions) {
 		if prev := o.onDeadLetter; prev != nil && fn != nil {

@@ -27,6 +27,7 @@ type task struct {
 	parts []checkpoint.PartitionState
 	ckpt  *checkpoint.Checkpointer // nil for a stateless job
 	dlq   *DeadLetter              // nil without a dead-letter topic
+	dl    *taskDeadLetters         // TaskInfo.DeadLetters: writes through dlq and counts
 	// dlqOut is the dead letters' own producer (WithDeadLetterKafka).
 	dlqOut *KafkaOutput
 	log    *slog.Logger
@@ -96,12 +97,13 @@ func (r *run) onAssigned(_ context.Context, parts []source.TopicPartition) error
 func (r *run) startTask(ctx context.Context, id int, parts source.Partitions) (_ *task, err error) {
 	j := r.j
 	log := j.o.log.With("job", j.name, "task", id)
-	info := TaskInfo{Job: j.name, Group: j.group, Task: id, Partitions: parts, Logger: log}
+	dl := newTaskDeadLetters(j, log)
+	info := TaskInfo{Job: j.name, Group: j.group, Task: id, Partitions: parts, Logger: log, DeadLetters: dl}
 	out, proc, err := j.newTask(ctx, info)
 	if err != nil {
 		return nil, err
 	}
-	t := &task{id: id, info: info, out: out, proc: proc, log: log}
+	t := &task{id: id, info: info, out: out, proc: proc, log: log, dl: dl}
 	defer func() {
 		if err != nil {
 			t.close()
@@ -154,6 +156,7 @@ func (r *run) startTask(ctx context.Context, id int, parts source.Partitions) (_
 		if t.dlq, err = NewDeadLetter(sender, j.o.dlqTopic, j.name, j.o.dlqOpts...); err != nil {
 			return nil, err
 		}
+		dl.bind(t.dlq)
 	}
 	if err := out.Claim(ctx); err != nil {
 		return nil, componentErr(ComponentOutput, fmt.Errorf("claim: %w", err))
@@ -353,23 +356,7 @@ func (r *run) process(ctx context.Context, rec *source.Record) error {
 		return &ProcessError{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Stage: stage,
 			Err: fmt.Errorf("%w: %w", ErrNoDeadLetter, err)}
 	}
-	f := Failure{Record: *rec, Stage: stage, Err: err, Class: class, Attempts: 1}
-	truncated := t.dlq.Truncated()
-	if werr := t.dlq.Write(ctx, f); werr != nil {
-		return fmt.Errorf("streamkit: dead-lettering %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, werr)
-	}
-	if t.dlq.Truncated() > truncated {
-		r.j.updateStats(func(s *Stats) { s.DeadLettersTruncated++ })
-		t.log.Warn("streamkit: dead letter cut to fit the dead-letter topic", "topic", rec.Topic, "partition", rec.Partition,
-			"offset", rec.Offset, "size", len(rec.Value))
-	}
-	t.log.Warn("streamkit: record dead-lettered", "topic", rec.Topic, "partition", rec.Partition,
-		"offset", rec.Offset, "stage", stage, "err", err)
-	r.j.updateStats(func(s *Stats) { s.DeadLettered++ })
-	if r.j.o.onDeadLetter != nil {
-		r.j.o.onDeadLetter(f)
-	}
-	return nil
+	return t.dl.Write(ctx, Failure{Record: *rec, Stage: stage, Err: err, Class: class, Attempts: 1})
 }
 
 type panicError struct {

@@ -128,7 +128,7 @@ func testConsumerKill(t *testing.T, target func(t *testing.T, seed uint64) ckTar
 	pace := max(15*time.Millisecond, time.Duration(kills)*(tg.downtime+1150*time.Millisecond)/time.Duration(max(changes, 1)))
 	client, dataGraph, commitGraph := tg.client, tg.dataGraph, tg.commitGraph
 	endpoint := client.Endpoint()
-	var bopts []sparql.UpdateOption
+	var bopts []sparql.Option
 	if dataGraph != "" {
 		bopts = append(bopts, sparql.WithDataGraph(dataGraph))
 	}

@@ -132,6 +132,9 @@ func (e *graphPatchError) Unwrap() []error { return []error{ErrInvalidPatch, e.e
 // checkEntityID accepts the IDs Wikibase makes (Q42, L1, L1-F2, M123, P31):
 // letters, digits, '-' and '_', naming an entity of the graph's scheme.
 func (g *Graph) checkEntityID(id string) error {
+	if g.cfg.subjects {
+		return checkSubject(id)
+	}
 	ok := id != "" && len(id) <= 255
 	for i := 0; ok && i < len(id); i++ {
 		c := id[i]
@@ -185,11 +188,19 @@ func (a *graphApplier) apply(p *rdfdiff.ConsolidatedPatch) {
 	}
 	// 3. Entity deletes.
 	if len(p.DeletedEntities) > 0 {
-		a.deleteEntities(p.DeletedEntities)
+		if a.cfg.subjects {
+			a.deleteSubjects(p.DeletedEntities)
+		} else {
+			a.deleteEntities(p.DeletedEntities)
+		}
 	}
 	// 4. Reconciliations.
 	for i := range p.Reconciliations {
-		a.reconcile(&p.Reconciliations[i])
+		if a.cfg.subjects {
+			a.reconcileSubject(&p.Reconciliations[i])
+		} else {
+			a.reconcile(&p.Reconciliations[i])
+		}
 	}
 	if a.candidates != nil {
 		// Shared nodes this batch inserted may be linked by nothing: a
@@ -207,6 +218,9 @@ func (a *graphApplier) apply(p *rdfdiff.ConsolidatedPatch) {
 
 // shared reports whether t is a value or reference node.
 func (a *graphApplier) shared(t rdfdiff.Term) bool {
+	if a.cfg.subjects {
+		return false
+	}
 	return a.cfg.scheme.InValueNamespace(t) || a.cfg.scheme.InReferenceNamespace(t)
 }
 

@@ -21,5 +21,15 @@
 // output's method set: Commit applies the checkpoint's changes and commit
 // point in one atomic step, and dead letters sent to it are kept with the
 // checkpoint that commits them. [Outputs] hands each task's Processor a
-// [Writer], which can only add changes and send records.
+// [Writer], which can only add changes and send records. A GraphOutput
+// refuses, when a change is added, what the store it stands in for would
+// refuse ([WithChangeCheck], for instance sparql.DialectSPARQL11.CheckChange;
+// by default [RefuseBlankNodes]), so tests on it fail where the real store
+// would.
+//
+// [WithSubjects] puts a Graph in subject mode, for a graph that is not a
+// Wikibase: a change's EntityID is a subject IRI, a delete removes the
+// subject's triples and those of its skolem nodes
+// (rdfdiff.SkolemizeSubject), a reconcile replaces them; it is what
+// sparql.NewSubjectUpdateBuilder sends to a real store.
 package graph

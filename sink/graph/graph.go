@@ -33,27 +33,29 @@ type Graph struct {
 	commit *streamkit.CommitPoint
 }
 
-// graphConfig holds what GraphOptions set.
+// graphConfig holds what the options of NewGraph set.
 type graphConfig struct {
 	scheme        rdfdiff.URIScheme
 	orphanCleanup bool
 	lagMarker     rdfdiff.Term // zero: no lag marker
+	// subjects: subject mode (WithSubjects), with its skolem base.
+	subjects   bool
+	skolemBase string
 }
-
-// GraphOption configures a Graph; see NewGraph for the defaults.
-type GraphOption func(*graphConfig)
 
 // WithGraphURIScheme sets the Wikibase URI scheme from which the graph tells
 // statement nodes (entity deletes and reconciliations remove those the entity
 // links to) and value and reference nodes (the shared nodes orphan clean-up
 // considers). The default is rdfdiff.WikidataScheme(); the zero URIScheme
 // (which matches nothing) is ignored.
-func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
-	return func(c *graphConfig) {
+//
+// An option of NewGraph.
+func WithGraphURIScheme(s rdfdiff.URIScheme) Option {
+	return graphOption("WithGraphURIScheme", func(c *graphConfig) {
 		if s.ConceptURI() != "" {
 			c.scheme = s
 		}
-	}
+	})
 }
 
 // WithOrphanCleanup turns on the deletion of orphaned shared nodes: after each
@@ -83,8 +85,10 @@ func WithGraphURIScheme(s rdfdiff.URIScheme) GraphOption {
 // a schema:about link, and the subjects of the batch's LinkedShared and
 // UnlinkedShared triples, so the cost is proportional to the batch, not to
 // the graph; orphans that predate the option are not searched for.
-func WithOrphanCleanup(on bool) GraphOption {
-	return func(c *graphConfig) { c.orphanCleanup = on }
+//
+// An option of NewGraph.
+func WithOrphanCleanup(on bool) Option {
+	return graphOption("WithOrphanCleanup", func(c *graphConfig) { c.orphanCleanup = on })
 }
 
 // WithLagMarker makes Apply record the batch's average event time as
@@ -94,24 +98,25 @@ func WithOrphanCleanup(on bool) GraphOption {
 // (avgEventTime.sparql); pass rdfdiff.WikidataScheme().ConceptURI()
 // to match it. An empty iri (the default) writes no marker, so that dumps of
 // the graph hold only the entities' data and do not depend on the clock.
-func WithLagMarker(iri string) GraphOption {
-	return func(c *graphConfig) {
+//
+// An option of NewGraph.
+func WithLagMarker(iri string) Option {
+	return graphOption("WithLagMarker", func(c *graphConfig) {
 		if iri == "" {
 			c.lagMarker = rdfdiff.Term{}
 			return
 		}
 		c.lagMarker = rdfdiff.NewIRI(iri)
-	}
+	})
 }
 
 // NewGraph returns an empty graph. Defaults: the Wikidata URI scheme, no
-// orphan clean-up, no lag marker, no commit point. It does no I/O.
-func NewGraph(opts ...GraphOption) *Graph {
+// orphan clean-up, no lag marker, no commit point. It does no I/O. It
+// panics when given an option of NewGraphOutput.
+func NewGraph(opts ...Option) *Graph {
 	cfg := graphConfig{scheme: rdfdiff.WikidataScheme()}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+	if err := (&settings{graph: &cfg}).apply("NewGraph", opts); err != nil {
+		panic(err)
 	}
 	return &Graph{cfg: cfg, st: newGraphStore()}
 }

@@ -57,7 +57,7 @@ func dumpString(t testing.TB, g *Graph) string {
 }
 
 // graphOf returns a new graph holding ts.
-func graphOf(t testing.TB, ts []rdfdiff.Triple, opts ...GraphOption) *Graph {
+func graphOf(t testing.TB, ts []rdfdiff.Triple, opts ...Option) *Graph {
 	t.Helper()
 	g := NewGraph(opts...)
 	_, err := g.Add(ts...)

@@ -31,20 +31,51 @@ var (
 	ErrGraphOutputOpen = errors.New("graph: graph output checkpoint already open")
 )
 
-// GraphOutputOption configures a GraphOutput.
-type GraphOutputOption func(*GraphOutput)
-
 // WithGraphOutputTarget sets the accumulated weight at which WantsCommit
 // asks the runner for an early checkpoint (default DefaultGraphOutputTarget;
 // 0 or less: only barriers do).
-func WithGraphOutputTarget(weight int) GraphOutputOption {
-	return func(o *GraphOutput) { o.target = weight }
+//
+// An option of NewGraphOutput.
+func WithGraphOutputTarget(weight int) Option {
+	return outputOption("WithGraphOutputTarget", func(o *GraphOutput) { o.target = weight })
 }
 
 // WithGraphOutputAccumulator passes options to the output's accumulators
 // (sitelink reclassification, refusing invalid duplicates).
-func WithGraphOutputAccumulator(opts ...rdfdiff.AccumulatorOption) GraphOutputOption {
-	return func(o *GraphOutput) { o.accOpts = append(o.accOpts, opts...) }
+//
+// An option of NewGraphOutput.
+func WithGraphOutputAccumulator(opts ...rdfdiff.AccumulatorOption) Option {
+	return outputOption("WithGraphOutputAccumulator", func(o *GraphOutput) { o.accOpts = append(o.accOpts, opts...) })
+}
+
+// WithChangeCheck sets the check every change must pass when it is added:
+// what the store the output stands in for would refuse. Pass the SPARQL
+// dialect's (sparql.DialectSPARQL11.CheckChange for Oxigraph,
+// sparql.DialectBlazegraph.CheckChange, …) so that a test on the in-memory
+// graph refuses exactly the changes the real store would. The default,
+// RefuseBlankNodes, refuses what no SPARQL output can write; nil accepts
+// every valid change.
+//
+// An option of NewGraphOutput.
+func WithChangeCheck(check func(*rdfdiff.EntityChange) error) Option {
+	return outputOption("WithChangeCheck", func(o *GraphOutput) { o.check = check })
+}
+
+// ErrBlankNode is returned by RefuseBlankNodes.
+var ErrBlankNode = errors.New("graph: blank node in a change (skolemize it first): a SPARQL store cannot delete it by DELETE DATA and renames it on INSERT DATA")
+
+// RefuseBlankNodes is the default change check of a GraphOutput: a change
+// holding a blank node in its added, removed or linked-shared triples is
+// refused, as every SPARQL output refuses it.
+func RefuseBlankNodes(c *rdfdiff.EntityChange) error {
+	for _, ts := range [][]rdfdiff.Triple{c.Patch.Added, c.Patch.Removed, c.Patch.LinkedShared} {
+		for i, tr := range ts {
+			if tr.S.IsBlankNode() || tr.O.IsBlankNode() {
+				return fmt.Errorf("%w: triple %d", ErrBlankNode, i)
+			}
+		}
+	}
+	return nil
 }
 
 // GraphOutputStats are the counters of a GraphOutput since it was created.
@@ -106,6 +137,7 @@ type GraphOutput struct {
 	g       *Graph
 	target  int
 	accOpts []rdfdiff.AccumulatorOption
+	check   func(*rdfdiff.EntityChange) error // WithChangeCheck
 
 	mu       sync.Mutex
 	state    graphOutputState
@@ -132,13 +164,13 @@ var (
 )
 
 // NewGraphOutput returns an output writing into g. It does no I/O.
-func NewGraphOutput(g *Graph, opts ...GraphOutputOption) (*GraphOutput, error) {
+func NewGraphOutput(g *Graph, opts ...Option) (*GraphOutput, error) {
 	if g == nil {
 		return nil, errors.New("graph: graph output needs a graph")
 	}
-	o := &GraphOutput{g: g, target: DefaultGraphOutputTarget}
-	for _, opt := range opts {
-		opt(o)
+	o := &GraphOutput{g: g, target: DefaultGraphOutputTarget, check: RefuseBlankNodes}
+	if err := (&settings{output: o}).apply("NewGraphOutput", opts); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -214,9 +246,11 @@ func (o *GraphOutput) Begin(ctx context.Context) error {
 
 // Add merges c into the open checkpoint. origins (the change's provenance)
 // are accepted for the ChangeWriter contract and not kept: the graph
-// applies any valid change, so nothing is ever handed back. A malformed
-// change gives an error matching rdfdiff.ErrInvalidChange and leaves the
-// checkpoint unchanged.
+// applies any change Add accepted, so nothing is ever handed back. A
+// malformed change, or one the change check refuses (WithChangeCheck: what
+// the store the graph stands in for would refuse), gives an error matching
+// rdfdiff.ErrInvalidChange and leaves the checkpoint unchanged, so the
+// Processor fails before it updates its state.
 func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if c == nil {
 		return fmt.Errorf("%w: nil entity change", rdfdiff.ErrInvalidChange)
@@ -226,13 +260,20 @@ func (o *GraphOutput) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if err := o.openLocked(); err != nil {
 		return err
 	}
+	if o.check != nil {
+		if err := o.check(c); err != nil {
+			return fmt.Errorf("graph: graph output refuses change of %s: %w", c.EntityID, &rdfdiff.InvalidChangeError{
+				EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation,
+				Msg: "the store the graph stands in for would refuse it", Err: err})
+		}
+	}
 	if c.Operation == rdfdiff.OpDelete || c.Operation == rdfdiff.OpReconcile {
 		// Refuse here what Commit would: a failed Commit fails the whole
 		// checkpoint, again after every restart.
 		if err := o.g.checkEntityID(c.EntityID); err != nil {
 			return fmt.Errorf("graph: graph output cannot take change of %s: %w", c.EntityID, &rdfdiff.InvalidChangeError{
 				EntityID: c.EntityID, Revision: c.Revision, Operation: c.Operation,
-				Msg: "entity ID outside the graph's URI scheme", Err: err})
+				Msg: "entity ID outside the graph's URI scheme (or, in subject mode, not an absolute IRI)", Err: err})
 		}
 	}
 	segs, _, err := rdfdiff.AccumulateSegmented(o.segments, func(g *graphSegment) *rdfdiff.Accumulator { return g.acc },

@@ -21,7 +21,7 @@ func goCommit(id uint64, offset int64) *streamkit.CommitPoint {
 	return &streamkit.CommitPoint{Job: "j", CheckpointID: id, Positions: source.Positions{{Topic: "mutation", Partition: 0}: offset}}
 }
 
-func rcGraphOutput(t *testing.T, g *graph.Graph, opts ...graph.GraphOutputOption) *graph.GraphOutput {
+func rcGraphOutput(t *testing.T, g *graph.Graph, opts ...graph.Option) *graph.GraphOutput {
 	t.Helper()
 	o, err := graph.NewGraphOutput(g, opts...)
 	require.NoError(t, err)
@@ -223,4 +223,18 @@ func rcDump(t testing.TB, g *graph.Graph) string {
 	var b bytes.Buffer
 	require.NoError(t, g.Dump(&b))
 	return b.String()
+}
+
+// TestOptionForAnotherConstructor: one Option type serves NewGraph and
+// NewGraphOutput; an option given to the wrong one is refused, naming the
+// right constructor.
+func TestOptionForAnotherConstructor(t *testing.T) {
+	_, err := graph.NewGraphOutput(graph.NewGraph(), graph.WithOrphanCleanup(true))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "WithOrphanCleanup (an option of NewGraph)")
+	assert.PanicsWithError(t, "graph: NewGraph was given WithGraphOutputTarget (an option of NewGraphOutput): pass each option to its own constructor",
+		func() { graph.NewGraph(graph.WithGraphOutputTarget(3)) })
+	o, err := graph.NewGraphOutput(graph.NewGraph(graph.WithOrphanCleanup(true), nil), graph.WithGraphOutputTarget(3))
+	require.NoError(t, err)
+	require.NotNil(t, o)
 }

@@ -95,36 +95,53 @@ type RetryPolicy struct {
 // from 1 s, capped at 10 s.
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 6, BaseDelay: time.Second, MaxDelay: 10 * time.Second}
 
-// ClientOption configures a Client.
-type ClientOption func(*Client)
-
 // WithHTTPClient sets the HTTP client (default: a new http.Client with
 // default transport and no overall timeout; per-request timeouts come from
 // WithRequestTimeout).
-func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.http = hc } }
+//
+// An option of NewClient.
+func WithHTTPClient(hc *http.Client) Option {
+	return clientOption("WithHTTPClient", func(c *Client) { c.http = hc })
+}
 
 // WithRequestTimeout bounds each attempt (default 60 s; 0 means none — only
 // ctx bounds it). A timed-out attempt is retried under the RetryPolicy.
-func WithRequestTimeout(d time.Duration) ClientOption { return func(c *Client) { c.timeout = d } }
+//
+// An option of NewClient.
+func WithRequestTimeout(d time.Duration) Option {
+	return clientOption("WithRequestTimeout", func(c *Client) { c.timeout = d })
+}
 
 // WithRetryPolicy sets the retry policy (default DefaultRetryPolicy).
-func WithRetryPolicy(p RetryPolicy) ClientOption { return func(c *Client) { c.retry = p } }
+//
+// An option of NewClient.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return clientOption("WithRetryPolicy", func(c *Client) { c.retry = p })
+}
 
 // WithFormUpdates sends updates as an application/x-www-form-urlencoded
 // "update=" field instead of a raw application/sparql-update body (default
 // raw, as WDQS does). Some stores only accept the form; it costs ~1/3 more
 // bytes for RDF text.
-func WithFormUpdates(on bool) ClientOption { return func(c *Client) { c.formUpdates = on } }
+//
+// An option of NewClient.
+func WithFormUpdates(on bool) Option {
+	return clientOption("WithFormUpdates", func(c *Client) { c.formUpdates = on })
+}
 
 // WithBasicAuth sends HTTP basic credentials with every request.
-func WithBasicAuth(user, password string) ClientOption {
-	return func(c *Client) { c.user, c.password, c.auth = user, password, true }
+//
+// An option of NewClient.
+func WithBasicAuth(user, password string) Option {
+	return clientOption("WithBasicAuth", func(c *Client) { c.user, c.password, c.auth = user, password, true })
 }
 
 // WithUpdateEndpoint sends updates to a different URL than queries (some
 // deployments split them, e.g. Fuseki's /update).
-func WithUpdateEndpoint(endpoint string) ClientOption {
-	return func(c *Client) { c.updateEndpoint = endpoint }
+//
+// An option of NewClient.
+func WithUpdateEndpoint(endpoint string) Option {
+	return clientOption("WithUpdateEndpoint", func(c *Client) { c.updateEndpoint = endpoint })
 }
 
 // Client speaks the SPARQL 1.1 Protocol to one store: updates, SELECT and ASK
@@ -152,7 +169,7 @@ type Client struct {
 
 // NewClient returns a client for the SPARQL endpoint URL (e.g.
 // http://127.0.0.1:7878/sparql). It checks the URL but does no I/O.
-func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
+func NewClient(endpoint string, opts ...Option) (*Client, error) {
 	c := &Client{
 		endpoint: endpoint,
 		http:     &http.Client{},
@@ -160,8 +177,8 @@ func NewClient(endpoint string, opts ...ClientOption) (*Client, error) {
 		retry:    DefaultRetryPolicy,
 		sleep:    sleepCtx,
 	}
-	for _, o := range opts {
-		o(c)
+	if err := (&settings{client: c}).apply("NewClient", opts); err != nil {
+		return nil, err
 	}
 	if c.updateEndpoint == "" {
 		c.updateEndpoint = endpoint

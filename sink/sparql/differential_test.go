@@ -132,7 +132,7 @@ func newDiffStore(t *testing.T, name, env string, byOps bool) *diffStore {
 		base := testGraph(t) + "/" + name
 		s.data, s.commit = base+"/data", base+"/commit"
 	}
-	opts := []UpdateOption{WithDataGraph(s.data), WithCommitGraph(s.commit), WithUpdateLagMarker(wd.ConceptURI())}
+	opts := []Option{WithDataGraph(s.data), WithCommitGraph(s.commit), WithUpdateLagMarker(wd.ConceptURI())}
 	if byOps {
 		opts = append(opts, WithMaxDataTriples(400))
 	}

@@ -19,10 +19,24 @@
 // Virtuoso is never atomic across a request: at-least-once, said at
 // construction.
 //
+// What the store would refuse is refused when the change is added: Add
+// checks every term against the dialect's rules (UpdateBuilder.CheckChange,
+// Dialect.CheckChange) and fails with a *streamkit.StageError, so the
+// Processor fails before it updates its state and the runner dead-letters
+// the record; state and store cannot drift apart over a refused change. The
+// in-memory graph.GraphOutput applies the same rules with
+// graph.WithChangeCheck(dialect.CheckChange).
+//
 // A 4xx answer is bisected down to the offending change, which goes to a
 // [RejectedHandler] ([DeadLetterRejected]) while the rest applies. Claim
 // cannot fence a zombie on a plain SPARQL store: keep one writer per
 // partition.
+//
+// What the store still refuses at commit marks the entity
+// ([SPARQL.NeedsReplacement]) until a replacement of it commits, so a
+// processor that keeps whole documents sends the entity's next change as a
+// replacement and store and state converge. [WithRejectedDeadLetters]
+// dead-letters those changes through the task's dead-letter writer.
 //
 // # Client, terms and updates
 //
@@ -44,7 +58,10 @@
 // [WithUpdateOrphanCleanup] the request also deletes the value and reference
 // nodes, sitelink blocks and sites the batch orphaned, so the store equals a
 // fresh import of the latest revisions (deliberately better than WDQS,
-// which keeps them). Blazegraph's update
+// which keeps them). For a graph that is not a Wikibase,
+// [NewSubjectUpdateBuilder] needs no URI scheme: a change's EntityID is a
+// subject IRI, and its delete removes the subject's triples and those of its
+// skolem nodes (rdfdiff.SkolemizeSubject). Blazegraph's update
 // answer is parsed for its mutation count ([ParseBlazegraphUpdate]): it
 // counts every statement an operation actually inserted or removed, so a
 // triple a reconciliation clears and inserts again counts twice.
@@ -55,7 +72,9 @@
 // reads back as "1.96") and trim xsd:dateTime fractions; DELETE DATA still
 // matches the written form. Oxigraph refuses, for the whole request, a
 // language tag that is not well-formed BCP 47 (Wikidata's "zh-classical"
-// among them). Virtuoso needs a named graph for INSERT DATA, takes about
+// among them: no subtag is longer than 8 characters), so the SPARQL 1.1
+// dialect refuses such changes when they are added ([WellFormedBCP47],
+// checked against Oxigraph 0.5 tag by tag); it stores tags lower-cased. Virtuoso needs a named graph for INSERT DATA, takes about
 // 1 000 triples per INSERT DATA ([WithMaxDataTriples]), returns xsd:string
 // literals typed, and silently rewrites IRIs longer than about 1 880 bytes,
 // so its dialect refuses them ([WithMaxIRIBytes]). Blazegraph, in a

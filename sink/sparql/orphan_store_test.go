@@ -169,7 +169,7 @@ func BenchmarkOrphanCleanupOxigraph(b *testing.B) {
 		b.Run(fmt.Sprintf("cleanup=%v", cleanup), func(b *testing.B) {
 			data := testGraph(b)
 			b.Cleanup(func() { _ = c.Update(context.Background(), dropGraphs(data)) })
-			opts := []UpdateOption{WithDataGraph(data)}
+			opts := []Option{WithDataGraph(data)}
 			if cleanup {
 				opts = append(opts, WithUpdateOrphanCleanup())
 			}

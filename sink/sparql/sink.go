@@ -168,41 +168,76 @@ type RejectedFunc func(ctx context.Context, r *RejectedChange) error
 // Rejected calls f.
 func (f RejectedFunc) Rejected(ctx context.Context, r *RejectedChange) error { return f(ctx, r) }
 
-// SPARQLOption configures a SPARQL sink.
-type SPARQLOption func(*sparqlConfig)
-
 type sparqlConfig struct {
 	dialect  Dialect
 	limits   BatchLimits
 	rejected RejectedHandler
-	log      *slog.Logger
-	accOpts  []rdfdiff.AccumulatorOption
+	// toTask: WithRejectedDeadLetters; taskDL is the task's writer, which
+	// Outputs passes.
+	toTask  bool
+	taskDL  streamkit.FailureWriter
+	log     *slog.Logger
+	accOpts []rdfdiff.AccumulatorOption
 }
 
 // WithDialect sets the store's dialect (default DialectSPARQL11).
-func WithDialect(d Dialect) SPARQLOption { return func(c *sparqlConfig) { c.dialect = d } }
+//
+// An option of NewSPARQL and Outputs.
+func WithDialect(d Dialect) Option {
+	return sinkOption("WithDialect", func(c *sparqlConfig) { c.dialect = d })
+}
 
 // WithBatchLimits sets the request limits; zero fields keep the dialect's
 // defaults.
-func WithBatchLimits(l BatchLimits) SPARQLOption { return func(c *sparqlConfig) { c.limits = l } }
+//
+// An option of NewSPARQL and Outputs.
+func WithBatchLimits(l BatchLimits) Option {
+	return sinkOption("WithBatchLimits", func(c *sparqlConfig) { c.limits = l })
+}
 
 // WithRejectedHandler sets where changes the store rejects go. With a
 // handler, a rejected request is bisected down to the offending changes,
 // which go to h while the rest applies; without one (the default) a
 // rejection fails the Commit with ErrChangeRejected.
-func WithRejectedHandler(h RejectedHandler) SPARQLOption {
-	return func(c *sparqlConfig) { c.rejected = h }
+//
+// An option of NewSPARQL and Outputs.
+func WithRejectedHandler(h RejectedHandler) Option {
+	return sinkOption("WithRejectedHandler", func(c *sparqlConfig) { c.rejected = h })
+}
+
+// WithRejectedDeadLetters dead-letters the changes the store refuses at
+// commit through the job's dead-letter topic: the task's
+// streamkit.TaskInfo.DeadLetters, with DeadLetterRejected, so they are
+// counted in the job's Stats like every dead letter. The job needs
+// WithDeadLetterTopic over an output that sends at once (see
+// streamkit.KafkaSender) or the commit fails with streamkit.ErrNoDeadLetter.
+// It replaces WithRejectedHandler.
+//
+// An option of Outputs (NewSPARQL has no task and refuses it).
+func WithRejectedDeadLetters() Option {
+	return sinkOption("WithRejectedDeadLetters", func(c *sparqlConfig) { c.toTask = true })
+}
+
+// withTaskDeadLetters passes the task's dead-letter writer (Outputs).
+func withTaskDeadLetters(w streamkit.FailureWriter) Option {
+	return sinkOption("withTaskDeadLetters", func(c *sparqlConfig) { c.taskDL = w })
 }
 
 // WithSPARQLLogger sets the logger (default slog.Default()). The sink warns
 // about every at-least-once window (a checkpoint that took more than one
 // request), every bisection and every rejected change.
-func WithSPARQLLogger(l *slog.Logger) SPARQLOption { return func(c *sparqlConfig) { c.log = l } }
+//
+// An option of NewSPARQL and Outputs.
+func WithSPARQLLogger(l *slog.Logger) Option {
+	return sinkOption("WithSPARQLLogger", func(c *sparqlConfig) { c.log = l })
+}
 
 // WithAccumulatorOptions passes options to the sink's rdfdiff.Accumulators
 // (for example rdfdiff.RejectInvalidDuplicates).
-func WithAccumulatorOptions(opts ...rdfdiff.AccumulatorOption) SPARQLOption {
-	return func(c *sparqlConfig) { c.accOpts = append(c.accOpts, opts...) }
+//
+// An option of NewSPARQL and Outputs.
+func WithAccumulatorOptions(opts ...rdfdiff.AccumulatorOption) Option {
+	return sinkOption("WithAccumulatorOptions", func(c *sparqlConfig) { c.accOpts = append(c.accOpts, opts...) })
 }
 
 // SPARQLStats are the counters of a SPARQL sink since it was created.
@@ -345,6 +380,10 @@ type SPARQL struct {
 
 	last  atomic.Pointer[SPARQLCommit]
 	stats sparqlCounters
+
+	// resync marks the entities whose change the store refused at commit;
+	// replacing those the open checkpoint replaces whole (see resync.go).
+	resync, replacing map[string]bool
 }
 
 // Interface checks for the shapes the job runner consumes.
@@ -365,7 +404,7 @@ var (
 // the configuration but does no I/O. With DialectVirtuoso it requires a data
 // graph, splits INSERT DATA at 500 triples if b does not split, and logs a
 // warning that the store is not atomic (at-least-once).
-func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPARQL, error) {
+func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...Option) (*SPARQL, error) {
 	if store == nil {
 		return nil, errors.New("sparql: SPARQL sink needs a store")
 	}
@@ -373,8 +412,15 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 		return nil, errors.New("sparql: SPARQL sink needs an update builder")
 	}
 	cfg := sparqlConfig{log: slog.Default()}
-	for _, o := range opts {
-		o(&cfg)
+	if err := (&settings{sink: &cfg}).apply("NewSPARQL", opts); err != nil {
+		return nil, err
+	}
+	if cfg.toTask {
+		if cfg.taskDL == nil {
+			return nil, errors.New("sparql: WithRejectedDeadLetters needs the task's dead-letter writer: use it with Outputs, " +
+				"or give NewSPARQL WithRejectedHandler(DeadLetterRejected(info.DeadLetters))")
+		}
+		cfg.rejected = DeadLetterRejected(cfg.taskDL)
 	}
 	if cfg.dialect < DialectSPARQL11 || cfg.dialect > DialectVirtuoso {
 		return nil, fmt.Errorf("sparql: unknown SPARQL dialect %d", int(cfg.dialect))
@@ -406,6 +452,11 @@ func NewSPARQL(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) (*SPAR
 	if cfg.dialect == DialectBlazegraph && !b.wellTypedBool {
 		nb := *b
 		nb.wellTypedBool = true
+		b = &nb
+	}
+	if cfg.dialect == DialectSPARQL11 && !b.bcp47 {
+		nb := *b
+		nb.bcp47 = true
 		b = &nb
 	}
 	if cfg.dialect == DialectVirtuoso {
@@ -472,6 +523,15 @@ func (s *SPARQL) ReadCommitPoint(ctx context.Context, partitions source.Partitio
 	if closed {
 		return nil, ErrSPARQLClosed
 	}
+	// The entities a change of which the store refused before a restart
+	// (see NeedsReplacement).
+	marks, err := s.b.readResync(ctx, s.store, partitions)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.resync = marks
+	s.mu.Unlock()
 	return s.b.readPartitionCommit(ctx, s.store, partitions, s.log.Warn)
 }
 
@@ -499,6 +559,14 @@ func (s *SPARQL) Begin(ctx context.Context) error {
 // rejects c. Add keeps c itself until the checkpoint is committed or
 // aborted, to re-send it when bisecting: the caller must not modify it.
 //
+// A change the store would refuse (UpdateBuilder.CheckChange: a blank node,
+// a term the dialect refuses or alters, an entity the builder cannot name)
+// is refused here, before it touches the checkpoint, with a
+// *streamkit.StageError (stage StageSPARQL, class ClassSPARQLUnsafeTerm)
+// around an rdfdiff.InvalidChangeError: the Processor fails before it
+// updates its state and the runner dead-letters the record, so state and
+// store cannot drift apart.
+//
 // A change the current batch cannot merge (rdfdiff.ErrChangeRefused) starts
 // a new segment, applied after the first, and makes WantsCommit true. A
 // malformed change gives an error wrapping the rdfdiff.InvalidChangeError
@@ -506,6 +574,9 @@ func (s *SPARQL) Begin(ctx context.Context) error {
 func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if c == nil {
 		return fmt.Errorf("%w: nil entity change", rdfdiff.ErrInvalidChange)
+	}
+	if err := s.b.CheckChange(c); err != nil {
+		return refusal(c, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -520,6 +591,7 @@ func (s *SPARQL) Add(c *rdfdiff.EntityChange, origins ...any) error {
 	if err != nil {
 		return fmt.Errorf("sparql: SPARQL sink cannot take change of %s (revision %d): %w", c.EntityID, c.Revision, err)
 	}
+	s.noteReplacementLocked(c)
 	seg.changes = append(seg.changes, c)
 	seg.origins = append(seg.origins, slices.Clone(origins))
 	seg.bytes += estimateChangeBytes(c)
@@ -594,6 +666,7 @@ func (s *SPARQL) Commit(ctx context.Context, cp *streamkit.CommitPoint) error {
 		s.stats.multiRequestCommits.Add(1)
 	}
 	s.stats.commits.Add(1)
+	s.committedLocked(run.refused)
 	s.last.Store(&SPARQLCommit{
 		CheckpointID: cp.CheckpointID, Changes: s.pending, Rejected: run.rejected,
 		Requests: run.requests, Triples: run.triples, Bytes: run.bytes,
@@ -642,6 +715,7 @@ func (s *SPARQL) reset() {
 	}
 	s.segments = nil
 	s.pending = 0
+	s.replacing = nil
 }
 
 // LastCommit returns what the last successful Commit sent, or nil.

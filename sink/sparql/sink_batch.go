@@ -318,6 +318,7 @@ type commitRun struct {
 	triples   int
 	bytes     int
 	rejected  int
+	refused   []string // entity IDs of the rejected changes
 	mutations int64
 }
 
@@ -403,7 +404,7 @@ func (r *commitRun) build(q *plannedRequest, cp *streamkit.CommitPoint) ([]byte,
 	buf := make([]byte, 0, q.bytes+r.cpBytes+64)
 	for _, pc := range q.pieces {
 		if pc.patch == nil {
-			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
+			w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool, bcp47: b.bcp47}
 			if len(buf) > 0 {
 				w.ops = 1
 			}
@@ -433,11 +434,15 @@ func (r *commitRun) build(q *plannedRequest, cp *streamkit.CommitPoint) ([]byte,
 		buf = out
 	}
 	if cp != nil {
-		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
+		w := &updateWriter{buf: buf, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool, bcp47: b.bcp47}
 		if len(buf) > 0 {
 			w.ops = 1
 		}
 		if err := b.appendPartitionCommit(w, cp); err != nil {
+			return nil, err
+		}
+		marked, cleared := r.markedAndCleared()
+		if err := b.appendResync(w, cp, marked, cleared); err != nil {
 			return nil, err
 		}
 		buf = w.buf
@@ -626,6 +631,7 @@ func (r *commitRun) bisect(ctx context.Context, changes []*rdfdiff.EntityChange,
 		return fmt.Errorf("sparql: rejected-change handler for %s revision %d: %w", c.EntityID, c.Revision, err)
 	}
 	r.rejected++
+	r.refused = append(r.refused, c.EntityID)
 	s.stats.rejectedChanges.Add(1)
 	if last {
 		return r.send(ctx, nil, cp)

@@ -85,11 +85,11 @@ func quietLogger(buf *bytes.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, nil))
 }
 
-func newTestSPARQL(t *testing.T, store SPARQLStore, opts ...SPARQLOption) *SPARQL {
+func newTestSPARQL(t *testing.T, store SPARQLStore, opts ...Option) *SPARQL {
 	t.Helper()
 	b, err := NewUpdateBuilder(wd, WithDataGraph("http://streamkit.test/data"), WithCommitGraph("http://streamkit.test/commit"))
 	require.NoError(t, err)
-	s, err := NewSPARQL(store, b, append([]SPARQLOption{WithSPARQLLogger(quietLogger(nil))}, opts...)...)
+	s, err := NewSPARQL(store, b, append([]Option{WithSPARQLLogger(quietLogger(nil))}, opts...)...)
 	require.NoError(t, err)
 	return s
 }
@@ -443,7 +443,8 @@ func TestSPARQLBisectsToTheRejectedChange(t *testing.T) {
 				}
 			}
 			_, commit := dataTriples(ups[len(ups)-1])
-			assert.Equal(t, 5, commit, "the commit point lands with the last applied request")
+			assert.Equal(t, 6, commit, "the commit point (5 triples) and the refused entity's mark land with the last applied request")
+			assert.Contains(t, ups[len(ups)-1], `resyncEntity> "`+badID+`"`)
 			for _, u := range ups[:len(ups)-1] {
 				assert.NotContains(t, u, "/cp/9>", "no earlier request carries the commit point")
 			}
@@ -485,13 +486,15 @@ func TestSPARQLUnsafeTermIsRejectedWithoutSending(t *testing.T) {
 	require.NoError(t, s.Add(entityImport("Q1", 1, 2)))
 	evil := entityImport("Q2", 1, 1)
 	evil.Patch.Added[0].O = rdfdiff.NewIRI("http://example.org/a> <http://evil")
-	require.NoError(t, s.Add(evil))
+	err := s.Add(evil)
+	require.ErrorIs(t, err, ErrUnsafeTerm, "refused when added, before the processor updates its state")
+	var se *streamkit.StageError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, StageSPARQL, se.Stage)
+	assert.Equal(t, ClassSPARQLUnsafeTerm, se.Class)
 	require.NoError(t, s.Add(entityImport("Q3", 1, 2)))
 	require.NoError(t, s.Commit(ctx, testCP(1, 3)))
-	require.Len(t, got, 1)
-	assert.Equal(t, "Q2", got[0].EntityID)
-	assert.Nil(t, got[0].Update)
-	require.ErrorIs(t, got[0].Err, ErrUnsafeTerm)
+	assert.Empty(t, got)
 	joined := strings.Join(rs.accepted(), "\n")
 	assert.NotContains(t, joined, "evil")
 	assert.Contains(t, joined, "Q1 value 1")

@@ -247,7 +247,7 @@ func newSFStore(t testing.TB, env string) *sfStore {
 func (s *sfStore) use(t testing.TB, graph string) {
 	t.Helper()
 	s.graph = graph
-	opts := []UpdateOption{WithDataGraph(graph)}
+	opts := []Option{WithDataGraph(graph)}
 	if s.virtuoso {
 		opts = append(opts, WithMaxDataTriples(100))
 	}

@@ -25,24 +25,31 @@ const (
 // nodes (see WithCommitNamespace).
 const DefaultCommitNamespace = "https://gitlab.wikimedia.org/repos/search-platform/streamkit/commit#"
 
-// UpdateOption configures an UpdateBuilder.
-type UpdateOption func(*UpdateBuilder)
-
 // WithDataGraph writes the data into the named graph iri instead of the default
 // graph. Virtuoso needs one: it refuses INSERT DATA without GRAPH ("SP031: No
 // plain default graph specified").
-func WithDataGraph(iri string) UpdateOption { return func(b *UpdateBuilder) { b.graph = iri } }
+//
+// An option of NewUpdateBuilder.
+func WithDataGraph(iri string) Option {
+	return builderOption("WithDataGraph", func(b *UpdateBuilder) { b.graph = iri })
+}
 
 // WithCommitGraph writes the commit-point triples into the named graph iri
 // (default: the data graph), so that dumps of the data graph never show them.
-func WithCommitGraph(iri string) UpdateOption { return func(b *UpdateBuilder) { b.commitGraph = iri } }
+//
+// An option of NewUpdateBuilder.
+func WithCommitGraph(iri string) Option {
+	return builderOption("WithCommitGraph", func(b *UpdateBuilder) { b.commitGraph = iri })
+}
 
 // WithCommitNamespace sets the IRI prefix of the commit-point predicates and
 // nodes (default DefaultCommitNamespace). The job node is <ns>job/<job>, each
 // position node <ns>job/<job>/cp/<checkpoint ID>/<topic>/<partition>, names
 // percent-escaped.
-func WithCommitNamespace(ns string) UpdateOption {
-	return func(b *UpdateBuilder) { b.commitNS = ns }
+//
+// An option of NewUpdateBuilder.
+func WithCommitNamespace(ns string) Option {
+	return builderOption("WithCommitNamespace", func(b *UpdateBuilder) { b.commitNS = ns })
 }
 
 // WithUpdateLagMarker writes the batch's average event time as
@@ -50,8 +57,10 @@ func WithCommitNamespace(ns string) UpdateOption {
 // replacing the previous value, as WDQS does with the hard-coded
 // <http://www.wikidata.org> (which WDQS's UI and monitoring read). Empty (the
 // default) writes no marker.
-func WithUpdateLagMarker(subject string) UpdateOption {
-	return func(b *UpdateBuilder) { b.lagSubject = subject }
+//
+// An option of NewUpdateBuilder.
+func WithUpdateLagMarker(subject string) Option {
+	return builderOption("WithUpdateLagMarker", func(b *UpdateBuilder) { b.lagSubject = subject })
 }
 
 // WithMaxDataTriples splits every INSERT DATA and DELETE DATA operation into
@@ -60,7 +69,11 @@ func WithUpdateLagMarker(subject string) UpdateOption {
 // beyond ~1000–1500 triples (SP031); 500 is safe there.
 // Requests beyond ~3000 triples still fail on Virtuoso however split: keep
 // its batches small.
-func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxData = n } }
+//
+// An option of NewUpdateBuilder.
+func WithMaxDataTriples(n int) Option {
+	return builderOption("WithMaxDataTriples", func(b *UpdateBuilder) { b.maxData = n })
+}
 
 // WithMaxIRIBytes refuses, with a *TermError matching ErrUnsafeTerm, any
 // triple holding an IRI (a subject, predicate, object or literal datatype)
@@ -69,7 +82,11 @@ func WithMaxDataTriples(n int) UpdateOption { return func(b *UpdateBuilder) { b.
 // term; the SPARQL sink's Virtuoso dialect sets 1 800 (virtuosoMaxIRIBytes),
 // and the change goes to the dead-letter path instead of being stored
 // altered. 0 (the default) means no limit.
-func WithMaxIRIBytes(n int) UpdateOption { return func(b *UpdateBuilder) { b.maxIRI = n } }
+//
+// An option of NewUpdateBuilder.
+func WithMaxIRIBytes(n int) Option {
+	return builderOption("WithMaxIRIBytes", func(b *UpdateBuilder) { b.maxIRI = n })
+}
 
 // WithWellTypedBooleans refuses, with a *TermError matching ErrUnsafeTerm,
 // any triple whose object is an xsd:boolean literal other than "true",
@@ -77,7 +94,22 @@ func WithMaxIRIBytes(n int) UpdateOption { return func(b *UpdateBuilder) { b.max
 // 500 on such a literal, which a client cannot tell from an outage (it would
 // retry the checkpoint for ever); the SPARQL sink's Blazegraph dialect sets
 // this, so the change goes to the dead-letter path instead.
-func WithWellTypedBooleans() UpdateOption { return func(b *UpdateBuilder) { b.wellTypedBool = true } }
+//
+// An option of NewUpdateBuilder.
+func WithWellTypedBooleans() Option {
+	return builderOption("WithWellTypedBooleans", func(b *UpdateBuilder) { b.wellTypedBool = true })
+}
+
+// WithWellFormedLanguageTags refuses, with a *TermError matching
+// ErrUnsafeTerm, any triple whose object has a language tag that is not
+// well-formed BCP 47 (WellFormedBCP47), such as Wikidata's "zh-classical".
+// Oxigraph refuses the whole request holding one; the SPARQL sink's SPARQL
+// 1.1 dialect sets this, so the change is refused when it is added.
+//
+// An option of NewUpdateBuilder.
+func WithWellFormedLanguageTags() Option {
+	return builderOption("WithWellFormedLanguageTags", func(b *UpdateBuilder) { b.bcp47 = true })
+}
 
 // checkBoolean enforces WithWellTypedBooleans on one triple.
 func checkBoolean(tr rdfdiff.Triple, on bool) error {
@@ -161,21 +193,32 @@ type UpdateBuilder struct {
 	wellTypedBool bool
 	// orphanCleanup: see WithUpdateOrphanCleanup.
 	orphanCleanup bool
+	// bcp47: see WithWellFormedLanguageTags.
+	bcp47 bool
+	// subjects: subject mode (NewSubjectUpdateBuilder), with the skolem
+	// base of the subjects' blank nodes ("" when they have none).
+	subjects   bool
+	skolemBase string
 }
 
 // NewUpdateBuilder returns a builder for the entities of scheme (its entity
 // and statement namespaces drive the entity-delete templates). It checks
 // every configured IRI.
-func NewUpdateBuilder(scheme rdfdiff.URIScheme, opts ...UpdateOption) (*UpdateBuilder, error) {
-	b := &UpdateBuilder{scheme: scheme, commitNS: DefaultCommitNamespace}
-	for _, o := range opts {
-		o(b)
+func NewUpdateBuilder(scheme rdfdiff.URIScheme, opts ...Option) (*UpdateBuilder, error) {
+	if scheme.StatementPrefix() == "" || scheme.EntityPrefix() == "" {
+		return nil, errors.New("sparql: update builder needs a URI scheme with entity and statement namespaces " +
+			"(for a graph that is not a Wikibase, use NewSubjectUpdateBuilder)")
+	}
+	return newUpdateBuilder(&UpdateBuilder{scheme: scheme, commitNS: DefaultCommitNamespace}, "NewUpdateBuilder", opts)
+}
+
+// newUpdateBuilder applies opts to b and checks the result.
+func newUpdateBuilder(b *UpdateBuilder, constructor string, opts []Option) (*UpdateBuilder, error) {
+	if err := (&settings{builder: b}).apply(constructor, opts); err != nil {
+		return nil, err
 	}
 	if b.commitGraph == "" {
 		b.commitGraph = b.graph
-	}
-	if scheme.StatementPrefix() == "" || scheme.EntityPrefix() == "" {
-		return nil, errors.New("sparql: update builder needs a URI scheme with entity and statement namespaces")
 	}
 	for _, c := range []struct{ what, iri string }{
 		{"graph", b.graph}, {"commit graph", b.commitGraph}, {"lag marker", b.lagSubject},
@@ -206,7 +249,7 @@ func (b *UpdateBuilder) Build(p *rdfdiff.ConsolidatedPatch, cp *streamkit.Commit
 // batch and dead-letter the patch that holds it.
 func (b *UpdateBuilder) AppendUpdate(dst []byte, p *rdfdiff.ConsolidatedPatch, cp *streamkit.CommitPoint) ([]byte, error) {
 	n := len(dst)
-	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool}
+	w := &updateWriter{buf: dst, maxData: b.maxData, maxIRI: b.maxIRI, wellTypedBool: b.wellTypedBool, bcp47: b.bcp47}
 	if cp != nil {
 		if err := cp.Validate(); err != nil {
 			return dst, err
@@ -233,6 +276,7 @@ type updateWriter struct {
 	maxIRI  int // bytes; 0: no limit (see WithMaxIRIBytes)
 	// wellTypedBool: see WithWellTypedBooleans.
 	wellTypedBool bool
+	bcp47         bool // see WithWellFormedLanguageTags
 }
 
 func (w *updateWriter) op() {
@@ -267,6 +311,9 @@ func (w *updateWriter) dataOp(verb, graph string, ts []rdfdiff.Triple) error {
 			return err
 		}
 		if err = checkBoolean(tr, w.wellTypedBool); err != nil {
+			return err
+		}
+		if err = checkLangTag(tr, w.bcp47); err != nil {
 			return err
 		}
 		if w.buf, err = AppendSPARQLTriple(w.buf, tr); err != nil {
@@ -349,6 +396,13 @@ func (b *UpdateBuilder) appendPatch(w *updateWriter, p *rdfdiff.ConsolidatedPatc
 			ids[i] = r.EntityID
 			all = append(all, r.Triples...)
 		}
+		if b.subjects {
+			// A subject's document is replaced whole.
+			if err := b.deleteSubjectDocuments(w, ids); err != nil {
+				return err
+			}
+			return w.data("INSERT DATA", b.graph, all)
+		}
 		if err := b.deleteEntities(w, ids); err != nil {
 			return err
 		}
@@ -404,8 +458,12 @@ func (b *UpdateBuilder) deleteSubjects(w *updateWriter, ts []rdfdiff.Triple) err
 	return nil
 }
 
-// deleteEntities writes the five entity-delete templates for ids.
+// deleteEntities writes the five entity-delete templates for ids (in
+// subject mode, the deletes of the subjects' documents).
 func (b *UpdateBuilder) deleteEntities(w *updateWriter, ids []string) error {
+	if b.subjects {
+		return b.deleteSubjectDocuments(w, ids)
+	}
 	vals := []byte("VALUES ?entity {")
 	for _, id := range ids {
 		if id == "" {

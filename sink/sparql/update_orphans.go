@@ -34,7 +34,11 @@ const (
 // objects of deleted entities' statement nodes) are marked with a temporary
 // <ns>orphanCandidate triple in the data graph inside the same request,
 // checked, and the marks removed before the request ends.
-func WithUpdateOrphanCleanup() UpdateOption { return func(b *UpdateBuilder) { b.orphanCleanup = true } }
+//
+// An option of NewUpdateBuilder.
+func WithUpdateOrphanCleanup() Option {
+	return builderOption("WithUpdateOrphanCleanup", func(b *UpdateBuilder) { b.orphanCleanup = true })
+}
 
 func (b *UpdateBuilder) markIRI() string { return b.commitNS + orphanMarkName }
 

@@ -253,7 +253,7 @@ func TestBuildUpdateRefusesBadInput(t *testing.T) {
 	_, err = b.Build(&rdfdiff.ConsolidatedPatch{DeletedEntities: []string{""}}, nil)
 	require.ErrorIs(t, err, rdfdiff.ErrInvalidEntityID)
 
-	for _, opt := range []UpdateOption{WithDataGraph("not an iri"), WithCommitGraph("http://ex/a b"),
+	for _, opt := range []Option{WithDataGraph("not an iri"), WithCommitGraph("http://ex/a b"),
 		WithUpdateLagMarker("x>"), WithCommitNamespace("no-scheme")} {
 		_, err := NewUpdateBuilder(wd, opt)
 		require.Error(t, err)

@@ -21,10 +21,11 @@ func (w Writer) Add(c *rdfdiff.EntityChange, origins ...any) error { return w.s.
 // Outputs returns the outputs of a job writing to a SPARQL store: each
 // task gets its own SPARQL over store and b, logging through the job's
 // logger unless opts give another, and the task's Processor gets its
-// Writer.
-func Outputs(store SPARQLStore, b *UpdateBuilder, opts ...SPARQLOption) streamkit.Outputs[Writer] {
+// Writer. With WithRejectedDeadLetters, changes the store refuses at commit
+// go to the job's dead-letter topic.
+func Outputs(store SPARQLStore, b *UpdateBuilder, opts ...Option) streamkit.Outputs[Writer] {
 	return func(_ context.Context, info streamkit.TaskInfo) (streamkit.Output, Writer, error) {
-		s, err := NewSPARQL(store, b, append([]SPARQLOption{WithSPARQLLogger(info.Logger)}, opts...)...)
+		s, err := NewSPARQL(store, b, append([]Option{WithSPARQLLogger(info.Logger), withTaskDeadLetters(info.DeadLetters)}, opts...)...)
 		if err != nil {
 			return nil, Writer{}, err
 		}

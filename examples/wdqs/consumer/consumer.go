@@ -234,7 +234,7 @@ func EventTime(r *source.Record) time.Time {
 // (Stop, StopWithSavepoint) or by cancelling Run's context.
 type Consumer struct {
 	job *streamkit.Job
-	dl  *KafkaSender
+	dl  *streamkit.KafkaSender
 
 	mu        sync.Mutex
 	graphOuts []*graph.GraphOutput
@@ -246,10 +246,10 @@ func New(cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dl *KafkaSender
+	var dl *streamkit.KafkaSender
 	if c.DeadLetterTopic != "" {
-		if dl, err = NewKafkaSender(c.DeadLetterBrokers, c.Sarama); err != nil {
-			return nil, err
+		if dl, err = streamkit.NewKafkaSender(c.DeadLetterBrokers, c.Sarama); err != nil {
+			return nil, fmt.Errorf("%w: dead letters: %w", ErrInvalidConfig, err)
 		}
 	}
 	srcOpts := []source.Option{source.WithEventTime(EventTime), source.WithLogger(c.Logger)}
@@ -284,7 +284,8 @@ func New(cfg Config) (*Consumer, error) {
 				if info.Task != 0 {
 					return nil, graph.Writer{}, fmt.Errorf("%w: an in-memory graph holds the commit point of one task; task %d has none", ErrInvalidConfig, info.Task)
 				}
-				var gopts []graph.GraphOutputOption
+				// The graph refuses what the configured store would.
+				gopts := []graph.Option{graph.WithChangeCheck(c.Dialect.CheckChange)}
 				if c.GraphTarget != 0 {
 					gopts = append(gopts, graph.WithGraphOutputTarget(c.GraphTarget))
 				}
@@ -298,7 +299,7 @@ func New(cfg Config) (*Consumer, error) {
 				return out, out.Writer(), nil
 			},
 			func(info streamkit.TaskInfo, out graph.Writer) (streamkit.Processor, error) {
-				return c.newProcessor(info, out, out)
+				return c.newProcessor(info, out)
 			}, opts...)
 	} else {
 		job, err = streamkit.NewJob(c.JobName, in,
@@ -310,7 +311,7 @@ func New(cfg Config) (*Consumer, error) {
 				return out, taskWriter{Writer: out.SPARQL.Writer(), dl: out}, nil
 			},
 			func(info streamkit.TaskInfo, out taskWriter) (streamkit.Processor, error) {
-				return c.newProcessor(info, out, out)
+				return c.newProcessor(info, out)
 			}, opts...)
 	}
 	if err != nil {
@@ -355,8 +356,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // newProcessor returns the task's RDFConsumer, dead-lettering the earlier
-// chunks of broken events through dl when a dead-letter topic is set.
-func (c *Config) newProcessor(info streamkit.TaskInfo, out ChangeWriter, dl streamkit.RecordSender) (*RDFConsumer, error) {
+// chunks of broken events through the task's dead-letter writer (counted in
+// the job's Stats like the runner's own) when a dead-letter topic is set.
+func (c *Config) newProcessor(info streamkit.TaskInfo, out ChangeWriter) (*RDFConsumer, error) {
 	log := info.Logger
 	if log == nil {
 		log = c.Logger
@@ -366,18 +368,14 @@ func (c *Config) newProcessor(info streamkit.TaskInfo, out ChangeWriter, dl stre
 		opts = append(opts, WithEntityFilter(c.EntityFilter))
 	}
 	if c.DeadLetterTopic != "" {
-		w, err := streamkit.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, WithConsumerDeadLetter(w))
+		opts = append(opts, WithConsumerDeadLetter(info.DeadLetters))
 	}
 	return NewRDFConsumer(out, opts...)
 }
 
 // newOutput returns the task's SPARQL output.
-func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, error) {
-	var copts []sparql.ClientOption
+func (c *Config) newOutput(info streamkit.TaskInfo, dl *streamkit.KafkaSender) (*Output, error) {
+	var copts []sparql.Option
 	if c.UpdateURL != c.StoreURL {
 		copts = append(copts, sparql.WithUpdateEndpoint(c.UpdateURL))
 	}
@@ -391,7 +389,7 @@ func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, e
 	if err != nil {
 		return nil, err
 	}
-	var bopts []sparql.UpdateOption
+	var bopts []sparql.Option
 	if c.DataGraph != "" {
 		bopts = append(bopts, sparql.WithDataGraph(c.DataGraph))
 	}
@@ -409,15 +407,14 @@ func (c *Config) newOutput(info streamkit.TaskInfo, dl *KafkaSender) (*Output, e
 	if log == nil {
 		log = c.Logger
 	}
-	sopts := []sparql.SPARQLOption{sparql.WithDialect(c.Dialect), sparql.WithBatchLimits(c.Limits), sparql.WithSPARQLLogger(log)}
+	sopts := []sparql.Option{sparql.WithDialect(c.Dialect), sparql.WithBatchLimits(c.Limits), sparql.WithSPARQLLogger(log)}
 	o := &Output{}
 	if dl != nil {
+		// The job dead-letters through o (its Send), and changes the store
+		// refuses go through the task's writer, so that the job's Stats
+		// count them like every other dead letter.
 		o.dl = dl
-		w, err := streamkit.NewDeadLetter(dl, c.DeadLetterTopic, info.Job)
-		if err != nil {
-			return nil, err
-		}
-		sopts = append(sopts, sparql.WithRejectedHandler(sparql.DeadLetterRejected(w)))
+		sopts = append(sopts, sparql.WithRejectedHandler(sparql.DeadLetterRejected(info.DeadLetters)))
 	}
 	if o.SPARQL, err = sparql.NewSPARQL(client, b, sopts...); err != nil {
 		return nil, err

@@ -91,11 +91,9 @@ func Example_rdfConsumerJob() {
 			return graph.NewGraphOutput(g)
 		}),
 		func(info streamkit.TaskInfo, out graph.Writer) (streamkit.Processor, error) {
-			dl, err := streamkit.NewDeadLetter(out, "rdf-streaming-updater.mutation.dlq", info.Job)
-			if err != nil {
-				return nil, err
-			}
-			return consumer.NewRDFConsumer(out, consumer.WithConsumerDeadLetter(dl), consumer.WithConsumerLogger(info.Logger))
+			// The task's dead-letter writer: the job's dead-letter topic,
+			// counted in the job's Stats.
+			return consumer.NewRDFConsumer(out, consumer.WithConsumerDeadLetter(info.DeadLetters), consumer.WithConsumerLogger(info.Logger))
 		},
 		streamkit.WithCheckpointStore(checkpoint.NewMemoryStore()),
 		streamkit.WithDeadLetterTopic("rdf-streaming-updater.mutation.dlq"))

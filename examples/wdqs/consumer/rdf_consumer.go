@@ -316,13 +316,19 @@ func (c *RDFConsumer) Process(ctx context.Context, rec *source.Record) error {
 			if lostErr == nil {
 				lostErr = err
 			}
-			// Every record of the change is refused.
+			// Every record of the change is refused, under the output's
+			// stage when it names one (a change the store would refuse).
+			stage, class := StageAccumulate, ClassInvalidChange
+			var se *streamkit.StageError
+			if errors.As(err, &se) {
+				stage, class = se.Stage, se.Class
+			}
 			if len(kept) > 0 {
-				if err2 := c.deadLetter(ctx, rec.Topic, rec.Partition, kept, StageAccumulate, ClassInvalidChange, err); err2 != nil {
+				if err2 := c.deadLetter(ctx, rec.Topic, rec.Partition, kept, stage, class, err); err2 != nil {
 					return err2
 				}
 			}
-			refused = &streamkit.StageError{Stage: StageAccumulate, Class: ClassInvalidChange, Err: err}
+			refused = &streamkit.StageError{Stage: stage, Class: class, Err: err}
 		} else {
 			c.stats.changes.Add(1)
 		}

@@ -597,7 +597,7 @@ func TestRDFConsumerJobTwoTasks(t *testing.T) {
 	require.Equal(t, rcDump(t, rcReference(t, q42)), rcDump(t, graphs[1]))
 }
 
-func rcGraphOutput(t *testing.T, g *graph.Graph, opts ...graph.GraphOutputOption) *graph.GraphOutput {
+func rcGraphOutput(t *testing.T, g *graph.Graph, opts ...graph.Option) *graph.GraphOutput {
 	t.Helper()
 	o, err := graph.NewGraphOutput(g, opts...)
 	require.NoError(t, err)

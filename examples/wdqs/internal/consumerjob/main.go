@@ -119,7 +119,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	var bopts []sparql.UpdateOption
+	var bopts []sparql.Option
 	if c.dataGraph != "" {
 		bopts = append(bopts, sparql.WithDataGraph(c.dataGraph))
 	}
