@@ -83,6 +83,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	corpus := loadCatchupCorpus(b, delay)
 	srv := httptest.NewServer(corpus)
 	b.Cleanup(srv.Close)
+	corpus.check(b, srv.URL)
 	stream := catchupStream(events, 1)
 	tm := loadCatchupEvents(b)
 	b.Logf("backlog: %d events (%s) over %d entities; EntityData delay %v; %d fetches in flight at most; broker: %s",
@@ -258,7 +259,9 @@ func runCatchupUpdater(b *testing.B, ctx context.Context, cl *kafkatest.Cluster,
 	go func() { done <- job.Run(ctx) }()
 	waitCatchup(b, ctx, done, "the updater", func() (bool, string) {
 		n := catchupChanges(&metrics)
-		return n >= int64(len(stream.events)), fmt.Sprintf("%d of %d", n, len(stream.events))
+		s := job.Stats()
+		return n >= int64(len(stream.events)), fmt.Sprintf("%d of %d changes (events %d, filtered %d, late %d, fetch failures %d; read %d, dead letters %d)",
+			n, len(stream.events), metrics.Events.Load(), metrics.Filtered.Load(), metrics.Late.Load(), metrics.FetchFailures.Load(), s.Processed, s.DeadLettered)
 	}, job.Stats)
 	r := m.end(len(stream.events))
 	r.inflight = corpus.meanInflight()
@@ -333,7 +336,12 @@ func waitCatchup(b *testing.B, ctx context.Context, done <-chan error, who strin
 	defer tick.Stop()
 	var since int64 = -1
 	last := ""
+	logged := time.Now()
 	for {
+		if time.Since(logged) > 10*time.Second {
+			fmt.Fprintf(os.Stderr, "catch-up: %s: %s\n", who, last)
+			logged = time.Now()
+		}
 		select {
 		case err := <-done:
 			b.Fatalf("%s ended: %v (at %s)", who, err, last)
@@ -402,7 +410,7 @@ func loadCatchupCorpus(b *testing.B, delay time.Duration) *catchupCorpus {
 		idRE := regexp.MustCompile(`/` + src.id + `($|[-#.?])`)
 		articles := map[string]bool{}
 		for _, tr := range ts {
-			if tr.P.Value() == "http://schema.org/about" {
+			if tr.P.Value() == "http://schema.org/about" && !strings.Contains(tr.S.Value(), "Special:EntityData/") {
 				articles[tr.S.Value()] = true
 			}
 		}
@@ -412,9 +420,9 @@ func loadCatchupCorpus(b *testing.B, delay time.Duration) *catchupCorpus {
 			}
 			v := t.Value()
 			if articles[v] {
-				return rdfdiff.NewIRI(v + "_{{ID}}")
+				return rdfdiff.NewIRI(v + "_ENTITYIDPLACEHOLDER")
 			}
-			if nv := idRE.ReplaceAllString(v, "/{{ID}}$1"); nv != v {
+			if nv := idRE.ReplaceAllString(v, "/ENTITYIDPLACEHOLDER$1"); nv != v {
 				return rdfdiff.NewIRI(nv)
 			}
 			return t
@@ -428,7 +436,7 @@ func loadCatchupCorpus(b *testing.B, delay time.Duration) *catchupCorpus {
 		}
 		nt := string(rdfdiff.AppendNTriples(nil, kept))
 		c.templates = append(c.templates, catchupTemplate{name: src.id, lexeme: src.lexeme,
-			parts: strings.Split(nt, "{{ID}}"), weight: src.weight})
+			parts: strings.Split(nt, "ENTITYIDPLACEHOLDER"), weight: src.weight})
 	}
 	return c
 }
@@ -475,6 +483,32 @@ func (c *catchupCorpus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "<https://www.wikidata.org/wiki/Special:EntityData/%s> <http://schema.org/version> \"%d\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n", id, rev)
 	if rev%3 == 0 {
 		fmt.Fprintf(w, "%s <http://www.wikidata.org/prop/direct/P9999> \"%d\" .\n", e, rev)
+	}
+}
+
+// check fetches an entity of each template as the updater would and munges
+// it, so that a template the munger refuses fails here, not as fetch
+// failures.
+func (c *catchupCorpus) check(b *testing.B, base string) {
+	delay := c.delay
+	c.delay = 0
+	defer func() { c.delay = delay }()
+	m := rdfdiff.NewMunger(rdfdiff.WikidataScheme())
+	for n := 1000; n < 1040; n++ {
+		t := c.template(n)
+		id := "Q" + strconv.Itoa(n)
+		if t.lexeme {
+			id = "L" + strconv.Itoa(n)
+		}
+		resp, err := http.Get(base + updater.EntityDataPath + id + ".ttl?flavor=dump&revision=7")
+		require.NoError(b, err)
+		doc, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(b, err)
+		ts, err := rdfdiff.ParseTurtleBytes(doc, rdfdiff.WithFileName(t.name+" as "+id))
+		require.NoError(b, err)
+		_, err = m.MungeEntity(id, ts)
+		require.NoError(b, err, "%s as %s", t.name, id)
 	}
 }
 
