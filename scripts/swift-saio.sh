@@ -8,6 +8,12 @@
 # key testing, at http://127.0.0.1:8080/auth/v1.0. memcached must run before the
 # proxy (tempauth keeps tokens in memcache; without it auth answers 503).
 #
+# Ports: SWIFT_PORT (proxy, default 8080), SWIFT_STORAGE_PORT (object server;
+# container and account servers on the next two ports; default 6200) and
+# SWIFT_MEMCACHED_PORT (default 11211) let a private instance (another
+# SWIFT_ROOT, say for a test that stops its proxy) run beside the shared one.
+# They are written into the configs and rings at setup.
+#
 # Usage: swift-saio.sh setup | start | stop | status | stop-proxy | start-proxy | env
 #   setup        write configs and rings (idempotent; skipped if already set up,
 #                force with SWIFT_SAIO_FORCE=1)
@@ -20,7 +26,11 @@
 set -euo pipefail
 SWIFT_ROOT=${SWIFT_ROOT:-/tmp/streamkit-swift}
 ETC=$SWIFT_ROOT/etc; DEV=$SWIFT_ROOT/srv/node; RUN=$SWIFT_ROOT/run; LOG=$SWIFT_ROOT/log
-AUTH_URL=http://127.0.0.1:8080/auth/v1.0
+PROXY_PORT=${SWIFT_PORT:-8080}
+OBJ_PORT=${SWIFT_STORAGE_PORT:-6200}
+CONT_PORT=$((OBJ_PORT + 1)); ACCT_PORT=$((OBJ_PORT + 2))
+MC_PORT=${SWIFT_MEMCACHED_PORT:-11211}
+AUTH_URL=http://127.0.0.1:$PROXY_PORT/auth/v1.0
 SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
 setup() {
@@ -43,7 +53,7 @@ name = Policy-0
 default = yes
 CONF
 
-  for s in account:6202 container:6201 object:6200; do
+  for s in account:$ACCT_PORT container:$CONT_PORT object:$OBJ_PORT; do
     name=${s%%:*}; port=${s##*:}
     cat > "$ETC/$name-server.conf" <<CONF
 [DEFAULT]
@@ -70,7 +80,7 @@ CONF
   cat > "$ETC/proxy-server.conf" <<CONF
 [DEFAULT]
 bind_ip = 127.0.0.1
-bind_port = 8080
+bind_port = $PROXY_PORT
 workers = 1
 user = root
 swift_dir = $ETC
@@ -93,7 +103,7 @@ user_test_tester3 = testing3
 
 [filter:cache]
 use = egg:swift#memcache
-memcache_servers = 127.0.0.1:11211
+memcache_servers = 127.0.0.1:$MC_PORT
 
 [filter:catch_errors]
 use = egg:swift#catch_errors
@@ -125,7 +135,7 @@ CONF
   (
     cd "$ETC"
     # part_power=10, replicas=1, min_part_hours=1; one device per ring
-    for r in account:6202 container:6201 object:6200; do
+    for r in account:$ACCT_PORT container:$CONT_PORT object:$OBJ_PORT; do
       name=${r%%:*}; port=${r##*:}
       swift-ring-builder "$name.builder" create 10 1 1 >/dev/null
       swift-ring-builder "$name.builder" add "r1z1-127.0.0.1:$port/d1" 1 >/dev/null
@@ -159,7 +169,7 @@ auth_ok() {
 wait_up() {
   local t0=$SECONDS
   while [ $((SECONDS - t0)) -lt 60 ]; do
-    if healthy 8080 && healthy 6200 && healthy 6201 && healthy 6202 && auth_ok; then
+    if healthy "$PROXY_PORT" && healthy "$OBJ_PORT" && healthy "$CONT_PORT" && healthy "$ACCT_PORT" && auth_ok; then
       echo "swift up (auth 200) after ~$((SECONDS - t0)) s"; return 0
     fi
     sleep 0.1
@@ -172,8 +182,16 @@ wait_up() {
 start() {
   [ -f "$ETC/object.ring.gz" ] || { echo "swift not set up under $SWIFT_ROOT; run setup first" >&2; return 1; }
   mkdir -p "$RUN" "$LOG"
+  # Swift binds with SO_REUSEPORT: a second instance on the same ports would
+  # start "fine" and share the traffic with the first. Refuse instead.
+  local p
+  for p in "$PROXY_PORT" "$OBJ_PORT" "$CONT_PORT" "$ACCT_PORT"; do
+    if ! running proxy && ! running object && (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "port $p already answers (another swift?): choose SWIFT_PORT / SWIFT_STORAGE_PORT" >&2; return 1
+    fi
+  done
   if ! running memcached; then
-    memcached -u root -l 127.0.0.1 -p 11211 -m 64 -P "$RUN/memcached.pid" -d
+    memcached -u root -l 127.0.0.1 -p "$MC_PORT" -m 64 -P "$RUN/memcached.pid" -d
     for _ in $(seq 1 50); do [ -s "$RUN/memcached.pid" ] && break; sleep 0.1; done
   fi
   for s in object container account proxy; do start_server "$s"; done
@@ -208,9 +226,9 @@ stop-proxy() {
   # Any proxy process left under this root (a worker whose parent died).
   pkill -KILL -f "swift-proxy-server $ETC/proxy-server.conf" 2>/dev/null || true
   # wait until the port is really closed so clients see connection errors
-  for _ in $(seq 1 100); do healthy 8080 || break; sleep 0.1; done
-  if healthy 8080; then
-    echo "swift proxy still answers on 8080 after being killed" >&2
+  for _ in $(seq 1 100); do healthy "$PROXY_PORT" || break; sleep 0.1; done
+  if healthy "$PROXY_PORT"; then
+    echo "swift proxy still answers on $PROXY_PORT after being killed" >&2
     return 1
   fi
   echo "swift proxy stopped"
