@@ -77,6 +77,7 @@ func TestJobRidesOutBrokerOutage(t *testing.T) {
 		}
 	}
 	during := watch.Seen()
+	restarting := time.Now()
 	brokers("restart")
 	up := time.Now()
 	produce(100)
@@ -105,9 +106,9 @@ func TestJobRidesOutBrokerOutage(t *testing.T) {
 			"a broker outage is reported as the input's or the output's (last error: %s)", seen.LastError)
 	}
 	kcatMatches(t, ctx, cl, "out")
-	t.Logf("broker outage %v (the stop took %v): not ready from +%v to +%v (%d failures in a row at most; components %v; last error %q); "+
+	t.Logf("broker outage %v (the stop took %v, the restart %v): not ready from +%v to +%v (%d failures in a row at most; components %v; last error %q); "+
 		"all output %v after the brokers were back, healthy after %v; %d records in, %d out, exactly once",
-		outage.Round(time.Second), stopped.Round(time.Millisecond), seen.First.Sub(down).Round(time.Millisecond), seen.Last.Sub(down).Round(time.Millisecond),
+		outage.Round(time.Second), stopped.Round(time.Millisecond), up.Sub(restarting).Round(time.Millisecond), seen.First.Sub(down).Round(time.Millisecond), seen.Last.Sub(down).Round(time.Millisecond),
 		seen.MaxConsecutive, componentList(seen.Components), during.LastError, resumed.Round(time.Millisecond),
 		healthy.Round(time.Millisecond), produced, total)
 }
