@@ -162,3 +162,47 @@ func kcatMatches(t *testing.T, ctx context.Context, cl *kafkatest.Cluster, topic
 	require.Equal(t, want, got, "kcat read_committed vs ReadCommitted")
 	t.Logf("kcat: read_committed %d records of %s, the same as ReadCommitted", len(got), topic)
 }
+
+// With the brokers gone for good, the job keeps running and reports itself
+// not ready, naming the input (or the output, whose commit fails first),
+// never an unknown component: the input's consumer errors show in Stats
+// while its run has not failed, and the errors that end a run in the
+// source carry the input component.
+func TestJobNamesInputWhenBrokersGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cl, err := kafkatest.Start()
+	require.NoError(t, err)
+	defer cl.Close()
+	require.NoError(t, cl.CreateTopic(ctx, "in", 2))
+	require.NoError(t, cl.CreateTopic(ctx, "out", 2))
+	job := newCounterJob(t, cl, checkpoint.NewMemoryStore(), streamkit.WithRestartBackoff(50*time.Millisecond, 200*time.Millisecond))
+	done := make(chan error, 1)
+	go func() { done <- job.Run(ctx) }()
+	produceKeys(t, ctx, cl, 0, 20)
+	_, err = cl.WaitForRecords(ctx, "out", 20)
+	require.NoError(t, err)
+
+	watch := jobtest.WatchNotReady(job, 10*time.Millisecond)
+	cl.Close()
+	// Until a failed run has come from the source: its connection refused.
+	for {
+		s := job.Stats()
+		if s.ConsecutiveFailures >= 2 && s.FailingComponent == streamkit.ComponentInput {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the job ended with its brokers gone: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("the job never named its input as failing; last: %d failures, %s: %s", s.ConsecutiveFailures, s.FailingComponent, s.LastError)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	seen := watch.Stop()
+	require.True(t, seen.Seen())
+	assert.True(t, seen.Components[streamkit.ComponentInput], "components named: %v", componentList(seen.Components))
+	assert.False(t, seen.Components[streamkit.ComponentUnknown], "an unknown component named (last error %s)", seen.LastError)
+	cancel()
+	<-done
+}
