@@ -2,7 +2,7 @@
 GO ?= go
 PKGS ?= ./...
 
-.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak chaos-soak bench-passthrough bench-passthrough-real memory-1m
+.PHONY: test test-short vet fmt-check bench fuzz quickstart kill-soak consumer-kill-soak chaos-soak chaos-soak-job bench-passthrough bench-passthrough-real memory-1m
 
 ## test: every test, with the race detector. Integration tests run when
 ## their backend's environment variable is set (see README "Testing").
@@ -67,3 +67,13 @@ chaos-soak:
 ## quickstart: the whole WDQS pipeline in one process, no services.
 quickstart:
 	$(GO) run ./examples/quickstart
+
+## chaos-soak-job: random faults for CHAOS_DURATION (default 10m) over the
+## counting job checkpointing to Swift: SIGKILLs of the job, broker kills and
+## restarts, Swift's proxy down and up; then exactly once, checked with kcat.
+## Needs a Kafka and a Swift it may take down (see README "Testing").
+CHAOS_DURATION ?= 10m
+chaos-soak-job:
+	@test -n "$$STREAMKIT_KAFKA_BROKERS" && test -n "$$STREAMKIT_SWIFT_AUTH_URL" || { echo "set STREAMKIT_KAFKA_BROKERS (scripts/kafka.sh env) and the Swift variables (scripts/swift-saio.sh env)"; exit 1; }
+	STREAMKIT_CHAOS=$(CHAOS_DURATION) STREAMKIT_KAFKA_SCRIPT=$${STREAMKIT_KAFKA_SCRIPT:-$(CURDIR)/scripts/kafka.sh} STREAMKIT_KCAT=$$(command -v kcat || true) \
+		$(GO) test -count=1 -timeout 0 -run TestJobChaosSoak -v .

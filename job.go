@@ -411,7 +411,11 @@ type Stats struct {
 	// ConsecutiveFailures counts the failed runs since the last committed
 	// checkpoint: 0 while the job is healthy. FailingSince is when the
 	// first of them failed, FailingComponent names where the last one came
-	// from (see FailingComponent) and LastError is its message.
+	// from (see FailingComponent) and LastError is its message. While the
+	// run has not failed but its input cannot reach the brokers (the
+	// consumer retries on its own: see source.Stats.ConsecutiveErrors),
+	// they describe that streak of consumer errors instead, with
+	// ComponentInput.
 	ConsecutiveFailures int
 	FailingSince        time.Time
 	FailingComponent    Component
@@ -602,6 +606,12 @@ func (j *Job) Stats() Stats {
 	s.Lag = maps.Clone(s.Lag)
 	s.Committed = maps.Clone(s.Committed)
 	s.Paused = j.paused
+	if s.ConsecutiveFailures == 0 && j.src != nil {
+		if ss := j.src.Stats(); ss.ConsecutiveErrors > 0 {
+			s.ConsecutiveFailures, s.FailingSince = ss.ConsecutiveErrors, ss.FailingSince
+			s.FailingComponent, s.LastError = ComponentInput, string(ComponentInput)+": "+ss.LastError
+		}
+	}
 	return s
 }
 

@@ -36,15 +36,29 @@ func TestJobSurvivesBrokerKill(t *testing.T) {
 		t.Skip("needs a real broker it may kill: set STREAMKIT_KAFKA_BROKERS and STREAMKIT_KAFKA_SCRIPT (scripts/kafka.sh)")
 	}
 	bin := buildTestJob(t)
-	t.Run("AllBrokers", func(t *testing.T) { testBrokerKill(t, bin, script, "") })
+	t.Run("AllBrokers", func(t *testing.T) { testBrokerKill(t, bin, script, fixedBroker("")) })
 	if len(strings.Split(os.Getenv(kafkatest.BrokersEnv), ",")) >= 3 {
-		t.Run("OneBroker", func(t *testing.T) { testBrokerKill(t, bin, script, "1") })
+		t.Run("OneBroker", func(t *testing.T) { testBrokerKill(t, bin, script, fixedBroker("1")) })
 	}
 }
 
-// testBrokerKill kills node (every node if "") mid-transaction; see
-// TestJobSurvivesBrokerKill.
-func testBrokerKill(t *testing.T, bin, script, node string) {
+// brokerPicker chooses, just before the kill, the node a broker kill test
+// kills ("" for every node) and says why it is that one.
+type brokerPicker func(env *killEnv) (node, why string)
+
+// fixedBroker always picks node ("" for every node).
+func fixedBroker(node string) brokerPicker {
+	return func(*killEnv) (string, string) {
+		if node == "" {
+			return "", "every broker"
+		}
+		return node, "broker " + node
+	}
+}
+
+// testBrokerKill kills the node pick chooses (every node if "")
+// mid-transaction; see TestJobSurvivesBrokerKill.
+func testBrokerKill(t *testing.T, bin, script string, pick brokerPicker) {
 	env := newKillEnv(t, 0, bin)
 	require.True(t, env.cl.Real())
 	ctx := env.ctx
@@ -93,9 +107,10 @@ func testBrokerKill(t *testing.T, bin, script, node string) {
 
 	// Whatever happens next, leave the brokers running for what follows.
 	t.Cleanup(func() { _ = exec.Command(script, "restart").Run() })
+	node, why := pick(env)
 	broker("kill", node)
 	killedAt := time.Now()
-	t.Logf("killed broker(s) %q with %d output records committed and %d more seen by read_uncommitted (the open transaction)", node, before, open)
+	t.Logf("killed %s: broker(s) %q with %d output records committed and %d more seen by read_uncommitted (the open transaction)", why, node, before, open)
 	var restartTook time.Duration
 	restarted := killedAt
 	if node == "" {
@@ -134,8 +149,11 @@ func testBrokerKill(t *testing.T, bin, script, node string) {
 	env.finish(child)
 	res := env.verify()
 	env.checkKcat(res)
-	t.Logf("broker kill %q: %d input records, %d outputs committed (exactly once per key), %d aborted output records; "+
-		"restart took %v, first new commit %v after the restart (%v after the kill); job runs %d",
-		node, res.inputs, res.outputs, res.aborted, restartTook.Round(time.Millisecond),
-		resumedAt.Sub(restarted).Round(time.Millisecond), resumedAt.Sub(killedAt).Round(time.Millisecond), runs)
+	resumed := fmt.Sprintf("first new commit %v after the kill", resumedAt.Sub(killedAt).Round(time.Millisecond))
+	if node == "" {
+		resumed += fmt.Sprintf(" (%v after the brokers were back)", resumedAt.Sub(restarted).Round(time.Millisecond))
+	}
+	t.Logf("broker kill %q (%s): %d input records, %d outputs committed (exactly once per key), %d aborted output records; "+
+		"%s; restart took %v; job runs %d",
+		node, why, res.inputs, res.outputs, res.aborted, resumed, restartTook.Round(time.Millisecond), runs)
 }

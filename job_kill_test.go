@@ -182,7 +182,9 @@ type killEnv struct {
 	cl       *kafkatest.Cluster
 	bin      string
 	stateDir string
-	seed     uint64
+	// store is where the children checkpoint, if not in stateDir.
+	store checkpoint.Store
+	seed  uint64
 
 	mu       sync.Mutex
 	children []*jobtest.Child
@@ -463,7 +465,10 @@ func (e *killEnv) verify() killResult {
 	for k, n := range e.counts {
 		perPart[kafkatest.SaramaHashPartition([]byte(k), killPartitions)] += n
 	}
-	store := checkpoint.NewFileStore(e.stateDir)
+	var store checkpoint.Store = checkpoint.NewFileStore(e.stateDir)
+	if e.store != nil {
+		store = e.store
+	}
 	for p := range killPartitions {
 		co, ok := offsets[kafkatest.TopicPartition{Topic: "in", Partition: int32(p)}]
 		require.True(t, ok, "no committed offset for in/%d", p)

@@ -284,11 +284,11 @@ func (r *run) run(ctx context.Context) (err error) {
 			if errors.Is(perr, source.ErrClosed) {
 				if serr := <-srcDone; serr != nil {
 					srcDone <- serr
-					return serr
+					return componentErr(ComponentInput, serr)
 				}
 				srcDone <- nil
 			}
-			return perr
+			return componentErr(ComponentInput, perr)
 		}
 		for i := range recs {
 			if err := r.process(runCtx, &recs[i]); err != nil {

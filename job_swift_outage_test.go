@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source/kafkatest"
 )
 
@@ -30,48 +30,6 @@ func outageFor(t *testing.T) time.Duration {
 	require.NoError(t, err, "STREAMKIT_OUTAGE")
 	return d
 }
-
-// notReadyWatch samples a job's Stats and records the window in which it
-// reported a failing component.
-type notReadyWatch struct {
-	mu             sync.Mutex
-	first, last    time.Time
-	components     map[streamkit.Component]bool
-	maxConsecutive int
-	stop           chan struct{}
-	done           chan struct{}
-}
-
-func watchNotReady(job *streamkit.Job) *notReadyWatch {
-	w := &notReadyWatch{components: map[streamkit.Component]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-			s := job.Stats()
-			if s.ConsecutiveFailures == 0 {
-				continue
-			}
-			w.mu.Lock()
-			if w.first.IsZero() {
-				w.first = time.Now()
-			}
-			w.last = time.Now()
-			w.components[s.FailingComponent] = true
-			w.maxConsecutive = max(w.maxConsecutive, s.ConsecutiveFailures)
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *notReadyWatch) close() { close(w.stop); <-w.done }
 
 // A Swift outage longer than many checkpoint intervals: the job keeps
 // running, not ready with the checkpoint store named, and resumes by
@@ -90,7 +48,7 @@ func TestJobRidesOutSwiftOutage(t *testing.T) {
 	job := newCounterJob(t, cl, store, streamkit.WithRestartBackoff(200*time.Millisecond, 5*time.Second))
 	done := make(chan error, 1)
 	go func() { done <- job.Run(ctx) }()
-	watch := watchNotReady(job)
+	watch := jobtest.WatchNotReady(job, 0)
 	produced := 0
 	produce := func(n int) {
 		produceKeys(t, ctx, cl, produced, produced+n)
@@ -121,7 +79,7 @@ func TestJobRidesOutSwiftOutage(t *testing.T) {
 	require.NoError(t, err)
 	resumed := time.Since(up)
 	require.Eventually(t, func() bool { return job.Stats().ConsecutiveFailures == 0 }, time.Minute, 50*time.Millisecond)
-	watch.close()
+	seen := watch.Stop()
 	require.NoError(t, job.Stop(ctx))
 	require.NoError(t, <-done)
 
@@ -132,11 +90,9 @@ func TestJobRidesOutSwiftOutage(t *testing.T) {
 		total += len(vs)
 	}
 	assert.Equal(t, produced, total)
-	watch.mu.Lock()
-	defer watch.mu.Unlock()
-	assert.Equal(t, map[streamkit.Component]bool{streamkit.ComponentCheckpointStore: true}, watch.components)
-	require.False(t, watch.first.IsZero(), "not ready during the outage")
+	assert.Equal(t, map[streamkit.Component]bool{streamkit.ComponentCheckpointStore: true}, seen.Components)
+	require.True(t, seen.Seen(), "not ready during the outage")
 	t.Logf("outage %v: not ready from +%v to +%v (%d failures in a row at most); output resumed %v after the proxy came back; %d records, exactly once",
-		outage.Round(time.Second), watch.first.Sub(down).Round(time.Millisecond), watch.last.Sub(down).Round(time.Millisecond),
-		watch.maxConsecutive, resumed.Round(time.Millisecond), total)
+		outage.Round(time.Second), seen.First.Sub(down).Round(time.Millisecond), seen.Last.Sub(down).Round(time.Millisecond),
+		seen.MaxConsecutive, resumed.Round(time.Millisecond), total)
 }

@@ -29,6 +29,11 @@
 // must only stop when told. Several loops can run at once on instances of
 // one job, so that partitions move between instances as they die.
 //
+// WatchNotReady samples a job's Stats in the background and returns, when
+// stopped, the window in which the job reported failures and the
+// components it named: what an outage test checks to show the job noticed
+// the outage, said which dependency was down, and kept running.
+//
 // # Writing a kill test
 //
 //  1. Run a broker the child can reach (kafkatest.Start with kafkatest.Ports

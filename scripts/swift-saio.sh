@@ -185,6 +185,14 @@ wait_up() {
 start() {
   [ -f "$ETC/object.ring.gz" ] || { echo "swift not set up under $SWIFT_ROOT; run setup first" >&2; return 1; }
   mkdir -p "$RUN" "$LOG"
+  # Swift binds with SO_REUSEPORT: a second instance on the same ports would
+  # start "fine" and share the traffic with the first. Refuse instead.
+  local p
+  for p in "$PROXY_PORT" "$OBJ_PORT" "$CONT_PORT" "$ACCT_PORT"; do
+    if ! running proxy && ! running object && (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "port $p already answers (another swift?): choose SWIFT_PORT / SWIFT_STORAGE_PORT" >&2; return 1
+    fi
+  done
   if ! running memcached; then
     memcached -u root -l 127.0.0.1 -p "$MC_PORT" -m 64 -P "$RUN/memcached.pid" -d
     for _ in $(seq 1 50); do [ -s "$RUN/memcached.pid" ] && break; sleep 0.1; done

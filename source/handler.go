@@ -91,6 +91,8 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	// the next assignment (their owners commit newer ones): drop them.
 	clear(k.seeks)
 	k.stats.Rebalances++
+	k.errs = errorStreak{} // joined: the brokers answer again
+	k.failing.Store(false)
 	k.opts.logger.Info("source: partitions assigned", "group", k.group, "partitions", len(tps), "generation", sess.GenerationID())
 	return nil
 }
@@ -228,6 +230,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				return nil
 			}
 			msg = m
+			k.noteHealthy()
 			for n := k.taken.Add(1) - k.released.Load(); ; {
 				if old := k.maxInFlight.Load(); n <= old || k.maxInFlight.CompareAndSwap(old, n) {
 					break

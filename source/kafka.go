@@ -50,6 +50,8 @@ type Kafka struct {
 	combined time.Time
 	hookErr  error
 	stats    Stats
+	errs     errorStreak
+	failing  atomic.Bool // fast path of noteHealthy
 }
 
 type item struct {
@@ -96,6 +98,54 @@ type Stats struct {
 	Dropped int64
 	// Rebalances counts assignments (OnAssigned calls).
 	Rebalances int64
+	// ConsecutiveErrors counts the consumer errors (failed fetches, failed
+	// group joins; sarama retries them and Run rejoins) since the source
+	// last received a record or joined its group: while the brokers cannot
+	// be reached it grows, and the source is not consuming. An error streak
+	// with no new error for ErrorStreakQuiet is over: ConsecutiveErrors is
+	// then 0 again even on an idle topic. FailingSince is when the streak's
+	// first error came and LastError is its last.
+	ConsecutiveErrors int
+	FailingSince      time.Time
+	LastError         string
+}
+
+// ErrorStreakQuiet is how long after its last error an error streak of the
+// consumer is over (see Stats.ConsecutiveErrors). While a broker is down
+// sarama reports an error at least every few seconds.
+const ErrorStreakQuiet = 10 * time.Second
+
+// errorStreak is the consumer's current run of errors.
+type errorStreak struct {
+	n           int
+	first, last time.Time
+	err         string
+}
+
+// noteError adds err to the error streak.
+func (k *Kafka) noteError(err error) {
+	now := time.Now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.errs.n > 0 && now.Sub(k.errs.last) >= ErrorStreakQuiet {
+		k.errs = errorStreak{}
+	}
+	if k.errs.n == 0 {
+		k.errs.first = now
+	}
+	k.errs.n++
+	k.errs.last, k.errs.err = now, err.Error()
+	k.failing.Store(true)
+}
+
+// noteHealthy ends the error streak: the consumer joined or got records.
+func (k *Kafka) noteHealthy() {
+	if !k.failing.Swap(false) {
+		return
+	}
+	k.mu.Lock()
+	k.errs = errorStreak{}
+	k.mu.Unlock()
 }
 
 // NewKafka returns a source that reads topics as a member of the consumer
@@ -267,6 +317,7 @@ func (k *Kafka) Run(ctx context.Context) error {
 	go func() {
 		for err := range group.Errors() {
 			k.opts.logger.Warn("source: consumer error", "group", k.group, "err", err)
+			k.noteError(err)
 		}
 	}()
 	k.mu.Lock()
@@ -297,6 +348,7 @@ func (k *Kafka) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			k.opts.logger.Warn("source: consume failed, rejoining", "group", k.group, "err", err)
+			k.noteError(err)
 			select {
 			case <-runCtx.Done():
 				return nil
@@ -592,6 +644,9 @@ func (k *Kafka) Stats() Stats {
 	st.Buffered = len(k.slots)
 	st.InFlight = k.taken.Load() - k.released.Load()
 	st.MaxInFlight = k.maxInFlight.Load()
+	if k.errs.n > 0 && time.Since(k.errs.last) < ErrorStreakQuiet {
+		st.ConsecutiveErrors, st.FailingSince, st.LastError = k.errs.n, k.errs.first, k.errs.err
+	}
 	return st
 }
 

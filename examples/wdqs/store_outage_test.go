@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/examples/wdqs/consumer"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/jobtest"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/graph"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/sink/sparql"
@@ -102,7 +102,7 @@ func TestConsumerRidesOutStoreOutageOxigraph(t *testing.T) {
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	watch := watchNotReady(c.Job())
+	watch := jobtest.WatchNotReady(c.Job(), 0)
 
 	gen := newCKStream(seed)
 	ref := graph.NewGraph()
@@ -163,18 +163,16 @@ func TestConsumerRidesOutStoreOutageOxigraph(t *testing.T) {
 	resumed := time.Since(up)
 	require.Eventually(t, func() bool { return c.Job().Stats().ConsecutiveFailures == 0 }, time.Minute, 50*time.Millisecond,
 		"healthy after the store came back")
-	watch.close()
+	seen := watch.Stop()
 	require.NoError(t, c.Job().Stop(ctx))
 	require.NoError(t, <-done)
 
 	// Not ready during the outage, with the output named.
 	assert.Positive(t, during.ConsecutiveFailures, "not failing at the end of the outage")
 	assert.Equal(t, streamkit.ComponentOutput, during.FailingComponent, "failing component at the end of the outage (%s)", during.LastError)
-	watch.mu.Lock()
-	assert.Equal(t, map[streamkit.Component]bool{streamkit.ComponentOutput: true}, watch.components)
-	require.False(t, watch.first.IsZero(), "not ready during the outage")
-	first, last, maxFailures := watch.first.Sub(down), watch.last.Sub(down), watch.maxConsecutive
-	watch.mu.Unlock()
+	assert.Equal(t, map[streamkit.Component]bool{streamkit.ComponentOutput: true}, seen.Components)
+	require.True(t, seen.Seen(), "not ready during the outage")
+	first, last, maxFailures := seen.First.Sub(down), seen.Last.Sub(down), seen.MaxConsecutive
 
 	// The store equals the reference: nothing lost, nothing twice.
 	got := ckDumpGraph(t, ctx, client, dataGraph)
@@ -299,44 +297,3 @@ func outageFor(t *testing.T) time.Duration {
 	require.NoError(t, err, "STREAMKIT_OUTAGE")
 	return d
 }
-
-// notReadyWatch samples a job's Stats and records the window in which it
-// reported a failing component.
-type notReadyWatch struct {
-	mu             sync.Mutex
-	first, last    time.Time
-	components     map[streamkit.Component]bool
-	maxConsecutive int
-	stop, done     chan struct{}
-}
-
-func watchNotReady(job *streamkit.Job) *notReadyWatch {
-	w := &notReadyWatch{components: map[streamkit.Component]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-			s := job.Stats()
-			if s.ConsecutiveFailures == 0 {
-				continue
-			}
-			w.mu.Lock()
-			if w.first.IsZero() {
-				w.first = time.Now()
-			}
-			w.last = time.Now()
-			w.components[s.FailingComponent] = true
-			w.maxConsecutive = max(w.maxConsecutive, s.ConsecutiveFailures)
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *notReadyWatch) close() { close(w.stop); <-w.done }

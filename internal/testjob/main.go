@@ -29,6 +29,11 @@
 // commit that transaction, until it is killed. A restarted run without
 // -stall counts that record like any other.
 //
+// -swift-container C checkpoints to that OpenStack Swift container instead
+// of -state, reached with the STREAMKIT_SWIFT_AUTH_URL, STREAMKIT_SWIFT_USER
+// and STREAMKIT_SWIFT_KEY of the environment (tempauth, v1): the chaos soak
+// stops Swift's proxy under it.
+//
 // SIGTERM or SIGINT stop the job cleanly (Job.Stop: a last checkpoint and
 // commit) and the process exits 0; any failure of the job exits 1.
 package main
@@ -47,6 +52,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ncw/swift/v2"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
@@ -67,6 +73,7 @@ const StalledPrefix = "testjob: stalled "
 
 type config struct {
 	brokers, topics, out, job, group, state, stall string
+	swiftContainer                                 string
 	instanceID                                     string
 	interval, pause, sessionTimeout                time.Duration
 	heartbeat, stopTimeout, rebalance, txnTimeout  time.Duration
@@ -83,6 +90,8 @@ func main() {
 	flag.StringVar(&c.job, "job", "testjob", "job name (checkpoint namespace, transactional IDs)")
 	flag.StringVar(&c.group, "group", "", "consumer group (default: the job name)")
 	flag.StringVar(&c.state, "state", "", "checkpoint directory (required; shared by all instances)")
+	flag.StringVar(&c.swiftContainer, "swift-container", "",
+		"checkpoint to this Swift container (auth from STREAMKIT_SWIFT_AUTH_URL, _USER, _KEY) instead of -state")
 	flag.StringVar(&c.stall, "stall", "", "value of the record at which to hold the transaction open and block")
 	flag.DurationVar(&c.interval, "interval", 200*time.Millisecond, "checkpoint interval")
 	flag.DurationVar(&c.pause, "pause", 0, "longest random pause injected into processing, barrier, snapshot and commit (0: none)")
@@ -108,8 +117,8 @@ func main() {
 }
 
 func run(c config) error {
-	if c.brokers == "" || c.state == "" {
-		return errors.New("-brokers and -state are required")
+	if c.brokers == "" || (c.state == "" && c.swiftContainer == "") {
+		return errors.New("-brokers and -state (or -swift-container) are required")
 	}
 	level := slog.LevelWarn
 	if c.verbose {
@@ -137,7 +146,19 @@ func run(c config) error {
 	kcfg.Producer.Retry.Backoff = 50 * time.Millisecond
 
 	tr := &tracer{on: c.trace}
-	store := &childjob.PausingStore{Store: checkpoint.NewFileStore(c.state), Pauser: p,
+	var base checkpoint.Store
+	if c.swiftContainer != "" {
+		authURL := os.Getenv("STREAMKIT_SWIFT_AUTH_URL")
+		if authURL == "" {
+			return errors.New("-swift-container needs STREAMKIT_SWIFT_AUTH_URL (and _USER, _KEY) in the environment")
+		}
+		conn := &swift.Connection{AuthUrl: authURL, UserName: os.Getenv("STREAMKIT_SWIFT_USER"),
+			ApiKey: os.Getenv("STREAMKIT_SWIFT_KEY"), AuthVersion: 1, Timeout: 30 * time.Second}
+		base = checkpoint.NewSwiftStore(conn, c.swiftContainer, checkpoint.WithSwiftLogger(log))
+	} else {
+		base = checkpoint.NewFileStore(c.state)
+	}
+	store := &childjob.PausingStore{Store: base, Pauser: p,
 		OnCreate: func(name string) { tr.printf("testjob: phase=snapshot object=%s\n", name) }}
 	in := streamkit.Input{Brokers: brokers, Topics: strings.Split(c.topics, ","), Group: c.group,
 		Options: []source.Option{source.WithBaseConfig(kcfg)}}
