@@ -15,13 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// listNames lists the names under prefix, snapshot object names without
+// their random token (as refNames).
 func listNames(t testing.TB, s Store, prefix string) []string {
 	t.Helper()
 	infos, err := s.List(context.Background(), prefix)
 	require.NoError(t, err)
 	var out []string
 	for _, in := range infos {
-		out = append(out, in.Name)
+		out = append(out, tokenRE.ReplaceAllString(in.Name, ".state"))
 	}
 	return out
 }

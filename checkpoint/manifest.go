@@ -100,8 +100,14 @@ func chkDir(job string, id uint64) string { return fmt.Sprintf("%s/chk-%010d", j
 func manifestName(job string, id uint64) string {
 	return chkDir(job, id) + "/MANIFEST"
 }
-func partName(job string, id uint64, p int) string {
-	return fmt.Sprintf("%s/p-%04d.state", chkDir(job, id), p)
+
+// partName names the snapshot object of partition p in checkpoint id. The
+// random token makes the name the writer's own: two instances that picked
+// the same checkpoint ID cannot overwrite each other's snapshot objects
+// (only the manifest's name is contested), so a store can write them
+// without the checks that guard a contested name.
+func partName(job string, id uint64, p int, token string) string {
+	return fmt.Sprintf("%s/p-%04d-%s.state", chkDir(job, id), p, token)
 }
 func savepointName(job, name string) string { return job + "/savepoints/" + name }
 

@@ -380,8 +380,14 @@ func (c *Checkpointer) writePartition(ctx context.Context, id uint64, now time.T
 			return prev, nil
 		}
 	}
-	name := partName(c.job, id, p.Partition)
-	w, err := c.store.Create(ctx, name)
+	name := partName(c.job, id, p.Partition, randomHex(8))
+	var w ObjectWriter
+	var err error
+	if fc, ok := c.store.(freshCreator); ok {
+		w, err = fc.createFresh(ctx, name)
+	} else {
+		w, err = c.store.Create(ctx, name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: creating %q: %w", name, err)
 	}
@@ -428,11 +434,33 @@ func encodeSnapshot(w io.Writer, h snapshotHeader, tables []StateTable) (ObjectR
 	return ObjectRef{Size: bw.size, CRC32C: bw.crc, Records: records}, nil
 }
 
+// freshCreator is a Store that writes an object whose name no other writer
+// will ever use (snapshot objects carry a random token, see partName) with
+// fewer requests than Create: it may skip the checks that guard a contested
+// name. The object is still committed atomically and durably by Close.
+type freshCreator interface {
+	createFresh(ctx context.Context, name string) (ObjectWriter, error)
+}
+
+// deferredVerifier is an ObjectWriter whose commit ends with a read-back
+// confirming the object under the name is the writer's own (SwiftStore,
+// for a contested name). closeDeferVerify commits and returns that
+// read-back (nil if none is needed) instead of running it, so that the
+// caller can overlap it with its own checks; an error from verify is final,
+// as from Close.
+type deferredVerifier interface {
+	closeDeferVerify() (verify func(ctx context.Context) error, err error)
+}
+
 // publish writes a manifest (or savepoint pin) and then checks that every
 // object it names is still there and that no GC is sweeping their
 // directories; otherwise it withdraws the manifest. See GC for why this
 // write-then-check order makes concurrent GC safe. It returns the highest
 // checkpoint ID seen by the check.
+//
+// The check (one listing) and the store's read-back of the manifest (did
+// this writer win the name?) both need the manifest committed and nothing
+// else, so they run at the same time.
 func (c *Checkpointer) publish(ctx context.Context, name string, m *Manifest) (uint64, error) {
 	data, err := encodeManifest(m)
 	if err != nil {
@@ -442,14 +470,32 @@ func (c *Checkpointer) publish(ctx context.Context, name string, m *Manifest) (u
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint: creating %q: %w", name, err)
 	}
+	var verify func(ctx context.Context) error
 	if _, err = w.Write(data); err == nil {
-		err = w.Close()
+		if dv, ok := w.(deferredVerifier); ok {
+			verify, err = dv.closeDeferVerify()
+		} else {
+			err = w.Close()
+		}
 	}
 	if err != nil {
 		_ = w.Cancel()
 		return 0, fmt.Errorf("checkpoint: writing %q: %w", name, err)
 	}
-	seen, err := c.verifyLive(ctx, m)
+	var (
+		seen      uint64
+		verifyErr error
+		wg        sync.WaitGroup
+	)
+	if verify != nil {
+		wg.Go(func() { verifyErr = verify(ctx) })
+	}
+	seen, err = c.verifyLive(ctx, m)
+	wg.Wait()
+	if verifyErr != nil {
+		// The name may be another writer's manifest: never withdraw it.
+		return 0, fmt.Errorf("checkpoint: writing %q: %w", name, verifyErr)
+	}
 	if err != nil {
 		// Withdraw: nothing may refer to objects a GC removes. The sink's
 		// commit point has not been written yet, so nobody depends on m.
