@@ -271,8 +271,8 @@ func (s *SwiftStore) ensureContainers(ctx context.Context) error {
 }
 
 // probeConditionalPut learns whether the server honours "If-None-Match: *"
-// on PUT: it PUTs a small probe object in the segment container twice with
-// that header and deletes it. When the second PUT is refused with 412 the
+// on PUT: it PUTs a small probe object in the segment container, PUTs the
+// name again, empty, with that header, and deletes it. When the second PUT is refused with 412 the
 // conditional PUT is what refuses overwrites, and Create need not first ask
 // whether the name is taken. Any other outcome keeps that check.
 func (s *SwiftStore) probeConditionalPut(ctx context.Context) bool {
@@ -285,7 +285,10 @@ func (s *SwiftStore) probeConditionalPut(ctx context.Context) bool {
 		s.log().Warn("checkpoint: swift: If-None-Match probe failed; checking names before each write", "err", err)
 		return false
 	}
-	err := s.putBytes(ctx, s.segContainer, name, body, etag, h, nil)
+	// An empty body: the server answers 412 before reading one, and a
+	// body it did not read would cost the connection.
+	empty := md5.Sum(nil)
+	err := s.putBytes(ctx, s.segContainer, name, nil, hex.EncodeToString(empty[:]), h, nil)
 	if derr := s.deleteObject(ctx, s.segContainer, name); derr != nil {
 		s.log().Warn("checkpoint: swift: could not delete the If-None-Match probe", "object", s.segContainer+"/"+name, "err", derr)
 	}
