@@ -53,3 +53,17 @@ memory-1m:
 ## quickstart: the whole WDQS pipeline in one process, no services.
 quickstart:
 	$(GO) run ./examples/quickstart
+
+## --- Wikidata-scale state benchmark (checkpoint) ---
+## bench-wikidata-state: the entity → revision state at STATE_KEYS keys, each
+## size in its own process (RSS is per size): memory, full checkpoint and
+## restore on files and on the real Swift of STREAMKIT_SWIFT_AUTH_URL (with
+## `swift upload` of the same bytes), incremental checkpoints of 1 000 keys.
+## 120M keys need ~10 GB of RAM and ~2 GB of disk under TMPDIR and Swift.
+STATE_KEYS ?= 10000000 30000000 120000000
+.PHONY: bench-wikidata-state
+bench-wikidata-state:
+	@for n in $(STATE_KEYS); do echo "== $$n keys"; \
+		STREAMKIT_STATE_KEYS=$$n $(GO) test -run '^$$' -bench '^BenchmarkWikidataState$$' -benchtime 1x -timeout 60m ./checkpoint || exit 1; \
+	done
+## --- end Wikidata-scale state benchmark ---
