@@ -73,6 +73,7 @@ type Option func(*options)
 type options struct {
 	fullEvery   int
 	deltaRatio  float64
+	inlineMax   int // bytes of inline deltas per partition chain; 0: none
 	retain      int
 	orphanAge   time.Duration
 	parallelism int
@@ -89,6 +90,22 @@ func WithFullEvery(n int) Option { return func(o *options) { o.fullEvery = max(1
 // to more than ratio times the base's size, so that restore time stays
 // bounded when most keys change. Default 0.5.
 func WithDeltaRatio(ratio float64) Option { return func(o *options) { o.deltaRatio = ratio } }
+
+// DefaultInlineDeltas is the default of WithInlineDeltas: 256 KiB.
+const DefaultInlineDeltas = 256 << 10
+
+// WithInlineDeltas keeps small deltas in the manifest instead of in objects
+// of their own, up to maxBytes of inline deltas per partition's chain (the
+// chain's later manifests carry them too, until the next base). A
+// checkpoint whose deltas all fit costs one object write, the manifest's,
+// instead of one per changed partition followed by the manifest's: on
+// Swift, one sequential round trip fewer. A delta that does not fit, or
+// would push its chain over the budget, is written as an object as usual.
+// Default DefaultInlineDeltas; 0 disables. Manifests with inline deltas
+// carry format 2, which builds without inline deltas refuse.
+func WithInlineDeltas(maxBytes int) Option {
+	return func(o *options) { o.inlineMax = max(0, maxBytes) }
+}
 
 // WithRetain sets how many of the newest checkpoints GC keeps (with
 // everything they need). Default 3, minimum 1.
@@ -157,7 +174,7 @@ func NewCheckpointer(store Store, job string, opts ...Option) (*Checkpointer, er
 	if !jobNameRE.MatchString(job) {
 		return nil, fmt.Errorf("checkpoint: invalid job name %q (want 1-128 of [A-Za-z0-9._-])", job)
 	}
-	o := options{fullEvery: 10, deltaRatio: 0.5, retain: 3, orphanAge: 15 * time.Minute, parallelism: 4, now: time.Now}
+	o := options{fullEvery: 10, deltaRatio: 0.5, inlineMax: DefaultInlineDeltas, retain: 3, orphanAge: 15 * time.Minute, parallelism: 4, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -300,6 +317,12 @@ func (c *Checkpointer) Checkpoint(ctx context.Context, positions map[string]int6
 		return nil, err
 	}
 	slices.SortFunc(m.Partitions, func(a, b PartitionManifest) int { return a.Partition - b.Partition })
+	for _, r := range m.Objects() {
+		if r.Inline != nil {
+			m.Format = manifestFormatInline
+			break
+		}
+	}
 	seen, err := c.publish(ctx, manifestName(c.job, id), m)
 	if err != nil {
 		if errors.Is(err, ErrConcurrentGC) {
@@ -381,29 +404,84 @@ func (c *Checkpointer) writePartition(ctx context.Context, id uint64, now time.T
 		}
 	}
 	name := partName(c.job, id, p.Partition, randomHex(8))
-	var w ObjectWriter
-	var err error
-	if fc, ok := c.store.(freshCreator); ok {
-		w, err = fc.createFresh(ctx, name)
-	} else {
-		w, err = c.store.Create(ctx, name)
+	create := func() (ObjectWriter, error) {
+		if fc, ok := c.store.(freshCreator); ok {
+			return fc.createFresh(ctx, name)
+		}
+		return c.store.Create(ctx, name)
+	}
+	// A delta goes inline while it fits what is left of the chain's
+	// budget; past that, into its object.
+	sw := &spillWriter{open: create}
+	if !full {
+		sw.limit = c.o.inlineMax
+		for _, r := range prev.refs {
+			sw.limit -= len(r.Inline)
+		}
+	}
+	if sw.limit <= 0 {
+		if err := sw.spill(); err != nil {
+			return nil, fmt.Errorf("checkpoint: creating %q: %w", name, err)
+		}
+	}
+	ref, err := encodeSnapshot(sw, snapshotHeader{Job: c.job, Checkpoint: id, Partition: p.Partition, Full: full, Created: now}, p.Tables)
+	if err == nil && sw.w == nil && sw.buf == nil {
+		sw.buf = []byte{} // an empty delta is still inline
+	}
+	if err == nil && sw.w != nil {
+		err = sw.w.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: creating %q: %w", name, err)
-	}
-	ref, err := encodeSnapshot(w, snapshotHeader{Job: c.job, Checkpoint: id, Partition: p.Partition, Full: full, Created: now}, p.Tables)
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		_ = w.Cancel()
+		if sw.w != nil {
+			_ = sw.w.Cancel()
+		}
 		return nil, fmt.Errorf("checkpoint: writing %q: %w", name, err)
+	}
+	if sw.w == nil {
+		ref.Inline = sw.buf
 	}
 	ref.Name, ref.Checkpoint, ref.Full = name, id, full
 	if full {
 		return &chainState{refs: []ObjectRef{ref}, tables: schemas}, nil
 	}
 	return &chainState{refs: append(slices.Clip(prev.refs), ref), tables: schemas}, nil
+}
+
+// spillWriter keeps what is written in memory up to limit bytes and, past
+// that, moves it into an object it then streams into.
+type spillWriter struct {
+	limit int
+	open  func() (ObjectWriter, error)
+	buf   []byte
+	w     ObjectWriter // nil while in memory
+}
+
+func (s *spillWriter) spill() error {
+	w, err := s.open()
+	if err != nil {
+		return err
+	}
+	s.w = w
+	if len(s.buf) > 0 {
+		if _, err := w.Write(s.buf); err != nil {
+			return err
+		}
+	}
+	s.buf = nil
+	return nil
+}
+
+func (s *spillWriter) Write(p []byte) (int, error) {
+	if s.w == nil {
+		if len(s.buf)+len(p) <= s.limit {
+			s.buf = append(s.buf, p...)
+			return len(p), nil
+		}
+		if err := s.spill(); err != nil {
+			return 0, err
+		}
+	}
+	return s.w.Write(p)
 }
 
 // encodeSnapshot streams the header and the tables into w and returns the
@@ -516,6 +594,9 @@ func (c *Checkpointer) verifyLive(ctx context.Context, m *Manifest) (maxID uint6
 	dirs := map[uint64]bool{m.ID: true}
 	want := make(map[string]int64)
 	for _, r := range m.Objects() {
+		if r.Inline != nil {
+			continue // in m itself
+		}
 		dirs[r.Checkpoint] = true
 		want[r.Name] = r.Size
 	}

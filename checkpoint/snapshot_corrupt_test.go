@@ -50,7 +50,7 @@ func rewrite(t *testing.T, s Store, name string, edit func([]byte) []byte) {
 func corruptFixture(t *testing.T) (Store, *Checkpointer, [][]map[string]any) {
 	ctx := context.Background()
 	store := NewMemoryStore()
-	c, err := NewCheckpointer(store, "job", WithDeltaRatio(100))
+	c, err := NewCheckpointer(store, "job", WithDeltaRatio(100), WithInlineDeltas(0))
 	require.NoError(t, err)
 	r := rand.New(rand.NewPCG(11, 12))
 	js := newJobState(2)

@@ -47,46 +47,64 @@ func (l *requestLog) take() []string {
 }
 
 // TestIncrementalCheckpointRequestsOnSwift pins the requests of an
-// incremental checkpoint on a real Swift, in order: the delta's PUT (a
-// fresh name: no existence check, no read-back), then the manifest's
-// conditional PUT (written only after the delta is durable), then, at the
-// same time, the manifest's read-back (did this writer win the contested
-// name?) and the listing that guards against a concurrent GC (issued only
-// after the manifest is committed).
+// incremental checkpoint on a real Swift, in order. With the delta inline
+// in the manifest: the manifest's conditional PUT, then, at the same time,
+// its read-back (did this writer win the contested name?) and the listing
+// that guards against a concurrent GC (issued only once the manifest is
+// committed). With the delta in an object: first the delta's PUT (a fresh
+// name: no existence check, no read-back), as the manifest may only be
+// written once every object it names is durable.
 func TestIncrementalCheckpointRequestsOnSwift(t *testing.T) {
-	ctx := context.Background()
-	conn := checkpointtest.RealSwiftConnection(t)
-	container := checkpointtest.TempContainer(t, conn)
-	log := &requestLog{rt: http.DefaultTransport, container: container}
-	conn.Transport = log
-	store := checkpoint.NewSwiftStore(conn, container)
-	c, err := checkpoint.NewCheckpointer(store, "job")
-	require.NoError(t, err)
-	tbl := checkpoint.NewEntityTable("rev", 1)
-	parts := []checkpoint.PartitionState{{Partition: 0, Tables: []checkpoint.StateTable{tbl}}}
-	tbl.Set("Q1", 1)
-	_, err = c.Checkpoint(ctx, map[string]int64{"t/0": 1}, parts)
-	require.NoError(t, err)
-	require.True(t, checkpoint.ConditionalPut(store), "a real Swift honours If-None-Match: *")
+	for _, inline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("inline=%v", inline), func(t *testing.T) {
+			ctx := context.Background()
+			conn := checkpointtest.RealSwiftConnection(t)
+			container := checkpointtest.TempContainer(t, conn)
+			log := &requestLog{rt: http.DefaultTransport, container: container}
+			conn.Transport = log
+			store := checkpoint.NewSwiftStore(conn, container)
+			opts := []checkpoint.Option{}
+			if !inline {
+				opts = append(opts, checkpoint.WithInlineDeltas(0))
+			}
+			c, err := checkpoint.NewCheckpointer(store, "job", opts...)
+			require.NoError(t, err)
+			tbl := checkpoint.NewEntityTable("rev", 1)
+			parts := []checkpoint.PartitionState{{Partition: 0, Tables: []checkpoint.StateTable{tbl}}}
+			for i := range 100 {
+				tbl.Set(fmt.Sprintf("Q%d", i+1), 1)
+			}
+			_, err = c.Checkpoint(ctx, map[string]int64{"t/0": 1}, parts)
+			require.NoError(t, err)
+			require.True(t, checkpoint.ConditionalPut(store), "a real Swift honours If-None-Match: *")
 
-	log.take()
-	tbl.Set("Q2", 2)
-	m, err := c.Checkpoint(ctx, map[string]int64{"t/0": 2}, parts)
-	require.NoError(t, err)
-	reqs := log.take()
-	chain := m.Partition(0).Chain
-	require.Len(t, chain, 2)
-	manifest := fmt.Sprintf("job/chk-%010d/MANIFEST", m.ID)
-	require.Len(t, reqs, 4, "requests: %q", reqs)
-	assert.Equal(t, "PUT "+chain[1].Name, reqs[0])
-	assert.Equal(t, "PUT "+manifest, reqs[1])
-	assert.ElementsMatch(t, []string{"HEAD " + manifest, "GET ?list"}, reqs[2:])
+			log.take()
+			tbl.Set("Q2", 2)
+			m, err := c.Checkpoint(ctx, map[string]int64{"t/0": 2}, parts)
+			require.NoError(t, err)
+			reqs := log.take()
+			chain := m.Partition(0).Chain
+			require.Len(t, chain, 2)
+			assert.Equal(t, inline, chain[1].Inline != nil)
+			manifest := fmt.Sprintf("job/chk-%010d/MANIFEST", m.ID)
+			if !inline {
+				require.NotEmpty(t, reqs)
+				assert.Equal(t, "PUT "+chain[1].Name, reqs[0])
+				reqs = reqs[1:]
+			}
+			require.Len(t, reqs, 3, "requests: %q", reqs)
+			assert.Equal(t, "PUT "+manifest, reqs[0])
+			assert.ElementsMatch(t, []string{"HEAD " + manifest, "GET ?list"}, reqs[1:])
 
-	other := checkpoint.NewEntityTable("rev", 1)
-	got, err := c.RestoreLatest(ctx, []checkpoint.PartitionState{{Partition: 0, Tables: []checkpoint.StateTable{other}}})
-	require.NoError(t, err)
-	assert.Equal(t, m.ID, got.ID)
-	assert.Equal(t, 2, other.Len())
+			other := checkpoint.NewEntityTable("rev", 1)
+			got, err := c.RestoreLatest(ctx, []checkpoint.PartitionState{{Partition: 0, Tables: []checkpoint.StateTable{other}}})
+			require.NoError(t, err)
+			assert.Equal(t, m.ID, got.ID)
+			v, _ := other.Get("Q2")
+			assert.Equal(t, int64(2), v)
+			assert.Equal(t, 100, other.Len())
+		})
+	}
 }
 
 // TestSwifttestKeepsExistenceCheck: swifttest ignores If-None-Match, so the

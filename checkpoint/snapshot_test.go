@@ -154,7 +154,7 @@ func TestCheckpointIdlePartitionReusesLineage(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
 	js := newJobState(2)
-	c, err := NewCheckpointer(store, "job")
+	c, err := NewCheckpointer(store, "job", WithInlineDeltas(0))
 	require.NoError(t, err)
 	js.revs[0].Set("Q1", 1)
 	js.revs[1].Set("Q2", 2)
@@ -347,7 +347,7 @@ func TestCheckpointFailureKeepsDirtyAndPrevious(t *testing.T) {
 	fs := &faultStore{Store: NewMemoryStore()}
 	r := rand.New(rand.NewPCG(5, 6))
 	js := newJobState(2)
-	c, err := NewCheckpointer(fs, "job")
+	c, err := NewCheckpointer(fs, "job", WithInlineDeltas(0))
 	require.NoError(t, err)
 	js.mutate(r, 200, 1000)
 	_, err = c.Checkpoint(ctx, map[string]int64{"t/0": 1}, js.parts)
