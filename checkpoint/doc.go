@@ -68,9 +68,8 @@
 // declares and lists every mismatch in one [*IncompatibleError];
 // [AllowDroppedState] lets a job drop state it no longer declares.
 //
-// Small deltas are kept inline in the manifest ([WithInlineDeltas], 256 KiB
-// per chain by default), so that most incremental checkpoints write a single
-// object.
+// With [WithInlineDeltas], small deltas are kept inline in the manifest, so
+// that most incremental checkpoints write a single object.
 //
 // # Round trips of an incremental checkpoint on Swift
 //

@@ -91,8 +91,10 @@ func WithFullEvery(n int) Option { return func(o *options) { o.fullEvery = max(1
 // bounded when most keys change. Default 0.5.
 func WithDeltaRatio(ratio float64) Option { return func(o *options) { o.deltaRatio = ratio } }
 
-// DefaultInlineDeltas is the default of WithInlineDeltas: 256 KiB.
-const DefaultInlineDeltas = 256 << 10
+// InlineDeltasBudget is a budget for WithInlineDeltas that keeps a whole
+// chain of ten deltas of 1 000 entity → revision keys (about 14 KB each)
+// inline, with manifests of at most about 350 KB.
+const InlineDeltasBudget = 256 << 10
 
 // WithInlineDeltas keeps small deltas in the manifest instead of in objects
 // of their own, up to maxBytes of inline deltas per partition's chain (the
@@ -101,8 +103,9 @@ const DefaultInlineDeltas = 256 << 10
 // instead of one per changed partition followed by the manifest's: on
 // Swift, one sequential round trip fewer. A delta that does not fit, or
 // would push its chain over the budget, is written as an object as usual.
-// Default DefaultInlineDeltas; 0 disables. Manifests with inline deltas
-// carry format 2, which builds without inline deltas refuse.
+// Default 0 (off; InlineDeltasBudget is a good value). Manifests with inline
+// deltas carry format 2, which builds without inline deltas refuse, so turn
+// it on once every build that may restore the job's checkpoints reads them.
 func WithInlineDeltas(maxBytes int) Option {
 	return func(o *options) { o.inlineMax = max(0, maxBytes) }
 }
@@ -174,7 +177,7 @@ func NewCheckpointer(store Store, job string, opts ...Option) (*Checkpointer, er
 	if !jobNameRE.MatchString(job) {
 		return nil, fmt.Errorf("checkpoint: invalid job name %q (want 1-128 of [A-Za-z0-9._-])", job)
 	}
-	o := options{fullEvery: 10, deltaRatio: 0.5, inlineMax: DefaultInlineDeltas, retain: 3, orphanAge: 15 * time.Minute, parallelism: 4, now: time.Now}
+	o := options{fullEvery: 10, deltaRatio: 0.5, retain: 3, orphanAge: 15 * time.Minute, parallelism: 4, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}

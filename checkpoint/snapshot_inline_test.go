@@ -23,12 +23,28 @@ func readManifest(t *testing.T, s Store, id uint64) *Manifest {
 	return m
 }
 
+func TestInlineDeltasOffByDefault(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	c, err := NewCheckpointer(store, "job")
+	require.NoError(t, err)
+	js := newJobState(1)
+	js.revs[0].Set("Q1", 1)
+	_, err = c.Checkpoint(ctx, nil, js.parts)
+	require.NoError(t, err)
+	js.revs[0].Set("Q2", 2)
+	m, err := c.Checkpoint(ctx, nil, js.parts)
+	require.NoError(t, err)
+	assert.Nil(t, m.Partitions[0].Chain[1].Inline)
+	assert.Equal(t, manifestFormat, m.Format)
+}
+
 func TestInlineDeltasRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for name, open := range testStores(t) {
 		t.Run(name, func(t *testing.T) {
 			store := open()
-			c, err := NewCheckpointer(store, "job", WithFullEvery(4), WithDeltaRatio(100))
+			c, err := NewCheckpointer(store, "job", WithFullEvery(4), WithDeltaRatio(100), WithInlineDeltas(InlineDeltasBudget))
 			require.NoError(t, err)
 			r := rand.New(rand.NewPCG(21, 22))
 			js := newJobState(2)
@@ -112,7 +128,7 @@ func TestInlineDeltaBudgetSpillsToObjects(t *testing.T) {
 func TestInlineDeltaCorruption(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
-	c, err := NewCheckpointer(store, "job")
+	c, err := NewCheckpointer(store, "job", WithInlineDeltas(InlineDeltasBudget))
 	require.NoError(t, err)
 	r := rand.New(rand.NewPCG(41, 42))
 	js := newJobState(1)

@@ -64,8 +64,8 @@ func TestIncrementalCheckpointRequestsOnSwift(t *testing.T) {
 			conn.Transport = log
 			store := checkpoint.NewSwiftStore(conn, container)
 			opts := []checkpoint.Option{}
-			if !inline {
-				opts = append(opts, checkpoint.WithInlineDeltas(0))
+			if inline {
+				opts = append(opts, checkpoint.WithInlineDeltas(checkpoint.InlineDeltasBudget))
 			}
 			c, err := checkpoint.NewCheckpointer(store, "job", opts...)
 			require.NoError(t, err)

@@ -27,7 +27,7 @@ const EnvStateKeys = "STREAMKIT_STATE_KEYS"
 const wikidataDirty = 1000
 
 // wikidataRounds is the number of incremental checkpoints timed per store:
-// with the default inline budget (256 KiB per chain) and deltas of about
+// with an inline budget of InlineDeltasBudget (256 KiB per chain) and deltas of about
 // 14 KB, the first ~18 keep their delta in the manifest and the others
 // write it as an object; each kind is reported apart.
 const wikidataRounds = 40
@@ -113,7 +113,8 @@ func BenchmarkWikidataState(b *testing.B) {
 				continue
 			}
 			c, err := checkpoint.NewCheckpointer(store, "bench",
-				checkpoint.WithFullEvery(1<<30), checkpoint.WithDeltaRatio(1e9))
+				checkpoint.WithFullEvery(1<<30), checkpoint.WithDeltaRatio(1e9),
+				checkpoint.WithInlineDeltas(checkpoint.InlineDeltasBudget))
 			require.NoError(b, err)
 			if st.swift {
 				// Authenticate, create the containers and probe outside the timings.
