@@ -67,3 +67,13 @@ bench-wikidata-state:
 		STREAMKIT_STATE_KEYS=$$n $(GO) test -run '^$$' -bench '^BenchmarkWikidataState$$' -benchtime 1x -timeout 60m ./checkpoint || exit 1; \
 	done
 ## --- end Wikidata-scale state benchmark ---
+
+## --- exactly-once latency floor (root package) ---
+## bench-latency: 50 records/s through an exactly-once pass-through job with
+## checkpoints every 100 ms, 200 ms, 1 s and 10 s (LATENCY_RUN each, default
+## 40s): processor → commit point percentiles, CPU of short intervals.
+LATENCY_RUN ?= 40s
+.PHONY: bench-latency
+bench-latency:
+	STREAMKIT_LATENCY_RUN=$(LATENCY_RUN) $(GO) test -run '^$$' -bench '^BenchmarkLatencyFloor$$' -benchtime 1x -timeout 30m .
+## --- end exactly-once latency floor ---
