@@ -57,6 +57,8 @@ func (p *latencyProc) Process(ctx context.Context, rec *source.Record) error {
 // latencyRun is what one interval measured.
 type latencyRun struct {
 	lat      []time.Duration // processor had it -> commit point written
+	snapshot []time.Duration // per task checkpoint: the state snapshot
+	commit   []time.Duration // and the commit of output and commit point
 	records  int64
 	cpu      time.Duration
 	wall     time.Duration
@@ -135,6 +137,8 @@ func runLatency(b *testing.B, br *benchBroker, interval, d time.Duration) latenc
 				mu.Lock()
 				defer mu.Unlock()
 				run.ckpts++
+				run.snapshot = append(run.snapshot, ev.Snapshot)
+				run.commit = append(run.commit, ev.Commit)
 				for _, t := range ev.EventTimes {
 					v, ok := seen.Load(t.UnixMilli())
 					if !ok {
@@ -184,6 +188,15 @@ func runLatency(b *testing.B, br *benchBroker, interval, d time.Duration) latenc
 	return run
 }
 
+// quantileMS returns the q-quantile of ds in milliseconds (sorting ds).
+func quantileMS(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000
+}
+
 // BenchmarkLatencyFloor streams 200-byte records at 50 per second (for
 // STREAMKIT_LATENCY_RUN, default 40 s) through a stateless exactly-once
 // pass-through job (3 partitions, transactional Kafka output, checkpoint
@@ -215,14 +228,14 @@ func BenchmarkLatencyFloor(b *testing.B) {
 		for _, iv := range intervals {
 			r := runLatency(b, br, iv, d)
 			require.NotEmpty(b, r.lat, "no latency measured")
-			slices.Sort(r.lat)
-			q := func(p float64) float64 {
-				return float64(r.lat[min(len(r.lat)-1, int(p*float64(len(r.lat))))].Microseconds()) / 1000
-			}
 			tag := iv.String() // 100ms, 200ms, 1s, 10s
-			b.ReportMetric(q(0.5), tag+"-p50-ms")
-			b.ReportMetric(q(0.99), tag+"-p99-ms")
-			b.ReportMetric(q(1), tag+"-max-ms")
+			b.ReportMetric(quantileMS(r.lat, 0.5), tag+"-p50-ms")
+			b.ReportMetric(quantileMS(r.lat, 0.99), tag+"-p99-ms")
+			b.ReportMetric(quantileMS(r.lat, 1), tag+"-max-ms")
+			// What a record waits for once its checkpoint starts.
+			b.ReportMetric(quantileMS(r.snapshot, 0.99), tag+"-snapshot-p99-ms")
+			b.ReportMetric(quantileMS(r.commit, 0.5), tag+"-commit-p50-ms")
+			b.ReportMetric(quantileMS(r.commit, 0.99), tag+"-commit-p99-ms")
 			jobCPU[iv] = r.cpu.Seconds()/r.wall.Seconds() - baseRate
 			b.ReportMetric(1000*jobCPU[iv], tag+"-job-cpu-ms/s")
 			b.Logf("interval %v: %d records, %d task checkpoints, %d latencies", iv, r.records, r.ckpts, len(r.lat))
