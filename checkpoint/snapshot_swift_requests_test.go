@@ -120,3 +120,89 @@ func TestSwifttestKeepsExistenceCheck(t *testing.T) {
 	require.ErrorIs(t, err, checkpoint.ErrExist)
 	assert.Equal(t, []byte("one"), checkpointtest.Get(t, store, "a/b"))
 }
+
+// TestTwoWritersRaceForOneCheckpointOnSwift: two instances restored from
+// the same checkpoint write the next one, with different state, at the
+// same time, so both pick the same ID. Their snapshot objects cannot
+// collide (random names), only their manifests can: whatever the outcome
+// of that race (normally one ErrExist; both may succeed when their
+// uploads overlap, see SwiftStore), the checkpoint under that ID restores
+// without error to exactly one writer's state, with inline deltas and
+// with delta objects.
+func TestTwoWritersRaceForOneCheckpointOnSwift(t *testing.T) {
+	conn := checkpointtest.RealSwiftConnection(t)
+	for _, inline := range []int{checkpoint.InlineDeltasBudget, 0} {
+		for round := range 4 {
+			t.Run(fmt.Sprintf("inline=%d/round=%d", inline, round), func(t *testing.T) {
+				ctx := context.Background()
+				store := checkpoint.NewSwiftStore(conn, checkpointtest.TempContainer(t, conn))
+				newTable := func() (*checkpoint.EntityTable, []checkpoint.PartitionState) {
+					tbl := checkpoint.NewEntityTable("rev", 1)
+					return tbl, []checkpoint.PartitionState{{Partition: 0, Tables: []checkpoint.StateTable{tbl}}}
+				}
+				base, baseParts := newTable()
+				for i := range 1000 {
+					base.Set(fmt.Sprintf("Q%d", i+1), 1)
+				}
+				first, err := checkpoint.NewCheckpointer(store, "job", checkpoint.WithInlineDeltas(inline))
+				require.NoError(t, err)
+				_, err = first.Checkpoint(ctx, map[string]int64{"t/0": 1}, baseParts)
+				require.NoError(t, err)
+
+				type writer struct {
+					c     *checkpoint.Checkpointer
+					tbl   *checkpoint.EntityTable
+					parts []checkpoint.PartitionState
+					m     *checkpoint.Manifest
+					err   error
+				}
+				ws := make([]*writer, 2)
+				for i := range ws {
+					c, err := checkpoint.NewCheckpointer(store, "job", checkpoint.WithInlineDeltas(inline))
+					require.NoError(t, err)
+					tbl, parts := newTable()
+					_, err = c.RestoreLatest(ctx, parts)
+					require.NoError(t, err)
+					for k := range 200 {
+						tbl.Set(fmt.Sprintf("Q%d", k*5+i+1), int64(100+i)) // each writer its own keys and values
+					}
+					ws[i] = &writer{c: c, tbl: tbl, parts: parts}
+				}
+				var wg sync.WaitGroup
+				for i, w := range ws {
+					wg.Go(func() { w.m, w.err = w.c.Checkpoint(ctx, map[string]int64{"t/0": int64(10 + i)}, w.parts) })
+				}
+				wg.Wait()
+				// Under load one writer may list after the other committed
+				// and take ID 3: then there was no race, which is logged.
+				var won []int
+				for i, w := range ws {
+					if w.err == nil {
+						if w.m.ID == 2 {
+							won = append(won, i)
+						} else {
+							t.Logf("writer %d took checkpoint %d: no race this round", i, w.m.ID)
+						}
+					} else {
+						require.ErrorIs(t, w.err, checkpoint.ErrExist, "writer %d", i)
+					}
+				}
+				require.NotEmpty(t, won, "a writer commits checkpoint 2")
+
+				got, gotParts := newTable()
+				reader, err := checkpoint.NewCheckpointer(store, "job")
+				require.NoError(t, err)
+				m, err := reader.Restore(ctx, 2, gotParts)
+				require.NoError(t, err, "the checkpoint restores whole")
+				winner := ws[m.Positions["t/0"]-10]
+				assert.Contains(t, won, int(m.Positions["t/0"]-10), "the manifest is a writer's that saw success")
+				assert.Equal(t, winner.tbl.Len(), got.Len())
+				winner.tbl.Range(func(id string, v int64) bool {
+					g, ok := got.Get(id)
+					assert.True(t, ok && g == v, "key %s: got %d, want %d", id, g, v)
+					return ok && g == v
+				})
+			})
+		}
+	}
+}
