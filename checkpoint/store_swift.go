@@ -91,10 +91,12 @@ const (
 // breaks mid-object resumes where it stopped (a Range request, with If-Match
 // on the ETag), under the same policy. Every call honours its ctx.
 //
-// The in-process fake github.com/ncw/swift/v2/swifttest ignores
-// If-None-Match. Against it the store still refuses to create an object that
-// already exists (Create checks first), but two writers racing for one name
-// can both succeed; run no-overwrite race tests against a real Swift.
+// On first use the store probes whether the server honours If-None-Match
+// (one small object PUT twice and deleted, in the segment container). The
+// in-process fake github.com/ncw/swift/v2/swifttest ignores it: against it
+// the store still refuses to create an object that already exists (Create
+// checks first, with a HEAD), but two writers racing for one name can both
+// succeed; run no-overwrite race tests against a real Swift.
 //
 // The zero value is not usable; call NewSwiftStore. A SwiftStore is safe for
 // concurrent use.
