@@ -77,3 +77,27 @@ chaos-soak-job:
 	@test -n "$$STREAMKIT_KAFKA_BROKERS" && test -n "$$STREAMKIT_SWIFT_AUTH_URL" || { echo "set STREAMKIT_KAFKA_BROKERS (scripts/kafka.sh env) and the Swift variables (scripts/swift-saio.sh env)"; exit 1; }
 	STREAMKIT_CHAOS=$(CHAOS_DURATION) STREAMKIT_KAFKA_SCRIPT=$${STREAMKIT_KAFKA_SCRIPT:-$(CURDIR)/scripts/kafka.sh} STREAMKIT_KCAT=$$(command -v kcat || true) \
 		$(GO) test -count=1 -timeout 0 -run TestJobChaosSoak -v .
+
+## --- Wikidata-scale state benchmark (checkpoint) ---
+## bench-wikidata-state: the entity → revision state at STATE_KEYS keys, each
+## size in its own process (RSS is per size): memory, full checkpoint and
+## restore on files and on the real Swift of STREAMKIT_SWIFT_AUTH_URL (with
+## `swift upload` of the same bytes), incremental checkpoints of 1 000 keys.
+## 120M keys need ~10 GB of RAM and ~2 GB of disk under TMPDIR and Swift.
+STATE_KEYS ?= 10000000 30000000 120000000
+.PHONY: bench-wikidata-state
+bench-wikidata-state:
+	@for n in $(STATE_KEYS); do echo "== $$n keys"; \
+		STREAMKIT_STATE_KEYS=$$n $(GO) test -run '^$$' -bench '^BenchmarkWikidataState$$' -benchtime 1x -timeout 60m ./checkpoint || exit 1; \
+	done
+## --- end Wikidata-scale state benchmark ---
+
+## --- exactly-once latency floor (root package) ---
+## bench-latency: 50 records/s through an exactly-once pass-through job with
+## checkpoints every 100 ms, 200 ms, 1 s and 10 s (LATENCY_RUN each, default
+## 40s): processor → commit point percentiles, CPU of short intervals.
+LATENCY_RUN ?= 40s
+.PHONY: bench-latency
+bench-latency:
+	STREAMKIT_LATENCY_RUN=$(LATENCY_RUN) $(GO) test -run '^$$' -bench '^BenchmarkLatencyFloor$$' -benchtime 1x -timeout 30m .
+## --- end exactly-once latency floor ---

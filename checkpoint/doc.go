@@ -16,7 +16,8 @@
 //
 // # Stores
 //
-// A [Store] keeps immutable, named objects ("job/chk-0000000042/p-3.state",
+// A [Store] keeps immutable, named objects
+// ("job/chk-0000000042/p-0003-<random token>.state",
 // "job/chk-0000000042/MANIFEST"). An object appears only when its writer's
 // Close commits it; Cancel or a failed write leaves nothing behind. A
 // committed object is never overwritten: Create or Close fails with
@@ -66,6 +67,36 @@
 // restore compares the stored tables and schema versions with what the job
 // declares and lists every mismatch in one [*IncompatibleError];
 // [AllowDroppedState] lets a job drop state it no longer declares.
+//
+// With [WithInlineDeltas], small deltas are kept inline in the manifest, so
+// that most incremental checkpoints write a single object.
+//
+// # Round trips of an incremental checkpoint on Swift
+//
+// Each request left on the path serves one safety rule:
+//
+//  1. Only when the delta does not fit inline: the PUT of the delta object.
+//     A manifest is written only after every object it names is durable,
+//     so this PUT completes before the manifest's starts. Its name carries
+//     a random token, so no other writer can race for it: it needs no
+//     existence check and no read-back.
+//  2. The manifest's PUT, with If-None-Match: *: the commit of the
+//     checkpoint. Two instances may pick the same checkpoint ID; the
+//     conditional PUT lets only one of them commit, and the commit point
+//     may then name only a complete checkpoint.
+//  3. Once the manifest is committed, at the same time: its read-back
+//     (HEAD with X-Newest; Swift checks If-None-Match when an upload starts,
+//     so of two overlapping uploads both may pass, and the read-back tells
+//     the loser it lost), and one listing of the job's checkpoint
+//     directories that withdraws the manifest if a GC is deleting what it
+//     names (GC never deletes what a retained checkpoint needs; see
+//     [Checkpointer.GC] for why the listing must follow the commit).
+//
+// That is two sequential round trips, three with a delta object. Off the
+// path: the listing for the next checkpoint ID (the previous checkpoint's
+// verification listing answers it), and container creation and the probe
+// of whether the server honours If-None-Match (once per store; where it does
+// not, as with swifttest, an existence HEAD precedes each commit).
 //
 // Savepoints are named pins of a completed checkpoint (a copy of its manifest,
 // positions and job identity included) that GC never collects. [Checkpointer.GC]

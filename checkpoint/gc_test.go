@@ -15,13 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// listNames lists the names under prefix, snapshot object names without
+// their random token (as refNames).
 func listNames(t testing.TB, s Store, prefix string) []string {
 	t.Helper()
 	infos, err := s.List(context.Background(), prefix)
 	require.NoError(t, err)
 	var out []string
 	for _, in := range infos {
-		out = append(out, in.Name)
+		out = append(out, tokenRE.ReplaceAllString(in.Name, ".state"))
 	}
 	return out
 }
@@ -29,7 +31,7 @@ func listNames(t testing.TB, s Store, prefix string) []string {
 func TestGCRetentionKeepsChains(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
-	c, err := NewCheckpointer(store, "job", WithFullEvery(3), WithRetain(2), WithDeltaRatio(100))
+	c, err := NewCheckpointer(store, "job", WithFullEvery(3), WithRetain(2), WithDeltaRatio(100), WithInlineDeltas(0))
 	require.NoError(t, err)
 	r := rand.New(rand.NewPCG(1, 9))
 	js := newJobState(1)
@@ -70,7 +72,7 @@ func TestGCRetentionKeepsChains(t *testing.T) {
 func TestGCOrphansAndStaleTombstones(t *testing.T) {
 	ctx := context.Background()
 	fs := &faultStore{Store: NewMemoryStore()}
-	c, err := NewCheckpointer(fs, "job")
+	c, err := NewCheckpointer(fs, "job", WithInlineDeltas(0))
 	require.NoError(t, err)
 	js := newJobState(2)
 	js.revs[0].Set("Q1", 1)
@@ -114,7 +116,7 @@ func TestGCOrphansAndStaleTombstones(t *testing.T) {
 func TestSavepoints(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
-	c, err := NewCheckpointer(store, "job", WithRetain(1), WithFullEvery(2))
+	c, err := NewCheckpointer(store, "job", WithRetain(1), WithFullEvery(2), WithInlineDeltas(0))
 	require.NoError(t, err)
 	r := rand.New(rand.NewPCG(2, 2))
 	js := newJobState(2)
@@ -226,7 +228,7 @@ func TestConcurrentWritersAndGC(t *testing.T) {
 	var wg sync.WaitGroup
 	for inst := range 2 {
 		wg.Go(func() {
-			c, err := NewCheckpointer(store, "job", WithRetain(2), WithFullEvery(4), WithOrphanAge(0), WithDeltaRatio(100))
+			c, err := NewCheckpointer(store, "job", WithRetain(2), WithFullEvery(4), WithOrphanAge(0), WithDeltaRatio(100), WithInlineDeltas(0))
 			if !assert.NoError(t, err) {
 				return
 			}

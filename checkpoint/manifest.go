@@ -12,8 +12,14 @@ import (
 )
 
 // manifestFormat is the version of the manifest layout written by this
-// package; a reader refuses newer ones.
-const manifestFormat = 1
+// package; a reader refuses newer ones. A manifest that keeps a delta
+// inline (ObjectRef.Inline) is written as manifestFormatInline, so that a
+// build that does not know inline deltas refuses it by its format instead
+// of reporting the delta's object as missing; other manifests stay at 1.
+const (
+	manifestFormat       = 1
+	manifestFormatInline = 2
+)
 
 // Manifest describes one completed checkpoint. It is the last object written
 // under a checkpoint ID: a checkpoint without a manifest does not exist, and
@@ -65,10 +71,16 @@ type ObjectRef struct {
 	CRC32C uint32 `json:"crc32c"`
 	// Records is the number of records (puts and deletes) in the object.
 	Records int64 `json:"records"`
+	// Inline holds the bytes of a small delta kept in the manifest itself
+	// (see WithInlineDeltas); no object of that Name exists in the store.
+	// Nil for objects in the store.
+	Inline []byte `json:"inline,omitempty"`
 }
 
 // Objects returns every object the checkpoint needs, without duplicates:
-// what a copy of the checkpoint to another store must include.
+// what a copy of the checkpoint to another store must include. Inline
+// deltas are among them, with their bytes; they travel with the manifest
+// and need no copying.
 func (m *Manifest) Objects() []ObjectRef {
 	seen := make(map[string]bool)
 	var out []ObjectRef
@@ -100,8 +112,14 @@ func chkDir(job string, id uint64) string { return fmt.Sprintf("%s/chk-%010d", j
 func manifestName(job string, id uint64) string {
 	return chkDir(job, id) + "/MANIFEST"
 }
-func partName(job string, id uint64, p int) string {
-	return fmt.Sprintf("%s/p-%04d.state", chkDir(job, id), p)
+
+// partName names the snapshot object of partition p in checkpoint id. The
+// random token makes the name the writer's own: two instances that picked
+// the same checkpoint ID cannot overwrite each other's snapshot objects
+// (only the manifest's name is contested), so a store can write them
+// without the checks that guard a contested name.
+func partName(job string, id uint64, p int, token string) string {
+	return fmt.Sprintf("%s/p-%04d-%s.state", chkDir(job, id), p, token)
 }
 func savepointName(job, name string) string { return job + "/savepoints/" + name }
 
@@ -157,8 +175,8 @@ func decodeManifest(job, name string, data []byte) (*Manifest, error) {
 		return nil, corrupt("manifest JSON: %v", err)
 	}
 	switch {
-	case m.Format != manifestFormat:
-		return nil, corrupt("unsupported manifest format %d (this build reads %d)", m.Format, manifestFormat)
+	case m.Format < manifestFormat || m.Format > manifestFormatInline:
+		return nil, corrupt("unsupported manifest format %d (this build reads %d to %d)", m.Format, manifestFormat, manifestFormatInline)
 	case m.Job != job:
 		return nil, corrupt("manifest belongs to job %q, not %q", m.Job, job)
 	}
@@ -170,6 +188,9 @@ func decodeManifest(job, name string, data []byte) (*Manifest, error) {
 			id, _, ok := parseChkName(job, r.Name)
 			if !ok || id != r.Checkpoint || id > m.ID || (j > 0 && (r.Full || r.Checkpoint <= p.Chain[j-1].Checkpoint)) {
 				return nil, corrupt("partition %d has an invalid chain entry %q", p.Partition, r.Name)
+			}
+			if r.Inline != nil && (r.Full || int64(len(r.Inline)) != r.Size || m.Format < manifestFormatInline) {
+				return nil, corrupt("partition %d has an invalid inline delta %q", p.Partition, r.Name)
 			}
 		}
 	}

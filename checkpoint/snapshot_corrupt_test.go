@@ -18,6 +18,17 @@ import (
 )
 
 // rewrite replaces a committed object with edit(its bytes).
+// objectNamed returns the one object of s whose name starts with prefix (a
+// snapshot object's name up to its random token), or prefix itself when it
+// is a whole name.
+func objectNamed(t testing.TB, s Store, prefix string) string {
+	t.Helper()
+	infos, err := s.List(context.Background(), prefix)
+	require.NoError(t, err)
+	require.Len(t, infos, 1, "objects named %s*", prefix)
+	return infos[0].Name
+}
+
 func rewrite(t *testing.T, s Store, name string, edit func([]byte) []byte) {
 	t.Helper()
 	ctx := context.Background()
@@ -39,7 +50,7 @@ func rewrite(t *testing.T, s Store, name string, edit func([]byte) []byte) {
 func corruptFixture(t *testing.T) (Store, *Checkpointer, [][]map[string]any) {
 	ctx := context.Background()
 	store := NewMemoryStore()
-	c, err := NewCheckpointer(store, "job", WithDeltaRatio(100))
+	c, err := NewCheckpointer(store, "job", WithDeltaRatio(100), WithInlineDeltas(0))
 	require.NoError(t, err)
 	r := rand.New(rand.NewPCG(11, 12))
 	js := newJobState(2)
@@ -54,43 +65,45 @@ func corruptFixture(t *testing.T) (Store, *Checkpointer, [][]map[string]any) {
 }
 
 func TestRestoreCorruption(t *testing.T) {
-	const delta = "job/chk-0000000003/p-0001.state"
-	const base = "job/chk-0000000001/p-0000.state"
+	// Snapshot object names end in a random token: the cases name them by
+	// prefix, and each edit gets the name found in its fixture.
+	const delta = "job/chk-0000000003/p-0001-"
+	const base = "job/chk-0000000001/p-0000-"
 	cases := []struct {
 		name   string
 		object string
-		edit   func(t *testing.T, s Store)
+		edit   func(t *testing.T, s Store, name string)
 		reason string
 	}{
-		{"flipped byte", delta, func(t *testing.T, s Store) {
+		{"flipped byte", delta, func(t *testing.T, s Store, delta string) {
 			rewrite(t, s, delta, func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b })
 		}, "fails its CRC32C check"},
-		{"truncated", base, func(t *testing.T, s Store) {
+		{"truncated", base, func(t *testing.T, s Store, base string) {
 			rewrite(t, s, base, func(b []byte) []byte { return b[:len(b)*2/3] })
 		}, "truncated at byte"},
-		{"end block cut off", delta, func(t *testing.T, s Store) {
+		{"end block cut off", delta, func(t *testing.T, s Store, delta string) {
 			rewrite(t, s, delta, func(b []byte) []byte { return b[:len(b)-blockHeaderLen-blockTrailer] })
 		}, "truncated at byte"},
-		{"trailing garbage", delta, func(t *testing.T, s Store) {
+		{"trailing garbage", delta, func(t *testing.T, s Store, delta string) {
 			rewrite(t, s, delta, func(b []byte) []byte { return append(b, 0) })
 		}, "trailing bytes"},
-		{"not a snapshot", delta, func(t *testing.T, s Store) {
+		{"not a snapshot", delta, func(t *testing.T, s Store, delta string) {
 			rewrite(t, s, delta, func([]byte) []byte { return []byte("hello, world") })
 		}, "bad magic"},
-		{"future format", delta, func(t *testing.T, s Store) {
+		{"future format", delta, func(t *testing.T, s Store, delta string) {
 			rewrite(t, s, delta, func(b []byte) []byte { binary.LittleEndian.PutUint16(b[4:], 9); return b })
 		}, "unsupported snapshot format version 9"},
-		{"missing object", base, func(t *testing.T, s Store) {
+		{"missing object", base, func(t *testing.T, s Store, base string) {
 			require.NoError(t, s.Delete(context.Background(), base))
 		}, "named by checkpoint 3 but missing"},
-		{"object swapped for another valid one", delta, func(t *testing.T, s Store) {
-			rc, err := s.Open(context.Background(), "job/chk-0000000003/p-0000.state")
+		{"object swapped for another valid one", delta, func(t *testing.T, s Store, delta string) {
+			rc, err := s.Open(context.Background(), objectNamed(t, s, "job/chk-0000000003/p-0000-"))
 			require.NoError(t, err)
 			other, _ := io.ReadAll(rc)
 			_ = rc.Close()
 			rewrite(t, s, delta, func([]byte) []byte { return other })
 		}, "header says job \"job\" checkpoint 3 partition 0"},
-		{"wrong checksum in manifest", delta, func(t *testing.T, s Store) {
+		{"wrong checksum in manifest", delta, func(t *testing.T, s Store, delta string) {
 			name := manifestName("job", 3)
 			rewrite(t, s, name, func(b []byte) []byte {
 				m, err := decodeManifest("job", name, b)
@@ -101,14 +114,14 @@ func TestRestoreCorruption(t *testing.T) {
 				return out
 			})
 		}, "the manifest says"},
-		{"manifest bit flip", manifestName("job", 3), func(t *testing.T, s Store) {
+		{"manifest bit flip", manifestName("job", 3), func(t *testing.T, s Store, _ string) {
 			rewrite(t, s, manifestName("job", 3), func(b []byte) []byte {
 				i := strings.Index(string(b), `"size": `) + len(`"size": `)
 				b[i]++
 				return b
 			})
 		}, "manifest CRC32C mismatch"},
-		{"manifest truncated", manifestName("job", 3), func(t *testing.T, s Store) {
+		{"manifest truncated", manifestName("job", 3), func(t *testing.T, s Store, _ string) {
 			rewrite(t, s, manifestName("job", 3), func(b []byte) []byte { return b[:len(b)/2] })
 		}, "no crc32c line"},
 	}
@@ -116,17 +129,18 @@ func TestRestoreCorruption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			store, c, models := corruptFixture(t)
-			tc.edit(t, store)
+			object := objectNamed(t, store, tc.object)
+			tc.edit(t, store, object)
 
 			js := newJobState(2)
 			_, err := c.Restore(ctx, 3, js.parts)
 			require.Error(t, err)
 			var ce *CorruptError
 			require.ErrorAs(t, err, &ce)
-			assert.Equal(t, tc.object, ce.Object)
+			assert.Equal(t, object, ce.Object)
 			assert.Contains(t, ce.Reason, tc.reason)
 			assert.ErrorIs(t, err, ErrCorrupt)
-			assert.Contains(t, err.Error(), tc.object)
+			assert.Contains(t, err.Error(), object)
 			for _, p := range js.parts {
 				for _, tb := range p.Tables {
 					assert.Zero(t, tb.Len(), "a failed restore leaves tables empty")
@@ -140,7 +154,7 @@ func TestRestoreCorruption(t *testing.T) {
 			m, err := c.Restore(ctx, 3, js.parts, FallBackOnCorruption())
 			if tc.object == base {
 				require.ErrorAs(t, err, &ce, "every checkpoint needs the base")
-				assert.Contains(t, err.Error(), tc.object)
+				assert.Contains(t, err.Error(), object)
 				return
 			}
 			require.NoError(t, err)
@@ -204,7 +218,7 @@ func FuzzRestoreObject(f *testing.F) {
 		if _, err := c.Checkpoint(ctx, nil, js.parts); err != nil {
 			f.Fatal(err)
 		}
-		rc, _ := store.Open(ctx, partName("job", 1, 0))
+		rc, _ := store.Open(ctx, objectNamed(f, store, "job/chk-0000000001/p-0000-"))
 		valid, _ := io.ReadAll(rc)
 		f.Add(valid)
 		f.Add(valid[:len(valid)-5])
@@ -212,7 +226,7 @@ func FuzzRestoreObject(f *testing.F) {
 	f.Add([]byte("SKCP\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		store := NewMemoryStore()
-		name := partName("job", 1, 0)
+		name := partName("job", 1, 0, "0123456789abcdef")
 		w, _ := store.Create(ctx, name)
 		_, _ = w.Write(data)
 		require.NoError(t, w.Close())
@@ -276,6 +290,6 @@ func TestRestoreReadErrorIsNotCorruption(t *testing.T) {
 		_, err = c.Restore(ctx, 3, js.parts, FallBackOnCorruption())
 		require.ErrorIs(t, err, errNetwork, "n=%d", n)
 		assert.NotErrorIs(t, err, ErrCorrupt, "n=%d", n)
-		assert.Contains(t, err.Error(), "job/chk-0000000003/p-0001.state")
+		assert.Contains(t, err.Error(), "job/chk-0000000003/p-0001-")
 	}
 }

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -226,7 +227,13 @@ func (c *Checkpointer) readObject(ctx context.Context, m *Manifest, ref ObjectRe
 		}
 		return fmt.Errorf("checkpoint: reading %q: %w", ref.Name, err)
 	}
-	rc, err := c.store.Open(ctx, ref.Name)
+	var rc io.ReadCloser
+	var err error
+	if ref.Inline != nil {
+		rc = io.NopCloser(bytes.NewReader(ref.Inline))
+	} else {
+		rc, err = c.store.Open(ctx, ref.Name)
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, &CorruptError{Object: ref.Name, Reason: fmt.Sprintf("named by checkpoint %d but missing", m.ID), Err: err}
 	}

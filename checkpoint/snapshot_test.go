@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -153,7 +154,7 @@ func TestCheckpointIdlePartitionReusesLineage(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemoryStore()
 	js := newJobState(2)
-	c, err := NewCheckpointer(store, "job")
+	c, err := NewCheckpointer(store, "job", WithInlineDeltas(0))
 	require.NoError(t, err)
 	js.revs[0].Set("Q1", 1)
 	js.revs[1].Set("Q2", 2)
@@ -170,10 +171,16 @@ func TestCheckpointIdlePartitionReusesLineage(t *testing.T) {
 	assert.Equal(t, int64(1), m.Partition(0).Chain[1].Records)
 }
 
+// tokenRE matches the random token at the end of a snapshot object name.
+var tokenRE = regexp.MustCompile(`-[0-9a-f]{16}\.state$`)
+
+// refNames returns the names of refs without the random token of snapshot
+// object names ("job/chk-0000000001/p-0000-<token>.state" gives
+// "job/chk-0000000001/p-0000.state").
 func refNames(refs []ObjectRef) []string {
 	var out []string
 	for _, r := range refs {
-		out = append(out, r.Name)
+		out = append(out, tokenRE.ReplaceAllString(r.Name, ".state"))
 	}
 	return out
 }
@@ -340,7 +347,7 @@ func TestCheckpointFailureKeepsDirtyAndPrevious(t *testing.T) {
 	fs := &faultStore{Store: NewMemoryStore()}
 	r := rand.New(rand.NewPCG(5, 6))
 	js := newJobState(2)
-	c, err := NewCheckpointer(fs, "job")
+	c, err := NewCheckpointer(fs, "job", WithInlineDeltas(0))
 	require.NoError(t, err)
 	js.mutate(r, 200, 1000)
 	_, err = c.Checkpoint(ctx, map[string]int64{"t/0": 1}, js.parts)
@@ -426,7 +433,7 @@ func TestSnapshotObjectsAreStreamedInBlocks(t *testing.T) {
 	}
 	_, err := c.Checkpoint(ctx, nil, []PartitionState{{Partition: 0, Tables: []StateTable{mt}}})
 	require.NoError(t, err)
-	rc, err := store.Open(ctx, "job/chk-0000000001/p-0000.state")
+	rc, err := store.Open(ctx, objectNamed(t, store, "job/chk-0000000001/p-0000-"))
 	require.NoError(t, err)
 	data, _ := io.ReadAll(rc)
 	_ = rc.Close()

@@ -91,10 +91,12 @@ const (
 // breaks mid-object resumes where it stopped (a Range request, with If-Match
 // on the ETag), under the same policy. Every call honours its ctx.
 //
-// The in-process fake github.com/ncw/swift/v2/swifttest ignores
-// If-None-Match. Against it the store still refuses to create an object that
-// already exists (Create checks first), but two writers racing for one name
-// can both succeed; run no-overwrite race tests against a real Swift.
+// On first use the store probes whether the server honours If-None-Match
+// (one small object PUT twice and deleted, in the segment container). The
+// in-process fake github.com/ncw/swift/v2/swifttest ignores it: against it
+// the store still refuses to create an object that already exists (Create
+// checks first, with a HEAD), but two writers racing for one name can both
+// succeed; run no-overwrite race tests against a real Swift.
 //
 // The zero value is not usable; call NewSwiftStore. A SwiftStore is safe for
 // concurrent use.
@@ -114,7 +116,10 @@ type SwiftStore struct {
 
 	mu    sync.Mutex
 	ready bool // containers exist
-	pool  sync.Pool
+	// conditionalPut: the server was seen to refuse, with 412, a PUT with
+	// "If-None-Match: *" of an existing object (swifttest does not).
+	conditionalPut bool
+	pool           sync.Pool
 }
 
 var _ Store = (*SwiftStore)(nil)
@@ -262,8 +267,34 @@ func (s *SwiftStore) ensureContainers(ctx context.Context) error {
 			return fmt.Errorf("checkpoint: swift: create container %q: %w", c, err)
 		}
 	}
+	s.conditionalPut = s.probeConditionalPut(ctx)
 	s.ready = true
 	return nil
+}
+
+// probeConditionalPut learns whether the server honours "If-None-Match: *"
+// on PUT: it PUTs a small probe object in the segment container, PUTs the
+// name again, empty, with that header, and deletes it. When the second PUT is refused with 412 the
+// conditional PUT is what refuses overwrites, and Create need not first ask
+// whether the name is taken. Any other outcome keeps that check.
+func (s *SwiftStore) probeConditionalPut(ctx context.Context) bool {
+	name := s.prefix + "streamkit-probe-" + randomHex(8)
+	body := []byte("streamkit: does this server honour If-None-Match?\n")
+	sum := md5.Sum(body)
+	etag := hex.EncodeToString(sum[:])
+	h := swift.Headers{"If-None-Match": "*"}
+	if err := s.putBytes(ctx, s.segContainer, name, body, etag, h, nil); err != nil {
+		s.log().Warn("checkpoint: swift: If-None-Match probe failed; checking names before each write", "err", err)
+		return false
+	}
+	// An empty body: the server answers 412 before reading one, and a
+	// body it did not read would cost the connection.
+	empty := md5.Sum(nil)
+	err := s.putBytes(ctx, s.segContainer, name, nil, hex.EncodeToString(empty[:]), h, nil)
+	if derr := s.deleteObject(ctx, s.segContainer, name); derr != nil {
+		s.log().Warn("checkpoint: swift: could not delete the If-None-Match probe", "object", s.segContainer+"/"+name, "err", derr)
+	}
+	return isStatus(err, 412)
 }
 
 // retry runs fn until it succeeds, fails with an error that is not worth
@@ -457,14 +488,15 @@ func (s *SwiftStore) headNewest(ctx context.Context, container, object string) (
 // are buffered up to the large-object threshold; beyond it they are uploaded
 // as segments while the caller keeps writing.
 //
-// Whether the name is already committed is checked by one HEAD request that
-// runs in the background while the caller writes, so it adds no latency to a
-// small object (an incremental checkpoint writes two of them). Its answer is
-// awaited before the first segment of a large object is uploaded (no upload
-// is wasted on a name that is taken) and before the final PUT: Close then
-// fails with ErrExist. The conditional PUT and the read-back in Close stay
-// the authority; this check is what refuses an overwrite on servers that
-// ignore If-None-Match, such as swifttest.
+// The final PUT carries "If-None-Match: *", so a server that honours it
+// refuses to overwrite a committed name, and a read-back after the PUT
+// confirms the object is this writer's (see putFinal). On first use the
+// store probes whether the server honours the header. If it does, a small
+// object costs one PUT and one HEAD; a large one also asks, before its first
+// segment, whether the name is taken, so no upload is wasted on it. If it
+// does not (swifttest), a HEAD started in the background while the caller
+// writes answers that question, and Close fails with ErrExist when the name
+// is taken, before any PUT.
 func (s *SwiftStore) Create(ctx context.Context, name string) (ObjectWriter, error) {
 	if err := s.check(ctx, "create", name); err != nil {
 		return nil, err
@@ -472,7 +504,25 @@ func (s *SwiftStore) Create(ctx context.Context, name string) (ObjectWriter, err
 	if err := s.ensureContainers(ctx); err != nil {
 		return nil, err
 	}
-	return newSwiftWriter(ctx, s, name, s.prefix+name), nil
+	s.mu.Lock()
+	checkNow := !s.conditionalPut
+	s.mu.Unlock()
+	return newSwiftWriter(ctx, s, name, s.prefix+name, false, checkNow), nil
+}
+
+// createFresh is Create for a name that no other writer will ever use (it
+// holds a random token): it skips the existence check and, after a PUT
+// that succeeded, the read-back, which only guard a name two writers may
+// race for. The PUT stays conditional and MD5-verified, and a 412 on a
+// retried PUT is still read back to recognise the writer's own attempt.
+func (s *SwiftStore) createFresh(ctx context.Context, name string) (ObjectWriter, error) {
+	if err := s.check(ctx, "create", name); err != nil {
+		return nil, err
+	}
+	if err := s.ensureContainers(ctx); err != nil {
+		return nil, err
+	}
+	return newSwiftWriter(ctx, s, name, s.prefix+name, true, false), nil
 }
 
 // Open returns a reader over a committed object. The reader verifies the

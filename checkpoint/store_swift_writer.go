@@ -26,6 +26,10 @@ type swiftWriter struct {
 	name     string
 	obj      string
 	uploadID string
+	// fresh marks a name no other writer will ever use (see
+	// SwiftStore.createFresh): no existence check, no read-back after a
+	// PUT that succeeded.
+	fresh bool
 
 	mu   sync.Mutex // serialises Write, Close and Cancel
 	done bool
@@ -42,6 +46,8 @@ type swiftWriter struct {
 	freeCh   chan error
 	freeSeen bool
 	freeErr  error
+	// checkLarge: no background check ran; check before the first segment.
+	checkLarge bool
 
 	segMu  sync.Mutex // guards segs and upErr, written by uploaders
 	segs   []sloSegment
@@ -57,7 +63,12 @@ type sloSegment struct {
 	SizeBytes int64  `json:"size_bytes"`
 }
 
-func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string) *swiftWriter {
+// newSwiftWriter starts a writer. With checkNow, a HEAD request runs in the
+// background to learn whether the name is already committed (see
+// SwiftStore.Create). Without it, a fresh name counts as free, and any other
+// name is checked only before the first segment of a large object (the
+// conditional PUT refuses the overwrite of a small one).
+func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string, fresh, checkNow bool) *swiftWriter {
 	wctx, cancel := context.WithCancel(ctx)
 	w := &swiftWriter{
 		s:        s,
@@ -70,6 +81,12 @@ func newSwiftWriter(ctx context.Context, s *SwiftStore, name, obj string) *swift
 		sem:      make(chan struct{}, s.concurrency),
 		free:     make(chan []byte, s.concurrency+1),
 		freeCh:   make(chan error, 1), // buffered: the HEAD never blocks, even after Cancel
+		fresh:    fresh,
+	}
+	if !checkNow {
+		w.freeSeen = true
+		w.checkLarge = !fresh
+		return w
 	}
 	go func() {
 		_, err := s.head(wctx, s.container, obj)
@@ -164,6 +181,11 @@ func (w *swiftWriter) flushSegment() error {
 		return nil
 	}
 	if w.nseg == 0 {
+		if w.checkLarge {
+			w.checkLarge = false
+			w.freeSeen = false
+			w.freeCh <- func() error { _, err := w.s.head(w.ctx, w.s.container, w.obj); return err }()
+		}
 		if err := w.nameFree(); err != nil {
 			return fmt.Errorf("checkpoint: write %q: %w", w.name, err)
 		}
@@ -226,31 +248,60 @@ func (w *swiftWriter) uploadSegment(idx int, data []byte) error {
 }
 
 func (w *swiftWriter) Close() error {
+	verify, err := w.closeDeferVerify()
+	if err == nil && verify != nil {
+		err = verify(w.parent)
+	}
+	return err
+}
+
+// closeDeferVerify commits the object like Close but, for a small object
+// under a contested name, leaves the read-back that confirms the object is
+// ours (see putFinal) to the caller: it returns it as verify (nil when
+// there is nothing to verify), so the caller can overlap it with its own
+// post-commit requests. Until verify returns nil the object may be another
+// writer's; an error from verify is final, as from Close.
+func (w *swiftWriter) closeDeferVerify() (verify func(ctx context.Context) error, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
-		return fmt.Errorf("checkpoint: close %q: %w", w.name, ErrClosed)
+		return nil, fmt.Errorf("checkpoint: close %q: %w", w.name, ErrClosed)
 	}
 	w.done = true
-	err := w.commit()
+	readBack, err := w.commit()
 	w.cancel()
 	defer w.releaseBuffers()
+	if err == nil && readBack != nil {
+		return func(ctx context.Context) error {
+			if err := readBack(ctx); err != nil {
+				if errors.Is(err, ErrExist) {
+					return fmt.Errorf("checkpoint: close %q: %w", w.name, ErrExist)
+				}
+				return fmt.Errorf("checkpoint: close %q: %w", w.name, err)
+			}
+			return nil
+		}, nil
+	}
 	if err != nil {
 		w.cleanup()
 		if errors.Is(err, ErrExist) {
-			return fmt.Errorf("checkpoint: close %q: %w", w.name, ErrExist)
+			return nil, fmt.Errorf("checkpoint: close %q: %w", w.name, ErrExist)
 		}
 		if e := w.uploadErr(); e != nil {
-			return e
+			return nil, e
 		}
-		return fmt.Errorf("checkpoint: close %q: %w", w.name, err)
+		return nil, fmt.Errorf("checkpoint: close %q: %w", w.name, err)
 	}
-	return nil
+	return nil, nil
 }
 
-func (w *swiftWriter) commit() error {
+// commit makes the object visible. For a small object under a contested
+// name it returns the read-back still to be done (see putFinal); large
+// objects are read back before it returns, so that a lost race still
+// cleans up their segments.
+func (w *swiftWriter) commit() (verify func(ctx context.Context) error, err error) {
 	if err := w.nameFree(); err != nil {
-		return err
+		return nil, err
 	}
 	meta := swift.Headers{
 		"If-None-Match": "*",
@@ -260,7 +311,7 @@ func (w *swiftWriter) commit() error {
 	}
 	if w.nseg == 0 {
 		if err := w.ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		sum := md5.Sum(w.buf)
 		return w.putFinal(func(ctx context.Context) error {
@@ -270,26 +321,30 @@ func (w *swiftWriter) commit() error {
 	if len(w.buf) > 0 {
 		if err := w.flushSegment(); err != nil {
 			w.wg.Wait()
-			return err
+			return nil, err
 		}
 	}
 	w.wg.Wait()
 	if err := w.uploadErr(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := w.ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	manifest, err := json.Marshal(w.segs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum := md5.Sum(manifest)
 	meta["Content-Type"] = swiftSLOContentType
-	return w.putFinal(func(ctx context.Context) error {
+	verify, err = w.putFinal(func(ctx context.Context) error {
 		return w.s.putBytes(ctx, w.s.container, w.obj, manifest, hex.EncodeToString(sum[:]), meta,
 			url.Values{"multipart-manifest": {"put"}})
 	})
+	if err == nil && verify != nil {
+		err = verify(w.ctx)
+	}
+	return nil, err
 }
 
 // putFinal runs the PUT that makes the object visible, then reads back the
@@ -302,12 +357,28 @@ func (w *swiftWriter) commit() error {
 // other upload lands after this read-back can both writers see success (with
 // the other's bytes kept, whole). A 412 on a retried PUT may also be our own
 // earlier attempt whose response was lost; the upload ID tells them apart.
-func (w *swiftWriter) putFinal(put func(ctx context.Context) error) error {
-	err := put(w.ctx)
-	if err != nil && !isStatus(err, 412) {
-		return err
+//
+// After a PUT that succeeded, the read-back is returned as verify for the
+// caller to run (it may overlap it with other requests), or skipped for a
+// fresh name, which no other writer can race for. After a 412 it runs here.
+func (w *swiftWriter) putFinal(put func(ctx context.Context) error) (verify func(ctx context.Context) error, err error) {
+	err = put(w.ctx)
+	switch {
+	case err == nil && w.fresh:
+		return nil, nil
+	case err == nil:
+		return func(ctx context.Context) error { return w.readBack(ctx, nil) }, nil
+	case !isStatus(err, 412):
+		return nil, err
 	}
-	h, herr := w.s.headNewest(w.ctx, w.s.container, w.obj)
+	return nil, w.readBack(w.ctx, err)
+}
+
+// readBack confirms that the object under the name is this writer's (see
+// putFinal); putErr is the PUT's error: nil or a 412.
+func (w *swiftWriter) readBack(ctx context.Context, putErr error) error {
+	err := putErr
+	h, herr := w.s.headNewest(ctx, w.s.container, w.obj)
 	switch {
 	case herr == nil && h[swiftMetaUpload] == w.uploadID:
 		return nil
@@ -339,7 +410,7 @@ func (w *swiftWriter) cleanup() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.parent), swiftCleanupTimeout)
 	defer cancel()
 	if err := w.s.deleteSegments(ctx, names); err != nil {
-		w.s.logger.Warn("checkpoint: swift: could not delete segments of an abandoned object; RemoveOrphanSegments will",
+		w.s.log().Warn("checkpoint: swift: could not delete segments of an abandoned object; RemoveOrphanSegments will",
 			"object", w.name, "segments", len(names), "err", err)
 	}
 }
