@@ -195,8 +195,9 @@ func TestChaosSoak(t *testing.T) {
 		switch what := rng.IntN(8); what {
 		case 0, 1:
 			c := []*chaosChild{upd, cons}[what]
-			c.kill(time.Duration(rng.Int64N(int64(3 * time.Second))))
-			report["kill "+c.name]++
+			if c.kill(time.Duration(rng.Int64N(int64(3 * time.Second)))) {
+				report["kill "+c.name]++
+			}
 		case 2:
 			d := outage()
 			saio.StopProxy(t)
@@ -451,16 +452,18 @@ func (c *chaosChild) supervise(ctx context.Context) {
 	}
 }
 
-// kill SIGKILLs the running program; the supervisor starts it again after
-// downtime.
-func (c *chaosChild) kill(downtime time.Duration) {
+// kill SIGKILLs the running program, which the supervisor starts again
+// after downtime. It reports false when no program was running (between a
+// kill and the next start).
+func (c *chaosChild) kill(downtime time.Duration) bool {
 	c.mu.Lock()
-	ch := c.cur
-	c.expected, c.downtime = true, downtime
-	c.mu.Unlock()
-	if ch != nil {
-		_ = ch.Kill()
+	defer c.mu.Unlock()
+	if c.cur == nil || c.cur.Exited() {
+		return false
 	}
+	c.expected, c.downtime = true, downtime
+	_ = c.cur.Kill()
+	return true
 }
 
 // stop stops the program with SIGTERM (a drain and a last commit) and ends
