@@ -101,3 +101,17 @@ LATENCY_RUN ?= 40s
 bench-latency:
 	STREAMKIT_LATENCY_RUN=$(LATENCY_RUN) $(GO) test -run '^$$' -bench '^BenchmarkLatencyFloor$$' -benchtime 1x -timeout 30m .
 ## --- end exactly-once latency floor ---
+
+## bench-catchup: the WDQS pipeline through a backlog of CATCHUP_EVENTS
+## page_change events (real fixture entities, a local EntityData server
+## answering after CATCHUP_DELAY): the updater alone, the consumer alone into
+## each store the environment names (STREAMKIT_OXIGRAPH_URL,
+## STREAMKIT_BLAZEGRAPH_URL), and both at once; on the real broker when
+## STREAMKIT_KAFKA_BROKERS is set.
+CATCHUP_EVENTS ?= 100000
+CATCHUP_DELAY ?= 50ms
+CATCHUP_FETCHES ?= 64
+.PHONY: bench-catchup
+bench-catchup:
+	STREAMKIT_CATCHUP_EVENTS=$(CATCHUP_EVENTS) STREAMKIT_CATCHUP_DELAY=$(CATCHUP_DELAY) STREAMKIT_CATCHUP_FETCHES=$(CATCHUP_FETCHES) \
+		$(GO) test -run '^$$' -bench '^BenchmarkCatchUp$$' -benchtime 1x -timeout 120m ./examples/wdqs

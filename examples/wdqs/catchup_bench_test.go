@@ -327,14 +327,15 @@ func catchupChanges(m *updater.Metrics) int64 {
 	return m.Imports.Load() + m.Diffs.Load() + m.Deletes.Load() + m.Reconciles.Load()
 }
 
-// waitCatchup waits until cond holds and then for a checkpoint after it,
-// so that what was counted is committed.
+// waitCatchup waits until cond holds and every position the job has read
+// is committed, so that what cond counted is committed too. (A job takes no
+// checkpoint while it reads nothing, so waiting for "one more checkpoint"
+// could wait for ever.)
 func waitCatchup(b *testing.B, ctx context.Context, done <-chan error, who string, cond func() (bool, string),
 	stats func() streamkit.Stats) {
 	b.Helper()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	var since int64 = -1
 	last := ""
 	logged := time.Now()
 	for {
@@ -349,17 +350,17 @@ func waitCatchup(b *testing.B, ctx context.Context, done <-chan error, who strin
 			b.Fatalf("%s: %v (at %s)", who, ctx.Err(), last)
 		case <-tick.C:
 		}
-		s := stats()
-		if since >= 0 {
-			if s.Checkpoints > since {
-				return
-			}
-			continue
-		}
 		ok, what := cond()
-		last = what
-		if ok {
-			since = s.Checkpoints
+		s := stats()
+		committed := len(s.Positions) > 0
+		for tp, pos := range s.Positions {
+			if s.Committed[tp] != pos {
+				committed = false
+			}
+		}
+		last = fmt.Sprintf("%s; read %v, committed %v", what, s.Positions, s.Committed)
+		if ok && committed {
+			return
 		}
 	}
 }

@@ -73,7 +73,14 @@ type Fetcher struct {
 func newFetcher(cfg *Config, munger *rdfdiff.Munger) *Fetcher {
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{}
+		// Every fetch goes to one host: keep as many idle connections to
+		// it as fetches may be in flight. net/http's default keeps two, so
+		// at a limit of 64 most fetches would open (and close) a
+		// connection of their own.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.MaxConcurrentRequests
+		t.MaxIdleConns = max(t.MaxIdleConns, cfg.MaxConcurrentRequests)
+		client = &http.Client{Transport: t}
 	}
 	return &Fetcher{
 		base: cfg.EntityDataURL, client: client, userAgent: cfg.UserAgent,

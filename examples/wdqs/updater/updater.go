@@ -114,7 +114,8 @@ type Config struct {
 	// ".ttl?flavor=dump&revision=N" are appended to, e.g.
 	// https://www.wikidata.org/wiki/Special:EntityData/.
 	EntityDataURL string
-	// HTTPClient does the fetches (default a new http.Client); UserAgent is
+	// HTTPClient does the fetches (default a client that keeps up to
+	// MaxConcurrentRequests idle connections to the host); UserAgent is
 	// sent with them (default DefaultUserAgent).
 	HTTPClient *http.Client
 	UserAgent  string
