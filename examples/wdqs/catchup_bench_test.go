@@ -99,7 +99,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		upd := runCatchupUpdater(b, ctx, cl, srv.URL, in, out, fetches, corpus, stream)
 		report(b, "updater", upd)
 		for name, newStore := range stores {
-			cons := runCatchupConsumer(b, ctx, cl, out, newStore(b), upd.messages)
+			cons := runCatchupConsumer(b, ctx, cl, out, newStore(b), upd.messages, len(stream.events))
 			report(b, "consumer-"+name, cons)
 		}
 		// End to end: a fresh copy of the backlog, both jobs at once.
@@ -274,7 +274,7 @@ func runCatchupUpdater(b *testing.B, ctx context.Context, cl *kafkatest.Cluster,
 
 // runCatchupConsumer runs the consumer over the updater's output (messages
 // records) until they are all applied and committed.
-func runCatchupConsumer(b *testing.B, ctx context.Context, cl *kafkatest.Cluster, out string, st catchupStore, messages int64) catchupRun {
+func runCatchupConsumer(b *testing.B, ctx context.Context, cl *kafkatest.Cluster, out string, st catchupStore, messages int64, edits int) catchupRun {
 	c, err := consumer.New(catchupConsumerConfig(cl, out, st))
 	require.NoError(b, err)
 	m := startMeter()
@@ -284,7 +284,7 @@ func runCatchupConsumer(b *testing.B, ctx context.Context, cl *kafkatest.Cluster
 		s := c.Job().Stats()
 		return s.Processed >= messages, fmt.Sprintf("%d of %d records", s.Processed, messages)
 	}, c.Job().Stats)
-	r := m.end(0)
+	r := m.end(edits)
 	require.NoError(b, c.Job().Stop(ctx))
 	require.NoError(b, <-done)
 	return r

@@ -92,6 +92,13 @@ type Config struct {
 	// LagMarker is the subject of the batch's average event time (default
 	// DefaultLagMarker; "-" writes none).
 	LagMarker string
+	// OrphanCleanup makes every update request also delete the value and
+	// reference nodes, sitelink blocks and sites its batch left without a
+	// reference, so that the store equals a fresh import of the latest
+	// revisions (sparql.WithUpdateOrphanCleanup). WDQS keeps them; off by
+	// default, as there. It does not apply to Graph (see
+	// graph.WithOrphanCleanup).
+	OrphanCleanup bool
 	// Limits bound each update request (zero fields: the dialect's
 	// defaults); Limits.TargetTriples is WDQS's --batchSize.
 	Limits sparql.BatchLimits
@@ -398,6 +405,9 @@ func (c *Config) newOutput(info streamkit.TaskInfo, dl *streamkit.KafkaSender) (
 	}
 	if c.LagMarker != "" {
 		bopts = append(bopts, sparql.WithUpdateLagMarker(c.LagMarker))
+	}
+	if c.OrphanCleanup {
+		bopts = append(bopts, sparql.WithUpdateOrphanCleanup())
 	}
 	b, err := sparql.NewUpdateBuilder(*c.Scheme, bopts...)
 	if err != nil {

@@ -16,7 +16,9 @@
 // Store: -sparql-url (query endpoint), -update-url when the update endpoint
 // differs, -dialect blazegraph|oxigraph|virtuoso|generic, -data-graph and
 // -commit-graph (named graphs; Virtuoso needs a data graph), -lag-marker
-// (subject of the batch's average event time, "-" for none), basic auth with
+// (subject of the batch's average event time, "-" for none), -orphan-cleanup
+// (delete the value and reference nodes, sitelinks and sites a batch
+// orphaned, which WDQS keeps), basic auth with
 // -store-user and $STREAMKIT_STORE_PASSWORD. Batches: -batch-triples (WDQS's
 // --batchSize: a batch is committed early once it holds that many triples),
 // -max-request-triples and -max-request-bytes per update request (defaults
@@ -105,6 +107,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&c.DataGraph, "data-graph", "", "named graph of the data (default: the default graph)")
 	fs.StringVar(&c.CommitGraph, "commit-graph", "", "named graph of the commit point (default: the data graph)")
 	fs.StringVar(&c.LagMarker, "lag-marker", consumer.DefaultLagMarker, `subject of the batch's average event time ("-": none)`)
+	fs.BoolVar(&c.OrphanCleanup, "orphan-cleanup", false, "delete the value and reference nodes, sitelinks and sites a batch orphaned (WDQS keeps them)")
 	fs.StringVar(&scheme, "uris-scheme", "wikidata", "URI scheme of the entities: wikidata, commons, a concept URI, or a Wikibase's own namespaces entity=IRI[,statement=IRI,…] (as the updater's)")
 	fs.IntVar(&c.Limits.TargetTriples, "batch-triples", 0, "commit a batch early at this many triples (WDQS --batchSize; 0: half of -max-request-triples)")
 	fs.IntVar(&c.Limits.MaxTriples, "max-request-triples", 0, "most triples per update request (0: the dialect's default)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -158,4 +159,15 @@ func TestRunStopOverHTTP(t *testing.T) {
 	m, err := ck.ReadSavepoint(ctx, "before-upgrade")
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), m.Positions[topic+"/0"])
+}
+
+func TestParseStoreOptions(t *testing.T) {
+	o, err := parse(strings.Fields("-brokers b -topics t -sparql-url http://127.0.0.1:1/sparql -checkpoint-dir d -orphan-cleanup -start latest"), io.Discard)
+	require.NoError(t, err)
+	assert.True(t, o.cfg.OrphanCleanup)
+	require.NotNil(t, o.cfg.Start)
+	o, err = parse(strings.Fields("-brokers b -topics t -sparql-url http://127.0.0.1:1/sparql -checkpoint-dir d"), io.Discard)
+	require.NoError(t, err)
+	assert.False(t, o.cfg.OrphanCleanup, "off by default, as in WDQS")
+	assert.Nil(t, o.cfg.Start, "earliest: the source's default")
 }
