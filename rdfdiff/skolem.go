@@ -33,6 +33,13 @@ func (s URIScheme) SkolemizeTriple(tr Triple) Triple {
 // replaced by its skolem IRI. It copies ts only when something changes, so
 // it is free on RDF without blank nodes; ts itself is never modified.
 func (s URIScheme) SkolemizeTriples(ts []Triple) []Triple {
+	return mapBlankNodes(ts, s.SkolemizeTriple)
+}
+
+// mapBlankNodes returns ts with f applied to every triple holding a blank
+// node, copying ts only from the first such triple on: RDF without blank
+// nodes costs nothing, and ts itself is never modified.
+func mapBlankNodes(ts []Triple, f func(Triple) Triple) []Triple {
 	var out []Triple
 	for i, tr := range ts {
 		if !tr.S.IsBlankNode() && !tr.O.IsBlankNode() {
@@ -45,7 +52,7 @@ func (s URIScheme) SkolemizeTriples(ts []Triple) []Triple {
 			out = make([]Triple, i, len(ts))
 			copy(out, ts[:i])
 		}
-		out = append(out, s.SkolemizeTriple(tr))
+		out = append(out, f(tr))
 	}
 	if out == nil {
 		return ts

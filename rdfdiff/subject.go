@@ -50,30 +50,15 @@ func SubjectSkolemPrefix(base, subject string) string {
 // is never modified, and is returned as is when it holds no blank node.
 func SkolemizeSubject(base, subject string, ts []Triple) []Triple {
 	prefix := SubjectSkolemPrefix(base, subject)
-	var out []Triple
-	for i, tr := range ts {
-		if !tr.S.IsBlankNode() && !tr.O.IsBlankNode() {
-			if out != nil {
-				out = append(out, tr)
-			}
-			continue
-		}
-		if out == nil {
-			out = make([]Triple, i, len(ts))
-			copy(out, ts[:i])
-		}
+	return mapBlankNodes(ts, func(tr Triple) Triple {
 		if tr.S.IsBlankNode() {
 			tr.S = NewIRI(prefix + tr.S.nt[2:])
 		}
 		if tr.O.IsBlankNode() {
 			tr.O = NewIRI(prefix + tr.O.nt[2:])
 		}
-		out = append(out, tr)
-	}
-	if out == nil {
-		return ts
-	}
-	return out
+		return tr
+	})
 }
 
 // CheckSubjectDocument reports why ts (skolemized) is not a document of

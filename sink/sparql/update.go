@@ -341,8 +341,14 @@ func (w *updateWriter) closeGraph(graph string) {
 
 // deleteWhere writes DELETE { tmpl } WHERE { values where } in graph.
 func (w *updateWriter) deleteWhere(graph, tmpl, values, where string) {
+	w.modifyWhere("DELETE", graph, tmpl, values, where)
+}
+
+// modifyWhere writes verb { tmpl } WHERE { values where } in graph.
+func (w *updateWriter) modifyWhere(verb, graph, tmpl, values, where string) {
 	w.op()
-	w.buf = append(w.buf, "DELETE {\n"...)
+	w.buf = append(w.buf, verb...)
+	w.buf = append(w.buf, " {\n"...)
 	w.openGraph(graph)
 	w.buf = append(w.buf, tmpl...)
 	w.buf = append(w.buf, '\n')

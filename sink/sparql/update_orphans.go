@@ -100,17 +100,5 @@ func (b *UpdateBuilder) cleanOrphans(w *updateWriter) {
 
 // insertWhere writes INSERT { tmpl } WHERE { values where } in graph.
 func (w *updateWriter) insertWhere(graph, tmpl, values, where string) {
-	w.op()
-	w.buf = append(w.buf, "INSERT {\n"...)
-	w.openGraph(graph)
-	w.buf = append(w.buf, tmpl...)
-	w.buf = append(w.buf, '\n')
-	w.closeGraph(graph)
-	w.buf = append(w.buf, "}\nWHERE {\n"...)
-	w.buf = append(w.buf, values...)
-	w.openGraph(graph)
-	w.buf = append(w.buf, where...)
-	w.buf = append(w.buf, '\n')
-	w.closeGraph(graph)
-	w.buf = append(w.buf, "}\n"...)
+	w.modifyWhere("INSERT", graph, tmpl, values, where)
 }
