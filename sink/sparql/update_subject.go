@@ -40,36 +40,36 @@ func NewSubjectUpdateBuilder(skolemBase string, opts ...Option) (*UpdateBuilder,
 // anything is deleted (one operation), so cycles among skolem nodes are
 // handled as the in-memory graph handles them.
 func (b *UpdateBuilder) deleteSubjectDocuments(w *updateWriter, ids []string) error {
-	subjects := make([]byte, 0, 64*len(ids))
-	pairs := make([]byte, 0, 128*len(ids))
-	for _, id := range ids {
+	// A UNION of branches that each bind ?n to one node to delete: the
+	// subject itself, and its skolem nodes at each depth, with the subject
+	// and its skolem prefix as constants. (Virtuoso 7 returns nothing for
+	// a UNION that has a VALUES branch, so VALUES is not used here.)
+	var where strings.Builder
+	for i, id := range ids {
 		if r := checkIRI(id); r != "" {
 			return &TermError{Term: rdfdiff.NewIRI(id), Reason: "subject: " + r}
 		}
-		subjects = append(subjects, " <"...)
-		subjects = append(subjects, id...)
-		subjects = append(subjects, '>')
-		pairs = append(pairs, " (<"...)
-		pairs = append(pairs, id...)
-		pairs = append(pairs, "> "...)
-		pairs = appendSPARQLString(pairs, rdfdiff.SubjectSkolemPrefix(b.skolemBase, id))
-		pairs = append(pairs, ')')
+		if i > 0 {
+			where.WriteString("\nUNION ")
+		}
+		where.WriteString("{ BIND(<" + id + "> AS ?n) }")
 	}
-	var where strings.Builder
-	where.WriteString("{ VALUES ?n {" + string(subjects) + " } }")
 	if b.skolemBase != "" {
-		for d := 1; d <= rdfdiff.SubjectSkolemDepth; d++ {
-			where.WriteString("\nUNION { VALUES (?e ?pfx) {" + string(pairs) + " }\n")
-			prev := "?e"
-			for i := 1; i <= d; i++ {
-				node := fmt.Sprintf("?n%d", i)
-				if i == d {
-					node = "?n"
+		for _, id := range ids {
+			pfx := string(appendSPARQLString(nil, rdfdiff.SubjectSkolemPrefix(b.skolemBase, id)))
+			for d := 1; d <= rdfdiff.SubjectSkolemDepth; d++ {
+				where.WriteString("\nUNION {\n")
+				prev := "<" + id + ">"
+				for i := 1; i <= d; i++ {
+					node := fmt.Sprintf("?n%d", i)
+					if i == d {
+						node = "?n"
+					}
+					fmt.Fprintf(&where, "%s ?l%d %s . FILTER(isIRI(%s) && STRSTARTS(STR(%s), %s))\n", prev, i, node, node, node, pfx)
+					prev = node
 				}
-				fmt.Fprintf(&where, "%s ?l%d %s . FILTER(isIRI(%s) && STRSTARTS(STR(%s), ?pfx))\n", prev, i, node, node, node)
-				prev = node
+				where.WriteString("}")
 			}
-			where.WriteString("}")
 		}
 	}
 	where.WriteString("\n?n ?p ?o .")
