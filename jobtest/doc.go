@@ -34,6 +34,9 @@
 // components it named: what an outage test checks to show the job noticed
 // the outage, said which dependency was down, and kept running.
 //
+// LogFile gives each child's full output a file of its own under the
+// directory STREAMKIT_KILL_LOGS names, for the post-mortem of a failed run.
+//
 // # Writing a kill test
 //
 //  1. Run a broker the child can reach (kafkatest.Start with kafkatest.Ports
