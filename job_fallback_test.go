@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -92,6 +93,12 @@ func testFallbackRestore(t *testing.T, store checkpoint.Store,
 	last := ids[len(ids)-1]
 	m, err := ck.ReadManifest(ctx, last)
 	require.NoError(t, err)
+	// The fallback restores the checkpoint before the corrupt one. Whether
+	// it is behind in the input depends on timing: the stop's checkpoint
+	// may hold no record the one before it lacks.
+	prev, err := ck.ReadManifest(ctx, ids[len(ids)-2])
+	require.NoError(t, err)
+	behind := !maps.Equal(prev.Positions, m.Positions)
 	corrupt(t, ctx, store, m, manifestObject(t, ctx, store, last))
 	before := len(outputValues(t, ctx, cl))
 
@@ -131,7 +138,11 @@ func testFallbackRestore(t *testing.T, store checkpoint.Store,
 		assert.Equal(t, intRange(1, 18), uniq, "key %s: every count once or more, none skipped", k)
 		assert.Equal(t, 18, vs[len(vs)-1], "key %s: the count ends right", k)
 	}
-	assert.Greater(t, len(outputValues(t, ctx, cl)), 90, "the replayed records' output is written again")
+	if behind {
+		assert.Greater(t, len(outputValues(t, ctx, cl)), 90, "the replayed records' output is written again")
+	} else {
+		assert.Len(t, outputValues(t, ctx, cl), 90, "the older checkpoint is at the same positions: nothing to replay")
+	}
 }
 
 func lastObject(m *checkpoint.Manifest) string {
