@@ -125,18 +125,7 @@ func (b *UpdateBuilder) readResync(ctx context.Context, q Querier, partitions so
 		sb.WriteString("GRAPH <" + b.commitGraph + "> {\n")
 	}
 	sb.WriteString("?n <" + b.pred("resyncEntity").Value() + "> ?e .\nFILTER(")
-	first := true
-	for _, topic := range sortedKeys(partitions) {
-		for _, p := range partitions[topic] {
-			if !first {
-				sb.WriteString(" || ")
-			}
-			first = false
-			sb.WriteString("STRSTARTS(STR(?n), ")
-			sb.Write(appendSPARQLString(nil, b.resyncNodePrefix(topic, p)))
-			sb.WriteString(")")
-		}
-	}
+	first := !writePrefixFilter(&sb, partitions, b.resyncNodePrefix)
 	if first {
 		return nil, nil
 	}

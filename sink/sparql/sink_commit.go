@@ -86,18 +86,7 @@ func (b *UpdateBuilder) partitionCommitQuery(partitions source.Partitions) strin
 	}
 	sb.WriteString("?n <" + ns + "checkpointID> ?cp ; <" + ns + "topic> ?topic ; <" + ns + "partition> ?partition ; <" +
 		ns + "offset> ?offset ; <" + ns + "job> ?job .\nFILTER(")
-	first := true
-	for _, topic := range sortedKeys(partitions) {
-		for _, p := range partitions[topic] {
-			if !first {
-				sb.WriteString(" || ")
-			}
-			first = false
-			sb.WriteString("STRSTARTS(STR(?n), ")
-			sb.Write(appendSPARQLString(nil, b.partitionNodePrefix(topic, p)))
-			sb.WriteString(")")
-		}
-	}
+	writePrefixFilter(&sb, partitions, b.partitionNodePrefix)
 	sb.WriteString(")\n")
 	if b.commitGraph != "" {
 		sb.WriteString("}\n")
@@ -235,4 +224,23 @@ func (b *UpdateBuilder) readPartitionCommit(ctx context.Context, q Querier, part
 		return nil, err
 	}
 	return cp, nil
+}
+
+// writePrefixFilter writes the body of a FILTER that holds for the nodes ?n
+// under prefix(topic, partition) of any of partitions, and reports whether
+// there was one.
+func writePrefixFilter(sb *strings.Builder, partitions source.Partitions, prefix func(string, int32) string) bool {
+	wrote := false
+	for _, topic := range sortedKeys(partitions) {
+		for _, p := range partitions[topic] {
+			if wrote {
+				sb.WriteString(" || ")
+			}
+			wrote = true
+			sb.WriteString("STRSTARTS(STR(?n), ")
+			sb.Write(appendSPARQLString(nil, prefix(topic, p)))
+			sb.WriteString(")")
+		}
+	}
+	return wrote
 }
