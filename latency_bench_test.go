@@ -6,7 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +20,8 @@ import (
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
+	"gitlab.wikimedia.org/repos/search-platform/streamkit/rdfdiff"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/source"
 )
 
@@ -42,17 +47,124 @@ const (
 // transaction and remembers when it had it, keyed by the record's event
 // time (the producer's timestamp, milliseconds: unique at 50 records/s but
 // for the rare two in one millisecond, where the earlier time is kept).
+// With work set it does the updater's CPU work per record first and keeps
+// an entity → revision table, so each checkpoint carries dirty state.
 type latencyProc struct {
 	out   streamkit.RecordSender
 	topic string
 	seen  *sync.Map // event time in ms -> time.Time the processor had it
+	work  *updaterWork
+	table *checkpoint.EntityTable
 }
 
-func (p *latencyProc) Tables() []checkpoint.StateTable { return nil }
+func (p *latencyProc) Tables() []checkpoint.StateTable {
+	if p.table == nil {
+		return nil
+	}
+	return []checkpoint.StateTable{p.table}
+}
 
 func (p *latencyProc) Process(ctx context.Context, rec *source.Record) error {
 	p.seen.LoadOrStore(rec.EventTime.UnixMilli(), time.Now())
-	return p.out.Send(ctx, streamkit.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: rec.Value})
+	value := rec.Value
+	if p.work != nil {
+		entity, revision, event, err := p.work.edit(rec.Offset)
+		if err != nil {
+			return err
+		}
+		p.table.Set(entity, revision)
+		value = event
+	}
+	return p.out.Send(ctx, streamkit.KafkaRecord{Topic: p.topic, Key: rec.Key, Value: value})
+}
+
+// updaterWork is the WDQS updater's CPU work for one edit, without its
+// fetches: parse the Turtle of the entity's old and new revision, munge
+// both, diff them and chunk the patch into rdf_change events, encoded as
+// JSON. The documents are real entities in the catch-up benchmark's mix:
+// 65 % a 3 KB item, 25 % lexemes of 5 and 17 KB, 10 % Q42 (200 KB); the
+// new revision differs from the old in its version triple.
+type updaterWork struct {
+	docs   []updaterDoc // one per twentieth of the mix
+	munger *rdfdiff.Munger
+	shared rdfdiff.SharedPredicate
+}
+
+type updaterDoc struct {
+	entity     string
+	old, cur   []byte
+	oldR, curR int64
+}
+
+var versionTriple = regexp.MustCompile(`schema:version "(\d+)"`)
+
+// newUpdaterWork returns the work of one task over docs.
+func newUpdaterWork(docs []updaterDoc) *updaterWork {
+	return &updaterWork{docs: docs, munger: rdfdiff.NewMunger(rdfdiff.WikidataScheme()), shared: rdfdiff.WikibaseShared(rdfdiff.WikidataScheme())}
+}
+
+// loadUpdaterDocs reads the documents of updaterWork's mix.
+func loadUpdaterDocs(tb testing.TB) []updaterDoc {
+	tb.Helper()
+	var docs []updaterDoc
+	for _, src := range []struct {
+		entity string
+		weight int // of 20
+	}{{"Q2", 13}, {"L4696", 2}, {"L691820", 3}, {"Q42", 2}} {
+		old, err := os.ReadFile("examples/wdqs/testdata/catchup/" + src.entity + ".ttl")
+		require.NoError(tb, err)
+		m := versionTriple.FindSubmatch(old)
+		require.NotNil(tb, m, "%s: no schema:version", src.entity)
+		rev, err := strconv.ParseInt(string(m[1]), 10, 64)
+		require.NoError(tb, err)
+		cur := versionTriple.ReplaceAll(old, []byte(fmt.Sprintf(`schema:version "%d"`, rev+1)))
+		for range src.weight {
+			docs = append(docs, updaterDoc{entity: src.entity, old: old, cur: cur, oldR: rev, curR: rev + 1})
+		}
+	}
+	return docs
+}
+
+// edit does the work of edit n and returns the entity key the updater's
+// state would move (one per record, so each checkpoint has dirty keys), the
+// revision and the first rdf_change event.
+func (w *updaterWork) edit(n int64) (entity string, revision int64, event []byte, err error) {
+	d := &w.docs[n%int64(len(w.docs))]
+	munge := func(doc []byte) (rdfdiff.MungedEntity, error) {
+		ts, err := rdfdiff.ParseTurtleBytes(doc)
+		if err != nil {
+			return rdfdiff.MungedEntity{}, err
+		}
+		return w.munger.MungeEntity(d.entity, ts)
+	}
+	old, err := munge(d.old)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	cur, err := munge(d.cur)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	evs, err := rdfdiff.ChunkChange(rdfdiff.EntityChange{
+		EntityID: d.entity, Revision: cur.Revision, Operation: rdfdiff.OpDiff, EventTime: cur.LastModified,
+		RequestID: "latency", Domain: "www.wikidata.org", Stream: "rdf-streaming-updater.mutation",
+		Patch: rdfdiff.Diff(old.Triples, cur.Triples, w.shared),
+	})
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if len(evs) == 0 {
+		return "", 0, nil, fmt.Errorf("edit of %s revision %d gave no event", d.entity, d.curR)
+	}
+	event, err = evs[0].AppendJSON(nil)
+	return fmt.Sprintf("Q%d", n%100000), d.curR, event, err
+}
+
+// latencyConfig is one row of the benchmark: where checkpoints go and what
+// the job does per record.
+type latencyConfig struct {
+	store func(b *testing.B) (checkpoint.Store, []checkpoint.Option)
+	docs  []updaterDoc // the updater's work and state; nil: a plain copy
 }
 
 // latencyRun is what one interval measured.
@@ -95,10 +207,10 @@ func produceAtRate(ctx context.Context, addrs []string, topic string) (int64, er
 	}
 }
 
-// runLatency streams for d at latencyRate through a pass-through job with
+// runLatency streams for d at latencyRate through a job of cfg with
 // checkpoints every interval (interval 0: no job, the producer alone, for
 // the CPU baseline), then waits until every record is committed.
-func runLatency(b *testing.B, br *benchBroker, interval, d time.Duration) latencyRun {
+func runLatency(b *testing.B, br *benchBroker, cfg latencyConfig, interval, d time.Duration) latencyRun {
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*interval+2*time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("latency-%d-%d", interval.Milliseconds(), time.Now().UnixNano())
@@ -119,13 +231,18 @@ func runLatency(b *testing.B, br *benchBroker, interval, d time.Duration) latenc
 			Options: []source.Option{source.WithBaseConfig(benchSaramaConfig()), source.WithLogger(benchQuiet)}}
 		outCfg := streamkit.KafkaOutputConfig{Brokers: br.addrs, Sarama: benchSaramaConfig(),
 			Options: []streamkit.KafkaOption{streamkit.WithKafkaLogger(benchQuiet)}}
+		store, ckptOpts := cfg.store(b)
 		var err error
 		job, err = streamkit.NewJob(name, input, streamkit.KafkaOutputs(outCfg),
 			func(info streamkit.TaskInfo, o streamkit.RecordSender) (streamkit.Processor, error) {
-				return &latencyProc{out: o, topic: out, seen: &seen}, nil
+				p := &latencyProc{out: o, topic: out, seen: &seen}
+				if cfg.docs != nil {
+					p.work, p.table = newUpdaterWork(cfg.docs), checkpoint.NewEntityTable("revisions", 1)
+				}
+				return p, nil
 			},
 			streamkit.WithCheckpointInterval(interval),
-			streamkit.WithCheckpointStore(checkpoint.NewFileStore(b.TempDir())),
+			streamkit.WithCheckpointStore(store, ckptOpts...),
 			streamkit.WithLogger(benchQuiet),
 			streamkit.WithOnCheckpoint(func(ev streamkit.CheckpointEvent) {
 				if ev.Err != nil {
@@ -198,18 +315,23 @@ func quantileMS(ds []time.Duration, q float64) float64 {
 	return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000
 }
 
-// BenchmarkLatencyFloor streams 200-byte records at 50 per second (for
-// STREAMKIT_LATENCY_RUN per interval; unset, it skips) through a stateless exactly-once
-// pass-through job (3 partitions, transactional Kafka output, checkpoint
-// manifests in a FileStore) with checkpoints every 100 ms, 200 ms, 1 s and
-// 10 s, the broker in a child process. Per interval it reports the
-// percentiles of the time from the processor having a record (for the WDQS
-// updater, the record leaving the re-order buffer) to the commit point of
-// the checkpoint that commits it, and this process's CPU time (getrusage)
-// per second of stream; a run without a job (the producer alone, same
-// process) gives the baseline subtracted in the extra-CPU figures, which
-// compare each interval's job CPU with the 10 s one's. Targets at 200 ms:
-// p99 <= 300 ms, extra CPU <= 15 %.
+// BenchmarkLatencyFloor streams records at 50 per second (for
+// STREAMKIT_LATENCY_RUN per interval; unset, it skips) through an
+// exactly-once job (3 partitions, transactional Kafka output) with
+// checkpoints every 100 ms, 200 ms, 1 s and 10 s, the broker in a child
+// process. It runs one sub-benchmark per store (files; Swift too when
+// STREAMKIT_SWIFT_AUTH_URL is set) and per stream: "copy", a stateless
+// pass-through of 200-byte records, and "updater", the updater's CPU work
+// per edit (updaterWork) with an entity → revision table whose deltas ride
+// inline in the manifests. Per interval it reports the percentiles of the
+// time from the processor having a record (for the WDQS updater, the record
+// leaving the re-order buffer) to the commit point of the checkpoint that
+// commits it, and this process's CPU time (getrusage) per second of
+// stream; a run without a job (the producer alone, same process) gives the
+// baseline subtracted in the extra-CPU figures, which compare each
+// interval's job CPU with the 10 s one's. Targets at 200 ms: p99 <= 300
+// ms, extra CPU <= 15 %. STREAMKIT_LATENCY_INTERVALS (comma-separated Go
+// durations) runs other intervals.
 //
 //	STREAMKIT_LATENCY_RUN=40s go test -run '^$' -bench BenchmarkLatencyFloor -benchtime 1x .
 func BenchmarkLatencyFloor(b *testing.B) {
@@ -219,31 +341,81 @@ func BenchmarkLatencyFloor(b *testing.B) {
 	}
 	d, err := time.ParseDuration(v)
 	require.NoError(b, err, "%s: want a Go duration", envLatencyRun)
-	br := startBenchBroker(b)
 	intervals := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, time.Second, 10 * time.Second}
-	for b.Loop() {
-		base := runLatency(b, br, 0, d)
-		baseRate := base.cpu.Seconds() / base.wall.Seconds()
-		b.ReportMetric(1000*baseRate, "producer-cpu-ms/s")
-		jobCPU := map[time.Duration]float64{}
-		for _, iv := range intervals {
-			r := runLatency(b, br, iv, d)
-			require.NotEmpty(b, r.lat, "no latency measured")
-			tag := iv.String() // 100ms, 200ms, 1s, 10s
-			b.ReportMetric(quantileMS(r.lat, 0.5), tag+"-p50-ms")
-			b.ReportMetric(quantileMS(r.lat, 0.99), tag+"-p99-ms")
-			b.ReportMetric(quantileMS(r.lat, 1), tag+"-max-ms")
-			// What a record waits for once its checkpoint starts.
-			b.ReportMetric(quantileMS(r.snapshot, 0.99), tag+"-snapshot-p99-ms")
-			b.ReportMetric(quantileMS(r.commit, 0.5), tag+"-commit-p50-ms")
-			b.ReportMetric(quantileMS(r.commit, 0.99), tag+"-commit-p99-ms")
-			jobCPU[iv] = r.cpu.Seconds()/r.wall.Seconds() - baseRate
-			b.ReportMetric(1000*jobCPU[iv], tag+"-job-cpu-ms/s")
-			b.Logf("interval %v: %d records, %d task checkpoints, %d latencies", iv, r.records, r.ckpts, len(r.lat))
+	if v := os.Getenv("STREAMKIT_LATENCY_INTERVALS"); v != "" {
+		intervals = nil
+		for _, f := range strings.Split(v, ",") {
+			iv, err := time.ParseDuration(f)
+			require.NoError(b, err, "STREAMKIT_LATENCY_INTERVALS: want Go durations")
+			intervals = append(intervals, iv)
 		}
-		ref := jobCPU[10*time.Second]
-		for _, iv := range intervals[:3] {
-			b.ReportMetric(100*(jobCPU[iv]-ref)/ref, iv.String()+"-extra-cpu-%")
+	}
+	stores := map[string]func(b *testing.B) (checkpoint.Store, []checkpoint.Option){
+		"files": func(b *testing.B) (checkpoint.Store, []checkpoint.Option) {
+			return checkpoint.NewFileStore(b.TempDir()), []checkpoint.Option{checkpoint.WithInlineDeltas(checkpoint.InlineDeltasBudget)}
+		},
+	}
+	if os.Getenv(checkpointtest.EnvSwiftAuthURL) != "" {
+		stores["swift"] = func(b *testing.B) (checkpoint.Store, []checkpoint.Option) {
+			conn := checkpointtest.RealSwiftConnection(b)
+			return checkpoint.NewSwiftStore(conn, checkpointtest.TempContainer(b, conn)),
+				[]checkpoint.Option{checkpoint.WithInlineDeltas(checkpoint.InlineDeltasBudget)}
+		}
+	}
+	docs := loadUpdaterDocs(b)
+	br := startBenchBroker(b)
+	for _, storeName := range []string{"files", "swift"} {
+		store := stores[storeName]
+		if store == nil {
+			continue
+		}
+		for _, stream := range []string{"copy", "updater"} {
+			cfg := latencyConfig{store: store}
+			if stream == "updater" {
+				cfg.docs = docs
+			}
+			b.Run("store="+storeName+"/stream="+stream, func(b *testing.B) {
+				for b.Loop() {
+					reportLatency(b, br, cfg, intervals, d)
+				}
+			})
+		}
+	}
+}
+
+// reportLatency runs the producer alone, then each interval, and reports
+// their figures.
+func reportLatency(b *testing.B, br *benchBroker, cfg latencyConfig, intervals []time.Duration, d time.Duration) {
+	base := runLatency(b, br, cfg, 0, d)
+	baseRate := base.cpu.Seconds() / base.wall.Seconds()
+	b.ReportMetric(1000*baseRate, "producer-cpu-ms/s")
+	jobCPU := map[time.Duration]float64{}   // CPU-seconds per second
+	ckptRate := map[time.Duration]float64{} // task checkpoints per second
+	for _, iv := range intervals {
+		r := runLatency(b, br, cfg, iv, d)
+		require.NotEmpty(b, r.lat, "no latency measured")
+		tag := iv.String() // 100ms, 200ms, 1s, 10s
+		b.ReportMetric(quantileMS(r.lat, 0.5), tag+"-p50-ms")
+		b.ReportMetric(quantileMS(r.lat, 0.99), tag+"-p99-ms")
+		b.ReportMetric(quantileMS(r.lat, 1), tag+"-max-ms")
+		// What a record waits for once its checkpoint starts.
+		b.ReportMetric(quantileMS(r.snapshot, 0.99), tag+"-snapshot-p99-ms")
+		b.ReportMetric(quantileMS(r.commit, 0.5), tag+"-commit-p50-ms")
+		b.ReportMetric(quantileMS(r.commit, 0.99), tag+"-commit-p99-ms")
+		jobCPU[iv] = r.cpu.Seconds()/r.wall.Seconds() - baseRate
+		b.ReportMetric(1000*jobCPU[iv], tag+"-job-cpu-ms/s")
+		ckptRate[iv] = float64(r.ckpts) / r.wall.Seconds()
+		b.Logf("interval %v: %d records, %d task checkpoints, %d latencies", iv, r.records, r.ckpts, len(r.lat))
+	}
+	ref, ok := jobCPU[10*time.Second]
+	if !ok {
+		return
+	}
+	for iv, c := range jobCPU {
+		if iv != 10*time.Second {
+			b.ReportMetric(100*(c-ref)/ref, iv.String()+"-extra-cpu-%")
+			// What one more task checkpoint costs in CPU.
+			b.ReportMetric(1e6*(c-ref)/(ckptRate[iv]-ckptRate[10*time.Second]), iv.String()+"-cpu-µs/checkpoint")
 		}
 	}
 }
