@@ -6,24 +6,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint/checkpointtest"
 )
-
-// processCPU is this process's CPU time (user and system), from getrusage.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkCheckpointFixedCost is what one checkpoint of a task costs
 // beyond its state: 10 dirty keys of an entity → revision table, inline in
@@ -55,7 +44,7 @@ func BenchmarkCheckpointFixedCost(b *testing.B) {
 			table := checkpoint.NewEntityTable("revisions", 1)
 			parts := []checkpoint.PartitionState{{Partition: 0, Tables: []checkpoint.StateTable{table}}}
 			pos := map[string]int64{"in/0": 0}
-			cpu0 := processCPU()
+			cpu0 := cpuTime()
 			n := 0
 			for b.Loop() {
 				for range 10 {
@@ -69,7 +58,7 @@ func BenchmarkCheckpointFixedCost(b *testing.B) {
 					require.NoError(b, err)
 				}
 			}
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(n), "cpu-µs/checkpoint")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/checkpoint")
 		})
 	}
 }
