@@ -8,12 +8,58 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 // staleTombstoneAge is how old another GC's tombstone must be before a GC
 // removes it as left over by a crashed run. A live GC run takes seconds.
 const staleTombstoneAge = time.Hour
+
+// gcConcurrency is how many store requests of one step of a GC run are in
+// flight at once. The steps follow one another, as the protocol below
+// needs; the requests within a step (deleting expired manifests, reading
+// manifests, placing tombstones, deleting objects) are independent, and on
+// a remote store one at a time would make a run of a few dozen requests
+// take a large part of a second.
+const gcConcurrency = 8
+
+// forEachLimited calls fn for each of items, at most gcConcurrency at once,
+// and returns the first error once every call it started has returned; it
+// starts no call after one failed.
+func forEachLimited[T any](items []T, fn func(T) error) error {
+	if len(items) == 1 {
+		return fn(items[0])
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, gcConcurrency)
+	for _, it := range items {
+		sem <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(it); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
 
 // GCResult reports what one GC run did.
 type GCResult struct {
@@ -124,18 +170,32 @@ func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
 	// Phase 1: expire old manifests. From here on those checkpoints do not
 	// exist; their objects stay while a retained chain or a savepoint uses
 	// them.
-	for _, id := range ids[:keep] {
+	var mu sync.Mutex
+	err = forEachLimited(ids[:keep], func(id uint64) error {
 		if err := c.store.Delete(ctx, manifestName(c.job, id)); err != nil {
-			return res, fmt.Errorf("checkpoint: gc: deleting manifest of checkpoint %d: %w", id, err)
+			return fmt.Errorf("checkpoint: gc: deleting manifest of checkpoint %d: %w", id, err)
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		dirs[id].manifest = false
 		res.DeletedCheckpoints = append(res.DeletedCheckpoints, id)
+		return nil
+	})
+	slices.Sort(res.DeletedCheckpoints)
+	if err != nil {
+		return res, err
 	}
-	for _, name := range staleTombstones {
+	err = forEachLimited(staleTombstones, func(name string) error {
 		if err := c.store.Delete(ctx, name); err != nil {
-			return res, fmt.Errorf("checkpoint: gc: deleting stale tombstone %q: %w", name, err)
+			return fmt.Errorf("checkpoint: gc: deleting stale tombstone %q: %w", name, err)
 		}
+		mu.Lock()
 		res.DeletedObjects++
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
 
 	// Pre-screen with the retained manifests and the savepoints, so that a
@@ -181,6 +241,7 @@ func (c *Checkpointer) GC(ctx context.Context) (GCResult, error) {
 // anything, because what it needs is unknown.
 func (c *Checkpointer) neededBy(ctx context.Context, ids []uint64) (map[string]bool, error) {
 	needed := make(map[string]bool)
+	var mu sync.Mutex
 	add := func(what string, m *Manifest, err error) error {
 		if errors.Is(err, ErrNoCheckpoint) {
 			return nil // deleted meanwhile by another GC or a withdrawing writer
@@ -188,28 +249,32 @@ func (c *Checkpointer) neededBy(ctx context.Context, ids []uint64) (map[string]b
 		if err != nil {
 			return fmt.Errorf("checkpoint: gc: cannot read %s, nothing deleted: %w", what, err)
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		for _, r := range m.Objects() {
 			needed[r.Name] = true
 		}
 		return nil
 	}
-	for _, id := range ids {
+	err := forEachLimited(ids, func(id uint64) error {
 		m, err := c.ReadManifest(ctx, id)
-		if err := add(fmt.Sprintf("checkpoint %d", id), m, err); err != nil {
-			return nil, err
-		}
+		return add(fmt.Sprintf("checkpoint %d", id), m, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	prefix := savepointName(c.job, "")
 	infos, err := c.store.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: gc: listing savepoints: %w", err)
 	}
-	for _, in := range infos {
+	err = forEachLimited(infos, func(in ObjectInfo) error {
 		name := strings.TrimPrefix(in.Name, prefix)
 		m, err := c.ReadSavepoint(ctx, name)
-		if err := add(fmt.Sprintf("savepoint %q", name), m, err); err != nil {
-			return nil, err
-		}
+		return add(fmt.Sprintf("savepoint %q", name), m, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return needed, nil
 }
@@ -219,16 +284,23 @@ func (c *Checkpointer) sweep(ctx context.Context, cands []uint64) (deleted int, 
 	var tok [8]byte
 	_, _ = rand.Read(tok[:])
 	tomb := tombstonePrefix + hex.EncodeToString(tok[:])
-	var placed []string
+	var (
+		mu     sync.Mutex
+		placed []string
+	)
 	defer func() {
-		for _, name := range placed {
-			if derr := c.store.Delete(context.WithoutCancel(ctx), name); derr != nil && err == nil {
-				err = fmt.Errorf("checkpoint: gc: removing tombstone %q: %w", name, derr)
+		derr := forEachLimited(placed, func(name string) error {
+			if err := c.store.Delete(context.WithoutCancel(ctx), name); err != nil {
+				return fmt.Errorf("checkpoint: gc: removing tombstone %q: %w", name, err)
 			}
+			return nil
+		})
+		if err == nil {
+			err = derr
 		}
 	}()
 	// (1) tombstones.
-	for _, id := range cands {
+	err = forEachLimited(cands, func(id uint64) error {
 		name := chkDir(c.job, id) + "/" + tomb
 		w, err := c.store.Create(ctx, name)
 		if err == nil {
@@ -237,9 +309,15 @@ func (c *Checkpointer) sweep(ctx context.Context, cands []uint64) (deleted int, 
 			}
 		}
 		if err != nil {
-			return deleted, fmt.Errorf("checkpoint: gc: placing tombstone %q: %w", name, err)
+			return fmt.Errorf("checkpoint: gc: placing tombstone %q: %w", name, err)
 		}
+		mu.Lock()
 		placed = append(placed, name)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return deleted, err
 	}
 	// (2) every manifest and savepoint that exists now.
 	infos, err := c.store.List(ctx, c.job+"/")
@@ -263,15 +341,22 @@ func (c *Checkpointer) sweep(ctx context.Context, cands []uint64) (deleted int, 
 	for _, id := range cands {
 		inCand[id] = !manifested[id] // a writer completed it meanwhile: leave it alone
 	}
+	var garbage []string
 	for _, in := range infos {
 		id, rest, ok := parseChkName(c.job, in.Name)
 		if !ok || !inCand[id] || rest == "MANIFEST" || strings.HasPrefix(rest, tombstonePrefix) || needed[in.Name] {
 			continue
 		}
-		if err := c.store.Delete(ctx, in.Name); err != nil {
-			return deleted, fmt.Errorf("checkpoint: gc: deleting %q: %w", in.Name, err)
-		}
-		deleted++
+		garbage = append(garbage, in.Name)
 	}
-	return deleted, nil
+	err = forEachLimited(garbage, func(name string) error {
+		if err := c.store.Delete(ctx, name); err != nil {
+			return fmt.Errorf("checkpoint: gc: deleting %q: %w", name, err)
+		}
+		mu.Lock()
+		deleted++
+		mu.Unlock()
+		return nil
+	})
+	return deleted, err
 }
