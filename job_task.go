@@ -43,6 +43,9 @@ type task struct {
 	// latency hook (kept only when WithOnCheckpoint is set).
 	eventTimes []time.Time
 	sinceGC    int
+	// gcDone is closed when the task's background GC run ends (nil: none
+	// was started).
+	gcDone chan struct{}
 	// savepointMarker is the savepoint this task was restored from and
 	// whose marker is written after the next commit.
 	savepointMarker string
@@ -516,14 +519,41 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 		t.savepointMarker = ""
 	}
 	if t.ckpt != nil && j.o.gcEvery > 0 {
-		if t.sinceGC++; t.sinceGC >= j.o.gcEvery {
+		if t.sinceGC++; t.sinceGC >= j.o.gcEvery && t.gcIdle() {
 			t.sinceGC = 0
-			if _, err := t.ckpt.GC(ctx); err != nil {
-				t.log.Warn("streamkit: checkpoint GC failed", "err", err) // retried next time
-			}
+			t.startGC(r.ctx)
 		}
 	}
 	return nil
+}
+
+// startGC collects the task's expired checkpoints in the background. A run
+// is a few dozen store requests; done in line, the records read meanwhile
+// would wait for it. GC's protocol lets it run beside the task's own
+// checkpoints (see checkpoint.Checkpointer.GC); a task runs one GC at a
+// time, and waits for it when it closes.
+func (t *task) startGC(ctx context.Context) {
+	done := make(chan struct{})
+	t.gcDone = done
+	go func() {
+		defer close(done)
+		if _, err := t.ckpt.GC(ctx); err != nil && ctx.Err() == nil {
+			t.log.Warn("streamkit: checkpoint GC failed", "err", err) // retried next time
+		}
+	}()
+}
+
+// gcIdle reports whether no GC run of the task is in progress.
+func (t *task) gcIdle() bool {
+	if t.gcDone == nil {
+		return true
+	}
+	select {
+	case <-t.gcDone:
+		return true
+	default:
+		return false
+	}
 }
 
 // begin opens the task's output (and dead-letter producer) for the next
@@ -559,6 +589,9 @@ func (t *task) abort(ctx context.Context) {
 }
 
 func (t *task) close() {
+	if t.gcDone != nil {
+		<-t.gcDone
+	}
 	if err := t.out.Close(); err != nil {
 		t.log.Warn("streamkit: closing output", "err", err)
 	}
