@@ -268,7 +268,8 @@ func WithPollRecords(n int) Option {
 
 // WithGCEvery sets how many successful checkpoints of a task pass between
 // garbage collections of its checkpoints (default DefaultGCEvery; 0 turns
-// GC off, for instance when an operator runs it).
+// GC off, for instance when an operator runs it). A collection runs in the
+// background, beside the task's next checkpoints.
 func WithGCEvery(n int) Option {
 	return func(o *jobOptions) { o.gcEvery = n }
 }
