@@ -93,13 +93,17 @@ bench-wikidata-state:
 ## --- end Wikidata-scale state benchmark ---
 
 ## --- exactly-once latency floor (root package) ---
-## bench-latency: 50 records/s through an exactly-once pass-through job with
+## bench-latency: 50 records/s through exactly-once jobs (a plain copy, and
+## the updater's per-edit work with its entity → revision state) with
 ## checkpoints every 100 ms, 200 ms, 1 s and 10 s (LATENCY_RUN each, default
-## 40s): processor → commit point percentiles, CPU of short intervals.
+## 40s), on files and, with STREAMKIT_SWIFT_AUTH_URL set, on Swift:
+## processor → commit point percentiles, CPU of short intervals (~8 min per
+## store); then the CPU of one checkpoint on each store.
 LATENCY_RUN ?= 40s
 .PHONY: bench-latency
 bench-latency:
-	STREAMKIT_LATENCY_RUN=$(LATENCY_RUN) $(GO) test -run '^$$' -bench '^BenchmarkLatencyFloor$$' -benchtime 1x -timeout 30m .
+	STREAMKIT_LATENCY_RUN=$(LATENCY_RUN) $(GO) test -run '^$$' -bench '^BenchmarkLatencyFloor$$' -benchtime 1x -timeout 60m .
+	$(GO) test -run '^$$' -bench '^BenchmarkCheckpointFixedCost$$' -benchtime 500x ./checkpoint
 ## --- end exactly-once latency floor ---
 
 ## bench-catchup: the WDQS pipeline through a backlog of CATCHUP_EVENTS
