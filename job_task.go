@@ -44,8 +44,9 @@ type task struct {
 	eventTimes []time.Time
 	sinceGC    int
 	// gcDone is closed when the task's background GC run ends (nil: none
-	// was started).
-	gcDone chan struct{}
+	// was started); gcCancel cancels it.
+	gcDone   chan struct{}
+	gcCancel context.CancelFunc
 	// savepointMarker is the savepoint this task was restored from and
 	// whose marker is written after the next commit.
 	savepointMarker string
@@ -521,7 +522,7 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 	if t.ckpt != nil && j.o.gcEvery > 0 {
 		if t.sinceGC++; t.sinceGC >= j.o.gcEvery && t.gcIdle() {
 			t.sinceGC = 0
-			t.startGC(r.ctx)
+			t.startGC(r.ctx, j.o.checkpointLimit)
 		}
 	}
 	return nil
@@ -531,12 +532,15 @@ func (r *run) checkpointTask(ctx context.Context, t *task, all source.Positions)
 // is a few dozen store requests; done in line, the records read meanwhile
 // would wait for it. GC's protocol lets it run beside the task's own
 // checkpoints (see checkpoint.Checkpointer.GC); a task runs one GC at a
-// time, and waits for it when it closes.
-func (t *task) startGC(ctx context.Context) {
+// time, bounded like a checkpoint by limit, and cancels it when it closes
+// (a GC run can stop anywhere: what it leaves, the next run takes).
+func (t *task) startGC(ctx context.Context, limit time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	done := make(chan struct{})
-	t.gcDone = done
+	t.gcDone, t.gcCancel = done, cancel
 	go func() {
 		defer close(done)
+		defer cancel()
 		if _, err := t.ckpt.GC(ctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("streamkit: checkpoint GC failed", "err", err) // retried next time
 		}
@@ -590,6 +594,7 @@ func (t *task) abort(ctx context.Context) {
 
 func (t *task) close() {
 	if t.gcDone != nil {
+		t.gcCancel()
 		<-t.gcDone
 	}
 	if err := t.out.Close(); err != nil {
