@@ -48,58 +48,33 @@ func TestJobRidesOutBrokerOutage(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command(script, "restart").Run() })
 
 	cl := kafkatest.NewCluster(t)
-	require.NoError(t, cl.CreateTopic(ctx, "in", 2))
-	require.NoError(t, cl.CreateTopic(ctx, "out", 2))
-	store := checkpoint.NewFileStore(t.TempDir())
-	job := newCounterJob(t, cl, store, streamkit.WithRestartBackoff(200*time.Millisecond, 5*time.Second))
-	done := make(chan error, 1)
-	go func() { done <- job.Run(ctx) }()
-	watch := jobtest.WatchNotReady(job, 0)
-	produced := 0
-	produce := func(n int) {
-		produceKeys(t, ctx, cl, produced, produced+n)
-		produced += n
-	}
-	produce(200)
-	_, err := cl.WaitForRecords(ctx, "out", 200)
-	require.NoError(t, err)
-	require.False(t, watch.Seen().Seen(), "the job failed before the outage: %s", watch.Seen().LastError)
-	produce(100) // work in flight when the brokers go
+	run := startOutageRun(t, ctx, cl, checkpoint.NewFileStore(t.TempDir()))
+	run.produce(200)
+	run.waitOutput()
+	require.False(t, run.watch.Seen().Seen(), "the job failed before the outage: %s", run.watch.Seen().LastError)
+	run.produce(100) // work in flight when the brokers go
 
 	down := time.Now()
 	brokers("stop")
 	stopped := time.Since(down)
 	for time.Since(down) < outage {
-		select {
-		case err := <-done:
-			t.Fatalf("the job ended during the outage: %v", err)
-		case <-time.After(time.Second):
-		}
+		run.wait(time.Second)
 	}
-	during := watch.Seen()
+	during := run.watch.Seen()
 	restarting := time.Now()
 	brokers("restart")
 	up := time.Now()
-	produce(100)
-	_, err = cl.WaitForRecords(ctx, "out", produced)
-	require.NoError(t, err)
+	run.produce(100)
+	run.waitOutput()
 	resumed := time.Since(up)
 	require.NoError(t, cl.WaitFor(ctx, "the job healthy again", func(context.Context) (bool, string, error) {
-		s := job.Stats()
+		s := run.job.Stats()
 		return s.ConsecutiveFailures == 0, fmt.Sprintf("%d failures in a row, last: %s", s.ConsecutiveFailures, s.LastError), nil
 	}))
 	healthy := time.Since(up)
-	seen := watch.Stop()
-	require.NoError(t, job.Stop(ctx))
-	require.NoError(t, <-done)
+	seen := run.stop()
 
-	counts := outputCounts(t, ctx, cl)
-	total := 0
-	for k, vs := range counts {
-		assert.Equal(t, intRange(1, len(vs)), vs, "key %s exactly once, in order", k)
-		total += len(vs)
-	}
-	assert.Equal(t, produced, total, "outputs vs input records")
+	total := run.requireExactlyOnce()
 	require.True(t, during.Seen(), "not ready during the outage")
 	for c := range seen.Components {
 		assert.Contains(t, []streamkit.Component{streamkit.ComponentInput, streamkit.ComponentOutput}, c,
@@ -110,7 +85,7 @@ func TestJobRidesOutBrokerOutage(t *testing.T) {
 		"all output %v after the brokers were back, healthy after %v; %d records in, %d out, exactly once",
 		outage.Round(time.Second), stopped.Round(time.Millisecond), up.Sub(restarting).Round(time.Millisecond), seen.First.Sub(down).Round(time.Millisecond), seen.Last.Sub(down).Round(time.Millisecond),
 		seen.MaxConsecutive, componentList(seen.Components), during.LastError, resumed.Round(time.Millisecond),
-		healthy.Round(time.Millisecond), produced, total)
+		healthy.Round(time.Millisecond), run.produced, total)
 }
 
 // componentList returns the components of set, sorted.
