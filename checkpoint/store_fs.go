@@ -125,21 +125,23 @@ func (s *FileStore) Create(ctx context.Context, name string) (ObjectWriter, erro
 
 // mkdirAll creates dir (relative to root) and fsyncs the parent of every
 // directory it creates, so the new path survives a crash once the object's
-// own directory is synced.
+// own directory is synced. It tries dir itself first: a checkpoint's
+// directory is new and its parent exists, so one mkdir is the usual cost.
 func (s *FileStore) mkdirAll(root *os.Root, dir string) error {
 	if dir == "." {
 		return nil
 	}
-	if fi, err := root.Stat(dir); err == nil && fi.IsDir() {
-		return nil
-	}
-	if err := s.mkdirAll(root, path.Dir(dir)); err != nil {
-		return err
-	}
-	if err := root.Mkdir(dir, 0o755); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil
+	err := root.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.mkdirAll(root, path.Dir(dir)); err != nil {
+			return err
 		}
+		err = root.Mkdir(dir, 0o755)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil // a directory, or an object that the create then fails on
+	}
+	if err != nil {
 		return err
 	}
 	return syncDir(root, path.Dir(dir))
