@@ -423,6 +423,32 @@ func (d *Decoder) Next() RecordOp {
 	}
 }
 
+// window returns the unread bytes of the current block, verified and not
+// yet parsed (nil after an error), for a table codec's bulk loop; consume
+// marks the first n of them as read. It loads the section's next block
+// when the current one is used up. Records may straddle blocks: a codec
+// parses from the window only the records it finds whole there and reads
+// the rest with the other methods.
+func (d *Decoder) window() []byte {
+	if d.err != nil {
+		return nil
+	}
+	br := d.br
+	if br.pos == len(br.buf) {
+		// The section's next block, if any.
+		if err := br.loadBlock(); err != nil {
+			if err != io.EOF {
+				d.fail(err)
+			}
+			return nil
+		}
+	}
+	return br.buf[br.pos:]
+}
+
+// consume marks n bytes of window as read.
+func (d *Decoder) consume(n int) { d.br.pos += n }
+
 // Uvarint reads an unsigned varint.
 func (d *Decoder) Uvarint() uint64 {
 	if d.err != nil {

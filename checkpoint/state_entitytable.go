@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"math/bits"
 )
 
@@ -374,10 +375,151 @@ func (t *EntityTable) EncodeTo(e *Encoder, full bool) int64 {
 	return n
 }
 
-// DecodeFrom implements StateTable.
+// entityRecordMax is the longest record of a packed ID: the op byte and
+// two varints of at most ten bytes.
+const entityRecordMax = 1 + 2*binary.MaxVarintLen64
+
+// Restore of a large section runs on two goroutines: the caller's parses
+// records (block reads, checksums, varints) into batches of
+// entityBatchLen, and a second one applies them to the slot array. The
+// second starts once a section has shown entityPipelineAfter records, so
+// that deltas stay on one goroutine.
+const (
+	entityBatchLen      = 8192
+	entityPipelineAfter = 1 << 16
+	entityBatchesAhead  = 4
+)
+
+// entityRecord is one parsed record of a packed ID.
+type entityRecord struct {
+	k   EntityID
+	v   int64
+	del bool
+}
+
+// applyRecords applies parsed records to the slot array, in order.
+func (t *EntityTable) applyRecords(recs []entityRecord) {
+	for _, r := range recs {
+		if r.del {
+			t.remove(r.k, false)
+		} else {
+			t.put(r.k, r.v, false)
+		}
+	}
+}
+
+// decodeWindow parses the whole records of packed IDs at the start of the
+// decoder's current block straight from its bytes, without a call per
+// field, and appends them to recs until it holds limit records. It stops,
+// leaving them to the general loop (which also reports errors), at a record
+// that may not be whole in the block, at a fallback key, at the end op and
+// at anything that does not parse.
+func decodeWindow(d *Decoder, recs []entityRecord, limit int) []entityRecord {
+	b := d.window()
+	pos := 0
+	for len(recs) < limit && len(b)-pos >= entityRecordMax {
+		op := RecordOp(b[pos])
+		if op != OpPut && op != OpDelete {
+			break
+		}
+		ux, m := binary.Uvarint(b[pos+1:])
+		if m <= 0 || ux == 0 {
+			break
+		}
+		k := EntityID(bits.RotateLeft64(ux, -kindBits))
+		if !k.Valid() {
+			break
+		}
+		next := pos + 1 + m
+		r := entityRecord{k: k, del: op == OpDelete}
+		if !r.del {
+			v, m := binary.Varint(b[next:])
+			if m <= 0 {
+				break
+			}
+			r.v = v
+			next += m
+		}
+		recs = append(recs, r)
+		pos = next
+	}
+	d.consume(pos)
+	return recs
+}
+
+// entityApplier applies batches of records to a table, on the caller's
+// goroutine until start, then on a goroutine of its own.
+type entityApplier struct {
+	t    *EntityTable
+	work chan []entityRecord // nil until start
+	free chan []entityRecord
+	done chan struct{}
+}
+
+// apply hands a full batch over and returns an empty one to fill.
+func (a *entityApplier) apply(recs []entityRecord) []entityRecord {
+	if a.work == nil {
+		a.t.applyRecords(recs)
+		return recs[:0]
+	}
+	a.work <- recs
+	select {
+	case b := <-a.free:
+		return b[:0]
+	default:
+		return make([]entityRecord, 0, entityBatchLen)
+	}
+}
+
+// start moves the applying to a goroutine of its own.
+func (a *entityApplier) start() {
+	a.work = make(chan []entityRecord, entityBatchesAhead)
+	a.free = make(chan []entityRecord, entityBatchesAhead+2)
+	a.done = make(chan struct{})
+	go func() {
+		defer close(a.done)
+		for recs := range a.work {
+			a.t.applyRecords(recs)
+			select {
+			case a.free <- recs:
+			default:
+			}
+		}
+	}()
+}
+
+// finish applies what is left and waits until every batch is applied.
+func (a *entityApplier) finish(recs []entityRecord) {
+	if a.work == nil {
+		a.t.applyRecords(recs)
+		return
+	}
+	a.work <- recs
+	close(a.work)
+	<-a.done
+}
+
+// DecodeFrom implements StateTable. Records of packed IDs are parsed in
+// batches and applied in order; fallback keys live in their own map, which
+// no packed ID touches, so they are applied as they come.
 func (t *EntityTable) DecodeFrom(d *Decoder) int64 {
 	var n int64
+	a := &entityApplier{t: t}
+	recs := make([]entityRecord, 0, entityBatchLen)
+	defer func() { a.finish(recs) }()
 	for {
+		if len(recs) == entityBatchLen {
+			if a.work == nil && n >= entityPipelineAfter {
+				a.start()
+			}
+			recs = a.apply(recs)
+		}
+		before := len(recs)
+		recs = decodeWindow(d, recs, entityBatchLen)
+		n += int64(len(recs) - before)
+		if len(recs) == entityBatchLen {
+			continue
+		}
 		op := d.Next()
 		if op == OpEnd {
 			return n
@@ -397,12 +539,10 @@ func (t *EntityTable) DecodeFrom(d *Decoder) int64 {
 			return n
 		}
 		switch {
-		case op == OpPut && k != 0:
-			t.put(k, v, false)
+		case k != 0:
+			recs = append(recs, entityRecord{k: k, v: v, del: op == OpDelete})
 		case op == OpPut:
 			t.fallback.m[s] = v
-		case k != 0:
-			t.remove(k, false)
 		default:
 			delete(t.fallback.m, s)
 		}

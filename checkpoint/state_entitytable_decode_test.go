@@ -1,0 +1,196 @@
+package checkpoint
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// entitySection encodes the records of tb (full or delta) into one table
+// section and returns a Decoder positioned at its start.
+func entitySection(t *testing.T, tb *EntityTable, full bool) *Decoder {
+	t.Helper()
+	var sb strings.Builder
+	bw := newBlockWriter(&sb)
+	bw.startSection(1)
+	enc := &Encoder{bw: bw}
+	n := tb.EncodeTo(enc, full)
+	enc.op(OpEnd)
+	enc.Uvarint(uint64(n))
+	require.NoError(t, bw.finish())
+	br, err := newBlockReader(strings.NewReader(sb.String()))
+	require.NoError(t, err)
+	sec, err := br.nextSection()
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), sec)
+	return &Decoder{br: br, mp: msgpack.NewDecoder(br)}
+}
+
+func entityContents(tb *EntityTable) map[string]int64 {
+	out := make(map[string]int64, tb.Len())
+	tb.Range(func(id string, v int64) bool { out[id] = v; return true })
+	return out
+}
+
+// TestEntityDecodeWindowAcrossBlocks restores full and delta sections of
+// several blocks, with fallback keys and deletes among packed IDs, so that
+// records straddle block boundaries and the bulk loop hands over to the
+// general one and back many times.
+func TestEntityDecodeWindowAcrossBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 2))
+	src := NewEntityTable("e", 1)
+	for i := range 200_000 {
+		switch i % 1000 {
+		case 7:
+			src.Set(fmt.Sprintf("Q%d-odd", i), int64(i)) // does not pack: fallback map
+		case 8:
+			src.Set(fmt.Sprintf("L%d-F%d", i, i%7+1), r.Int64N(1<<40))
+		default:
+			src.Set(fmt.Sprintf("Q%d", r.Int64N(1<<33)+1), r.Int64N(1<<40)-(1<<39))
+		}
+	}
+	want := entityContents(src)
+	d := entitySection(t, src, true)
+	got := NewEntityTable("e", 1)
+	n := got.DecodeFrom(d)
+	require.NoError(t, d.Err())
+	require.Equal(t, int64(src.Len()), n)
+	require.Equal(t, uint64(n), d.Uvarint(), "trailer")
+	assert.Equal(t, want, entityContents(got))
+
+	// A delta: changes and deletes of packed and fallback keys.
+	src.ClearDirty()
+	i := 0
+	for id := range want {
+		switch i % 5 {
+		case 0:
+			src.Delete(id)
+			delete(want, id)
+		case 1:
+			src.Set(id, int64(i))
+			want[id] = int64(i)
+		}
+		i++
+	}
+	d = entitySection(t, src, false)
+	n = got.DecodeFrom(d)
+	require.NoError(t, d.Err())
+	require.Equal(t, int64(src.DirtyLen()), n)
+	assert.Equal(t, want, entityContents(got))
+}
+
+// TestEntityDecodeWindowStopsAtWhatItCannotParse checks that the bulk loop
+// applies only whole, well-formed records of packed IDs: it leaves the
+// end op, a truncated record, a fallback key and an unknown op to the
+// general loop, which reports the corrupt ones.
+func TestEntityDecodeWindowStopsAtWhatItCannotParse(t *testing.T) {
+	src := NewEntityTable("e", 1)
+	for i := range 100 {
+		src.Set(fmt.Sprintf("Q%d", i+1), int64(i))
+	}
+	d := entitySection(t, src, true)
+	got := NewEntityTable("e", 1)
+	recs := decodeWindow(d, nil, 1000)
+	got.applyRecords(recs)
+	applied := int64(len(recs))
+	// The last records are shorter than the longest possible record from
+	// the end of the block: those are left to the general loop.
+	assert.Positive(t, applied)
+	assert.Less(t, applied, int64(100))
+	rest := got.DecodeFrom(d)
+	require.NoError(t, d.Err())
+	assert.Equal(t, int64(100), applied+rest)
+	assert.Equal(t, entityContents(src), entityContents(got))
+
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		applied int64
+		corrupt bool
+	}{
+		{"unknown op", append(putRecords(1, 40), 9), 40, true},
+		{"fallback key", append(putRecords(1, 40), append([]byte{byte(OpPut), 0, 2, 'x', 'y', 4}, putRecords(41, 40)...)...), 40, false},
+		{"bad varint", append(putRecords(1, 40), append([]byte{byte(OpPut)}, bytesOf(0xFF, 11)...)...), 40, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sb strings.Builder
+			bw := newBlockWriter(&sb)
+			bw.startSection(1)
+			_, _ = bw.Write(append(tc.payload, bytesOf(byte(OpEnd), entityRecordMax)...))
+			require.NoError(t, bw.finish())
+			br, err := newBlockReader(strings.NewReader(sb.String()))
+			require.NoError(t, err)
+			_, err = br.nextSection()
+			require.NoError(t, err)
+			d := &Decoder{br: br, mp: msgpack.NewDecoder(br)}
+			tb := NewEntityTable("e", 1)
+			recs := decodeWindow(d, nil, 1000)
+			require.Equal(t, tc.applied, int64(len(recs)))
+			tb.applyRecords(recs)
+			tb.DecodeFrom(d)
+			if tc.corrupt {
+				require.ErrorIs(t, d.Err(), errCorruptData)
+			} else {
+				require.NoError(t, d.Err())
+				assert.Equal(t, 81, tb.Len())
+				v, ok := tb.Get("xy")
+				assert.True(t, ok)
+				assert.Equal(t, int64(2), v)
+			}
+		})
+	}
+}
+
+// putRecords returns put records of the items Q<from>..Q<from+n-1>, each
+// with value 1.
+func putRecords(from, n int) []byte {
+	var b []byte
+	for i := range n {
+		k, ok := parseEntityID(fmt.Sprintf("Q%d", from+i))
+		if !ok {
+			panic("Q IDs pack")
+		}
+		b = append(b, byte(OpPut))
+		b = binary.AppendUvarint(b, wireKey(k))
+		b = binary.AppendVarint(b, 1)
+	}
+	return b
+}
+
+func bytesOf(c byte, n int) []byte { return []byte(strings.Repeat(string([]byte{c}), n)) }
+
+// TestEntityDecodeAppliesInOrder decodes a section past the size at which
+// applying moves to a goroutine of its own, where later records undo
+// earlier ones: the result is that of applying them one by one.
+func TestEntityDecodeAppliesInOrder(t *testing.T) {
+	const n = 3 * entityPipelineAfter
+	payload := putRecords(1, n)
+	for i := range n {
+		k, _ := parseEntityID(fmt.Sprintf("Q%d", i+1))
+		payload = append(payload, byte(OpDelete))
+		payload = binary.AppendUvarint(payload, wireKey(k))
+	}
+	payload = append(payload, putRecords(5, 1)...)
+	payload = append(payload, byte(OpEnd))
+
+	var sb strings.Builder
+	bw := newBlockWriter(&sb)
+	bw.startSection(1)
+	_, _ = bw.Write(payload)
+	require.NoError(t, bw.finish())
+	br, err := newBlockReader(strings.NewReader(sb.String()))
+	require.NoError(t, err)
+	_, err = br.nextSection()
+	require.NoError(t, err)
+	d := &Decoder{br: br, mp: msgpack.NewDecoder(br)}
+	tb := NewEntityTable("e", 1)
+	require.Equal(t, int64(2*n+1), tb.DecodeFrom(d))
+	require.NoError(t, d.Err())
+	assert.Equal(t, map[string]int64{"Q5": 1}, entityContents(tb))
+}
