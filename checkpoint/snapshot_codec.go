@@ -171,6 +171,18 @@ func (e *Encoder) op(op RecordOp) {
 	e.bw.maybeFlush()
 }
 
+// putUvarintVarint writes a put record of an unsigned varint key and a
+// signed varint value, checking for a full block once per record.
+func (e *Encoder) putUvarintVarint(k uint64, v int64) {
+	bw := e.bw
+	bw.buf = append(bw.buf, byte(OpPut))
+	bw.buf = binary.AppendUvarint(bw.buf, k)
+	bw.buf = binary.AppendVarint(bw.buf, v)
+	if len(bw.buf)-blockHeaderLen >= defaultBlock {
+		bw.flush()
+	}
+}
+
 // Uvarint writes an unsigned varint.
 func (e *Encoder) Uvarint(x uint64) {
 	e.bw.buf = binary.AppendUvarint(e.bw.buf, x)

@@ -194,3 +194,53 @@ func TestEntityDecodeAppliesInOrder(t *testing.T) {
 	require.NoError(t, d.Err())
 	assert.Equal(t, map[string]int64{"Q5": 1}, entityContents(tb))
 }
+
+// TestEntityDirtyWordsCoverEveryDirtyBit drives a table through sets,
+// deletes (whose backward shifts move dirty bits), growths and
+// checkpoints, and checks after each step that every word of the dirty
+// bitmap with a bit set is marked in dirtyWords, which is all a delta and
+// ClearDirty visit.
+func TestEntityDirtyWordsCoverEveryDirtyBit(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	tb := NewEntityTable("e", 1)
+	check := func(step int) {
+		t.Helper()
+		bitsSet := 0
+		for w, word := range tb.dirty {
+			if word != 0 {
+				require.NotZero(t, tb.dirtyWords[w>>6]&(1<<(w&63)), "step %d: word %d is dirty but not marked", step, w)
+			}
+			for ; word != 0; word &= word - 1 {
+				bitsSet++
+			}
+		}
+		require.Equal(t, tb.nDirty, bitsSet, "step %d", step)
+	}
+	live := map[string]bool{}
+	for step := range 30_000 {
+		id := fmt.Sprintf("Q%d", r.IntN(5000)+1)
+		switch {
+		case r.IntN(3) == 0:
+			tb.Delete(id)
+			delete(live, id)
+		default:
+			tb.Set(id, int64(step))
+			live[id] = true
+		}
+		if step%1000 == 999 {
+			check(step)
+			src := NewEntityTable("e", 1)
+			d := entitySection(t, tb, false)
+			n := src.DecodeFrom(d)
+			require.NoError(t, d.Err())
+			require.Equal(t, int64(tb.DirtyLen()), n, "step %d: the delta holds every change", step)
+			tb.ClearDirty()
+			check(step)
+			require.Zero(t, tb.DirtyLen())
+			for _, word := range tb.dirty {
+				require.Zero(t, word)
+			}
+		}
+	}
+	require.Equal(t, len(live), tb.Len())
+}
