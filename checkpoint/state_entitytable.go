@@ -31,18 +31,18 @@ import (
 // for current Wikidata item IDs and revision numbers.
 // Not safe for concurrent use; see StateTable.
 type EntityTable struct {
-	schema   TableSchema
-	slots    []entitySlot // len is 0 or a power of two
-	dirty    []uint64     // one bit per slot
+	schema TableSchema
+	slots  []entitySlot // len is 0 or a power of two
+	dirty  []uint64     // one bit per slot
 	// dirtyWords has one bit per word of dirty that may be non-zero, so
 	// that a delta and ClearDirty visit the few words with changes instead
 	// of the whole bitmap (32 MB at Wikidata's size).
 	dirtyWords []uint64
-	shift    uint         // 64 - log2(len(slots))
-	count    int
-	nDirty   int
-	deleted  map[EntityID]struct{}
-	fallback *Table[string, int64]
+	shift      uint // 64 - log2(len(slots))
+	count      int
+	nDirty     int
+	deleted    map[EntityID]struct{}
+	fallback   *Table[string, int64]
 	// journal holds the old values of the IDs changed since Mark (see
 	// Rollbacker), once recording has started (marked).
 	journal []entityUndo
