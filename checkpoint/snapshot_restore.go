@@ -240,6 +240,9 @@ func (c *Checkpointer) readObject(ctx context.Context, m *Manifest, ref ObjectRe
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: opening %q: %w", ref.Name, err)
 	}
+	if ref.Inline == nil && ref.Size >= readAheadMinSize {
+		rc = newReadAhead(rc)
+	}
 	defer rc.Close()
 	br, err = newBlockReader(rc)
 	if err != nil {
