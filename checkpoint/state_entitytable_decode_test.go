@@ -96,9 +96,7 @@ func TestEntityDecodeWindowStopsAtWhatItCannotParse(t *testing.T) {
 	}
 	d := entitySection(t, src, true)
 	got := NewEntityTable("e", 1)
-	recs := decodeWindow(d, nil, 1000)
-	got.applyRecords(recs)
-	applied := int64(len(recs))
+	applied := got.decodeWindow(d)
 	// The last records are shorter than the longest possible record from
 	// the end of the block: those are left to the general loop.
 	assert.Positive(t, applied)
@@ -130,9 +128,7 @@ func TestEntityDecodeWindowStopsAtWhatItCannotParse(t *testing.T) {
 			require.NoError(t, err)
 			d := &Decoder{br: br, mp: msgpack.NewDecoder(br)}
 			tb := NewEntityTable("e", 1)
-			recs := decodeWindow(d, nil, 1000)
-			require.Equal(t, tc.applied, int64(len(recs)))
-			tb.applyRecords(recs)
+			require.Equal(t, tc.applied, tb.decodeWindow(d))
 			tb.DecodeFrom(d)
 			if tc.corrupt {
 				require.ErrorIs(t, d.Err(), errCorruptData)
@@ -165,11 +161,11 @@ func putRecords(from, n int) []byte {
 
 func bytesOf(c byte, n int) []byte { return []byte(strings.Repeat(string([]byte{c}), n)) }
 
-// TestEntityDecodeAppliesInOrder decodes a section past the size at which
-// applying moves to a goroutine of its own, where later records undo
-// earlier ones: the result is that of applying them one by one.
+// TestEntityDecodeAppliesInOrder decodes a section of several blocks where
+// later records undo earlier ones: the result is that of applying them one
+// by one.
 func TestEntityDecodeAppliesInOrder(t *testing.T) {
-	const n = 3 * entityPipelineAfter
+	const n = 200_000
 	payload := putRecords(1, n)
 	for i := range n {
 		k, _ := parseEntityID(fmt.Sprintf("Q%d", i+1))
