@@ -70,8 +70,10 @@ func procStatusKB(field string) float64 {
 // bench-wikidata-state` runs 10M, 30M and 120M): bytes per key and RSS of
 // the EntityTable, a full checkpoint and a restore on files and on the real
 // Swift of STREAMKIT_SWIFT_AUTH_URL (skipped when unset) with `swift
-// upload` of the same bytes in the same run as the anchor, and incremental
-// checkpoints of 1 000 dirty keys (median and worst of 30). Run it with
+// upload` and `swift download` of the same bytes in the same run as the
+// anchors, and incremental checkpoints of 1 000 dirty keys (median and
+// worst of wikidataRounds), each followed on Swift by a plain PUT of as
+// many bytes, a HEAD and the listing the checkpoint makes. Run it with
 // -benchtime 1x: one pass is minutes at 120M keys.
 //
 // Targets at 120M keys: RSS <= 4.5 GB, full checkpoint <= 12 s, restore
