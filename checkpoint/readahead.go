@@ -54,6 +54,11 @@ func (r *readAhead) fill() {
 	defer close(r.done)
 	allocated := 0
 	for {
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
 		var b []byte
 		select {
 		case b = <-r.free:
