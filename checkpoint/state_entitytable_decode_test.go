@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -58,6 +59,7 @@ func TestEntityDecodeWindowAcrossBlocks(t *testing.T) {
 	want := entityContents(src)
 	d := entitySection(t, src, true)
 	got := NewEntityTable("e", 1)
+	got.Grow(src.Len()) // as restore does for a full snapshot
 	n := got.DecodeFrom(d)
 	require.NoError(t, d.Err())
 	require.Equal(t, int64(src.Len()), n)
@@ -239,4 +241,45 @@ func TestEntityDirtyWordsCoverEveryDirtyBit(t *testing.T) {
 		}
 	}
 	require.Equal(t, len(live), tb.Len())
+}
+
+// growRecorder is an EntityTable that records the sizes restore asks it
+// to grow to.
+type growRecorder struct {
+	*EntityTable
+	grows []int
+}
+
+func (g *growRecorder) Grow(n int) { g.grows = append(g.grows, n); g.EntityTable.Grow(n) }
+
+// TestRestoreGrowsBeforeEveryObject checks that restore sizes the table
+// for the keys it holds after each object, deltas included, before
+// applying it: records arrive in hash order, which a table growing on the
+// way piles into one probe run.
+func TestRestoreGrowsBeforeEveryObject(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	src := NewEntityTable("rev", 1)
+	for i := range 1000 {
+		src.Set(fmt.Sprintf("Q%d", i+1), 1)
+	}
+	c, err := NewCheckpointer(store, "job")
+	require.NoError(t, err)
+	parts := []PartitionState{{Partition: 0, Tables: []StateTable{src}}}
+	_, err = c.Checkpoint(ctx, nil, parts)
+	require.NoError(t, err)
+	for i := range 20_000 {
+		src.Set(fmt.Sprintf("Q%d", 1_000_000+i), 2)
+	}
+	m, err := c.Checkpoint(ctx, nil, parts)
+	require.NoError(t, err)
+	require.Len(t, m.Partitions[0].Chain, 2, "a base and a delta")
+
+	got := &growRecorder{EntityTable: NewEntityTable("rev", 1)}
+	rc, err := NewCheckpointer(store, "job")
+	require.NoError(t, err)
+	_, err = rc.RestoreLatest(ctx, []PartitionState{{Partition: 0, Tables: []StateTable{got}}})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1000, 21_000}, got.grows)
+	assert.Equal(t, entityContents(src), entityContents(got.EntityTable))
 }
