@@ -98,6 +98,27 @@
 // of whether the server honours If-None-Match (once per store; where it does
 // not, as with swifttest, an existence HEAD precedes each commit).
 //
+// Why neither request of step 3 can go:
+//
+//   - The listing cannot be skipped, taken every k-th checkpoint or moved
+//     off the path, not even for a checkpoint whose deltas are all inline
+//     and which names only objects the previous, verified checkpoint named.
+//     With a second writer of the job and retention 3, a GC may see three
+//     of that writer's checkpoints newer than our previous one, P, two of
+//     them newer than our M, expire P and delete P's base before M is
+//     committed; M, still among the newest three, would then name a
+//     deleted base, and only a listing made after M's commit sees that
+//     (the base is gone, or the GC's tombstone is there).
+//   - The read-back cannot be replaced by the PUT's ETag check: the ETag
+//     proves that the bytes arrived whole, not that they are the bytes
+//     that stay under the name when two uploads overlap. Nor by the
+//     listing's hash of the manifest: container listings may lag behind the
+//     objects under failures, where the HEAD with X-Newest asks every
+//     replica.
+//
+// Both run at the same time, so the floor of an inline checkpoint is one
+// PUT plus the slower of a HEAD and a listing.
+//
 // Savepoints are named pins of a completed checkpoint (a copy of its manifest,
 // positions and job identity included) that GC never collects. [Checkpointer.GC]
 // keeps the newest checkpoints ([WithRetain]) and everything they and the

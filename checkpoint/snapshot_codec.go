@@ -171,6 +171,18 @@ func (e *Encoder) op(op RecordOp) {
 	e.bw.maybeFlush()
 }
 
+// putUvarintVarint writes a put record of an unsigned varint key and a
+// signed varint value, checking for a full block once per record.
+func (e *Encoder) putUvarintVarint(k uint64, v int64) {
+	bw := e.bw
+	bw.buf = append(bw.buf, byte(OpPut))
+	bw.buf = binary.AppendUvarint(bw.buf, k)
+	bw.buf = binary.AppendVarint(bw.buf, v)
+	if len(bw.buf)-blockHeaderLen >= defaultBlock {
+		bw.flush()
+	}
+}
+
 // Uvarint writes an unsigned varint.
 func (e *Encoder) Uvarint(x uint64) {
 	e.bw.buf = binary.AppendUvarint(e.bw.buf, x)
@@ -422,6 +434,32 @@ func (d *Decoder) Next() RecordOp {
 		return OpEnd
 	}
 }
+
+// window returns the unread bytes of the current block, verified and not
+// yet parsed (nil after an error), for a table codec's bulk loop; consume
+// marks the first n of them as read. It loads the section's next block
+// when the current one is used up. Records may straddle blocks: a codec
+// parses from the window only the records it finds whole there and reads
+// the rest with the other methods.
+func (d *Decoder) window() []byte {
+	if d.err != nil {
+		return nil
+	}
+	br := d.br
+	if br.pos == len(br.buf) {
+		// The section's next block, if any.
+		if err := br.loadBlock(); err != nil {
+			if err != io.EOF {
+				d.fail(err)
+			}
+			return nil
+		}
+	}
+	return br.buf[br.pos:]
+}
+
+// consume marks n bytes of window as read.
+func (d *Decoder) consume(n int) { d.br.pos += n }
 
 // Uvarint reads an unsigned varint.
 func (d *Decoder) Uvarint() uint64 {

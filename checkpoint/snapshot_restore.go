@@ -240,6 +240,9 @@ func (c *Checkpointer) readObject(ctx context.Context, m *Manifest, ref ObjectRe
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: opening %q: %w", ref.Name, err)
 	}
+	if ref.Inline == nil && ref.Size >= readAheadMinSize {
+		rc = newReadAhead(rc)
+	}
 	defer rc.Close()
 	br, err = newBlockReader(rc)
 	if err != nil {
@@ -281,7 +284,12 @@ func (c *Checkpointer) readObject(ctx context.Context, m *Manifest, ref ObjectRe
 		if s := t.Schema(); s != th.Schema {
 			return nil, &CorruptError{Object: ref.Name, Reason: fmt.Sprintf("holds table %+v where the manifest promised %+v", th.Schema, s)}
 		}
-		if g, ok := t.(interface{ Grow(int) }); ok && h.Full && th.Len > 0 && th.Len < 1<<40 {
+		// Make room for the keys the table holds after this object, deltas
+		// included: records come in the writer's slot order, which is hash
+		// order, and inserting them in that order into an open-addressing
+		// table that grows on the way piles them into one run (200 000 keys
+		// took 2.4 s that way, 14 ms into a table grown first).
+		if g, ok := t.(interface{ Grow(int) }); ok && th.Len > 0 && th.Len < 1<<40 {
 			g.Grow(int(th.Len))
 		}
 		n := t.DecodeFrom(d)

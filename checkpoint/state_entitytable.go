@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"math/bits"
 )
 
@@ -30,14 +31,18 @@ import (
 // for current Wikidata item IDs and revision numbers.
 // Not safe for concurrent use; see StateTable.
 type EntityTable struct {
-	schema   TableSchema
-	slots    []entitySlot // len is 0 or a power of two
-	dirty    []uint64     // one bit per slot
-	shift    uint         // 64 - log2(len(slots))
-	count    int
-	nDirty   int
-	deleted  map[EntityID]struct{}
-	fallback *Table[string, int64]
+	schema TableSchema
+	slots  []entitySlot // len is 0 or a power of two
+	dirty  []uint64     // one bit per slot
+	// dirtyWords has one bit per word of dirty that may be non-zero, so
+	// that a delta and ClearDirty visit the few words with changes instead
+	// of the whole bitmap (32 MB at Wikidata's size).
+	dirtyWords []uint64
+	shift      uint // 64 - log2(len(slots))
+	count      int
+	nDirty     int
+	deleted    map[EntityID]struct{}
+	fallback   *Table[string, int64]
 	// journal holds the old values of the IDs changed since Mark (see
 	// Rollbacker), once recording has started (marked).
 	journal []entityUndo
@@ -101,6 +106,7 @@ func (t *EntityTable) rehash(size int) {
 	old, oldDirty := t.slots, t.dirty
 	t.slots = make([]entitySlot, size)
 	t.dirty = make([]uint64, (size+63)/64)
+	t.dirtyWords = make([]uint64, (len(t.dirty)+63)/64)
 	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	for i, s := range old {
 		if s.key == 0 {
@@ -112,7 +118,26 @@ func (t *EntityTable) rehash(size int) {
 		}
 		t.slots[j] = s
 		if oldDirty[i>>6]&(1<<(i&63)) != 0 {
-			t.dirty[j>>6] |= 1 << (j & 63)
+			t.setDirty(j)
+		}
+	}
+}
+
+// setDirty sets the dirty bit of slot i (and of its word in dirtyWords).
+func (t *EntityTable) setDirty(i int) {
+	t.dirty[i>>6] |= 1 << (i & 63)
+	w := i >> 6
+	t.dirtyWords[w>>6] |= 1 << (w & 63)
+}
+
+// dirtyWordsDo calls fn with the index of every word of dirty whose bit is
+// set in dirtyWords, in increasing order.
+func (t *EntityTable) dirtyWordsDo(fn func(w int)) {
+	for s, sum := range t.dirtyWords {
+		for sum != 0 {
+			b := bits.TrailingZeros64(sum)
+			sum &= sum - 1
+			fn(s<<6 | b)
 		}
 	}
 }
@@ -174,7 +199,7 @@ func (t *EntityTable) put(k EntityID, v int64, markDirty bool) {
 	t.slots[i].val = v
 	if markDirty {
 		if t.dirty[i>>6]&(1<<(i&63)) == 0 {
-			t.dirty[i>>6] |= 1 << (i & 63)
+			t.setDirty(i)
 			t.nDirty++
 		}
 		if len(t.deleted) > 0 {
@@ -240,7 +265,7 @@ func (t *EntityTable) remove(k EntityID, markDirty bool) {
 			t.slots[hole] = t.slots[j]
 			if t.dirty[j>>6]&(1<<(j&63)) != 0 {
 				t.dirty[j>>6] &^= 1 << (j & 63)
-				t.dirty[hole>>6] |= 1 << (hole & 63)
+				t.setDirty(hole)
 			}
 			hole = j
 		}
@@ -300,7 +325,10 @@ func (t *EntityTable) DirtyLen() int { return t.nDirty + len(t.deleted) + t.fall
 
 // ClearDirty implements StateTable.
 func (t *EntityTable) ClearDirty() {
-	clear(t.dirty)
+	if t.nDirty > 0 {
+		t.dirtyWordsDo(func(w int) { t.dirty[w] = 0 })
+	}
+	clear(t.dirtyWords)
 	t.nDirty = 0
 	t.deleted = make(map[EntityID]struct{})
 	t.fallback.ClearDirty()
@@ -308,7 +336,7 @@ func (t *EntityTable) ClearDirty() {
 
 // Reset implements StateTable; it also releases the slot array.
 func (t *EntityTable) Reset() {
-	t.slots, t.dirty, t.shift, t.count, t.nDirty = nil, nil, 0, 0, 0
+	t.slots, t.dirty, t.dirtyWords, t.shift, t.count, t.nDirty = nil, nil, nil, 0, 0, 0
 	t.deleted = make(map[EntityID]struct{})
 	t.journal = t.journal[:0]
 	t.fallback.Reset()
@@ -327,9 +355,7 @@ func (t *EntityTable) EncodeTo(e *Encoder, full bool) int64 {
 	if full {
 		for _, s := range t.slots {
 			if s.key != 0 {
-				e.Put()
-				e.Uvarint(wireKey(s.key))
-				e.Varint(s.val)
+				e.putUvarintVarint(wireKey(s.key), s.val)
 				n++
 			}
 		}
@@ -342,17 +368,13 @@ func (t *EntityTable) EncodeTo(e *Encoder, full bool) int64 {
 		}
 		return n
 	}
-	for w, word := range t.dirty {
-		for word != 0 {
-			b := bits.TrailingZeros64(word)
-			word &= word - 1
-			s := t.slots[w<<6|b]
-			e.Put()
-			e.Uvarint(wireKey(s.key))
-			e.Varint(s.val)
+	t.dirtyWordsDo(func(w int) {
+		for word := t.dirty[w]; word != 0; word &= word - 1 {
+			s := t.slots[w<<6|bits.TrailingZeros64(word)]
+			e.putUvarintVarint(wireKey(s.key), s.val)
 			n++
 		}
-	}
+	})
 	for k := range t.deleted {
 		e.Delete()
 		e.Uvarint(wireKey(k))
@@ -374,10 +396,58 @@ func (t *EntityTable) EncodeTo(e *Encoder, full bool) int64 {
 	return n
 }
 
+// entityRecordMax is the longest record of a packed ID: the op byte and
+// two varints of at most ten bytes.
+const entityRecordMax = 1 + 2*binary.MaxVarintLen64
+
+// decodeWindow applies the whole records of packed IDs at the start of the
+// decoder's current block straight from its bytes, without a call per
+// field, and returns how many it applied. It stops, leaving them to the
+// general loop (which also reports errors), at a record that may not be
+// whole in the block, at a fallback key, at the end op and at anything that
+// does not parse. (Applying records on a second goroutine while the next
+// ones are parsed was slower on two cores: 0.86 s against 0.43 s for 10M
+// keys, with twice the system time.)
+func (t *EntityTable) decodeWindow(d *Decoder) int64 {
+	b := d.window()
+	var n int64
+	pos := 0
+	for len(b)-pos >= entityRecordMax {
+		op := RecordOp(b[pos])
+		if op != OpPut && op != OpDelete {
+			break
+		}
+		ux, m := binary.Uvarint(b[pos+1:])
+		if m <= 0 || ux == 0 {
+			break
+		}
+		k := EntityID(bits.RotateLeft64(ux, -kindBits))
+		if !k.Valid() {
+			break
+		}
+		next := pos + 1 + m
+		if op == OpPut {
+			v, m := binary.Varint(b[next:])
+			if m <= 0 {
+				break
+			}
+			t.put(k, v, false)
+			next += m
+		} else {
+			t.remove(k, false)
+		}
+		pos = next
+		n++
+	}
+	d.consume(pos)
+	return n
+}
+
 // DecodeFrom implements StateTable.
 func (t *EntityTable) DecodeFrom(d *Decoder) int64 {
 	var n int64
 	for {
+		n += t.decodeWindow(d)
 		op := d.Next()
 		if op == OpEnd {
 			return n

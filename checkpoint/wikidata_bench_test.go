@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ncw/swift/v2"
 	"github.com/stretchr/testify/require"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit/checkpoint"
@@ -68,8 +70,10 @@ func procStatusKB(field string) float64 {
 // bench-wikidata-state` runs 10M, 30M and 120M): bytes per key and RSS of
 // the EntityTable, a full checkpoint and a restore on files and on the real
 // Swift of STREAMKIT_SWIFT_AUTH_URL (skipped when unset) with `swift
-// upload` of the same bytes in the same run as the anchor, and incremental
-// checkpoints of 1 000 dirty keys (median and worst of 30). Run it with
+// upload` and `swift download` of the same bytes in the same run as the
+// anchors, and incremental checkpoints of 1 000 dirty keys (median and
+// worst of wikidataRounds), each followed on Swift by a plain PUT of as
+// many bytes, a HEAD and the listing the checkpoint makes. Run it with
 // -benchtime 1x: one pass is minutes at 120M keys.
 //
 // Targets at 120M keys: RSS <= 4.5 GB, full checkpoint <= 12 s, restore
@@ -99,8 +103,13 @@ func BenchmarkWikidataState(b *testing.B) {
 		debug.FreeOSMemory() // the arrays left behind by growing the table
 		b.ReportMetric(procStatusKB("VmRSS")/1024, "rss-MB")
 
-		// The raw PUT of the Swift anchor below.
-		var rawPut func(name string, data []byte) error
+		// The raw requests of the Swift anchors below: a PUT, a HEAD and
+		// the listing that an incremental checkpoint makes.
+		var (
+			rawPut  func(name string, data []byte) error
+			rawHead func(name string) error
+			rawList func() error
+		)
 		stores := []struct {
 			name  string
 			open  func() (checkpoint.Store, bool)
@@ -115,6 +124,14 @@ func BenchmarkWikidataState(b *testing.B) {
 				container := checkpointtest.TempContainer(b, conn)
 				rawPut = func(name string, data []byte) error {
 					return conn.ObjectPutBytes(ctx, container, name, data, "application/octet-stream")
+				}
+				rawHead = func(name string) error {
+					_, _, err := conn.Object(ctx, container, name)
+					return err
+				}
+				rawList = func() error {
+					_, err := conn.ObjectsAll(ctx, container, &swift.ObjectsOpts{Prefix: "bench/chk-"})
+					return err
 				}
 				return checkpoint.NewSwiftStore(conn, container), true
 			}, true},
@@ -152,6 +169,9 @@ func BenchmarkWikidataState(b *testing.B) {
 			require.NoError(b, err)
 			b.ReportMetric(time.Since(start).Seconds(), st.name+"-restore-s")
 			b.ReportMetric((cpuTime() - cpu0).Seconds(), st.name+"-restore-cpu-s")
+			if st.swift {
+				b.ReportMetric(swiftDownload(b, store.(*checkpoint.SwiftStore), base.Name).Seconds(), "swift-download-s")
+			}
 			require.Equal(b, tbl.Len(), got.Len())
 			got = nil
 			runtime.GC()
@@ -159,8 +179,9 @@ func BenchmarkWikidataState(b *testing.B) {
 			// On Swift, each incremental checkpoint is followed by one plain
 			// PUT of as many bytes on the same connection: the cost of a
 			// single round trip at that moment, so that the ratio holds up
-			// on a machine whose load changes from second to second.
-			var inline, object, puts []time.Duration
+			// on a machine whose load changes from second to second; then
+			// a HEAD of that object and the listing the checkpoint makes.
+			var inline, object, puts, heads, lists []time.Duration
 			for round := range wikidataRounds {
 				for k := range wikidataDirty {
 					i := (round*7919 + k*104729) % n
@@ -183,9 +204,17 @@ func BenchmarkWikidataState(b *testing.B) {
 					start := time.Now()
 					require.NoError(b, rawPut("anchor/"+strconv.Itoa(round), data))
 					puts = append(puts, time.Since(start))
+					start = time.Now()
+					require.NoError(b, rawHead("anchor/"+strconv.Itoa(round)))
+					heads = append(heads, time.Since(start))
+					start = time.Now()
+					require.NoError(b, rawList())
+					lists = append(lists, time.Since(start))
 				}
 			}
 			slices.Sort(puts)
+			slices.Sort(heads)
+			slices.Sort(lists)
 			for kind, times := range map[string][]time.Duration{"inline": inline, "object": object} {
 				if len(times) == 0 {
 					continue
@@ -199,9 +228,35 @@ func BenchmarkWikidataState(b *testing.B) {
 			}
 			if st.swift {
 				b.ReportMetric(float64(puts[len(puts)/2].Microseconds())/1000, "swift-raw-put-p50-ms")
+				b.ReportMetric(float64(heads[len(heads)/2].Microseconds())/1000, "swift-raw-head-p50-ms")
+				b.ReportMetric(float64(lists[len(lists)/2].Microseconds())/1000, "swift-raw-list-p50-ms")
 			}
 		}
 		b.ReportMetric(procStatusKB("VmHWM")/1024, "peak-rss-MB")
 		runtime.KeepAlive(tbl)
 	}
+}
+
+// swiftDownload times `swift download` of the object name of store to
+// /dev/null: the floor of a restore from that Swift, measured alongside.
+func swiftDownload(b *testing.B, store *checkpoint.SwiftStore, name string) time.Duration {
+	b.Helper()
+	if _, err := exec.LookPath("swift"); err != nil {
+		b.Skip("swift CLI not installed")
+	}
+	env := os.Environ()
+	if os.Getenv("ST_AUTH") == "" {
+		user, key := os.Getenv(checkpointtest.EnvSwiftUser), os.Getenv(checkpointtest.EnvSwiftKey)
+		if user == "" {
+			user, key = "test:tester", "testing"
+		}
+		env = append(env, "ST_AUTH="+os.Getenv(checkpointtest.EnvSwiftAuthURL), "ST_USER="+user, "ST_KEY="+key)
+	}
+	cmd := exec.Command("swift", "download", store.Container(), store.ObjectName(name), "-o", "/dev/null")
+	cmd.Env = env
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	require.NoError(b, err, "swift download: %s", out)
+	return d
 }
