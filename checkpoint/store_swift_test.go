@@ -379,6 +379,7 @@ func TestSwiftStoreRetries(t *testing.T) {
 // through a large object: the write must fail cleanly, and once the proxy is
 // back the earlier checkpoint must be intact and the new object absent.
 func TestSwiftStoreProxyStoppedMidWrite(t *testing.T) {
+	stopsSharedSwift(t)
 	saio := checkpointtest.SAIOFromEnv(t)
 	conn := checkpointtest.RealSwiftConnection(t)
 	conn.Timeout = 10 * time.Second
