@@ -122,6 +122,7 @@ type catchupRun struct {
 	wall            time.Duration
 	cpu             time.Duration
 	inflight        float64 // mean fetches in flight while the updater ran
+	cacheHits       float64 // share of the updater's fetches its revision cache answered
 	heapMax, heapAt uint64
 }
 
@@ -134,10 +135,11 @@ func report(b *testing.B, phase string, r catchupRun) {
 	b.ReportMetric(float64(r.heapAt)/(1<<20), phase+"-heap-end-MB")
 	if r.inflight > 0 {
 		b.ReportMetric(r.inflight, phase+"-fetches-in-flight")
+		b.ReportMetric(100*r.cacheHits, phase+"-revision-cache-hit-%")
 	}
-	b.Logf("%s: %d edits in %v: %.0f edits/s, %.2f CPU ms/edit, %.2f cores, %.1f fetches in flight, heap peak %d MB, end %d MB",
+	b.Logf("%s: %d edits in %v: %.0f edits/s, %.2f CPU ms/edit, %.2f cores, %.1f fetches in flight, %.0f %% of fetches from the revision cache, heap peak %d MB, end %d MB",
 		phase, r.edits, r.wall.Round(time.Millisecond), float64(r.edits)/secs, float64(r.cpu.Microseconds())/1000/float64(r.edits),
-		r.cpu.Seconds()/secs, r.inflight, r.heapMax>>20, r.heapAt>>20)
+		r.cpu.Seconds()/secs, r.inflight, 100*r.cacheHits, r.heapMax>>20, r.heapAt>>20)
 }
 
 // catchupStore is a SPARQL store of the consumer.
@@ -266,6 +268,7 @@ func runCatchupUpdater(b *testing.B, ctx context.Context, cl *kafkatest.Cluster,
 	r := m.end(len(stream.events))
 	r.inflight = corpus.meanInflight()
 	r.messages = metrics.Messages.Load()
+	r.cacheHits = cacheHitShare(&metrics)
 	require.NoError(b, job.Stop(ctx))
 	require.NoError(b, <-done)
 	require.Zero(b, metrics.FetchFailures.Load()+metrics.Late.Load()+metrics.Inconsistent.Load(), "side outputs")
@@ -309,17 +312,28 @@ func runCatchupPipeline(b *testing.B, ctx context.Context, cl *kafkatest.Cluster
 	}, job.Stats)
 	inflight := corpus.meanInflight()
 	messages := metrics.Messages.Load()
+	hits := cacheHitShare(&metrics)
 	waitCatchup(b, ctx, consDone, "the consumer", func() (bool, string) {
 		s := c.Job().Stats()
 		return s.Processed >= messages, fmt.Sprintf("%d of %d records", s.Processed, messages)
 	}, c.Job().Stats)
 	r := m.end(len(stream.events))
-	r.inflight, r.messages = inflight, messages
+	r.inflight, r.messages, r.cacheHits = inflight, messages, hits
 	require.NoError(b, job.Stop(ctx))
 	require.NoError(b, <-updDone)
 	require.NoError(b, c.Job().Stop(ctx))
 	require.NoError(b, <-consDone)
 	return r
+}
+
+// cacheHitShare is the share of the updater's fetches its revision cache
+// answered.
+func cacheHitShare(m *updater.Metrics) float64 {
+	h, n := m.RevisionCacheHits.Load(), m.RevisionCacheMisses.Load()
+	if h+n == 0 {
+		return 0
+	}
+	return float64(h) / float64(h+n)
 }
 
 // catchupChanges counts the changes the updater has written.
