@@ -1,6 +1,7 @@
 package wdqs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -486,20 +488,31 @@ func (c *catchupCorpus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := c.template(n)
-	w.Header().Set("Content-Type", "text/turtle; charset=utf-8")
+	// The document is built in one buffer and written at once, with its
+	// length: thousands of small writes through the chunked encoder made
+	// this server a tenth of the process's CPU, which is not the updater's.
+	buf := catchupBufs.Get().(*bytes.Buffer)
+	defer catchupBufs.Put(buf)
+	buf.Reset()
 	for i, p := range t.parts {
 		if i > 0 {
-			_, _ = io.WriteString(w, id)
+			buf.WriteString(id)
 		}
-		_, _ = io.WriteString(w, p)
+		buf.WriteString(p)
 	}
 	e := "<http://www.wikidata.org/entity/" + id + ">"
-	fmt.Fprintf(w, "%s <http://www.w3.org/2004/02/skos/core#altLabel> \"bench %s revision %d\"@en .\n", e, id, rev)
-	fmt.Fprintf(w, "<https://www.wikidata.org/wiki/Special:EntityData/%s> <http://schema.org/version> \"%d\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n", id, rev)
+	fmt.Fprintf(buf, "%s <http://www.w3.org/2004/02/skos/core#altLabel> \"bench %s revision %d\"@en .\n", e, id, rev)
+	fmt.Fprintf(buf, "<https://www.wikidata.org/wiki/Special:EntityData/%s> <http://schema.org/version> \"%d\"^^<http://www.w3.org/2001/XMLSchema#integer> .\n", id, rev)
 	if rev%3 == 0 {
-		fmt.Fprintf(w, "%s <http://www.wikidata.org/prop/direct/P9999> \"%d\" .\n", e, rev)
+		fmt.Fprintf(buf, "%s <http://www.wikidata.org/prop/direct/P9999> \"%d\" .\n", e, rev)
 	}
+	w.Header().Set("Content-Type", "text/turtle; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
 }
+
+// catchupBufs are the EntityData server's response buffers.
+var catchupBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // check fetches an entity of each template as the updater would and munges
 // it, so that a template the munger refuses fails here, not as fetch
