@@ -168,7 +168,9 @@ func (p *Processor) Membership(item string) SubgraphMembership {
 	return SubgraphMembership{Set: SubgraphSet(v), Known: ok}
 }
 
-// State returns the entity's state (for tests and tools).
+// State returns the entity's state (for tests and tools) as of the output
+// written so far: events still in the scheduler are not in it until the
+// next barrier (Flush).
 func (p *Processor) State(item string) EntityState {
 	v, ok := p.state.Get(item)
 	return stateOf(v, ok)
