@@ -56,7 +56,9 @@ import (
 //
 // Knobs: STREAMKIT_CATCHUP_EVENTS (default 100000), STREAMKIT_CATCHUP_DELAY
 // (the EntityData response delay, default 50ms), STREAMKIT_CATCHUP_FETCHES
-// (the updater's concurrent fetches, default 64). `make bench-catchup`.
+// (the updater's concurrent fetches, default 64), STREAMKIT_CATCHUP_CACHE_MB
+// (the updater's revision cache, default its own; -1 turns it off).
+// `make bench-catchup`.
 func BenchmarkCatchUp(b *testing.B) {
 	events := catchupEnvInt(b, "STREAMKIT_CATCHUP_EVENTS", 100_000)
 	delay := 50 * time.Millisecond
@@ -66,6 +68,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		require.NoError(b, err, "STREAMKIT_CATCHUP_DELAY")
 	}
 	fetches := catchupEnvInt(b, "STREAMKIT_CATCHUP_FETCHES", 64)
+	catchupCacheBytes = int64(catchupEnvInt(b, "STREAMKIT_CATCHUP_CACHE_MB", 0)) << 20
 	stores := map[string]func(b *testing.B) catchupStore{}
 	if url := os.Getenv("STREAMKIT_OXIGRAPH_URL"); url != "" {
 		stores["oxigraph"] = func(b *testing.B) catchupStore {
@@ -228,12 +231,16 @@ func processCPU() time.Duration {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// catchupCacheBytes is the updater's revision cache bound
+// (STREAMKIT_CATCHUP_CACHE_MB; 0 for its default, negative for none).
+var catchupCacheBytes int64
+
 func catchupUpdaterConfig(cl *kafkatest.Cluster, entityData, in, out string, fetches int, m *updater.Metrics) updater.Config {
 	prefix := strings.TrimSuffix(in, ".page_change")
 	return updater.Config{
 		JobName: prefix + "-updater", Brokers: cl.Addrs(), Topics: []string{in}, Sarama: cl.SaramaConfig(),
 		Filter:        updater.Filter{Hostname: drillDomain, EntityNamespaces: []int{0, 120, 146}, ContentModels: []string{"wikibase-item", "wikibase-property", "wikibase-lexeme"}},
-		EntityDataURL: entityData + updater.EntityDataPath, MaxConcurrentRequests: fetches,
+		EntityDataURL: entityData + updater.EntityDataPath, MaxConcurrentRequests: fetches, RevisionCacheBytes: catchupCacheBytes,
 		OutputTopic: out, DeadLetterTopic: prefix + ".dlq",
 		LapsedActionTopic: prefix + ".side", StateInconsistencyTopic: prefix + ".side", FetchFailureTopic: prefix + ".side",
 		CheckpointStore: checkpoint.NewMemoryStore(), Logger: quietLogger(), Metrics: m,

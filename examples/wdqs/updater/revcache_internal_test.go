@@ -117,3 +117,33 @@ func TestFetchCachesOnlySuccess(t *testing.T) {
 		})
 	}
 }
+
+// TestTriplesSizeCountsInternedStringsOnce: the parser shares one string
+// per distinct term of a document, and the estimate counts it once; it
+// still counts every triple and every distinct term.
+func TestTriplesSizeCountsInternedStringsOnce(t *testing.T) {
+	doc, err := os.ReadFile("testdata/entities/Q42.ttl")
+	require.NoError(t, err)
+	raw, err := rdfdiff.ParseTurtleBytes(doc)
+	require.NoError(t, err)
+	me, err := rdfdiff.NewMunger(rdfdiff.WikidataScheme()).MungeEntity("Q42", raw)
+	require.NoError(t, err)
+	ts := me.Triples
+	var every int64
+	distinct := map[string]bool{}
+	var floor int64
+	for _, tr := range ts {
+		for _, term := range []rdfdiff.Term{tr.S, tr.P, tr.O} {
+			every += int64(len(term.String()))
+			if !distinct[term.String()] {
+				distinct[term.String()] = true
+				floor += int64(len(term.String()))
+			}
+		}
+	}
+	every += 48 * int64(len(ts))
+	floor += 48 * int64(len(ts))
+	got := triplesSize(ts)
+	assert.GreaterOrEqual(t, got, floor, "every triple and every distinct term")
+	assert.Less(t, got, every*2/3, "an interned term counted once, not per occurrence")
+}
