@@ -67,6 +67,8 @@ type Fetcher struct {
 	now           func() time.Time
 	sem           chan struct{}
 	munger        *rdfdiff.Munger
+	cache         *revisionCache // nil: off
+	metrics       *Metrics       // nil: not counted
 }
 
 // newFetcher returns a fetcher; cfg has been validated.
@@ -87,6 +89,7 @@ func newFetcher(cfg *Config, munger *rdfdiff.Munger) *Fetcher {
 		timeout: cfg.HTTPTimeout, attempts: cfg.FetchAttempts, retryDelay: cfg.FetchRetryDelay,
 		acceptableLag: cfg.AcceptableLag, now: cfg.now,
 		sem: make(chan struct{}, cfg.MaxConcurrentRequests), munger: munger,
+		cache: newRevisionCache(cfg.RevisionCacheBytes), metrics: cfg.Metrics,
 	}
 }
 
@@ -99,8 +102,30 @@ func (f *Fetcher) URL(id string, rev int64) string {
 // the edit's time: a 404 is retried only while the edit is younger than the
 // acceptable lag, and only when retry404 is set (WDQS does not retry the
 // "from" revision of a diff). Failures are *FetchError; a done ctx returns
-// ctx's error, which is not a fetch failure.
+// ctx's error, which is not a fetch failure. A revision this Fetcher
+// fetched lately comes from its cache (Config.RevisionCacheBytes): the
+// triples returned are shared and must not be modified.
 func (f *Fetcher) Fetch(ctx context.Context, id string, rev int64, eventTime time.Time, retry404 bool) ([]rdfdiff.Triple, error) {
+	if f.cache != nil {
+		if ts, ok := f.cache.get(id, rev); ok {
+			if f.metrics != nil {
+				f.metrics.RevisionCacheHits.Add(1)
+			}
+			return ts, nil
+		}
+		if f.metrics != nil {
+			f.metrics.RevisionCacheMisses.Add(1)
+		}
+	}
+	ts, err := f.fetch(ctx, id, rev, eventTime, retry404)
+	if err == nil {
+		f.cache.add(id, rev, ts)
+	}
+	return ts, err
+}
+
+// fetch is Fetch without the cache.
+func (f *Fetcher) fetch(ctx context.Context, id string, rev int64, eventTime time.Time, retry404 bool) ([]rdfdiff.Triple, error) {
 	body, err := f.get(ctx, id, rev, eventTime, retry404)
 	if err != nil {
 		return nil, err

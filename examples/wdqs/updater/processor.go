@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"gitlab.wikimedia.org/repos/search-platform/streamkit"
@@ -36,18 +35,25 @@ const (
 // buffered, skips the buffer as in WDQS (fastPath): it waits in a pending
 // batch that is applied at the next watermark, reconcile event or barrier
 // (Flush), so in-order edits see about a checkpoint interval of added
-// latency instead of the re-ordering window plus the lateness. A batch is
-// grouped by entity; each entity's events run as one sequential chain
-// (decide, fetch, diff, next event) in its own goroutine, at most
-// MaxConcurrentRequests chains at a time, and the Fetcher bounds the HTTP
-// requests of all tasks together. The output of the batch is then written
-// from the task's goroutine in release order. So per-entity order holds (a
-// chain is sequential and its output is written in order), entities are
-// fetched in parallel, and nothing is in flight at a barrier: OnWatermark
-// returns only when the batch is written, so the runner's checkpoint never
-// needs a Flusher and the state snapshot always matches the output. The
-// price is that a slow fetch holds the task (head-of-line blocking, as
-// WDQS's orderedWait) for at most HTTPTimeout × FetchAttempts.
+// latency instead of the re-ordering window plus the lateness. Released and
+// fast-path events go to a scheduler, in order: each entity's events run as
+// a sequential chain (decide, fetch, diff, next event, each from the state
+// the previous one left), entities in parallel on 2 × MaxConcurrentRequests
+// workers, the Fetcher bounding the HTTP requests of all tasks together;
+// their output is written from the task's goroutine strictly in submission
+// order, as the oldest submitted event finishes, and each entity's state
+// moves as its output is written. The scheduler does not wait at the end
+// of a batch or a poll: it holds up to 8 × MaxConcurrentRequests submitted
+// events (the bound on the output held in memory), so the workers run past
+// a slow event and the fetch slots stay busy; a call waits only when that
+// window is full. So per-entity order holds, entities are fetched in
+// parallel, and nothing is in flight at a barrier: Flush writes everything
+// submitted before the snapshot, which therefore always matches the
+// output. The price is that a slow fetch holds the output behind it
+// (head-of-line blocking, as WDQS's orderedWait) for at most HTTPTimeout ×
+// FetchAttempts, and the task once the window is full. An edit of an entity
+// with events still in the scheduler does not take the fast path (its
+// state is not written yet): it waits in the re-order buffer.
 //
 // The WDQS weakness this avoids: WDQS moves an entity's state to the new
 // revision before the fetch, so after a failed fetch the next edit is diffed
@@ -82,10 +88,24 @@ type Processor struct {
 	// entities. Never part of a snapshot: Flush empties it first.
 	pending      []InputEvent
 	pendingItems map[string]bool
+
+	// sched runs the events taken out of the buffer or the fast path: see
+	// scheduler. Empty at every barrier (Flush drains it).
+	sched *scheduler
 }
 
 // fastPathBatch is how many fast-path edits are applied at once at most.
 const fastPathBatch = 256
+
+// schedWindow is how many events the scheduler holds at most between their
+// admission and the writing of their output (what bounds the output held
+// in memory): enough for the workers to run past a slow event.
+func schedWindow(maxConcurrent int) int { return max(64, 8*maxConcurrent) }
+
+// schedWorkers is how many events run at once: more than the requests the
+// Fetcher allows, so that its slots stay busy while other events parse,
+// munge and diff what they fetched.
+func schedWorkers(maxConcurrent int) int { return 2 * maxConcurrent }
 
 var (
 	_ streamkit.Processor        = (*Processor)(nil)
@@ -120,6 +140,8 @@ func newProcessor(cfg *Config, info streamkit.TaskInfo, out streamkit.RecordSend
 		state:  checkpoint.NewEntityTable(stateTableName, stateVersion),
 		buf:    buf, pendingItems: map[string]bool{},
 	}
+	p.sched = newScheduler(schedWindow(cfg.MaxConcurrentRequests), schedWorkers(cfg.MaxConcurrentRequests))
+	p.sched.load, p.sched.run, p.sched.emit = p.loadState, p.step, p.emit
 	if cfg.Subgraphs != nil {
 		p.fan = NewSubgraphDiff(NewSubgraphAssigner(cfg.Subgraphs, *cfg.Scheme), p.shared)
 		p.subState = checkpoint.NewEntityTable(subgraphTableName(cfg.Subgraphs), subgraphStateVersion)
@@ -146,7 +168,9 @@ func (p *Processor) Membership(item string) SubgraphMembership {
 	return SubgraphMembership{Set: SubgraphSet(v), Known: ok}
 }
 
-// State returns the entity's state (for tests and tools).
+// State returns the entity's state (for tests and tools) as of the output
+// written so far: events still in the scheduler are not in it until the
+// next barrier (Flush).
 func (p *Processor) State(item string) EntityState {
 	v, ok := p.state.Get(item)
 	return stateOf(v, ok)
@@ -214,7 +238,7 @@ func (p *Processor) fastPath(ev *InputEvent) bool {
 	if ev.Action != ActionRevisionCreate || ev.ParentRevision == 0 {
 		return false
 	}
-	if p.pendingItems[ev.Item] || p.buf.Buffered(ev.Item) > 0 {
+	if p.pendingItems[ev.Item] || p.sched.has(ev.Item) || p.buf.Buffered(ev.Item) > 0 {
 		return false
 	}
 	st := p.State(ev.Item)
@@ -235,16 +259,24 @@ func (p *Processor) applyPending(ctx context.Context) error {
 }
 
 // Flush implements streamkit.Flusher: at a barrier, the fast-path edits
-// taken since the last watermark are applied, so the snapshot and the
-// commit include them.
+// taken since the last watermark are applied and every event in the
+// scheduler is written, so the snapshot and the commit include them.
 func (p *Processor) Flush(ctx context.Context) error {
-	return p.applyPending(ctx)
+	if err := p.applyPending(ctx); err != nil {
+		return err
+	}
+	if err := p.sched.drain(ctx); err != nil {
+		return streamkit.Transient(err)
+	}
+	return nil
 }
 
-// OnWatermark implements streamkit.WatermarkHandler: it applies the
-// fast-path edits taken so far, then the events the watermark released. An
-// error (a send that failed, ctx done) fails the run; the job restarts from
-// its commit point, buffer included.
+// OnWatermark implements streamkit.WatermarkHandler: it submits the
+// fast-path edits taken so far, then the events the watermark released, to
+// the scheduler, and writes what has finished; the rest is written by the
+// calls that follow, at the latest by the next barrier (Flush). An error (a
+// send that failed, ctx done) fails the run; the job restarts from its
+// commit point, buffer included.
 func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
 	if err := p.applyPending(ctx); err != nil {
 		return err
@@ -257,16 +289,13 @@ func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
 	if err != nil {
 		return err
 	}
-	// A backfill can release a great many events at once: apply them in
-	// slices, so the output held in memory stays bounded. Slices run one
-	// after the other, so per-entity order holds across them.
-	n := max(64, 4*p.cfg.MaxConcurrentRequests)
-	for len(batch) > 0 {
-		k := min(n, len(batch))
-		if err := p.apply(ctx, batch[:k]); err != nil {
-			return err
-		}
-		batch = batch[k:]
+	// A backfill can release a great many events at once: the
+	// scheduler's window bounds the output held in memory.
+	if err := p.apply(ctx, batch); err != nil {
+		return err
+	}
+	if err := p.sched.pump(ctx); err != nil {
+		return streamkit.Transient(err)
 	}
 	return nil
 }
@@ -276,117 +305,91 @@ type result struct {
 	records []streamkit.KafkaRecord
 }
 
-// chain is one entity's events of a batch.
-type chain struct {
-	item  string
-	idx   []int
-	state EntityState
-	sub   SubgraphMembership
-	err   error
-}
-
-// apply runs a batch of events: per entity sequentially, entities in
-// parallel, then writes the output in batch order and moves the states.
-// Its errors (a failed send, ctx done) are not the events' fault: they are
-// streamkit.Transient, so a reconcile event applied from Process is retried
-// after a restart rather than dead-lettered.
+// apply submits events to the scheduler, in order. Its errors (a failed
+// send, ctx done, an encoding bug) are not the events' fault: they are
+// streamkit.Transient, so a reconcile event applied from Process is
+// retried after a restart rather than dead-lettered.
 func (p *Processor) apply(ctx context.Context, evs []InputEvent) error {
-	results := make([]result, len(evs))
-	byItem := map[string]*chain{}
-	var chains []*chain
 	for i := range evs {
-		c := byItem[evs[i].Item]
-		if c == nil {
-			v, ok := p.state.Get(evs[i].Item)
-			c = &chain{item: evs[i].Item, state: stateOf(v, ok), sub: p.Membership(evs[i].Item)}
-			byItem[c.item] = c
-			chains = append(chains, c)
-		}
-		c.idx = append(c.idx, i)
-	}
-	if len(chains) == 1 {
-		p.runChain(ctx, chains[0], evs, results)
-	} else {
-		sem := make(chan struct{}, p.cfg.MaxConcurrentRequests)
-		var wg sync.WaitGroup
-		for _, c := range chains {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				p.runChain(ctx, c, evs, results)
-			}()
-		}
-		wg.Wait()
-	}
-	for _, c := range chains {
-		if c.err != nil {
-			return streamkit.Transient(c.err)
-		}
-	}
-	for _, r := range results {
-		for _, rec := range r.records {
-			if err := p.out.Send(ctx, rec); err != nil {
-				return streamkit.Transient(fmt.Errorf("updater: send to %s: %w", rec.Topic, err))
-			}
-		}
-	}
-	for _, c := range chains {
-		if v, ok := c.state.value(); ok {
-			p.state.Set(c.item, v)
-		} else {
-			p.state.Delete(c.item)
-		}
-		if p.subState != nil {
-			if c.sub.Known {
-				p.subState.Set(c.item, int64(c.sub.Set))
-			} else {
-				p.subState.Delete(c.item)
-			}
+		if err := p.sched.submit(ctx, evs[i]); err != nil {
+			return streamkit.Transient(err)
 		}
 	}
 	return nil
 }
 
-// runChain applies one entity's events in order, from its current state.
-// Only a done ctx or an encoding bug is an error (c.err); everything about
-// the data goes to a side output.
-func (p *Processor) runChain(ctx context.Context, c *chain, evs []InputEvent, results []result) {
-	for _, i := range c.idx {
-		ev := &evs[i]
-		d := Decide(ev, c.state)
-		r := &results[i]
-		if d.Inconsistency != "" {
-			p.cfg.Metrics.Inconsistent.Add(1)
-			if err := p.side(r, p.cfg.StateInconsistencyTopic, p.inconsistency(ev, c.state, d.Inconsistency)); err != nil {
-				c.err = err
-				return
-			}
+// loadState returns an entity's state and membership as checkpointed.
+func (p *Processor) loadState(item string) (EntityState, SubgraphMembership) {
+	return p.State(item), p.Membership(item)
+}
+
+// emit writes one event's output and moves its entity's state to where the
+// event left it (the scheduler calls it in admission order, from the
+// task's goroutine).
+func (p *Processor) emit(ctx context.Context, item string, r *stepResult) error {
+	for _, rec := range r.records {
+		if err := p.out.Send(ctx, rec); err != nil {
+			return fmt.Errorf("updater: send to %s: %w", rec.Topic, err)
 		}
-		if d.Op == "" {
-			continue
-		}
-		msgs, sub, err := p.operation(ctx, ev, d, c.sub)
-		if err != nil {
-			if ctx.Err() != nil {
-				c.err = ctx.Err()
-				return
-			}
-			// The fix: the state does not advance past an operation the
-			// store never received.
-			p.cfg.Metrics.FetchFailures.Add(1)
-			p.log.Warn("updater: operation failed, state kept", "entity", ev.Item, "op", d.Op,
-				"revision", d.Revision, "state", c.state.Revision, "error", err)
-			if err := p.side(r, p.cfg.FetchFailureTopic, p.fetchFailure(ev, d, err)); err != nil {
-				c.err = err
-				return
-			}
-			continue
-		}
-		r.records = append(r.records, msgs...)
-		c.state, c.sub = d.Next, sub
 	}
+	if v, ok := r.state.value(); ok {
+		if old, had := p.state.Get(item); !had || old != v {
+			p.state.Set(item, v)
+		}
+	} else if _, had := p.state.Get(item); had {
+		p.state.Delete(item)
+	}
+	if p.subState != nil {
+		old, had := p.subState.Get(item)
+		switch {
+		case r.sub.Known && (!had || old != int64(r.sub.Set)):
+			p.subState.Set(item, int64(r.sub.Set))
+		case !r.sub.Known && had:
+			p.subState.Delete(item)
+		}
+	}
+	return nil
+}
+
+// step applies one event from its entity's state st (and membership sub).
+// Only a done ctx or an encoding bug is an error; everything about the
+// data goes to a side output. It runs on a scheduler worker.
+func (p *Processor) step(ctx context.Context, ev *InputEvent, st EntityState, sub SubgraphMembership) stepResult {
+	out := stepResult{state: st, sub: sub}
+	var r result
+	d := Decide(ev, st)
+	if d.Inconsistency != "" {
+		p.cfg.Metrics.Inconsistent.Add(1)
+		if err := p.side(&r, p.cfg.StateInconsistencyTopic, p.inconsistency(ev, st, d.Inconsistency)); err != nil {
+			out.err = err
+			return out
+		}
+	}
+	if d.Op == "" {
+		out.records = r.records
+		return out
+	}
+	msgs, next, err := p.operation(ctx, ev, d, sub)
+	if err != nil {
+		if ctx.Err() != nil {
+			out.err = ctx.Err()
+			return out
+		}
+		// The fix: the state does not advance past an operation the
+		// store never received.
+		p.cfg.Metrics.FetchFailures.Add(1)
+		p.log.Warn("updater: operation failed, state kept", "entity", ev.Item, "op", d.Op,
+			"revision", d.Revision, "state", st.Revision, "error", err)
+		if err := p.side(&r, p.cfg.FetchFailureTopic, p.fetchFailure(ev, d, err)); err != nil {
+			out.err = err
+			return out
+		}
+		out.records = r.records
+		return out
+	}
+	out.records = append(r.records, msgs...)
+	out.state, out.sub = d.Next, next
+	return out
 }
 
 // operation builds the rdf_change messages of a decision: it fetches and
@@ -401,7 +404,13 @@ func (p *Processor) operation(ctx context.Context, ev *InputEvent, d Decision, p
 	var old, cur []rdfdiff.Triple
 	switch d.Op {
 	case rdfdiff.OpImport, rdfdiff.OpReconcile:
-		ts, err := p.fetcher.Fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
+		fetch := p.fetcher.Fetch
+		if d.Op == rdfdiff.OpReconcile {
+			// A reconcile re-reads what MediaWiki serves now (a revision
+			// may have been suppressed since): never from the cache.
+			fetch = p.fetcher.fetch
+		}
+		ts, err := fetch(ctx, ev.Item, d.Revision, ev.EventTime, true)
 		if err != nil {
 			return nil, prev, err
 		}

@@ -95,19 +95,23 @@ func TestProcessorSubgraphMembershipAfterFetchFailure(t *testing.T) {
 	}
 
 	require.NoError(t, p.apply(ctx, ev(1, 0)))
+	require.NoError(t, p.Flush(ctx))
 	assert.Equal(t, []string{"s:import@1", "m:import@1", "o:import@1"}, ops())
 	assert.Equal(t, SubgraphMembership{Set: SubgraphSet(0).With(main).With(full), Known: true}, p.Membership("Q2"))
 
 	require.NoError(t, p.apply(ctx, ev(2, 1)))
+	require.NoError(t, p.Flush(ctx))
 	assert.Equal(t, []string{"failed"}, ops())
 	assert.Equal(t, SubgraphMembership{Set: SubgraphSet(0).With(main).With(full), Known: true}, p.Membership("Q2"))
 	assert.Equal(t, EntityState{Known: true, Revision: 1}, p.State("Q2"))
 
 	require.NoError(t, p.apply(ctx, ev(3, 2)))
+	require.NoError(t, p.Flush(ctx))
 	assert.Equal(t, []string{"s:delete@3", "s:import@3", "m:delete@3", "m:import@3", "o:diff@3"}, ops())
 	assert.Equal(t, SubgraphMembership{Set: SubgraphSet(0).With(scholarly).With(full), Known: true}, p.Membership("Q2"))
 
 	require.NoError(t, p.apply(ctx, []InputEvent{{Action: ActionPageDelete, Item: "Q2", Revision: 3, EventTime: t0.Add(time.Minute)}}))
+	require.NoError(t, p.Flush(ctx))
 	assert.Equal(t, []string{"s:delete@3", "m:delete@3", "o:delete@3"}, ops())
 	assert.Equal(t, SubgraphMembership{}, p.Membership("Q2"))
 }

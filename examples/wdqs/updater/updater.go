@@ -62,7 +62,10 @@ const (
 	DefaultFetchAttempts         = 4
 	DefaultFetchRetryDelay       = time.Second
 	DefaultMaxConcurrentRequests = 10
-	DefaultUserAgent             = "streamkit-wdqs-updater/1.0 (https://gitlab.wikimedia.org/repos/search-platform/streamkit)"
+	// DefaultRevisionCacheBytes bounds the cache of munged revisions (not
+	// a WDQS setting: WDQS fetches both revisions of every diff).
+	DefaultRevisionCacheBytes = 128 << 20
+	DefaultUserAgent          = "streamkit-wdqs-updater/1.0 (https://gitlab.wikimedia.org/repos/search-platform/streamkit)"
 )
 
 // Config configures the updater. Brokers, Topics, Filter.Hostname,
@@ -129,6 +132,14 @@ type Config struct {
 	// MaxConcurrentRequests bounds the requests in flight to MediaWiki from
 	// this process (mediawiki_max_concurrent_requests).
 	MaxConcurrentRequests int
+	// RevisionCacheBytes bounds (by an estimate of their memory) the
+	// munged triples kept of the revisions fetched last, least recently
+	// used first out: a diff whose old revision is one this process just
+	// fetched as the new revision of the entity's previous edit takes it
+	// from there instead of fetching, parsing and munging it again. Only
+	// successful fetches are kept (a revision's content never changes).
+	// Default DefaultRevisionCacheBytes; negative turns the cache off.
+	RevisionCacheBytes int64
 
 	// ReorderWindow is how long an event is held for re-ordering
 	// (reordering_window_length); MaxLateness how far the watermark trails
@@ -237,6 +248,9 @@ type Metrics struct {
 	// SubgraphChanges counts the operations sent to the subgraphs'
 	// streams, with Config.Subgraphs (Messages and Triples include them).
 	SubgraphChanges atomic.Int64
+	// RevisionCacheHits and RevisionCacheMisses count the fetches the
+	// revision cache answered and those it did not (Config.RevisionCacheBytes).
+	RevisionCacheHits, RevisionCacheMisses atomic.Int64
 }
 
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -347,6 +361,9 @@ func (c *Config) fetchDefaults() error {
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent
+	}
+	if c.RevisionCacheBytes == 0 {
+		c.RevisionCacheBytes = DefaultRevisionCacheBytes
 	}
 	for _, d := range []struct {
 		d   *time.Duration
