@@ -44,6 +44,7 @@ func (n NotReady) Seen() bool { return !n.First.IsZero() }
 // TestJobRidesOutSwiftOutage in package streamkit). Its methods are safe
 // for concurrent use.
 type NotReadyWatch struct {
+	job  StatsReader
 	mu   sync.Mutex
 	seen NotReady
 	stop chan struct{}
@@ -57,7 +58,7 @@ func WatchNotReady(job StatsReader, interval time.Duration) *NotReadyWatch {
 	if interval <= 0 {
 		interval = DefaultNotReadyInterval
 	}
-	w := &NotReadyWatch{seen: NotReady{Components: map[streamkit.Component]bool{}},
+	w := &NotReadyWatch{job: job, seen: NotReady{Components: map[streamkit.Component]bool{}},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -103,9 +104,15 @@ func (w *NotReadyWatch) Seen() NotReady {
 }
 
 // Stop ends the sampling (it may be called more than once) and returns
-// what the watch saw.
+// what the watch saw, including one last sample taken as it stops: what
+// the caller saw just before calling Stop is in it even when the sampling
+// goroutine did not get to run meanwhile (a loaded machine).
 func (w *NotReadyWatch) Stop() NotReady {
-	w.once.Do(func() { close(w.stop) })
+	w.once.Do(func() {
+		close(w.stop)
+		<-w.done
+		w.sample(w.job.Stats())
+	})
 	<-w.done
 	return w.Seen()
 }
