@@ -163,7 +163,12 @@ start() {
   echo "$n" > "$KAFKA_ROOT/nodes"
   writeconf "$n"
   # Uuid.toString form: 16 random bytes, URL-safe base64 without padding.
-  local id; id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+  # Like Kafka's Uuid.randomUuid, never one that starts with "-": the
+  # storage tool would take it for an option (one start in 64 failed so).
+  local id=-
+  while [ "${id#-}" != "$id" ]; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+  done
   for i in $(seq 1 "$n"); do
     command env -u CLASSPATH java -Xmx256m -Dkafka.logs.dir="$KAFKA_ROOT/node$i" \
       -Dlog4j2.configurationFile="$KAFKA_ROOT/log4j2.properties" -cp "$LIBS/*" \
