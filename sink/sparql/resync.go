@@ -125,9 +125,8 @@ func (b *UpdateBuilder) readResync(ctx context.Context, q Querier, partitions so
 		sb.WriteString("GRAPH <" + b.commitGraph + "> {\n")
 	}
 	sb.WriteString("?n <" + b.pred("resyncEntity").Value() + "> ?e .\nFILTER(")
-	first := !writePrefixFilter(&sb, partitions, b.resyncNodePrefix)
-	if first {
-		return nil, nil
+	if !writePrefixFilter(&sb, partitions, b.resyncNodePrefix) {
+		return nil, nil // no partitions: no marks
 	}
 	sb.WriteString(")\n")
 	if b.commitGraph != "" {
