@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -111,6 +112,7 @@ var (
 	_ streamkit.Processor        = (*Processor)(nil)
 	_ streamkit.WatermarkHandler = (*Processor)(nil)
 	_ streamkit.Flusher          = (*Processor)(nil)
+	_ io.Closer                  = (*Processor)(nil)
 )
 
 // newProcessor returns the processor of one task writing to out. cfg must
@@ -147,6 +149,15 @@ func newProcessor(cfg *Config, info streamkit.TaskInfo, out streamkit.RecordSend
 		p.subState = checkpoint.NewEntityTable(subgraphTableName(cfg.Subgraphs), subgraphStateVersion)
 	}
 	return p, nil
+}
+
+// Close stops the events still running in the scheduler (after a failed
+// run, which writes nothing more) and waits for them, so that none keeps a
+// fetch slot or a goroutine past its task. The runner calls it when the
+// task ends.
+func (p *Processor) Close() error {
+	p.sched.stop()
+	return nil
 }
 
 // Tables implements streamkit.Processor.
@@ -300,11 +311,6 @@ func (p *Processor) OnWatermark(ctx context.Context, wm time.Time) error {
 	return nil
 }
 
-// result is what one event produced: the records to write, in order.
-type result struct {
-	records []streamkit.KafkaRecord
-}
-
 // apply submits events to the scheduler, in order. Its errors (a failed
 // send, ctx done, an encoding bug) are not the events' fault: they are
 // streamkit.Transient, so a reconcile event applied from Process is
@@ -356,17 +362,14 @@ func (p *Processor) emit(ctx context.Context, item string, r *stepResult) error 
 // data goes to a side output. It runs on a scheduler worker.
 func (p *Processor) step(ctx context.Context, ev *InputEvent, st EntityState, sub SubgraphMembership) stepResult {
 	out := stepResult{state: st, sub: sub}
-	var r result
 	d := Decide(ev, st)
 	if d.Inconsistency != "" {
 		p.cfg.Metrics.Inconsistent.Add(1)
-		if err := p.side(&r, p.cfg.StateInconsistencyTopic, p.inconsistency(ev, st, d.Inconsistency)); err != nil {
-			out.err = err
+		if out.err = p.side(&out, p.cfg.StateInconsistencyTopic, p.inconsistency(ev, st, d.Inconsistency)); out.err != nil {
 			return out
 		}
 	}
 	if d.Op == "" {
-		out.records = r.records
 		return out
 	}
 	msgs, next, err := p.operation(ctx, ev, d, sub)
@@ -380,14 +383,10 @@ func (p *Processor) step(ctx context.Context, ev *InputEvent, st EntityState, su
 		p.cfg.Metrics.FetchFailures.Add(1)
 		p.log.Warn("updater: operation failed, state kept", "entity", ev.Item, "op", d.Op,
 			"revision", d.Revision, "state", st.Revision, "error", err)
-		if err := p.side(&r, p.cfg.FetchFailureTopic, p.fetchFailure(ev, d, err)); err != nil {
-			out.err = err
-			return out
-		}
-		out.records = r.records
+		out.err = p.side(&out, p.cfg.FetchFailureTopic, p.fetchFailure(ev, d, err))
 		return out
 	}
-	out.records = append(r.records, msgs...)
+	out.records = append(out.records, msgs...)
 	out.state, out.sub = d.Next, next
 	return out
 }
@@ -502,7 +501,7 @@ func (p *Processor) encode(change rdfdiff.EntityChange, topic string) ([]streamk
 }
 
 // side queues a side-output event in r (or logs it when its topic is off).
-func (p *Processor) side(r *result, topic string, e *SideOutputEvent) error {
+func (p *Processor) side(r *stepResult, topic string, e *SideOutputEvent) error {
 	if topic == "" {
 		p.log.Info("updater: side output off, event dropped", "stream", e.Meta.Stream, "entity", e.Item,
 			"revision", e.RevisionID, "inconsistency", e.Inconsistency, "error", e.ExceptionMsg)
@@ -518,7 +517,7 @@ func (p *Processor) side(r *result, topic string, e *SideOutputEvent) error {
 
 // sendSide writes a side-output event at once.
 func (p *Processor) sendSide(ctx context.Context, topic string, e *SideOutputEvent) error {
-	var r result
+	var r stepResult
 	if err := p.side(&r, topic, e); err != nil {
 		return err
 	}

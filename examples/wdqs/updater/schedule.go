@@ -207,10 +207,18 @@ func (s *scheduler) emitHead(ctx context.Context) error {
 	return nil
 }
 
-// fail stops the workers, waits for them and empties the window.
+// fail stops the window and returns err.
 func (s *scheduler) fail(err error) error {
+	s.stop()
+	return err
+}
+
+// stop cancels the running events, waits for them and empties the window:
+// what was admitted and not emitted is dropped.
+func (s *scheduler) stop() {
 	if s.cancel != nil {
 		s.cancel()
+		s.ctx, s.cancel = nil, nil
 	}
 	for s.active > 0 {
 		<-s.done
@@ -220,7 +228,6 @@ func (s *scheduler) fail(err error) error {
 	s.queue = s.queue[:0]
 	clear(s.items)
 	s.ready = s.ready[:0]
-	return err
 }
 
 // readyHeap orders idle entities by their next event's admission.

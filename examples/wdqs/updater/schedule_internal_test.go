@@ -28,7 +28,7 @@ type fakeSched struct {
 	prev     map[string]int64 // each entity's last revision run
 	active   atomic.Int32
 	peak     atomic.Int32
-	hook     func(ev *InputEvent) error // per-run behaviour (blocking, failing)
+	hook     func(ctx context.Context, ev *InputEvent) error // per-run behaviour (blocking, failing)
 	emitErr  func(rev int64) error
 }
 
@@ -62,7 +62,7 @@ func newFakeSched(window, workers int) *fakeSched {
 		f.mu.Unlock()
 		var err error
 		if f.hook != nil {
-			err = f.hook(ev)
+			err = f.hook(ctx, ev)
 		}
 		runtime.Gosched()
 		f.mu.Lock()
@@ -128,7 +128,7 @@ func TestSchedulerRunsPastASlowHead(t *testing.T) {
 	f := newFakeSched(8, 3)
 	release := make(chan struct{})
 	ran := make(chan int64, 16)
-	f.hook = func(ev *InputEvent) error {
+	f.hook = func(_ context.Context, ev *InputEvent) error {
 		if ev.Revision == 1 {
 			<-release
 			return nil
@@ -167,7 +167,7 @@ func TestSchedulerEventError(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeSched(64, 4)
 	boom := errors.New("boom")
-	f.hook = func(ev *InputEvent) error {
+	f.hook = func(_ context.Context, ev *InputEvent) error {
 		if ev.Revision == 20 {
 			return boom
 		}
@@ -221,4 +221,33 @@ func TestSchedulerEmitError(t *testing.T) {
 	assert.Equal(t, []int64{1, 2, 3, 4, 5, 6}, f.emitted)
 	assert.Zero(t, f.active.Load())
 	assert.Zero(t, f.Len())
+}
+
+// TestSchedulerStop: stop (the Processor's Close after a failed run)
+// cancels the running events, waits for them and drops the window, so no
+// worker outlives the task; the scheduler is usable again afterwards.
+func TestSchedulerStop(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeSched(8, 2)
+	started := make(chan struct{}, 8)
+	f.hook = func(ctx context.Context, _ *InputEvent) error {
+		started <- struct{}{}
+		<-ctx.Done() // a fetch that only the cancel ends
+		return ctx.Err()
+	}
+	for i := range 5 {
+		require.NoError(t, f.submit(ctx, schedEvent(fmt.Sprintf("Q%d", i), int64(i+1))))
+	}
+	<-started
+	<-started
+	f.stop()
+	assert.Zero(t, f.active.Load(), "events still running after stop")
+	assert.Zero(t, f.Len())
+	assert.Empty(t, f.items)
+	assert.Empty(t, f.emitted, "nothing of a stopped window is written")
+
+	f.hook = nil
+	require.NoError(t, f.submit(ctx, schedEvent("Q9", 10)))
+	require.NoError(t, f.drain(ctx))
+	assert.Equal(t, []int64{10}, f.emitted)
 }
