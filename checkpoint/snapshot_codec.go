@@ -178,9 +178,7 @@ func (e *Encoder) putUvarintVarint(k uint64, v int64) {
 	bw.buf = append(bw.buf, byte(OpPut))
 	bw.buf = binary.AppendUvarint(bw.buf, k)
 	bw.buf = binary.AppendVarint(bw.buf, v)
-	if len(bw.buf)-blockHeaderLen >= defaultBlock {
-		bw.flush()
-	}
+	bw.maybeFlush()
 }
 
 // Uvarint writes an unsigned varint.
